@@ -1,0 +1,486 @@
+"""Validation: typed tables in, a Report of Issues out (never an exception for the user's data).
+
+Three layers, each reporting documented codes (review.issues.CODES) at the cell to fix:
+1. the pandera schemas generated from the form, run lazily (types, vocabularies, ranges, formats, unique keys);
+2. field checks pandera cannot express with our missing codes (required cells, zeros without a location);
+3. references between tables and the named rules the form applies (sums, totals, percentages, CIs...).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+from openpyxl import Workbook
+from openpyxl.styles import Font, PatternFill
+
+from .errors import ReviewError, UnreadableInput
+from .files import atomic_path
+from .forms import Form, Rule, Table
+from .issues import CODES, COLUMNS, ERROR, FATAL, Issue, Report
+from .schema import table_schema
+from .values import EMPTY
+from .workbook import Extraction, ExtractedTable, UnreadableWorkbook, read_extraction
+
+_PANDERA_CODES = {"not_nullable": "required-empty", "multiple_fields_uniqueness": "duplicate-key",
+                  "field_uniqueness": "duplicate-key", "column_in_dataframe": "missing-column"}
+
+
+def validate(extraction: Extraction) -> Report:
+    """All issues of one extraction: those met while reading it, then schema, field, table and rule checks."""
+    issues = list(extraction.issues)
+    refused = {(i.table, i.sheet, i.cell) for i in issues if i.severity == ERROR}
+    for et in extraction.tables.values():
+        issues += [i for i in _schema_issues(extraction.form, et) if (i.table, i.sheet, i.cell) not in refused]
+        issues += _field_issues(et, refused)
+    issues += _reference_issues(extraction)
+    for rule in extraction.form.rules:
+        issues += RULE_CHECKS[rule.kind](extraction, rule)
+    return Report(issues)
+
+
+def validate_files(paths: Iterable[str | Path], form: Form) -> Report:
+    """Read and validate each workbook or CSV folder; an unreadable one becomes a fatal issue, not an exception."""
+    issues: list[Issue] = []
+    for path in paths:
+        try:
+            issues += validate(read_extraction(path, form)).issues
+        except UnreadableWorkbook as exc:
+            issues.append(exc.as_issue())
+        except UnreadableInput as exc:  # not found, not an xlsx, too large...
+            issues.append(Issue(FATAL, "unreadable-file", str(exc), file=str(path)))
+    return Report(issues)
+
+
+def validate_frames(form: Form, frames: dict[str, pd.DataFrame]) -> Report:
+    """Validate plain DataFrames (no missing codes, no sheet): cells are where make_workbook would write them,
+    the frame's n-th row on sheet row n + 2."""
+    tables = {}
+    for name, frame in frames.items():
+        t = form.table(name)
+        data = frame.reset_index(drop=True)
+        data.index = pd.RangeIndex(2, len(data) + 2, name="row")
+        letters = {f: _letter(i) for i, f in enumerate(t.fields)}
+        missing = pd.DataFrame(EMPTY, index=data.index, columns=list(t.fields))
+        tables[name] = ExtractedTable(t, data, missing, "", t.sheet, letters)
+    extraction = Extraction(form, Path("."), "", form.version, tables, [])
+    return validate(extraction)
+
+
+def _letter(i: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(i + 1)
+
+
+# --- 1. pandera -------------------------------------------------------------------------------------------------
+
+
+def _issue(et: ExtractedTable, code: str, row: int | None, field: str, message: str, *,
+           severity: str | None = None) -> Issue:
+    study = ""
+    value = ""
+    if row is not None and row in et.data.index:
+        if "study_id" in et.data.columns and pd.notna(et.data.at[row, "study_id"]):
+            study = str(et.data.at[row, "study_id"])
+        if field in et.data.columns:
+            v = et.data.at[row, field]
+            value = et.missing.at[row, field] if et.missing.at[row, field] else "" if pd.isna(v) else _fmt(v)
+    fix = CODES[code].fix
+    return Issue(severity or CODES[code].severity, code, f"{message}. Fix: {fix}", file=et.file, sheet=et.sheet,
+                 cell=et.cell(row, field) if row is not None and field else "", table=et.table.name,
+                 study_id=study, field=field, value=value)
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def _schema_issues(form: Form, et: ExtractedTable) -> list[Issue]:
+    schema = table_schema(form, et.table)
+    # pandera 0.35 with pandas 3 reports wrong rows for non-default indexes, so validate on positions
+    # and map back to sheet rows ourselves.
+    positional = et.data.reset_index(drop=True)
+    rows = list(et.data.index)
+    try:
+        schema.validate(positional, lazy=True)
+        return []
+    except pa.errors.SchemaErrors as exc:
+        failures = exc.failure_cases
+    issues: list[Issue] = []
+    for _, fc in failures.iterrows():
+        check = str(fc["check"])
+        column = fc["column"] if isinstance(fc["column"], str) else ""
+        code = _PANDERA_CODES.get(check, check if check in CODES else "")
+        if check.startswith("dtype("):
+            raise ReviewError(f"table {et.table.name}: column {column} has dtype {fc['failure_case']}, expected "
+                              f"{check[6:-1]}; build frames with review.schema.empty_frame() or read them with "
+                              "review.workbook.read_workbook().")
+        if code == "missing-column":
+            raise ReviewError(f"table {et.table.name}: column {fc['failure_case']} is missing.")
+        if not code:
+            raise RuntimeError(f"pandera check {check!r} has no issue code")  # a bug: every check is named
+        pos = fc["index"]
+        row = rows[int(pos)] if pos is not None and not pd.isna(pos) else None
+        if code == "required-empty":
+            if row is not None and et.missing.at[row, column]:
+                issues.append(_issue(et, "missing-code-in-key", row, column,
+                                     f"{_label(et, column)} is {et.missing.at[row, column]} in a key column"))
+                continue
+            issues.append(_issue(et, code, row, column, f"{_label(et, column)} is empty but identifies the row"))
+        elif code == "duplicate-key":
+            if column != et.table.key[0]:
+                continue  # pandera lists each key column; one issue per row is enough
+            key = ", ".join(f"{k}={_fmt(et.data.at[row, k])}" for k in et.table.key) if row is not None else ""
+            issues.append(_issue(et, code, row, column, f"another row has the same key ({key})"))
+        else:
+            f = et.table.fields[column]
+            detail = {
+                "not-in-vocabulary": f"'{fc['failure_case']}' is not one of: {', '.join(f.values)}",
+                "out-of-range": f"{_fmt(fc['failure_case'])} is outside {_range(f.min, f.max)}",
+            }.get(code, f"'{fc['failure_case']}' is not valid")
+            issues.append(_issue(et, code, row, column, f"{f.label}: {detail}"))
+    return issues
+
+
+def _label(et: ExtractedTable, field: str) -> str:
+    return et.table.fields[field].label
+
+
+def _range(lo: float | None, hi: float | None) -> str:
+    if lo is not None and hi is not None:
+        return f"{lo:g} to {hi:g}"
+    return f"at least {lo:g}" if lo is not None else f"at most {hi:g}"
+
+
+# --- 2. field checks with missing codes -------------------------------------------------------------------------
+
+
+def _field_issues(et: ExtractedTable, refused: set) -> list[Issue]:
+    issues: list[Issue] = []
+    data, missing, t = et.data, et.missing, et.table
+    has_location = "location" in t.fields
+    for name, f in t.fields.items():
+        col = data[name]
+        if name in t.key:
+            continue  # pandera checks keys
+        if f.required:
+            empty = col.isna() & missing[name].eq(EMPTY)
+            for row in data.index[empty]:
+                if (t.name, et.sheet, et.cell(row, name)) not in refused:
+                    issues.append(_issue(et, "required-empty", row, name, f"{f.label} is required"))
+        if f.type == "integer" and has_location:
+            zero = col.eq(0).fillna(False) & data["location"].isna()
+            for row in data.index[zero]:
+                issues.append(_issue(et, "zero-without-location", row, name,
+                                     f"{f.label} is 0 but Location is empty"))
+        if f.type == "percent":
+            fraction = ((col > 0) & (col < 1)).fillna(False)
+            for row in data.index[fraction]:
+                issues.append(_issue(et, "percent-looks-like-fraction", row, name,
+                                     f"{f.label} is {_fmt(col[row])}: did the report say {col[row] * 100:g}%?"))
+    return issues
+
+
+# --- 3a. references between tables ------------------------------------------------------------------------------
+
+
+def _reference_issues(extraction: Extraction) -> list[Issue]:
+    issues: list[Issue] = []
+    for et in extraction.tables.values():
+        for f in et.table.fields.values():
+            if not f.references:
+                continue
+            target = extraction.tables[f.references[0]]
+            # Match on the target's whole key where this table has the same columns (an arm is known by study
+            # and arm id together), with this field standing for the referenced one.
+            pairs = [(k, k) for k in target.table.key if k != f.references[1] and k in et.table.fields]
+            pairs.append((f.name, f.references[1]))
+            here = [p[0] for p in pairs]
+            there = [p[1] for p in pairs]
+            known = set(target.data[there].dropna().astype(str).itertuples(index=False, name=None))
+            rows = et.data[here].dropna()
+            for row, values in zip(rows.index, rows.astype(str).itertuples(index=False, name=None)):
+                if values not in known:
+                    context = " for " + ", ".join(f"{a}={v}" for a, v in zip(here[:-1], values[:-1])) if len(
+                        values) > 1 else ""
+                    issues.append(_issue(
+                        extraction.tables[et.table.name], "unknown-reference", row, f.name,
+                        f"{f.label} '{values[-1]}'{context} is not on sheet {target.table.sheet}"))
+    return issues
+
+
+# --- 3b. the named rules ----------------------------------------------------------------------------------------
+
+
+def _field_of(extraction: Extraction, rule: Rule, arg: str) -> tuple[ExtractedTable, str]:
+    value = rule.args[arg]
+    table, name = value.split(".", 1) if "." in value else (rule.table, value)
+    return extraction.tables[table], name
+
+
+def _rule_issue(et: ExtractedTable, rule: Rule, row: int | None, field: str, message: str,
+                code: str | None = None) -> Issue:
+    code = code or rule.kind
+    severity = rule.severity or CODES[code].severity
+    prefix = f"[{rule.name}] " if rule.name else ""
+    return _issue(et, code, row, field, prefix + message, severity=severity)
+
+
+def _join_whole(part: ExtractedTable, whole: ExtractedTable) -> list[str]:
+    """Columns linking rows of `part` to their row of `whole`: the whole's key columns that `part` also has."""
+    keys = [k for k in whole.table.key if k in part.table.fields]
+    if not keys:
+        raise ReviewError(f"table {part.table.name} shares no key column with {whole.table.name}")
+    return keys
+
+
+def _sum_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
+    et, part = _field_of(extraction, rule, "part")
+    whole_t, whole = _field_of(extraction, rule, "whole")
+    keys = _join_whole(et, whole_t)
+    data = et.data
+    if "unless" in rule.args:
+        data = data[~data[rule.args["unless"]].fillna(False).astype(bool)]
+    issues = []
+    for row in whole_t.data.index:
+        stated = whole_t.data.at[row, whole]
+        if pd.isna(stated):
+            continue
+        group = data
+        for k in keys:
+            group = group[group[k] == whole_t.data.at[row, k]]
+        parts = group[part]
+        if parts.empty or parts.isna().any():
+            continue  # only when every part is given
+        total = int(parts.sum()) if et.table.fields[part].type == "integer" else float(parts.sum())
+        if not math.isclose(total, float(stated), abs_tol=1e-9):
+            shown = " + ".join(_fmt(v) for v in parts)
+            issues.append(_rule_issue(
+                whole_t, rule, row, whole,
+                f"{et.table.label} {_label(et, part)} add up to {_fmt(total)} ({shown}) but "
+                f"{_label(whole_t, whole)} is {_fmt(stated)} (difference {_fmt(float(stated) - total)})"))
+    return issues
+
+
+def _count_exceeds_total(extraction: Extraction, rule: Rule) -> list[Issue]:
+    et, count = _field_of(extraction, rule, "count")
+    _, total = _field_of(extraction, rule, "total")
+    over = (et.data[count] > et.data[total]).fillna(False)
+    return [_rule_issue(et, rule, row, count,
+                        f"{_label(et, count)} ({_fmt(et.data.at[row, count])}) is more than "
+                        f"{_label(et, total)} ({_fmt(et.data.at[row, total])})")
+            for row in et.data.index[over]]
+
+
+def _decimals(value: float) -> int:
+    text = repr(float(value))
+    if "e" in text:
+        return 0 if float(value).is_integer() else 6
+    frac = text.split(".")[1]
+    return 0 if frac == "0" else len(frac)
+
+
+def _rounding(percent: float) -> float:
+    """Half a unit of the last decimal printed: 49.3% stands for anything in [49.25, 49.35]."""
+    return 0.5 * 10 ** -_decimals(percent) + 1e-9
+
+
+def _percent_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
+    et, count = _field_of(extraction, rule, "count")
+    _, total = _field_of(extraction, rule, "total")
+    _, percent = _field_of(extraction, rule, "percent")
+    issues = []
+    d = et.data
+    for row in d.index[d[percent].notna()]:
+        p = float(d.at[row, percent])
+        n, c = d.at[row, total], d.at[row, count]
+        tol = _rounding(p)
+        if pd.isna(n):
+            if et.missing.at[row, total] == EMPTY:
+                issues.append(_rule_issue(et, rule, row, percent,
+                                          f"{_label(et, percent)} {p:g}% has no {_label(et, total)}",
+                                          code="percent-without-denominator"))
+            continue
+        if not pd.isna(c):
+            actual = 100.0 * float(c) / float(n)
+            if abs(actual - p) > tol:
+                issues.append(_rule_issue(
+                    et, rule, row, percent,
+                    f"{p:g}% disagrees with {_fmt(c)}/{_fmt(n)} = {actual:.2f}% (allowed rounding ±{tol:.2g})"))
+        else:
+            lo, hi = (p - tol) * float(n) / 100.0, (p + tol) * float(n) / 100.0
+            if math.floor(hi) < math.ceil(lo):
+                issues.append(_rule_issue(
+                    et, rule, row, percent,
+                    f"no whole number of patients out of {_fmt(n)} gives {p:g}% ({p * float(n) / 100:.2f})",
+                    code="percent-no-whole-count"))
+    return issues
+
+
+def implied_count(percent: float, denominator: float) -> int | None:
+    """The whole count that a reported percentage of `denominator` stands for, if exactly one does."""
+    tol = _rounding(percent)
+    lo, hi = (percent - tol) * denominator / 100.0, (percent + tol) * denominator / 100.0
+    candidates = range(math.ceil(lo), math.floor(hi) + 1)
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _categories_sum_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
+    et, count = _field_of(extraction, rule, "count")
+    _, category = _field_of(extraction, rule, "category")
+    whole_t, whole = _field_of(extraction, rule, "whole")
+    keys = _join_whole(et, whole_t)
+    group_cols = [k for k in et.table.key if k != category]
+    percent = rule.args.get("percent")
+    denominator = rule.args.get("denominator")
+    d = et.data
+    wholes = whole_t.data.dropna(subset=keys).set_index(keys)[whole]
+    wholes = wholes[~wholes.index.duplicated()]
+    issues = []
+    for group, rows in d.groupby(group_cols, dropna=True, sort=False):
+        group = group if isinstance(group, tuple) else (group,)
+        link = tuple(group[group_cols.index(k)] for k in keys)
+        link = link[0] if len(link) == 1 else link
+        if link not in wholes.index or pd.isna(wholes[link]):
+            continue
+        stated = int(wholes[link])
+        known, unknown = 0, []
+        for row in rows.index:
+            c = d.at[row, count]
+            if pd.isna(c) and percent and denominator and pd.notna(d.at[row, percent]) \
+                    and pd.notna(d.at[row, denominator]):
+                c = implied_count(float(d.at[row, percent]), float(d.at[row, denominator]))
+            if c is None or pd.isna(c):
+                unknown.append(str(d.at[row, category]))
+            else:
+                known += int(c)
+        if known != stated:
+            gap = stated - known
+            side = f"{gap} short of" if gap > 0 else f"{-gap} more than"
+            extra = f"; without a count: {', '.join(unknown)}" if unknown else ""
+            issues.append(_rule_issue(
+                et, rule, rows.index[0], count,
+                f"categories add up to {known}, {side} {_label(whole_t, whole)} {stated}{extra}"))
+    return issues
+
+
+def _grade_exceeds_any(extraction: Extraction, rule: Rule) -> list[Issue]:
+    et, grade = _field_of(extraction, rule, "grade")
+    _, count = _field_of(extraction, rule, "count")
+    group_cols = [k for k in et.table.key if k != grade]
+    issues = []
+    for _, rows in et.data.groupby(group_cols, dropna=True, sort=False):
+        anyrow = rows[rows[grade] == "any"]
+        if anyrow.empty or pd.isna(anyrow[count].iloc[0]):
+            continue
+        limit = anyrow[count].iloc[0]
+        for row in rows.index[(rows[grade] != "any") & (rows[count] > limit).fillna(False)]:
+            issues.append(_rule_issue(et, rule, row, count,
+                                      f"grade {rows.at[row, grade]} has {_fmt(rows.at[row, count])} patients, "
+                                      f"more than the {_fmt(limit)} with any grade"))
+    return issues
+
+
+def _ci_excludes_estimate(extraction: Extraction, rule: Rule) -> list[Issue]:
+    et, est = _field_of(extraction, rule, "estimate")
+    _, low = _field_of(extraction, rule, "low")
+    _, high = _field_of(extraction, rule, "high")
+    d = et.data
+    issues = []
+    for row in d.index:
+        e, lo, hi = d.at[row, est], d.at[row, low], d.at[row, high]
+        if pd.isna(lo) or pd.isna(hi):
+            continue
+        if lo >= hi:
+            issues.append(_rule_issue(et, rule, row, low, f"lower limit {_fmt(lo)} is not below upper {_fmt(hi)}"))
+        elif pd.notna(e) and not lo <= e <= hi:
+            issues.append(_rule_issue(et, rule, row, est, f"{_fmt(e)} is outside its CI {_fmt(lo)} to {_fmt(hi)}"))
+    return issues
+
+
+def _not_positive(extraction: Extraction, rule: Rule) -> list[Issue]:
+    et, value = _field_of(extraction, rule, "value")
+    bad = (et.data[value] <= 0).fillna(False)
+    return [_rule_issue(et, rule, row, value, f"{_label(et, value)} is {_fmt(et.data.at[row, value])}")
+            for row in et.data.index[bad]]
+
+
+def _dates_out_of_order(extraction: Extraction, rule: Rule) -> list[Issue]:
+    et, start = _field_of(extraction, rule, "start")
+    _, end = _field_of(extraction, rule, "end")
+    issues = []
+    for row in et.data.index:
+        a, b = et.data.at[row, start], et.data.at[row, end]
+        if pd.isna(a) or pd.isna(b):
+            continue
+        n = min(len(a), len(b))  # compare at the precision both give: 2000-06 vs 2000-06-15 is fine
+        if a[:n] > b[:n]:
+            issues.append(_rule_issue(et, rule, row, end, f"{_label(et, end)} {b} is before {_label(et, start)} {a}"))
+    return issues
+
+
+def _same_arm_twice(extraction: Extraction, rule: Rule) -> list[Issue]:
+    et, first = _field_of(extraction, rule, "first")
+    _, second = _field_of(extraction, rule, "second")
+    same = (et.data[first] == et.data[second]).fillna(False)
+    return [_rule_issue(et, rule, row, second, f"{_label(et, first)} and {_label(et, second)} are both "
+                                               f"'{et.data.at[row, first]}'")
+            for row in et.data.index[same]]
+
+
+RULE_CHECKS: dict[str, Callable[[Extraction, Rule], list[Issue]]] = {
+    "sum-mismatch": _sum_mismatch,
+    "count-exceeds-total": _count_exceeds_total,
+    "categories-sum-mismatch": _categories_sum_mismatch,
+    "percent-mismatch": _percent_mismatch,
+    "grade-exceeds-any": _grade_exceeds_any,
+    "ci-excludes-estimate": _ci_excludes_estimate,
+    "not-positive": _not_positive,
+    "dates-out-of-order": _dates_out_of_order,
+    "same-arm-twice": _same_arm_twice,
+}
+
+
+# --- writing a report ---------------------------------------------------------------------------------------------
+
+
+def write_report(report: Report, path: str | Path) -> Path:
+    """Write the issues as CSV or as a formatted .xlsx (by the file's suffix), atomically."""
+    path = Path(path)
+    frame = report.to_frame()
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise ReviewError(f"{path}: a report is written as .csv or .xlsx.")
+    with atomic_path(path) as tmp:
+        if suffix == ".csv":
+            frame.to_csv(tmp, index=False, encoding="utf-8")
+        else:
+            _report_xlsx(frame, tmp)
+    return path
+
+
+def _report_xlsx(frame: pd.DataFrame, path: Path) -> None:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Issues"
+    ws.append(COLUMNS)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+    for values in frame.itertuples(index=False):
+        ws.append([None if pd.isna(v) else str(v) for v in values])
+        for cell in ws[ws.max_row]:
+            cell.data_type = "s"  # text stays text: a value like '=1+2' must never become a formula
+    widths = {"severity": 9, "code": 26, "message": 90, "file": 30, "sheet": 18, "cell": 7}
+    for i, name in enumerate(COLUMNS, start=1):
+        ws.column_dimensions[_letter(i - 1)].width = widths.get(name, 14)
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = ws.dimensions
+    wb.save(path)
+
