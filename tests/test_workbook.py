@@ -1,0 +1,238 @@
+"""Reviewer workbooks: what is written, and that a complete study reads back unchanged, value for value."""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from conftest import complete_study, edited, write
+from review.errors import UnreadableInput
+from review.workbook import (
+    UnreadableWorkbook,
+    annotate_workbook,
+    make_study_workbooks,
+    make_workbook,
+    read_csv_folder,
+    read_studies,
+    read_workbook,
+)
+
+
+def _as_typed(frame: pd.DataFrame) -> list[dict]:
+    return [{k: v for k, v in row.items() if v is not None} for row in frame.to_dict("records")]
+
+
+def _expected(frame: pd.DataFrame) -> list[dict]:
+    rows = []
+    for row in frame.to_dict("records"):
+        rows.append({k: v for k, v in row.items() if v is not None and v != "" and not (
+            isinstance(v, float) and pd.isna(v))})
+    return rows
+
+
+def test_complete_study_round_trips_value_for_value(form, tmp_path):
+    path = write(form, tmp_path / "w.xlsx", reviewer="Reviewer A")
+    ext = read_workbook(path, form)
+    assert ext.reviewer == "Reviewer A" and ext.form_version == form.version
+    assert ext.issues == []
+    for name, frame in complete_study().items():
+        got = _as_typed(ext.tables[name].as_typed())
+        want = _expected(frame)
+        assert got == want, name
+    # typed per field
+    arms = ext["arms"]
+    assert str(arms["randomised"].dtype) == "Int64" and str(arms["dose"].dtype) == "Float64"
+    assert str(arms["pooled"].dtype) == "boolean" and str(arms["label"].dtype).startswith("string")
+    # NR / NA / empty are three different things
+    studies = ext.tables["studies"]
+    row = studies.data.index[0]
+    assert studies.missing.at[row, "funding"] == "NR" and studies.missing.at[row, "notes"] == "NA"
+    assert pd.isna(studies.data.at[row, "comment"]) and studies.missing.at[row, "comment"] == ""
+    # every value knows its cell
+    assert arms.index.tolist() == [2, 3]
+    assert ext.tables["arms"].cell(3, "randomised") == "H3"
+
+
+def test_workbook_layout_dropdowns_and_help(form, tmp_path):
+    path = make_workbook(form, tmp_path / "w.xlsx", reviewer="RB")
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames[0] == "Instructions" and wb["Lists"].sheet_state == "hidden"
+    assert [t.sheet for t in form.tables.values()] == wb.sheetnames[2:]
+    ins = {r[0]: r[1] for r in wb["Instructions"].iter_rows(values_only=True) if r[0]}
+    assert ins["Form"] == "oncology_trial" and ins["Form version"] == "1.0.0" and ins["Reviewer"] == "RB"
+    assert ins["NR"] == "not reported" and ins["NA"] == "not applicable"
+    arms = wb["Arms"]
+    assert [c.value for c in arms[1]][:3] == ["Study ID", "Arm ID", "Arm label"]
+    assert arms.freeze_panes == "C2"
+    by_col = {}
+    for dv in arms.data_validations.dataValidation:
+        for rng in dv.sqref.ranges:
+            by_col[rng.coord.split(":")[0].rstrip("0123456789")] = dv
+    assert by_col["A"].type == "list" and by_col["A"].formula1 == "Studies!$A$2:$A$501"  # study ids entered
+    dose_unit = by_col["F"]
+    assert dose_unit.type == "list" and dose_unit.formula1.startswith("Lists!")
+    randomised = by_col["H"]
+    assert randomised.type == "custom" and "H2=INT(H2)" in randomised.formula1 and 'H2="NR"' in randomised.formula1
+    assert randomised.prompt.startswith("Patients randomised") and randomised.showInputMessage
+    # the list behind the dose-unit dropdown holds the vocabulary and the missing codes
+    col = dose_unit.formula1.split("!")[1].split(":")[0].replace("$", "").rstrip("0123456789")
+    values = [c.value for c in wb["Lists"][col][1:] if c.value]
+    assert values == ["mg", "mg/m2", "mg/kg", "g", "IU", "NR", "NA"]
+    response = wb["Best response"]
+    arm_dv = [dv for dv in response.data_validations.dataValidation if "B2" in str(dv.sqref)][0]
+    assert arm_dv.formula1 == "Arms!$B$2:$B$501"  # arm ids already entered
+
+
+def test_text_that_looks_like_a_formula_stays_text(form, tmp_path):
+    data = edited("studies", 0, citation='=HYPERLINK("http://x","y")', notes="=1+2")
+    path = write(form, tmp_path / "w.xlsx", data=data)
+    with zipfile.ZipFile(path) as zf:
+        xml = "".join(zf.read(n).decode() for n in zf.namelist() if n.startswith("xl/worksheets/"))
+    assert "<f>" not in xml
+    assert read_workbook(path, form)["studies"].at[2, "citation"] == '=HYPERLINK("http://x","y")'
+
+
+def test_formula_cells_are_reported_and_never_run(form, tmp_path):
+    path = write(form, tmp_path / "w.xlsx")
+    wb = openpyxl.load_workbook(path)
+    wb["Arms"]["H2"] = "=50+50"  # no saved result: openpyxl does not compute
+    wb.save(path)
+    ext = read_workbook(path, form)
+    issue = [i for i in ext.issues if i.code == "formula-cell"]
+    assert [(i.sheet, i.cell, i.severity) for i in issue] == [("Arms", "H2", "warning")]
+    assert pd.isna(ext["arms"].at[2, "randomised"])
+
+
+def test_typed_values_report_cells(form, tmp_path):
+    data = edited("arms", 1, randomised="n=100", treated="100 or 99", dose_unit="MG")
+    ext = read_workbook(write(form, tmp_path / "w.xlsx", data=data), form)
+    found = {(i.code, i.cell, i.severity) for i in ext.issues}
+    assert found == {("count-prefix", "H3", "warning"), ("ambiguous-number", "I3", "error"),
+                     ("vocabulary-case", "F3", "warning")}
+    assert ext["arms"].at[3, "randomised"] == 100 and pd.isna(ext["arms"].at[3, "treated"])
+    assert ext["arms"].at[3, "dose_unit"] == "mg"
+
+
+def test_version_mismatch_and_unknown_column_warn(form, tmp_path):
+    path = write(form, tmp_path / "w.xlsx")
+    wb = openpyxl.load_workbook(path)
+    wb["Instructions"]["B4"] = "0.9"
+    wb["Arms"].cell(row=1, column=wb["Arms"].max_column + 1, value="My notes")
+    wb.save(path)
+    codes = {(i.code, i.sheet, i.cell) for i in read_workbook(path, form).issues}
+    assert ("form-version-mismatch", "Instructions", "B4") in codes
+    assert ("unknown-column", "Arms", "P1") in codes
+
+
+def test_missing_sheet_and_column_are_fatal(form, tmp_path):
+    path = write(form, tmp_path / "w.xlsx")
+    wb = openpyxl.load_workbook(path)
+    del wb["Safety summary"]
+    wb.save(tmp_path / "nosheet.xlsx")
+    with pytest.raises(UnreadableWorkbook) as exc:
+        read_workbook(tmp_path / "nosheet.xlsx", form)
+    assert exc.value.code == "missing-sheet" and "Safety summary" in str(exc.value)
+    wb = openpyxl.load_workbook(path)
+    wb["Arms"]["H1"] = None
+    wb.save(tmp_path / "nocol.xlsx")
+    with pytest.raises(UnreadableWorkbook) as exc:
+        read_workbook(tmp_path / "nocol.xlsx", form)
+    assert exc.value.code == "missing-column" and "'Randomised (n)'" in str(exc.value)
+    assert "review workbook" in str(exc.value)
+
+
+def test_unreadable_files_are_refused_before_parsing(form, tmp_path):
+    (tmp_path / "text.xlsx").write_text("hello", encoding="utf-8")
+    with pytest.raises(UnreadableInput, match="not a zip archive"):
+        read_workbook(tmp_path / "text.xlsx", form)
+    (tmp_path / "ole.xlsx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100)
+    with pytest.raises(UnreadableInput, match="password-protected"):
+        read_workbook(tmp_path / "ole.xlsx", form)
+    bomb = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+        zf.writestr("xl/worksheets/sheet1.xml", "<a>" + "a" * 50_000_000 + "</a>")
+    with pytest.raises(UnreadableInput, match="zip bomb"):
+        read_workbook(bomb, form)
+
+
+def test_xml_entity_bomb_is_refused(form, tmp_path):
+    path = write(form, tmp_path / "w.xlsx")
+    evil = tmp_path / "evil.xlsx"
+    laughs = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
+              '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+              '<row r="1"><c r="A1" t="inlineStr"><is><t>&lol2;</t></is></c></row></sheetData></worksheet>')
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(evil, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet3.xml":
+                data = laughs.encode()
+            dst.writestr(item, data)
+    with pytest.raises(UnreadableInput):
+        read_workbook(evil, form)
+
+
+def test_reading_never_modifies_the_input(form, tmp_path):
+    path = write(form, tmp_path / "w.xlsx")
+    before = path.read_bytes()
+    read_workbook(path, form)
+    assert path.read_bytes() == before
+
+
+def test_csv_folder_reads_the_same_tables(form, tmp_path):
+    ext = read_workbook(write(form, tmp_path / "w.xlsx"), form)
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    for name, et in ext.tables.items():
+        et.as_typed().to_csv(folder / f"{name}.csv", index=False)
+    again = read_csv_folder(folder, form)
+    assert again.issues == []
+    for name in ext.tables:
+        assert _as_typed(again.tables[name].as_typed()) == _as_typed(ext.tables[name].as_typed()), name
+    assert again.tables["arms"].cell(3, "randomised") == "H3"  # line 3 of arms.csv, 8th column
+    (folder / "safety.csv").unlink()
+    with pytest.raises(UnreadableWorkbook, match="safety.csv: missing"):
+        read_csv_folder(folder, form)
+
+
+def test_studies_prefilled_from_ris_and_csv(form, tmp_path):
+    ris = tmp_path / "included.ris"
+    ris.write_text(
+        "TY  - JOUR\nAU  - Demetri, G D\nAU  - von Mehren, M\nTI  - Efficacy and safety of imatinib mesylate\n"
+        "T2  - N Engl J Med\nPY  - 2002\nVL  - 347\nIS  - 7\nSP  - 472\nEP  - 480\nDO  - 10.1056/NEJMoa020461\n"
+        "AN  - 12181401\nER  - \n", encoding="utf-8")
+    studies = read_studies(ris)
+    row = studies.iloc[0]
+    assert row["study_id"] == "Demetri 2002" and row["doi"] == "10.1056/NEJMoa020461"
+    assert row["pmid"] == "12181401" and row["citation"].endswith("N Engl J Med 2002;347(7):472-480.")
+    path = make_workbook(form, tmp_path / "w.xlsx", data={"studies": studies[["study_id", "citation", "doi"]]})
+    assert read_workbook(path, form)["studies"].at[2, "study_id"] == "Demetri 2002"
+    table = tmp_path / "included.csv"
+    with open(table, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([["first_author", "year", "citation"], ["Doe", "2020", "x"], ["Doe", "2020", "y"]])
+    assert read_studies(table)["study_id"].tolist() == ["Doe 2020a", "Doe 2020b"]
+
+
+def test_one_workbook_per_study(form, tmp_path):
+    studies = pd.DataFrame({"study_id": ["B2222", "EORTC 62005"], "citation": ["a", "b"]})
+    paths = make_study_workbooks(form, studies, tmp_path / "out", reviewer="A")
+    assert [p.name for p in paths] == ["B2222.xlsx", "EORTC_62005.xlsx"]
+    assert read_workbook(paths[1], form)["studies"]["study_id"].tolist() == ["EORTC 62005"]
+
+
+def test_annotated_copy_marks_cells_and_leaves_the_original(form, tmp_path):
+    from review.validate import validate
+
+    path = write(form, tmp_path / "w.xlsx", data=edited("dichotomous", 0, events=120, percent=None))
+    before = path.read_bytes()
+    report = validate(read_workbook(path, form))
+    target = annotate_workbook(path, report, tmp_path / "marked.xlsx")
+    assert path.read_bytes() == before
+    cell = openpyxl.load_workbook(target)["Dichotomous outcomes"]["E2"]
+    assert cell.fill.fgColor.rgb.endswith("FFC7CE") and "count-exceeds-total" in cell.comment.text
+    with pytest.raises(Exception, match="must not overwrite"):
+        annotate_workbook(path, report, path)
