@@ -333,10 +333,10 @@ def _analyse(data, measure, method, test, by, level, add, to, drop00, single_stu
     )
     yi_lo, yi_hi = y - crit_z * np.sqrt(v), y + crit_z * np.sqrt(v)
     n_study = None if n_harmonic is None else n_harmonic[codes]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weight = 100 * weight / s_rows(np.nan_to_num(weight))[codes]
     rows = es.assign(
-        ci_low=to_natural(info.code, yi_lo, n_study),
-        ci_high=to_natural(info.code, yi_hi, n_study),
-        weight=100 * weight / s_rows(np.nan_to_num(weight))[codes],
+        ci_low=to_natural(info.code, yi_lo, n_study), ci_high=to_natural(info.code, yi_hi, n_study), weight=weight
     )
     return result, rows
 
