@@ -21,7 +21,7 @@ from .errors import ReviewError, UnreadableInput
 from .files import atomic_path
 from .forms import Form, Rule, Table
 from .issues import CODES, COLUMNS, ERROR, FATAL, Issue, Report
-from .schema import table_schema
+from .schema import field_checks, table_schema
 from .values import EMPTY
 from .workbook import Extraction, ExtractedTable, UnreadableWorkbook, read_extraction
 
@@ -38,7 +38,8 @@ def validate(extraction: Extraction) -> Report:
         issues += _field_issues(et, refused)
     issues += _reference_issues(extraction)
     for rule in extraction.form.rules:
-        issues += RULE_CHECKS[rule.kind](extraction, rule)
+        if _tables_of(rule) <= set(extraction.tables):  # validate_frames may be given some tables only
+            issues += RULE_CHECKS[rule.kind](extraction, rule)
     return Report(issues)
 
 
@@ -57,7 +58,7 @@ def validate_files(paths: Iterable[str | Path], form: Form) -> Report:
 
 def validate_frames(form: Form, frames: dict[str, pd.DataFrame]) -> Report:
     """Validate plain DataFrames (no missing codes, no sheet): cells are where make_workbook would write them,
-    the frame's n-th row on sheet row n + 2."""
+    the frame's n-th row on sheet row n + 2. References and rules that involve a table not given are skipped."""
     tables = {}
     for name, frame in frames.items():
         t = form.table(name)
@@ -116,7 +117,9 @@ def _schema_issues(form: Form, et: ExtractedTable) -> list[Issue]:
     for _, fc in failures.iterrows():
         check = str(fc["check"])
         column = fc["column"] if isinstance(fc["column"], str) else ""
-        code = _PANDERA_CODES.get(check, check if check in CODES else "")
+        code = _PANDERA_CODES.get(check, "")
+        if not code and column in et.table.fields and pd.notna(fc["check_number"]):
+            code = field_checks(et.table.fields[column])[int(fc["check_number"])][0]
         if check.startswith("dtype("):
             raise ReviewError(f"table {et.table.name}: column {column} has dtype {fc['failure_case']}, expected "
                               f"{check[6:-1]}; build frames with review.schema.empty_frame() or read them with "
@@ -140,10 +143,12 @@ def _schema_issues(form: Form, et: ExtractedTable) -> list[Issue]:
             issues.append(_issue(et, code, row, column, f"another row has the same key ({key})"))
         else:
             f = et.table.fields[column]
-            detail = {
-                "not-in-vocabulary": f"'{fc['failure_case']}' is not one of: {', '.join(f.values)}",
-                "out-of-range": f"{_fmt(fc['failure_case'])} is outside {_range(f.min, f.max)}",
-            }.get(code, f"'{fc['failure_case']}' is not valid")
+            if code == "not-in-vocabulary":
+                detail = f"'{fc['failure_case']}' is not one of: {', '.join(f.values)}"
+            elif code == "out-of-range":
+                detail = f"{_fmt(fc['failure_case'])} is outside {_range(f.min, f.max)}"
+            else:
+                detail = f"'{fc['failure_case']}' is not valid"
             issues.append(_issue(et, code, row, column, f"{f.label}: {detail}"))
     return issues
 
@@ -194,7 +199,7 @@ def _reference_issues(extraction: Extraction) -> list[Issue]:
     issues: list[Issue] = []
     for et in extraction.tables.values():
         for f in et.table.fields.values():
-            if not f.references:
+            if not f.references or f.references[0] not in extraction.tables:
                 continue
             target = extraction.tables[f.references[0]]
             # Match on the target's whole key where this table has the same columns (an arm is known by study
@@ -216,6 +221,10 @@ def _reference_issues(extraction: Extraction) -> list[Issue]:
 
 
 # --- 3b. the named rules ----------------------------------------------------------------------------------------
+
+
+def _tables_of(rule: Rule) -> set[str]:
+    return {rule.table} | {v.split(".", 1)[0] for v in rule.args.values() if "." in v}
 
 
 def _field_of(extraction: Extraction, rule: Rule, arg: str) -> tuple[ExtractedTable, str]:

@@ -83,9 +83,11 @@ def edited(table: str, row: int, **values) -> dict[str, pd.DataFrame]:
     """The complete study with some values of one row changed (row counts from 0)."""
     data = complete_study()
     frame = data[table].astype(object)
+    if row == len(frame):
+        frame = pd.concat([frame, pd.DataFrame([{}], index=[row])]).astype(object)
     for k, v in values.items():
         if k not in frame.columns:
             frame[k] = None
-        frame.at[row, k] = v
+        frame.loc[row, k] = v
     data[table] = frame
     return data
