@@ -447,8 +447,8 @@ def _tau2_reml(y, v, g, n_groups, k, max_iter, threshold):
         studies.keep(active)
         w = 1 / (studies.v + tau2[studies.g])
         sw, sw2, sw3 = studies.sum(w), studies.sum(w * w), studies.sum(w**3)
-        r = studies.y - (studies.sum(w * studies.y) / sw)[studies.g]
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # analyses already dropped from `studies`: 0/0
+            r = studies.y - (studies.sum(w * studies.y) / sw)[studies.g]
             tr_p = sw - sw2 / sw
             tr_pp = sw2 - 2 * sw3 / sw + (sw2 / sw) ** 2
             adj = (studies.sum(w * w * r * r) - tr_p) / tr_pp  # (Y'PPY - tr P) / tr PP
@@ -498,8 +498,8 @@ def _tau2_pm(y, v, g, n_groups, k, max_iter):
     def excess(t, live):
         studies.keep(live)
         w = 1 / (studies.v + t[studies.g])
-        r = studies.y - (studies.sum(w * studies.y) / studies.sum(w))[studies.g]
-        with np.errstate(invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = studies.y - (studies.sum(w * studies.y) / studies.sum(w))[studies.g]
             return studies.sum(w * r * r) - (k - 1)
 
     lower = np.zeros(n_groups)

@@ -846,16 +846,34 @@ def test_grouped_pool_equals_one_analysis_at_a_time(method, test):
                                    rtol=1e-12, atol=1e-14)
 
 
+# Fisher scoring oscillates on these ten studies (from benchmarks/bench_pool.py's random data) until maxiter:
+# rma(yi=c(-0.474348, -0.099785, -0.711148, -0.675729, -0.180471, -0.194968, 0.147499, 0.335813, -0.532286,
+#         -0.725037),
+#     vi=c(0.420975, 0.123572, 0.249829, 0.023378, 0.172247, 0.26429, 0.081434, 0.387233, 0.240646, 0.44067))
+#   -> Error: Fisher scoring algorithm did not converge.
+OSCILLATES = pd.DataFrame({
+    "yi": [-0.474348, -0.099785, -0.711148, -0.675729, -0.180471, -0.194968, 0.147499, 0.335813, -0.532286,
+           -0.725037],
+    "vi": [0.420975, 0.123572, 0.249829, 0.023378, 0.172247, 0.26429, 0.081434, 0.387233, 0.240646, 0.44067],
+})
+
+
 def test_reml_that_does_not_converge_says_so_without_stopping_the_others():
-    # rma(yi, vi, data=escalc("RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg), control=list(maxiter=1))
-    #   -> Error: Fisher scoring algorithm did not converge.  (verbose=TRUE: it needs 3 iterations)
-    # the homogeneous analysis converges in one step, to the values pinned in EDGE
-    data = pd.concat([effect_sizes(BCG, "RR").assign(outcome="bcg"), HOMOG.assign(outcome="homog")])
-    result = pool(data[["outcome", "yi", "vi"]], "GEN", "REML", by=["outcome"], max_iter=1)
-    bcg, homog = result.itertuples(index=False)
-    assert not bcg.converged and np.isnan(bcg.theta) and "did not converge" in bcg.note
-    assert homog.converged
-    close([homog.theta, homog.se, homog.tau2], [0.105505617977528, 0.082107082725596, 0.0])
+    data = pd.concat([OSCILLATES.assign(outcome="oscillates"), HOMOG.assign(outcome="homog")])
+    stuck, homog = pool(data, "GEN", "REML", by=["outcome"]).itertuples(index=False)
+    assert not stuck.converged and np.isnan(stuck.theta) and "did not converge" in stuck.note
+    assert homog.converged and homog.note == ""
+    close([homog.theta, homog.se, homog.tau2], [0.105505617977528, 0.082107082725596, 0.0])  # as in EDGE
+    # the remedy the note suggests: rma(yi, vi, method="PM") on the same data -> beta, se, tau2
+    (pm,) = pool(OSCILLATES, "GEN", "PM").itertuples(index=False)
+    close([pm.theta, pm.se, pm.tau2], [-0.39046487086386, 0.115094956961423, 0.00752015679964446])
+
+
+def test_reml_iteration_limit_is_metafors_maxiter():
+    # rma(yi, vi, data=escalc("RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg), control=list(maxiter=m))
+    #   -> m = 1, 2: Error: Fisher scoring algorithm did not converge.  m = 3: fits
+    converged = [pool(BCG, "RR", "REML", max_iter=m).iloc[0].converged for m in (1, 2, 3)]
+    assert converged == [False, False, True]
 
 
 # --- subgroups, leave-one-out, Egger, weights ----------------------------------------------------------------
