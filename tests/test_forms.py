@@ -31,7 +31,7 @@ def test_default_form_has_the_tables_and_fields_the_issue_asks_for(form):
         assert name in studies
     assert studies["design"].values == ("randomised controlled", "non-randomised controlled", "single-arm")
     assert studies["response_criteria"].values == ("RECIST 1.0", "RECIST 1.1", "SWOG", "WHO", "Choi", "other")
-    assert form.table("adverse_events").fields["grade"].values == ("any", "1-2", "3-4", "3 or higher", "5")
+    assert form.table("adverse_events").fields["grade"].values == ("any", "1-2", "3-4", "3 or higher", "5", "not stated")
     assert set(form.table("risk_of_bias").fields["judgement"].values) == {"low", "some concerns", "high"}
     # provenance on every data row
     for t in form.tables.values():
