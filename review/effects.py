@@ -48,14 +48,14 @@ MEASURES = {
         Measure("RR", "risk ratio", TWO_ARM, "exp", 1.0),
         Measure("RD", "risk difference", TWO_ARM, "identity", 0.0),
         Measure("PETO", "Peto odds ratio", TWO_ARM, "exp", 1.0),
-        Measure("PLO", "proportion (logit)", ONE_ARM, "ilogit", None),
+        Measure("PLO", "proportion", ONE_ARM, "ilogit", None),
         Measure("PR", "proportion", ONE_ARM, "identity", None),
-        Measure("PAS", "proportion (arcsine)", ONE_ARM, "iarcsin", None),
-        Measure("PFT", "proportion (Freeman-Tukey)", ONE_ARM, "ipft", None),
+        Measure("PAS", "proportion", ONE_ARM, "iarcsin", None),
+        Measure("PFT", "proportion", ONE_ARM, "ipft", None),
         Measure("MD", "mean difference", CONTINUOUS, "identity", 0.0),
         Measure("SMD", "standardised mean difference (Hedges' g)", CONTINUOUS, "identity", 0.0),
-        Measure("HR", "hazard ratio (yi = log HR)", (), "exp", 1.0),
-        Measure("GEN", "generic effect (yi, vi)", (), "identity", None),
+        Measure("HR", "hazard ratio", (), "exp", 1.0),
+        Measure("GEN", "effect", (), "identity", None),
     )
 }
 

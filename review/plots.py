@@ -1,0 +1,235 @@
+"""Forest and funnel plots (matplotlib) for one meta-analysis.
+
+All rows of `data` form the one analysis plotted (select an outcome's rows first). Each function returns the
+`Figure`, so a notebook shows it inline, and saves it atomically when given `path` (.png or .svg). Figures are
+made without pyplot: nothing global is touched and nothing is shown twice. The numbers come from review.meta
+(metafor's), so a plot and the table beside it always agree.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Polygon
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+from matplotlib.transforms import blended_transform_factory
+
+from .effects import measure_info, to_natural
+from .errors import ReviewError
+from .files import atomic_path
+from .meta import RANDOM_EFFECTS, egger_test, pool, study_weights
+
+FORMATS = {".png": "png", ".svg": "svg"}
+_ANALYSIS_SCALE = {"exp": "log {}", "ilogit": "logit of the {}", "iarcsin": "arcsine square root of the {}",
+                   "ipft": "Freeman-Tukey double arcsine of the {}"}
+_MODEL = {"EE": "Common-effect model", "MH": "Mantel-Haenszel model", "PETO": "Peto model"}
+
+
+def forest_plot(
+    data: pd.DataFrame,
+    measure: str,
+    method: str = "REML",
+    test: str = "z",
+    study: str | None = None,
+    level: float = 95.0,
+    add: float | None = None,
+    to: str = "only0",
+    drop00: bool | None = None,
+    title: str | None = None,
+    path: str | os.PathLike[str] | None = None,
+) -> Figure:
+    """Forest plot of one analysis: a row per study (estimate, CI, weight), the pooled diamond, the prediction
+    interval (random-effects methods) and a heterogeneity line, on the natural scale (log axis for ratios).
+
+    `study` names the label column (default: study_id or study, else "Study 1", "Study 2"...). Rows are the
+    input's order. Options are those of `review.meta.pool`.
+    """
+    info = measure_info(measure)
+    result = pool(data, measure, method, test, level=level, add=add, to=to, drop00=drop00).iloc[0]
+    rows = study_weights(data, measure, method, level=level, add=add, to=to, drop00=drop00)
+    labels = _labels(data, study)
+    k_rows = len(rows)
+    estimate = to_natural(info.code, rows["yi"].to_numpy(), _n_harmonic(data, info.code))
+    low, high, weight = rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy(), rows["weight"].to_numpy()
+    double_zero = rows["double_zero"].to_numpy() if "double_zero" in rows else np.zeros(k_rows, dtype=bool)
+
+    fig = Figure(figsize=(10, 0.32 * (k_rows + 6) + 0.8))
+    ax = fig.add_axes((0.30, 0.10, 0.40, 0.82))
+    log_scale = info.natural == "exp"
+    if log_scale:
+        ax.set_xscale("log")
+    y = np.arange(k_rows, 0, -1, dtype=float)
+    shown = np.isfinite(estimate) & np.isfinite(weight)
+    ax.hlines(y[shown], low[shown], high[shown], color="black", linewidth=1)
+    sizes = 20 + 180 * np.sqrt(np.nan_to_num(weight) / np.nanmax(np.r_[weight, 1e-12]))
+    ax.scatter(estimate[shown], y[shown], s=sizes[shown], marker="s", color="#34495e", zorder=3)
+
+    pooled_y = -1.0
+    centre, ci_low, ci_high = result["estimate"], result["ci_low"], result["ci_high"]
+    ax.add_patch(Polygon([(ci_low, pooled_y), (centre, pooled_y + 0.35), (ci_high, pooled_y),
+                          (centre, pooled_y - 0.35)], closed=True, color="#c0392b", zorder=3))
+    has_pi = method.upper() in RANDOM_EFFECTS and np.isfinite(result["pi_low"])
+    if has_pi:
+        ax.hlines(pooled_y, result["pi_low"], result["pi_high"], color="#c0392b", linewidth=1.2,
+                  linestyles="dotted", label="prediction interval")
+    if info.null is not None:
+        ax.axvline(info.null, color="grey", linewidth=0.8, linestyle="--", zorder=1)
+
+    ends = np.r_[low[shown], high[shown], ci_low, ci_high, result["pi_low"] if has_pi else ci_low]
+    ends = ends[np.isfinite(ends) & ((ends > 0) if log_scale else True)]
+    if len(ends):
+        lo, hi = ends.min(), ends.max()
+        pad = (hi / lo) ** 0.05 if log_scale else (hi - lo) * 0.05 or 0.1
+        ax.set_xlim((lo / pad, hi * pad) if log_scale else (lo - pad, hi + pad))
+        if log_scale:  # ratios read as 0.5, 1, 2 rather than 10^0; 1-2-5 steps unless the range is wide
+            ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if hi / lo < 100 else (1.0,)))
+            ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylim(-2.0, k_rows + 1.5)
+    ax.set_yticks([])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.set_xlabel(f"{info.label}" + (" (log scale)" if log_scale else ""))
+
+    text = blended_transform_factory(fig.transFigure, ax.transData)
+    pct = f"{level:g}%"
+    header = {"fontweight": "bold", "va": "center", "transform": text}
+    ax.text(0.02, k_rows + 1, "Study", ha="left", **header)
+    ax.text(0.72, k_rows + 1, f"Estimate [{pct} CI]", ha="left", **header)
+    ax.text(0.97, k_rows + 1, "Weight", ha="right", **header)
+    for yy, label, est, lo_, hi_, w, zero in zip(y, labels, estimate, low, high, weight, double_zero):
+        ax.text(0.02, yy, str(label), ha="left", va="center", transform=text)
+        shown_text = "no events in either arm" if zero and np.isnan(est) else _interval(est, lo_, hi_)
+        ax.text(0.72, yy, shown_text, ha="left", va="center", transform=text)
+        ax.text(0.97, yy, "excluded" if np.isnan(w) else f"{w:.1f}%", ha="right", va="center", transform=text)
+    model = _MODEL.get(method.upper(), f"Random-effects model ({method.upper()}{', knha' if test == 'knha' else ''})")
+    bold = {"fontweight": "bold", "va": "center", "transform": text}
+    ax.text(0.02, pooled_y, model, ha="left", **bold)
+    ax.text(0.72, pooled_y, _interval(centre, ci_low, ci_high), ha="left", **bold)
+    ax.text(0.97, pooled_y, "100%", ha="right", **bold)
+    if has_pi:
+        ax.text(0.72, pooled_y - 0.75, f"PI [{_fmt(result['pi_low'])}, {_fmt(result['pi_high'])}]",
+                ha="left", va="center", transform=text, fontsize="small")
+    ax.text(0.02, pooled_y - 0.75, _heterogeneity(result, method.upper()), ha="left", va="center",
+            transform=text, fontsize="small")
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def funnel_plot(
+    data: pd.DataFrame,
+    measure: str,
+    method: str = "REML",
+    level: float = 95.0,
+    add: float | None = None,
+    to: str = "only0",
+    drop00: bool | None = None,
+    title: str | None = None,
+    path: str | os.PathLike[str] | None = None,
+) -> Figure:
+    """Funnel plot of one analysis on the analysis scale (yi against its standard error, as metafor's funnel()),
+    with the pooled estimate, its pseudo-confidence region and Egger's regression line and test (k >= 3).
+    """
+    info = measure_info(measure)
+    result = pool(data, measure, method, level=level, add=add, to=to, drop00=drop00).iloc[0]
+    rows = study_weights(data, measure, method, level=level, add=add, to=to, drop00=drop00)
+    rows = rows[np.isfinite(rows["yi"])]
+    yi, sei = rows["yi"].to_numpy(), np.sqrt(rows["vi"].to_numpy())
+    egger = egger_test(rows[["yi", "vi"]], "GEN").iloc[0]  # on exactly the points shown
+
+    fig = Figure(figsize=(6.5, 5))
+    ax = fig.add_subplot()
+    theta, crit = result["theta"], _z(level)
+    top = max(sei.max() * 1.08, 1e-9)
+    se_grid = np.array([0.0, top])
+    ax.fill_betweenx(se_grid, theta - crit * se_grid, theta + crit * se_grid, color="#ecf0f1", zorder=0)
+    ax.plot(theta - crit * se_grid, se_grid, color="grey", linewidth=0.8, linestyle="--")
+    ax.plot(theta + crit * se_grid, se_grid, color="grey", linewidth=0.8, linestyle="--")
+    ax.axvline(theta, color="#c0392b", linewidth=1)
+    ax.scatter(yi, sei, color="#34495e", zorder=3, label="studies")
+    if np.isfinite(egger["pval"]):
+        ax.plot(egger["limit_estimate"] + egger["bias"] * se_grid, se_grid, color="#2980b9", linewidth=1,
+                label="Egger's regression")
+        note = f"Egger's test: t = {egger['stat']:.2f}, df = {egger['ddf']:.0f}, {_p(egger['pval'])}"
+    else:
+        note = "Egger's test needs k >= 3"
+    ax.set_title(note, fontsize="small", loc="right")
+    ax.set_ylim(top, 0)
+    ax.set_xlabel(_ANALYSIS_SCALE.get(info.natural, "{}").format(info.label))
+    ax.set_ylabel("Standard error")
+    ax.legend(loc="upper left", fontsize="small", frameon=False)  # above the apex the corners stay empty
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    """Save `fig` as PNG or SVG (chosen by the suffix), atomically: an earlier file survives a failed save."""
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ReviewError(f"{path}: save plots as .png or .svg.")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
+    return path
+
+
+# --- helpers -----------------------------------------------------------------------------------------------
+
+
+
+
+def _labels(data: pd.DataFrame, study: str | None) -> Sequence[object]:
+    if study is None:
+        study = next((c for c in ("study_id", "study") if c in data.columns), None)
+    if study is None:
+        return [f"Study {i}" for i in range(1, len(data) + 1)]
+    if study not in data.columns:
+        raise ReviewError(f"study label column {study!r} is not in the data.")
+    return data[study].tolist()
+
+
+def _n_harmonic(data: pd.DataFrame, code: str) -> float | None:
+    if code != "PFT":
+        return None
+    return float(len(data) / np.sum(1 / pd.to_numeric(data["n"]).to_numpy(dtype=float)))
+
+
+def _z(level: float) -> float:
+    from scipy import stats
+
+    level = level * 100 if level < 1 else level
+    return float(stats.norm.isf((100 - level) / 200))
+
+
+def _fmt(x: float) -> str:
+    return "NA" if not np.isfinite(x) else f"{x:.2f}" if abs(x) >= 0.01 or x == 0 else f"{x:.2g}"
+
+
+def _interval(est: float, low: float, high: float) -> str:
+    return f"{_fmt(est)} [{_fmt(low)}, {_fmt(high)}]"
+
+
+def _p(p: float) -> str:
+    """A p-value with its relation: "p = 0.012", "p < 0.0001"."""
+    return "p < 0.0001" if p < 1e-4 else f"p = {p:.4f}" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _heterogeneity(result: pd.Series, method: str) -> str:
+    if not np.isfinite(result["q"]):
+        return "Heterogeneity: not estimable"
+    line = (f"Heterogeneity: Q = {result['q']:.2f}, df = {result['q_df']:.0f}, {_p(result['q_pval'])}; "
+            f"I\u00b2 = {result['i2']:.1f}%")
+    if method in RANDOM_EFFECTS:
+        line += f", \u03c4\u00b2 = {result['tau2']:.4g}"
+    return line

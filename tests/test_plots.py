@@ -1,0 +1,93 @@
+"""Forest and funnel plots: what they show (rows, labels, weights, pooled diamond, PI, tests) and saved files."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from matplotlib.patches import Polygon
+
+from review.errors import ReviewError
+from review.plots import forest_plot, funnel_plot
+
+# dat.bcg (metafor): events_e = tpos, n_e = tpos + tneg, events_c = cpos, n_c = cpos + cneg
+BCG = pd.DataFrame({
+    "study": ["Aronson", "Ferguson & Simes", "Rosenthal et al", "Hart & Sutherland", "Frimodt-Moller et al",
+              "Stein & Aronson", "Vandiviere et al", "TPT Madras", "Coetzee & Berjak", "Rosenthal et al",
+              "Comstock et al", "Comstock & Webster", "Comstock et al"],
+    "events_e": [4, 6, 3, 62, 33, 180, 8, 505, 29, 17, 186, 5, 27],
+    "n_e": [123, 306, 231, 13598, 5069, 1541, 2545, 88391, 7499, 1716, 50634, 2498, 16913],
+    "events_c": [11, 29, 11, 248, 47, 372, 10, 499, 45, 65, 141, 3, 29],
+    "n_c": [139, 303, 220, 12867, 5808, 1451, 629, 88391, 7277, 1665, 27338, 2341, 17854],
+})
+
+
+def texts(fig: Figure) -> list[str]:
+    return [t.get_text() for ax in fig.axes for t in ax.texts] + [ax.get_title(loc="right") for ax in fig.axes]
+
+
+def test_forest_plot_shows_every_study_weight_pooled_diamond_and_prediction_interval():
+    fig = forest_plot(BCG, "RR", "REML")
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    shown = texts(fig)
+    for study in BCG["study"]:
+        assert study in shown
+    weights = [t for t in shown if t.endswith("%") and t != "100%"]
+    assert len(weights) == 13
+    assert sum(float(w[:-1]) for w in weights) == pytest.approx(100, abs=0.1)
+    assert len(ax.collections[1].get_offsets()) == 13  # one square per study
+    assert sum(isinstance(p, Polygon) for p in ax.patches) == 1  # the pooled diamond
+    assert "0.49 [0.34, 0.70]" in shown  # exp(theta) and CI of rma(...) |> predict(transf=exp)
+    assert any(t.startswith("PI [0.15, 1.55]") for t in shown)
+    assert any("I\u00b2 = 92.2%" in t and "\u03c4\u00b2 = 0.3132" in t for t in shown)
+    assert ax.get_xscale() == "log"
+
+
+def test_forest_plot_of_a_common_effect_model_has_no_prediction_interval():
+    shown = texts(forest_plot(BCG, "OR", "MH"))
+    assert "Mantel-Haenszel model" in shown
+    assert not any(t.startswith("PI") for t in shown)
+
+
+def test_forest_plot_labels_a_double_zero_study():
+    data = pd.DataFrame({"events_e": [0, 2, 5], "n_e": [15, 25, 30], "events_c": [0, 4, 6], "n_c": [15, 25, 30]})
+    shown = texts(forest_plot(data, "OR", "MH"))
+    assert "no events in either arm" in shown
+    assert "Study 3" in shown
+
+
+def test_funnel_plot_shows_each_study_and_eggers_test():
+    fig = funnel_plot(BCG, "RR")
+    ax = fig.axes[0]
+    assert len(ax.collections[-1].get_offsets()) == 13
+    # regtest(..., model="lm") on the same data: t = -1.40, df = 11, p = 0.189
+    assert "Egger's test: t = -1.40, df = 11, p = 0.189" in texts(fig)
+    assert ax.get_ylim()[0] > ax.get_ylim()[1]  # standard error grows downwards
+
+
+def test_funnel_plot_with_two_studies_says_egger_needs_three():
+    data = BCG.iloc[:2]
+    assert "Egger's test needs k >= 3" in texts(funnel_plot(data, "RR", "EE"))
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_plots_are_saved_atomically_as_png_or_svg(tmp_path, suffix):
+    forest = tmp_path / f"forest{suffix}"
+    funnel = tmp_path / f"funnel{suffix}"
+    forest_plot(BCG, "RR", path=forest)
+    funnel_plot(BCG, "RR", path=funnel)
+    for path in (forest, funnel):
+        head = path.read_bytes()[:200]
+        assert head.startswith(b"\x89PNG\r\n\x1a\n") if suffix == ".png" else b"<svg" in head
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([forest.name, funnel.name])  # no temp files
+
+
+def test_plot_input_errors_are_review_errors(tmp_path):
+    with pytest.raises(ReviewError, match=".png or .svg"):
+        forest_plot(BCG, "RR", path=tmp_path / "forest.pdf")
+    with pytest.raises(ReviewError, match="label column"):
+        forest_plot(BCG, "RR", study="trial")
+    with pytest.raises(ReviewError, match="unknown measure"):
+        funnel_plot(BCG, "XX")
+    assert not list(tmp_path.iterdir())
