@@ -42,7 +42,7 @@ _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: created once per cell, and frozen dataclasses are slow to build
 class Parsed:
     """A typed value (None when missing or refused), its missing code, and what parsing had to say."""
 
@@ -58,8 +58,17 @@ class Parsed:
 
 def parse_value(raw: object, field: Field, *, from_text: bool = False) -> Parsed:
     """Parse one raw cell for `field`. `from_text` is set for CSV input, where every value is text."""
-    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+    kind = type(raw)
+    if kind is float:  # the common case for numeric cells: skip the general path
+        if math.isnan(raw):
+            return Parsed()
+        if field.type in ("number", "percent") and math.isfinite(raw):
+            return Parsed(raw)
+    elif raw is None:
         return Parsed()
+    elif kind is str and field.type == "text" and raw and raw == raw.strip() and "  " not in raw \
+            and raw not in MISSING_CODES and raw.casefold() not in _MISSING_VARIANTS:
+        return Parsed(raw)
     codes: list[str] = []
     if isinstance(raw, str):
         text = " ".join(raw.split())

@@ -556,6 +556,10 @@ _NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
        "rel": "http://schemas.openxmlformats.org/package/2006/relationships"}
 
 
+# A formula is an <f> element (possibly prefixed); text content cannot contain a raw '<', so this finds them all.
+_HAS_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
 def _formula_cells(path: Path) -> dict[str, set[str]]:
     """Cells holding a formula, per sheet name. calamine returns only the saved results, which is what we
     want to read, but a reviewer must hear that a formula stood there. defusedxml refuses entity tricks."""
@@ -570,6 +574,9 @@ def _formula_cells(path: Path) -> dict[str, set[str]]:
                 part = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
                 if part not in zf.namelist():
                     continue
+                raw = zf.read(part)
+                if not _HAS_FORMULA.search(raw):
+                    continue  # most sheets have none; skip the (slow, pure-Python) XML walk
                 cells: set[str] = set()
                 with zf.open(part) as fh:
                     for _, elem in SafeET.iterparse(fh, events=("end",)):
