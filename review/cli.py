@@ -149,3 +149,83 @@ def rules(
 
 def main() -> None:  # pragma: no cover - console entry point alias
     sys.exit(app())
+
+
+# --- meta (issue 4) ---
+@app.command()
+@friendly
+def meta(
+    input_csv: Annotated[Path, typer.Argument(
+        metavar="INPUT.csv",
+        help="One row per study: events_e, n_e, events_c, n_c (two arms); events, n (one arm); "
+             "mean_e, sd_e, n_e, mean_c, sd_c, n_c (means); or yi, vi (effect and variance).")],
+    measure: Annotated[str, typer.Option(
+        "--measure", "-m", help="metafor's code: OR, RR, RD, PETO, PLO, PR, PAS, PFT, MD, SMD, HR (yi = log HR), GEN.")],
+    method: Annotated[str, typer.Option(help="EE, DL, REML, PM, MH or PETO (Peto's OR: --measure OR --method PETO).")]
+    = "REML",
+    test: Annotated[str, typer.Option(help="z, or knha (Hartung-Knapp-Sidik-Jonkman).")] = "z",
+    by: Annotated[list[str] | None, typer.Option(
+        help="Column whose values define the analyses (repeat for several: --by term --by grade).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write one row per analysis to this CSV.")]
+    = None,
+    level: Annotated[float, typer.Option(help="Confidence level, percent.")] = 95.0,
+    add: Annotated[float | None, typer.Option(
+        help="Continuity correction added to the cells of a study with a zero cell (default 0.5; 0 for PAS, PFT).")]
+    = None,
+    to: Annotated[str, typer.Option(help="Which studies get the correction: only0, all, if0all or none.")] = "only0",
+    drop00: Annotated[bool | None, typer.Option(
+        "--drop00/--keep00",
+        help="Leave out studies with no events in both arms (default: keep for EE/DL/REML/PM, drop for MH/PETO).")]
+    = None,
+    single_study: Annotated[str, typer.Option(
+        help="A random-effects analysis with one study: 'error', or 'keep' it as metafor does (tau2 = 0).")]
+    = "error",
+) -> None:
+    """Pool every analysis of INPUT.csv (each group of --by values) at once; results equal R's metafor.
+
+    Per analysis: k; theta, se on the analysis scale; estimate, ci_low, ci_high, pi_low, pi_high on the natural
+    scale; tau2, i2, q; measure, method, test; a note where a value is missing or something was adjusted.
+    """
+    import pandas as pd  # imported here so that other commands start without pandas/scipy
+
+    from .errors import UnreadableInput
+    from .files import atomic_path
+    from .meta import pool
+
+    if not input_csv.is_file():
+        raise UnreadableInput(f"{input_csv}: file not found.")
+    if output is not None and output.resolve() == input_csv.resolve():
+        raise ReviewError(f"{output}: is the input file; write the results to another file with -o.")
+    try:
+        data = pd.read_csv(input_csv)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UnreadableInput(f"{input_csv}: cannot be read as CSV ({reason}); save it as comma-separated "
+                              "UTF-8 text with a header row.") from None
+    result = pool(data, measure, method, test, by=by, level=level, add=add, to=to, drop00=drop00,
+                  single_study=single_study)
+    if output is not None:
+        with atomic_path(output) as tmp:
+            result.to_csv(tmp, index=False)
+    _render_meta(result, list(by or []), output)
+
+
+def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) -> None:
+    first = result.iloc[0]
+    table = RichTable(header_style="bold", title=f"{first['measure']}, {first['method']}, test {first['test']}")
+    for col in [*by, "k", "estimate", "CI", "PI", "tau2", "I2", "note"]:
+        table.add_column(col, overflow="fold", justify="right" if col in ("k", "tau2", "I2") else "left")
+    for _, row in result.head(shown).iterrows():
+        table.add_row(*(str(row[c]) for c in by), str(row["k"]), f"{row['estimate']:.4g}",
+                      f"{row['ci_low']:.4g} to {row['ci_high']:.4g}",
+                      "" if row["pi_low"] != row["pi_low"] else f"{row['pi_low']:.4g} to {row['pi_high']:.4g}",
+                      f"{row['tau2']:.4g}", f"{row['i2']:.1f}%", row["note"])
+    out.print(table)
+    if len(result) > shown:
+        out.print(f"... and {len(result) - shown} more analyses.")
+    failed = int((~result["converged"].astype(bool)).sum())
+    if failed:
+        out.print(f"[yellow]{failed} of {len(result)} analyses have no estimate; see their note.[/]")
+    if output is not None:
+        out.print(f"Wrote {output} ({len(result)} analyses).")
+# --- end meta ---
