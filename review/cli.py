@@ -42,6 +42,10 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         except ReviewError as exc:
             err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:  # e.g. an output folder that cannot be written: the OS message says which file
+            err.print(f"[bold red]error:[/] {exc.strerror or exc}: {exc.filename or ''}", highlight=False,
+                      soft_wrap=True)
+            raise typer.Exit(1) from None
 
     return wrapper
 

@@ -8,7 +8,7 @@ the named cross-field rules that apply. Schemas (schema.py), reviewer workbooks 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

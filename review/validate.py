@@ -19,11 +19,11 @@ from openpyxl.styles import Font, PatternFill
 
 from .errors import ReviewError, UnreadableInput
 from .files import atomic_path
-from .forms import Form, Rule, Table
+from .forms import Form, Rule
 from .issues import CODES, COLUMNS, ERROR, FATAL, Issue, Report
 from .schema import field_checks, table_schema
 from .values import EMPTY
-from .workbook import Extraction, ExtractedTable, UnreadableWorkbook, read_extraction
+from .workbook import ExtractedTable, Extraction, UnreadableWorkbook, read_extraction
 
 _PANDERA_CODES = {"not_nullable": "required-empty", "multiple_fields_uniqueness": "duplicate-key",
                   "field_uniqueness": "duplicate-key", "column_in_dataframe": "missing-column"}

@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 import python_calamine
+from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 from openpyxl import Workbook, load_workbook
 from openpyxl.comments import Comment
@@ -305,7 +306,7 @@ def _study_from_ris(entry: dict) -> dict:
         "citation": citation.strip(),
         "first_author": authors[0].split(",")[0].strip() if authors else "",
         "year": year,
-        "doi": re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", entry.get("doi") or "", flags=re.I),
+        "doi": re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", entry.get("doi") or "", flags=re.IGNORECASE),
         "pmid": pmid,
     }
 
@@ -403,7 +404,7 @@ def read_workbook(path: str | Path, form: Form) -> Extraction:
     except python_calamine.PasswordError:
         raise UnreadableWorkbook(f"{name}: is password-protected; save a copy without the password.",
                                  file=name) from None
-    except Exception as exc:  # calamine raises several types for corrupt archives and XML; all mean unreadable
+    except (python_calamine.CalamineError, OSError, ValueError) as exc:  # corrupt archive or XML, I/O
         raise UnreadableWorkbook(f"{name}: cannot be read as .xlsx ({type(exc).__name__}: {exc}); "
                                  "open it in Excel or LibreOffice and save it again as .xlsx.", file=name) from None
     issues: list[Issue] = []
@@ -497,9 +498,9 @@ def _read_rows(rows: list[list[object]], t: Table, file: str, sheet: str, issues
     index: list[int] = []
     for r, row in enumerate(rows[1:], start=2):
         cells = [row[i] if i < len(row) else None for i in columns.values()]
-        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
-            if not any(f"{letters[n]}{r}" in formulas for n in columns):
-                continue
+        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells) and not any(
+                f"{letters[n]}{r}" in formulas for n in columns):
+            continue
         index.append(r)
         study = _text(row, columns.get("study_id"))
         for name, i in columns.items():
@@ -589,7 +590,7 @@ def _formula_cells(path: Path) -> dict[str, set[str]]:
     except (KeyError, zipfile.BadZipFile, SafeET.ParseError) as exc:
         raise UnreadableWorkbook(f"{path}: the workbook's XML is damaged ({exc}); save it again as .xlsx.",
                                  file=str(path)) from None
-    except Exception as exc:  # defusedxml's refusals (DTDs, entities) are a hostile or broken file
+    except DefusedXmlException as exc:  # refused DTDs or entities: a hostile or broken file
         raise UnreadableWorkbook(f"{path}: refused unsafe XML ({type(exc).__name__}); save it again as .xlsx.",
                                  file=str(path)) from None
     return found

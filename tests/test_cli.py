@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
+from conftest import FORM_PATH, edited, write
 from typer.testing import CliRunner
 
-from conftest import FORM_PATH, edited, write
 from review.cli import app
 
 runner = CliRunner()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 
 from conftest import ROOT
+
 from review.cli import app
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def _code_lines() -> list[str]:
-    blocks = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
+    blocks = re.findall(r"```bash\n(.*?)```", README, flags=re.DOTALL)
     return [line.strip() for block in blocks for line in block.splitlines()]
 
 

@@ -3,10 +3,9 @@ exact issues raised: code, sheet!cell and severity."""
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
-
 from conftest import complete_study, edited, write
+
 from review.issues import CODES, RULE_KINDS, catalogue_markdown
 from review.validate import RULE_CHECKS, implied_count, validate, validate_files, validate_frames
 from review.workbook import read_workbook

@@ -8,8 +8,8 @@ import zipfile
 import openpyxl
 import pandas as pd
 import pytest
-
 from conftest import complete_study, edited, write
+
 from review.errors import UnreadableInput
 from review.workbook import (
     UnreadableWorkbook,
