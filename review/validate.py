@@ -295,8 +295,9 @@ def _decimals(value: float) -> int:
     return 0 if frac == "0" else len(frac)
 
 
-def _rounding(percent: float) -> float:
-    """Half a unit of the last decimal printed: 49.3% stands for anything in [49.25, 49.35]."""
+def rounding_tolerance(value: float) -> float:
+    """Half a unit of the last decimal printed: 49.3% stands for anything in [49.25, 49.35]. Also used by
+    review.compare, where two reviewers' numbers agree when they differ by no more than this."""
     return 0.5 * 10 ** -_decimals(percent) + 1e-9
 
 
@@ -309,7 +310,7 @@ def _percent_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
     for row in d.index[d[percent].notna()]:
         p = float(d.at[row, percent])
         n, c = d.at[row, total], d.at[row, count]
-        tol = _rounding(p)
+        tol = rounding_tolerance(p)
         if pd.isna(n):
             if et.missing.at[row, total] == EMPTY:
                 issues.append(_rule_issue(et, rule, row, percent,
@@ -334,7 +335,7 @@ def _percent_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
 
 def implied_count(percent: float, denominator: float) -> int | None:
     """The whole count that a reported percentage of `denominator` stands for, if exactly one does."""
-    tol = _rounding(percent)
+    tol = rounding_tolerance(percent)
     lo, hi = (percent - tol) * denominator / 100.0, (percent + tol) * denominator / 100.0
     candidates = range(math.ceil(lo), math.floor(hi) + 1)
     return candidates[0] if len(candidates) == 1 else None
