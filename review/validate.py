@@ -298,7 +298,7 @@ def _decimals(value: float) -> int:
 def rounding_tolerance(value: float) -> float:
     """Half a unit of the last decimal printed: 49.3% stands for anything in [49.25, 49.35]. Also used by
     review.compare, where two reviewers' numbers agree when they differ by no more than this."""
-    return 0.5 * 10 ** -_decimals(percent) + 1e-9
+    return 0.5 * 10 ** -_decimals(value) + 1e-9
 
 
 def _percent_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
