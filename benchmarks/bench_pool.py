@@ -8,9 +8,9 @@ homogeneous), in one long table, the shape `review meta` reads.
 What is timed, in this run, on the same data:
 - `review.meta.pool(data, "GEN", method, by=["analysis"])`: DataFrame in, DataFrame out, every analysis in one
   call, for REML (the task), PM and DL;
-- the obvious alternative: a Python loop calling statsmodels' `combine_effects(yi, vi, method_re=...)` once per
-  analysis on arrays split beforehand (the split is not timed). statsmodels has no REML; its iterative estimator
-  is Paule-Mandel ("iterated"), so REML and PM are both compared with that loop, and DL with method_re="dl".
+- the obvious alternative: a Python loop calling statsmodels' `combine_effects(yi, vi, method_re=...)` once
+  per analysis on arrays split beforehand (the split is not timed). statsmodels has no REML; its iterative
+  estimator is Paule-Mandel ("iterated"), so REML and PM are both compared with that loop, and DL with "dl".
 Also: `pool` on a handful of analyses, to show that 10,000 cost about as much as a few.
 
 Agreement, where the two compute the same thing: DL's theta and tau^2 wherever statsmodels' tau^2 is >= 0 (it
@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
 
     results = {}
     for method in ("REML", "PM", "DL"):
-        elapsed, results[method] = best_of(args.repeat, lambda m=method: pool(data, "GEN", m, by=["analysis"]))
+        elapsed, results[method] = best_of(
+            args.repeat, lambda m=method: pool(data, "GEN", m, by=["analysis"])
+        )
         print(f"pool {method:<4}, all {args.n:,} analyses:             {elapsed * 1e3:8.1f} ms")
         results[method, "time"] = elapsed
 
@@ -97,12 +99,19 @@ def main(argv: list[str] | None = None) -> int:
     dl = results["DL"]
     negative = sm_dl["tau2"].to_numpy() < 0
     same = ~negative
-    print(f"DL: statsmodels reports tau2 < 0 in {negative.sum():,} of {args.n:,} analyses (metafor floors it at 0);")
-    print(f"    elsewhere max |theta diff| = {np.max(np.abs(dl['theta'][same] - sm_dl['theta'][same])):.1e}, "
-          f"max |tau2 diff| = {np.max(np.abs(dl['tau2'][same] - sm_dl['tau2'][same])):.1e}")
+    print(
+        f"DL: statsmodels reports tau2 < 0 in {negative.sum():,} of {args.n:,} analyses "
+        "(metafor floors it at 0);"
+    )
+    print(
+        f"    elsewhere max |theta diff| = {np.max(np.abs(dl['theta'][same] - sm_dl['theta'][same])):.1e}, "
+        f"max |tau2 diff| = {np.max(np.abs(dl['tau2'][same] - sm_dl['tau2'][same])):.1e}"
+    )
     pm = results["PM"]
-    print(f"PM: max |tau2 diff| = {np.max(np.abs(pm['tau2'] - sm_pm['tau2'])):.1e} "
-          "(statsmodels stops at |Q - (k-1)| < 1e-5; we follow metafor's uniroot)")
+    print(
+        f"PM: max |tau2 diff| = {np.max(np.abs(pm['tau2'] - sm_pm['tau2'])):.1e} "
+        "(statsmodels stops at |Q - (k-1)| < 1e-5; we follow metafor's uniroot)"
+    )
     reml = results["REML"]
     print(f"REML: {int(reml['converged'].sum()):,} of {args.n:,} analyses converged")
     return 0

@@ -96,7 +96,7 @@ def effect_sizes(
     drop00: bool = False,
     by: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Return a copy of `data` with each study's effect size `yi` and sampling variance `vi` (metafor's escalc).
+    """Return a copy of `data` with each study's effect size `yi` and sampling variance `vi` (as escalc).
 
     `add` is added to the cells of the studies that `to` selects: "only0" (a study with a zero cell, metafor's
     default), "all", "if0all" (every study of an analysis in which any study has a zero cell; analyses are
@@ -109,14 +109,13 @@ def effect_sizes(
     if not np.isfinite(add) or add < 0:
         raise ReviewError(f"add={add} is not a valid continuity correction; use a number >= 0 such as 0.5.")
     if to not in CORRECTIONS:
-        raise ReviewError(f"to={to!r} is not a continuity-correction rule; use one of {', '.join(CORRECTIONS)}.")
+        raise ReviewError(
+            f"to={to!r} is not a continuity-correction rule; use one of {', '.join(CORRECTIONS)}."
+        )
     out = data.copy()
     if input_kind(data, info.code) == "generic":
         yi = _numbers(data, "yi")
-        if "vi" in data.columns:
-            vi = _numbers(data, "vi")
-        else:
-            vi = _numbers(data, "sei") ** 2
+        vi = _numbers(data, "vi") if "vi" in data.columns else _numbers(data, "sei") ** 2
         _require(data, ~(vi > 0), "vi (or sei) must be > 0", "check the variance or standard error")
         out["yi"], out["vi"], out["corrected"] = yi, vi, False
         return out
@@ -137,7 +136,7 @@ def effect_sizes(
 def to_natural(measure: str, x: np.ndarray, n_harmonic: np.ndarray | float | None = None) -> np.ndarray:
     """Back-transform values on the analysis scale to the natural scale (metafor's transf.* functions).
 
-    PFT needs the harmonic mean of the sample sizes (metafor's `transf.ipft.hm`), one per value or one for all.
+    PFT needs the harmonic mean of the sample sizes (as metafor's `transf.ipft.hm`), per value or for all.
     """
     x = np.asarray(x, dtype=float)
     kind = measure_info(measure).natural
@@ -274,7 +273,9 @@ def _numbers(data: pd.DataFrame, column: str) -> np.ndarray:
 def _check_counts(data, events, n, events_col, n_col):
     _require(data, events < 0, f"{events_col} is negative", "counts must be >= 0")
     _require(data, n <= 0, f"{n_col} is not positive", "a group size must be > 0")
-    _require(data, events > n, f"{events_col} is larger than {n_col}", "check both numbers (swapped columns?)")
+    _require(
+        data, events > n, f"{events_col} is larger than {n_col}", "check both numbers (swapped columns?)"
+    )
 
 
 def _require(data: pd.DataFrame, bad: np.ndarray, problem: str, fix: str) -> None:

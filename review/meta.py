@@ -3,21 +3,24 @@
 `pool()` takes one row per study and pools each group of rows that the `by` columns define (an adverse-event
 term and grade, a response category, a comparison or subgroup...). All groups are computed together: sums over
 studies are `np.bincount` over a group code, and the iterative tau^2 estimators (REML's Fisher scoring, Paule-
-Mandel's root search) update every analysis's tau^2 as one array, each analysis stopping at its own convergence.
+Mandel's root search) update every analysis's tau^2 as one array, each analysis stopping at its own
+convergence.
 
 Each estimator follows metafor's code path, not just its formula, so the numbers agree to rounding:
 `rma.uni` (EE, DL, REML, PM; z or knha; Q, I^2, H^2; predict's prediction interval), `rma.mh` and `rma.peto`
 (exact counts; the continuity correction only enters the heterogeneity statistics) and `escalc` (effect sizes,
 in review/effects.py).
 
-Why numpy rather than statsmodels or PyMARE (measured with benchmarks/bench_pool.py on this project's 2-core CI
-machine, 10,000 analyses of k = 10):
-- statsmodels' `combine_effects` pools one analysis per call, has no REML, no MH or Peto, does not floor DL's
-  tau^2 at zero and stops Paule-Mandel at |Q - (k-1)| < 1e-5 rather than metafor's root search; a loop of it
-  took 5.4 s where `pool(method="PM")` took 0.10 s.
-- PyMARE fits many datasets in one call only when they share k (a rectangular array), estimates REML with a
-  general-purpose optimiser (not metafor's Fisher scoring, so results differ beyond 1e-6) and has neither MH
-  nor Peto nor knha for its DL; it would not remove the work below, only constrain it.
+Why numpy rather than statsmodels or PyMARE, measured on the same 10,000 random analyses of k = 10
+(benchmarks/bench_pool.py, 2-core machine):
+- statsmodels' `combine_effects` pools one analysis per call: a loop took 4.4 s (Paule-Mandel) and 1.6 s (DL)
+  where `pool` takes 0.14 s and 0.03 s (REML 0.13 s). It has no REML, MH or Peto; it leaves DL's tau^2
+  negative (30% of those analyses; metafor floors it at 0) and stops Paule-Mandel at |Q - (k-1)| < 1e-5, which
+  moved tau^2 by up to 3e-5 from metafor's.
+- PyMARE 0.0.13 fits equal-k analyses in one call (REML 0.21 s) but by numerical optimisation: its tau^2
+  differed from metafor's by more than 1e-6 in a third of them (up to 1.3e-4). It needs every analysis to
+  have the same k and has neither MH nor Peto.
+So the estimators are written here on numpy, each on metafor's code path.
 """
 
 from __future__ import annotations
@@ -82,7 +85,9 @@ def pool(
     estimate, ci_low, ci_high, pi_low, pi_high (natural scale), tau2, i2, h2, q, q_df, q_pval, converged,
     add, to, drop00, k_corrected, k_double_zero and note (why a value is missing, or what was adjusted).
     """
-    return _analyse(data, measure, method, test, by, level, add, to, drop00, single_study, max_iter, threshold)[0]
+    return _analyse(
+        data, measure, method, test, by, level, add, to, drop00, single_study, max_iter, threshold
+    )[0]
 
 
 def study_weights(
@@ -96,12 +101,14 @@ def study_weights(
     drop00: bool | None = None,
     single_study: str = "error",
 ) -> pd.DataFrame:
-    """Each study's yi, vi, its Wald interval on the natural scale and its weight in percent (metafor's weights()).
+    """Each study's yi, vi, its Wald interval on the natural scale and its weight in percent (as weights()).
 
     Weights are those of the pooled estimate: 1/(vi + tau^2) for inverse-variance methods, the Mantel-Haenszel
     or Peto weights otherwise. A study left out of its analysis (a dropped double zero) has weight NaN.
     """
-    return _analyse(data, measure, method, "z", by, level, add, to, drop00, single_study, MAX_ITER, THRESHOLD)[1]
+    return _analyse(
+        data, measure, method, "z", by, level, add, to, drop00, single_study, MAX_ITER, THRESHOLD
+    )[1]
 
 
 def subgroups(
@@ -126,7 +133,9 @@ def subgroups(
     """
     by = _columns(data, by)
     if subgroup not in data.columns:
-        raise ReviewError(f"subgroup column {subgroup!r} is not in the data; columns are {', '.join(data.columns)}.")
+        raise ReviewError(
+            f"subgroup column {subgroup!r} is not in the data; columns are {', '.join(data.columns)}."
+        )
     result = pool(data, measure, method, test, [*by, subgroup], level, add, to, drop00, single_study)
     codes = _group_codes(result, by)
     theta, se = result["theta"].to_numpy(), result["se"].to_numpy()
@@ -156,7 +165,7 @@ def leave_one_out(
     to: str = "only0",
     drop00: bool | None = None,
 ) -> pd.DataFrame:
-    """Refit each analysis once without each of its studies (metafor's leave1out), all fits in one `pool` pass.
+    """Refit each analysis without each of its studies in turn (metafor's leave1out), in one `pool` pass.
 
     `study` names the column that labels studies (default: study_id or study if present, else the 1-based row
     number); the result has one row per analysis and omitted study, with the pool() columns.
@@ -251,7 +260,9 @@ def _analyse(data, measure, method, test, by, level, add, to, drop00, single_stu
     if method in ("MH", "PETO"):
         allowed = ("OR", "RR", "RD") if method == "MH" else ("OR", "PETO")
         if info.code not in allowed:
-            raise ReviewError(f"method {method} pools only {', '.join(allowed)}; use method REML, DL, PM or EE.")
+            raise ReviewError(
+                f"method {method} pools only {', '.join(allowed)}; use method REML, DL, PM or EE."
+            )
         if input_kind(data, info.code) != "raw":
             raise ReviewError(f"method {method} needs the counts {', '.join(TWO_ARM)}, not yi and vi.")
         if test != "z":
@@ -267,16 +278,22 @@ def _analyse(data, measure, method, test, by, level, add, to, drop00, single_stu
     unusable = ~dropped & ~(np.isfinite(y) & np.isfinite(v) & (v > 0))
     if unusable.any():
         i = int(np.flatnonzero(unusable)[0])
-        fix = ("a zero cell needs a continuity correction: use add > 0 (metafor's default is 0.5)"
-               if add == 0 or to == "none" else "check its numbers")
-        raise ReviewError(f"{info.code} has no finite effect size or positive variance for {row_label(data, i)}: {fix}.")
+        fix = (
+            "a zero cell needs a continuity correction: use add > 0 (metafor's default is 0.5)"
+            if add == 0 or to == "none"
+            else "check its numbers"
+        )
+        raise ReviewError(
+            f"{info.code} has no finite effect size or positive variance for {row_label(data, i)}: {fix}."
+        )
     alpha = (100 - level) / 100
     notes = _Notes(n_groups)
     if method in ("MH", "PETO"):
         fit, weight = _fit_counts(es, codes, n_groups, method, info.code, notes)
     else:
-        fit, weight = _fit_iv(y, v, codes, n_groups, method, test, alpha, single_study, max_iter, threshold,
-                              data, by, notes)
+        fit, weight = _fit_iv(
+            y, v, codes, n_groups, method, test, alpha, single_study, max_iter, threshold, data, by, notes
+        )
     crit_z = stats.norm.isf(alpha / 2)
     if method in ("MH", "PETO"):
         fit["crit"] = np.full(n_groups, crit_z)
@@ -284,8 +301,11 @@ def _analyse(data, measure, method, test, by, level, add, to, drop00, single_stu
     theta, se, crit, tau2 = fit["theta"], fit["se"], fit["crit"], fit["tau2"]
     with np.errstate(invalid="ignore"):
         stat = theta / se
-    pval = np.where(np.isfinite(fit["ddf"]), 2 * stats.t.sf(np.abs(stat), np.nan_to_num(fit["ddf"], nan=1)),
-                    2 * stats.norm.sf(np.abs(stat)))
+    pval = np.where(
+        np.isfinite(fit["ddf"]),
+        2 * stats.t.sf(np.abs(stat), np.nan_to_num(fit["ddf"], nan=1)),
+        2 * stats.norm.sf(np.abs(stat)),
+    )
     # predict.rma gives a prediction interval for random-effects models only
     half_pi = crit * np.sqrt(se**2 + tau2) if method in RANDOM_EFFECTS else np.full(n_groups, np.nan)
 
@@ -293,7 +313,9 @@ def _analyse(data, measure, method, test, by, level, add, to, drop00, single_stu
     n_harmonic = None
     if info.natural == "ipft":
         if "n" not in data.columns:
-            raise ReviewError("measure PFT needs column n (the sample sizes) to back-transform the pooled proportion.")
+            raise ReviewError(
+                "measure PFT needs column n (the sample sizes) to back-transform the pooled proportion."
+            )
         n_col = pd.to_numeric(data["n"], errors="coerce").to_numpy(dtype=float)
         n_harmonic = np.bincount(codes, minlength=n_groups) / s_rows(1 / n_col)
 
@@ -336,7 +358,9 @@ def _analyse(data, measure, method, test, by, level, add, to, drop00, single_stu
     with np.errstate(divide="ignore", invalid="ignore"):
         weight = 100 * weight / s_rows(np.nan_to_num(weight))[codes]
     rows = es.assign(
-        ci_low=to_natural(info.code, yi_lo, n_study), ci_high=to_natural(info.code, yi_hi, n_study), weight=weight
+        ci_low=to_natural(info.code, yi_lo, n_study),
+        ci_high=to_natural(info.code, yi_hi, n_study),
+        weight=weight,
     )
     return result, rows
 
@@ -353,8 +377,8 @@ def _fit_iv(y, v, codes, n_groups, method, test, alpha, single_study, max_iter, 
         lonely = np.flatnonzero(k == 1)
         where = _describe_groups(data, by, codes, lonely)
         raise ReviewError(
-            f"{where} has a single study (k = 1), and method {method} needs k >= 2 to estimate tau^2: pool it "
-            "with method EE, remove it, or keep metafor's single-study result (single_study='keep', "
+            f"{where} has a single study (k = 1), and method {method} needs k >= 2 to estimate tau^2: "
+            "pool it with method EE, remove it, or keep metafor's single-study result (single_study='keep', "
             "--single-study keep)."
         )
     notes.add((k == 1) & (method in RANDOM_EFFECTS), "k = 1: tau2 set to 0 and test z, as metafor")
@@ -376,13 +400,18 @@ def _fit_iv(y, v, codes, n_groups, method, test, alpha, single_study, max_iter, 
     elif method == "REML":
         tau2, ok, local = _tau2_reml(y, v, g, n_groups, k, max_iter, threshold)
         converged = np.where(multi, ok, converged)
-        notes.add(multi & ~ok, f"REML (Fisher scoring) did not converge in {max_iter} iterations: try method PM or DL")
+        notes.add(
+            multi & ~ok,
+            f"REML (Fisher scoring) did not converge in {max_iter} iterations: try method PM or DL",
+        )
         notes.add(local, "Fisher scoring may have stopped at a local maximum: tau2 set to 0, as metafor")
     elif method == "PM":
         tau2, ok, unfinished = _tau2_pm(y, v, g, n_groups, k, max_iter)
         converged = np.where(multi, ok, converged)
         notes.add(multi & ~ok, "Paule-Mandel: Q stays above k - 1 at tau2 = max(100, 10 mad(yi)^2): try REML")
-        notes.add(unfinished, f"Paule-Mandel root search stopped after {max_iter} iterations (metafor warns too)")
+        notes.add(
+            unfinished, f"Paule-Mandel root search stopped after {max_iter} iterations (metafor warns too)"
+        )
     tau2 = np.where(converged, tau2, np.nan)
 
     w = 1 / (v + tau2[g])
@@ -552,10 +581,17 @@ def _zeroin(f, a, b, fa, fb, tol, max_iter, live):
             q = np.where(a == c, q_lin, q_quad)
             q = np.where(p > 0, -q, q)
             p = np.abs(p)
-            accept = (live & (np.abs(prev_step) >= tol_act) & (np.abs(fa) > np.abs(fb))
-                      & (p < 0.75 * cb * q - np.abs(tol_act * q) / 2) & (p < np.abs(prev_step * q / 2)))
+            accept = (
+                live
+                & (np.abs(prev_step) >= tol_act)
+                & (np.abs(fa) > np.abs(fb))
+                & (p < 0.75 * cb * q - np.abs(tol_act * q) / 2)
+                & (p < np.abs(prev_step * q / 2))
+            )
             new_step = np.where(accept, p / q, new_step)
-            new_step = np.where(np.abs(new_step) < tol_act, np.where(new_step > 0, tol_act, -tol_act), new_step)
+            new_step = np.where(
+                np.abs(new_step) < tol_act, np.where(new_step > 0, tol_act, -tol_act), new_step
+            )
             a, fa = np.where(live, b, a), np.where(live, fb, fa)
             b = np.where(live, b + new_step, b)
             fb = np.where(live, f(b, live), fb)
@@ -584,8 +620,10 @@ def _fit_counts(es, codes, n_groups, method, measure, notes):
             defined = sum_v > 0
             notes.add(~defined, "no events (or no non-events) in any study: Peto's OR is undefined")
             informative = weight > 0
-            q = np.maximum(0.0, s(np.where(informative, (a - expected) ** 2 / weight, 0.0))
-                           - s(a - expected) ** 2 / sum_v)
+            q = np.maximum(
+                0.0,
+                s(np.where(informative, (a - expected) ** 2 / weight, 0.0)) - s(a - expected) ** 2 / sum_v,
+            )
             k_pos = s(informative.astype(float))
         elif measure == "OR":
             p_, q_ = a / n + d / n, b / n + c / n
@@ -593,8 +631,9 @@ def _fit_counts(es, codes, n_groups, method, measure, notes):
             big_r, big_s = s(r_), s(s_)
             defined = (big_r > 0) & (big_s > 0)
             theta = np.log(big_r / big_s)
-            se = np.sqrt(0.5 * (s(p_ * r_) / big_r**2 + s(p_ * s_ + q_ * r_) / (big_r * big_s)
-                                + s(q_ * s_) / big_s**2))
+            se = np.sqrt(
+                0.5 * (s(p_ * r_) / big_r**2 + s(p_ * s_ + q_ * r_) / (big_r * big_s) + s(q_ * s_) / big_s**2)
+            )
             weight = (b / n) * c
             notes.add(~defined, "the Mantel-Haenszel OR is undefined (no events or no non-events in one arm)")
         elif measure == "RR":
@@ -608,8 +647,13 @@ def _fit_counts(es, codes, n_groups, method, measure, notes):
             weight = n1 * (n2 / n)
             sum_w = s(weight)
             theta = s(a * (n2 / n) - c * (n1 / n)) / sum_w
-            se = np.sqrt((theta * s(c * (n1 / n) ** 2 - a * (n2 / n) ** 2 + (n1 / n) * (n2 / n) * (n2 - n1) / 2)
-                          + s(a * (n2 - c) / n + c * (n1 - a) / n) / 2) / sum_w**2)
+            se = np.sqrt(
+                (
+                    theta * s(c * (n1 / n) ** 2 - a * (n2 / n) ** 2 + (n1 / n) * (n2 / n) * (n2 - n1) / 2)
+                    + s(a * (n2 - c) / n + c * (n1 - a) / n) / 2
+                )
+                / sum_w**2
+            )
             defined = np.ones(n_groups, dtype=bool)
     theta, se = np.where(defined, theta, np.nan), np.where(defined, se, np.nan)
 
@@ -652,8 +696,8 @@ class _Studies:
     """The studies (yi, vi, analysis code) of the analyses still iterating.
 
     An iterative estimator touches every study each step; once most analyses have converged (Fisher scoring
-    oscillates in ~1% of random analyses until maxiter, as in metafor) the rest run on a shrunken copy. This cut
-    REML on 10,000 analyses from 410 to ~90 ms in benchmarks/bench_pool.py.
+    oscillates in ~1% of random analyses until maxiter, as in metafor) the rest run on a shrunken copy. This
+    cut REML on 10,000 analyses from 410 to 130 ms in benchmarks/bench_pool.py.
     """
 
     def __init__(self, y: np.ndarray, v: np.ndarray, g: np.ndarray, n_groups: int):
@@ -687,9 +731,8 @@ def _columns(data: pd.DataFrame, by: Sequence[str] | str | None) -> list[str]:
     by = [by] if isinstance(by, str) else list(by or [])
     missing = [c for c in by if c not in data.columns]
     if missing:
-        raise ReviewError(
-            f"grouping column {', '.join(missing)} is not in the data; columns are {', '.join(map(str, data.columns))}."
-        )
+        columns = ", ".join(map(str, data.columns))
+        raise ReviewError(f"grouping column {', '.join(missing)} is not in the data; columns are {columns}.")
     return by
 
 

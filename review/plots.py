@@ -25,8 +25,12 @@ from .files import atomic_path
 from .meta import RANDOM_EFFECTS, egger_test, pool, study_weights
 
 FORMATS = {".png": "png", ".svg": "svg"}
-_ANALYSIS_SCALE = {"exp": "log {}", "ilogit": "logit of the {}", "iarcsin": "arcsine square root of the {}",
-                   "ipft": "Freeman-Tukey double arcsine of the {}"}
+_ANALYSIS_SCALE = {
+    "exp": "log {}",
+    "ilogit": "logit of the {}",
+    "iarcsin": "arcsine square root of the {}",
+    "ipft": "Freeman-Tukey double arcsine of the {}",
+}
 _MODEL = {"EE": "Common-effect model", "MH": "Mantel-Haenszel model", "PETO": "Peto model"}
 
 
@@ -71,12 +75,25 @@ def forest_plot(
 
     pooled_y = -1.0
     centre, ci_low, ci_high = result["estimate"], result["ci_low"], result["ci_high"]
-    ax.add_patch(Polygon([(ci_low, pooled_y), (centre, pooled_y + 0.35), (ci_high, pooled_y),
-                          (centre, pooled_y - 0.35)], closed=True, color="#c0392b", zorder=3))
+    ax.add_patch(
+        Polygon(
+            [(ci_low, pooled_y), (centre, pooled_y + 0.35), (ci_high, pooled_y), (centre, pooled_y - 0.35)],
+            closed=True,
+            color="#c0392b",
+            zorder=3,
+        )
+    )
     has_pi = method.upper() in RANDOM_EFFECTS and np.isfinite(result["pi_low"])
     if has_pi:
-        ax.hlines(pooled_y, result["pi_low"], result["pi_high"], color="#c0392b", linewidth=1.2,
-                  linestyles="dotted", label="prediction interval")
+        ax.hlines(
+            pooled_y,
+            result["pi_low"],
+            result["pi_high"],
+            color="#c0392b",
+            linewidth=1.2,
+            linestyles="dotted",
+            label="prediction interval",
+        )
     if info.null is not None:
         ax.axvline(info.null, color="grey", linewidth=0.8, linestyle="--", zorder=1)
 
@@ -102,21 +119,39 @@ def forest_plot(
     ax.text(0.02, k_rows + 1, "Study", ha="left", **header)
     ax.text(0.72, k_rows + 1, f"Estimate [{pct} CI]", ha="left", **header)
     ax.text(0.97, k_rows + 1, "Weight", ha="right", **header)
-    for yy, label, est, lo_, hi_, w, zero in zip(y, labels, estimate, low, high, weight, double_zero):
-        ax.text(0.02, yy, str(label), ha="left", va="center", transform=text)
-        shown_text = "no events in either arm" if zero and np.isnan(est) else _interval(est, lo_, hi_)
-        ax.text(0.72, yy, shown_text, ha="left", va="center", transform=text)
-        ax.text(0.97, yy, "excluded" if np.isnan(w) else f"{w:.1f}%", ha="right", va="center", transform=text)
-    model = _MODEL.get(method.upper(), f"Random-effects model ({method.upper()}{', knha' if test == 'knha' else ''})")
+    cell = {"va": "center", "transform": text}
+    for i in range(k_rows):
+        no_events = double_zero[i] and np.isnan(estimate[i])
+        ax.text(0.02, y[i], str(labels[i]), ha="left", **cell)
+        interval = "no events in either arm" if no_events else _interval(estimate[i], low[i], high[i])
+        ax.text(0.72, y[i], interval, ha="left", **cell)
+        ax.text(0.97, y[i], "excluded" if np.isnan(weight[i]) else f"{weight[i]:.1f}%", ha="right", **cell)
+    model = _MODEL.get(
+        method.upper(), f"Random-effects model ({method.upper()}{', knha' if test == 'knha' else ''})"
+    )
     bold = {"fontweight": "bold", "va": "center", "transform": text}
     ax.text(0.02, pooled_y, model, ha="left", **bold)
     ax.text(0.72, pooled_y, _interval(centre, ci_low, ci_high), ha="left", **bold)
     ax.text(0.97, pooled_y, "100%", ha="right", **bold)
     if has_pi:
-        ax.text(0.72, pooled_y - 0.75, f"PI [{_fmt(result['pi_low'])}, {_fmt(result['pi_high'])}]",
-                ha="left", va="center", transform=text, fontsize="small")
-    ax.text(0.02, pooled_y - 0.75, _heterogeneity(result, method.upper()), ha="left", va="center",
-            transform=text, fontsize="small")
+        ax.text(
+            0.72,
+            pooled_y - 0.75,
+            f"PI [{_fmt(result['pi_low'])}, {_fmt(result['pi_high'])}]",
+            ha="left",
+            va="center",
+            transform=text,
+            fontsize="small",
+        )
+    ax.text(
+        0.02,
+        pooled_y - 0.75,
+        _heterogeneity(result, method.upper()),
+        ha="left",
+        va="center",
+        transform=text,
+        fontsize="small",
+    )
     if title:
         fig.suptitle(title)
     if path is not None:
@@ -135,7 +170,7 @@ def funnel_plot(
     title: str | None = None,
     path: str | os.PathLike[str] | None = None,
 ) -> Figure:
-    """Funnel plot of one analysis on the analysis scale (yi against its standard error, as metafor's funnel()),
+    """Funnel plot of one analysis on the analysis scale (yi against its standard error, as metafor's funnel),
     with the pooled estimate, its pseudo-confidence region and Egger's regression line and test (k >= 3).
     """
     info = measure_info(measure)
@@ -156,8 +191,13 @@ def funnel_plot(
     ax.axvline(theta, color="#c0392b", linewidth=1)
     ax.scatter(yi, sei, color="#34495e", zorder=3, label="studies")
     if np.isfinite(egger["pval"]):
-        ax.plot(egger["limit_estimate"] + egger["bias"] * se_grid, se_grid, color="#2980b9", linewidth=1,
-                label="Egger's regression")
+        ax.plot(
+            egger["limit_estimate"] + egger["bias"] * se_grid,
+            se_grid,
+            color="#2980b9",
+            linewidth=1,
+            label="Egger's regression",
+        )
         note = f"Egger's test: t = {egger['stat']:.2f}, df = {egger['ddf']:.0f}, {_p(egger['pval'])}"
     else:
         note = "Egger's test needs k >= 3"
@@ -185,8 +225,6 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
 
 
 # --- helpers -----------------------------------------------------------------------------------------------
-
-
 
 
 def _labels(data: pd.DataFrame, study: str | None) -> Sequence[object]:
@@ -228,8 +266,10 @@ def _p(p: float) -> str:
 def _heterogeneity(result: pd.Series, method: str) -> str:
     if not np.isfinite(result["q"]):
         return "Heterogeneity: not estimable"
-    line = (f"Heterogeneity: Q = {result['q']:.2f}, df = {result['q_df']:.0f}, {_p(result['q_pval'])}; "
-            f"I\u00b2 = {result['i2']:.1f}%")
+    line = (
+        f"Heterogeneity: Q = {result['q']:.2f}, df = {result['q_df']:.0f}, {_p(result['q_pval'])}; "
+        f"I\u00b2 = {result['i2']:.1f}%"
+    )
     if method in RANDOM_EFFECTS:
         line += f", \u03c4\u00b2 = {result['tau2']:.4g}"
     return line

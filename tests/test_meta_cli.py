@@ -1,4 +1,4 @@
-"""`review meta`: pools a CSV into a CSV; bad input gives one line and exit code 1 (fixable) or 2 (unreadable)."""
+"""`review meta`: pools a CSV into a CSV; bad input gives one line and exit 1 (fixable) or 2 (unreadable)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,59 @@ from review.cli import app
 runner = CliRunner()
 
 # dat.bcg (metafor): events_e = tpos, n_e = tpos + tneg, events_c = cpos, n_c = cpos + cneg
-BCG = pd.DataFrame({
-    "study": ["Aronson", "Ferguson & Simes", "Rosenthal et al", "Hart & Sutherland", "Frimodt-Moller et al",
-              "Stein & Aronson", "Vandiviere et al", "TPT Madras", "Coetzee & Berjak", "Rosenthal et al",
-              "Comstock et al", "Comstock & Webster", "Comstock et al"],
-    "events_e": [4, 6, 3, 62, 33, 180, 8, 505, 29, 17, 186, 5, 27],
-    "n_e": [123, 306, 231, 13598, 5069, 1541, 2545, 88391, 7499, 1716, 50634, 2498, 16913],
-    "events_c": [11, 29, 11, 248, 47, 372, 10, 499, 45, 65, 141, 3, 29],
-    "n_c": [139, 303, 220, 12867, 5808, 1451, 629, 88391, 7277, 1665, 27338, 2341, 17854],
-    "alloc": ["random", "random", "random", "random", "alternate", "alternate", "random", "random", "random",
-              "systematic", "systematic", "systematic", "systematic"],
-})
-CONTRACT = ["k", "theta", "se", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "i2", "q", "measure", "method",
-            "test"]
+BCG = pd.DataFrame(
+    {
+        "study": [
+            "Aronson",
+            "Ferguson & Simes",
+            "Rosenthal et al",
+            "Hart & Sutherland",
+            "Frimodt-Moller et al",
+            "Stein & Aronson",
+            "Vandiviere et al",
+            "TPT Madras",
+            "Coetzee & Berjak",
+            "Rosenthal et al",
+            "Comstock et al",
+            "Comstock & Webster",
+            "Comstock et al",
+        ],
+        "events_e": [4, 6, 3, 62, 33, 180, 8, 505, 29, 17, 186, 5, 27],
+        "n_e": [123, 306, 231, 13598, 5069, 1541, 2545, 88391, 7499, 1716, 50634, 2498, 16913],
+        "events_c": [11, 29, 11, 248, 47, 372, 10, 499, 45, 65, 141, 3, 29],
+        "n_c": [139, 303, 220, 12867, 5808, 1451, 629, 88391, 7277, 1665, 27338, 2341, 17854],
+        "alloc": [
+            "random",
+            "random",
+            "random",
+            "random",
+            "alternate",
+            "alternate",
+            "random",
+            "random",
+            "random",
+            "systematic",
+            "systematic",
+            "systematic",
+            "systematic",
+        ],
+    }
+)
+CONTRACT = [
+    "k",
+    "theta",
+    "se",
+    "ci_low",
+    "ci_high",
+    "pi_low",
+    "pi_high",
+    "tau2",
+    "i2",
+    "q",
+    "measure",
+    "method",
+    "test",
+]
 
 
 @pytest.fixture
@@ -37,16 +77,19 @@ def run(*args: object):
     return runner.invoke(app, ["meta", *map(str, args)])
 
 
-@pytest.mark.parametrize(("options", "theta", "se"), [
-    # rma(yi, vi, data=escalc("RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg))
-    (["--measure", "RR"], -0.714532348365101, 0.179781531780361),
-    # rma(yi, vi, test="knha", data=escalc("RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg))
-    (["--measure", "RR", "--test", "knha"], -0.714532348365101, 0.1807917455191),
-    # rma.peto(ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg)
-    (["--measure", "OR", "--method", "PETO"], -0.474446310940636, 0.0406590807446483),
-    # rma.mh(measure="RD", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg)
-    (["--measure", "RD", "--method", "MH"], -0.003288181832613, 0.000286656748527374),
-])
+@pytest.mark.parametrize(
+    ("options", "theta", "se"),
+    [
+        # rma(yi, vi, data=escalc("RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg))
+        (["--measure", "RR"], -0.714532348365101, 0.179781531780361),
+        # rma(yi, vi, test="knha", data=escalc("RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg))
+        (["--measure", "RR", "--test", "knha"], -0.714532348365101, 0.1807917455191),
+        # rma.peto(ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg)
+        (["--measure", "OR", "--method", "PETO"], -0.474446310940636, 0.0406590807446483),
+        # rma.mh(measure="RD", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg)
+        (["--measure", "RD", "--method", "MH"], -0.003288181832613, 0.000286656748527374),
+    ],
+)
 def test_meta_writes_one_row_with_the_contract_columns(bcg_csv, tmp_path, options, theta, se):
     out = tmp_path / "pooled.csv"
     result = run(bcg_csv, *options, "-o", out)
@@ -78,16 +121,19 @@ def test_meta_without_output_only_prints(bcg_csv, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bcg.csv"]
 
 
-@pytest.mark.parametrize(("change", "options", "code", "word"), [
-    (lambda d: d, ["--measure", "XX"], 1, "unknown measure"),
-    (lambda d: d, ["--measure", "OR", "--method", "BAYES"], 1, "unknown method"),
-    (lambda d: d.assign(events_c=-d["events_c"]), ["--measure", "OR"], 1, "negative"),
-    (lambda d: d.assign(events_e=d["n_e"] + 1), ["--measure", "OR"], 1, "larger than n_e"),
-    (lambda d: d.drop(columns="n_c"), ["--measure", "OR"], 1, "n_c"),
-    (lambda d: d.head(1), ["--measure", "OR", "--method", "REML"], 1, "single study"),
-    (lambda d: d, ["--measure", "OR", "--by", "term"], 1, "term"),
-    (lambda d: d, ["--measure", "SMD", "--method", "MH"], 1, "MH"),
-])
+@pytest.mark.parametrize(
+    ("change", "options", "code", "word"),
+    [
+        (lambda d: d, ["--measure", "XX"], 1, "unknown measure"),
+        (lambda d: d, ["--measure", "OR", "--method", "BAYES"], 1, "unknown method"),
+        (lambda d: d.assign(events_c=-d["events_c"]), ["--measure", "OR"], 1, "negative"),
+        (lambda d: d.assign(events_e=d["n_e"] + 1), ["--measure", "OR"], 1, "larger than n_e"),
+        (lambda d: d.drop(columns="n_c"), ["--measure", "OR"], 1, "n_c"),
+        (lambda d: d.head(1), ["--measure", "OR", "--method", "REML"], 1, "single study"),
+        (lambda d: d, ["--measure", "OR", "--by", "term"], 1, "term"),
+        (lambda d: d, ["--measure", "SMD", "--method", "MH"], 1, "MH"),
+    ],
+)
 def test_bad_input_gives_one_line_and_exit_code(tmp_path, change, options, code, word):
     path = tmp_path / "input.csv"
     change(BCG).to_csv(path, index=False)

@@ -1,4 +1,4 @@
-"""Forest and funnel plots: what they show (rows, labels, weights, pooled diamond, PI, tests) and saved files."""
+"""Forest and funnel plots: what they show (rows, labels, weights, diamond, PI, tests) and the saved files."""
 
 from __future__ import annotations
 
@@ -11,19 +11,35 @@ from review.errors import ReviewError
 from review.plots import forest_plot, funnel_plot
 
 # dat.bcg (metafor): events_e = tpos, n_e = tpos + tneg, events_c = cpos, n_c = cpos + cneg
-BCG = pd.DataFrame({
-    "study": ["Aronson", "Ferguson & Simes", "Rosenthal et al", "Hart & Sutherland", "Frimodt-Moller et al",
-              "Stein & Aronson", "Vandiviere et al", "TPT Madras", "Coetzee & Berjak", "Rosenthal et al",
-              "Comstock et al", "Comstock & Webster", "Comstock et al"],
-    "events_e": [4, 6, 3, 62, 33, 180, 8, 505, 29, 17, 186, 5, 27],
-    "n_e": [123, 306, 231, 13598, 5069, 1541, 2545, 88391, 7499, 1716, 50634, 2498, 16913],
-    "events_c": [11, 29, 11, 248, 47, 372, 10, 499, 45, 65, 141, 3, 29],
-    "n_c": [139, 303, 220, 12867, 5808, 1451, 629, 88391, 7277, 1665, 27338, 2341, 17854],
-})
+BCG = pd.DataFrame(
+    {
+        "study": [
+            "Aronson",
+            "Ferguson & Simes",
+            "Rosenthal et al",
+            "Hart & Sutherland",
+            "Frimodt-Moller et al",
+            "Stein & Aronson",
+            "Vandiviere et al",
+            "TPT Madras",
+            "Coetzee & Berjak",
+            "Rosenthal et al",
+            "Comstock et al",
+            "Comstock & Webster",
+            "Comstock et al",
+        ],
+        "events_e": [4, 6, 3, 62, 33, 180, 8, 505, 29, 17, 186, 5, 27],
+        "n_e": [123, 306, 231, 13598, 5069, 1541, 2545, 88391, 7499, 1716, 50634, 2498, 16913],
+        "events_c": [11, 29, 11, 248, 47, 372, 10, 499, 45, 65, 141, 3, 29],
+        "n_c": [139, 303, 220, 12867, 5808, 1451, 629, 88391, 7277, 1665, 27338, 2341, 17854],
+    }
+)
 
 
 def texts(fig: Figure) -> list[str]:
-    return [t.get_text() for ax in fig.axes for t in ax.texts] + [ax.get_title(loc="right") for ax in fig.axes]
+    return [t.get_text() for ax in fig.axes for t in ax.texts] + [
+        ax.get_title(loc="right") for ax in fig.axes
+    ]
 
 
 def test_forest_plot_shows_every_study_weight_pooled_diamond_and_prediction_interval():
@@ -51,7 +67,9 @@ def test_forest_plot_of_a_common_effect_model_has_no_prediction_interval():
 
 
 def test_forest_plot_labels_a_double_zero_study():
-    data = pd.DataFrame({"events_e": [0, 2, 5], "n_e": [15, 25, 30], "events_c": [0, 4, 6], "n_c": [15, 25, 30]})
+    data = pd.DataFrame(
+        {"events_e": [0, 2, 5], "n_e": [15, 25, 30], "events_c": [0, 4, 6], "n_c": [15, 25, 30]}
+    )
     shown = texts(forest_plot(data, "OR", "MH"))
     assert "no events in either arm" in shown
     assert "Study 3" in shown
