@@ -120,7 +120,7 @@ def effect_sizes(
         out["yi"], out["vi"], out["corrected"] = yi, vi, False
         return out
 
-    groups = _group_codes(data, by) if to == "if0all" else None
+    groups = group_codes(data, by) if to == "if0all" else None
     if info.columns == TWO_ARM:
         yi, vi, corrected, double_zero = _two_arm(data, info.code, add, to, drop00, groups)
         out["double_zero"] = double_zero
@@ -295,7 +295,8 @@ def row_label(data: pd.DataFrame, position: int) -> str:
     return label
 
 
-def _group_codes(data: pd.DataFrame, by: Sequence[str] | None) -> np.ndarray:
+def group_codes(data: pd.DataFrame, by: Sequence[str] | None) -> np.ndarray:
+    """Number the analyses (groups of equal `by` values, empty ones too) 0, 1, ... in order of appearance."""
     if not by:
         return np.zeros(len(data), dtype=np.intp)
     return data.groupby(list(by), sort=False, dropna=False).ngroup().to_numpy()

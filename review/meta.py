@@ -33,7 +33,7 @@ from scipy import stats
 
 from .effects import (
     TWO_ARM,
-    _group_codes,
+    group_codes,
     default_add,
     effect_sizes,
     input_kind,
@@ -137,7 +137,7 @@ def subgroups(
             f"subgroup column {subgroup!r} is not in the data; columns are {', '.join(data.columns)}."
         )
     result = pool(data, measure, method, test, [*by, subgroup], level, add, to, drop00, single_study)
-    codes = _group_codes(result, by)
+    codes = group_codes(result, by)
     theta, se = result["theta"].to_numpy(), result["se"].to_numpy()
     ok = np.isfinite(theta) & np.isfinite(se) & (se > 0)
     w = np.where(ok, 1 / np.where(ok, se, 1.0) ** 2, 0.0)
@@ -174,7 +174,7 @@ def leave_one_out(
     if study is None:
         study = next((c for c in ("study_id", "study") if c in data.columns), None)
     labels = data[study].to_numpy() if study else np.arange(1, len(data) + 1)
-    codes = _group_codes(data, by)
+    codes = group_codes(data, by)
     order = np.argsort(codes, kind="stable")
     sizes = np.bincount(codes)
     starts = np.cumsum(sizes) - sizes
@@ -205,7 +205,7 @@ def egger_test(
     """
     by = _columns(data, by)
     es = effect_sizes(data, measure, add, to, drop00, by)
-    codes = _group_codes(data, by)
+    codes = group_codes(data, by)
     n_groups = int(codes.max()) + 1 if len(codes) else 0
     keys = _keys(data, by, codes, n_groups)
     y, v = es["yi"].to_numpy(), es["vi"].to_numpy()
@@ -271,7 +271,7 @@ def _analyse(data, measure, method, test, by, level, add, to, drop00, single_stu
     escalc_measure = "PETO" if method == "PETO" else info.code
     add = default_add(escalc_measure) if add is None else float(add)
     es = effect_sizes(data, escalc_measure, add, to, drop00, by)
-    codes = _group_codes(data, by)
+    codes = group_codes(data, by)
     n_groups = int(codes.max()) + 1
     y, v = es["yi"].to_numpy(dtype=float), es["vi"].to_numpy(dtype=float)
     dropped = es["double_zero"].to_numpy() & drop00 if "double_zero" in es else np.zeros(len(es), bool)
@@ -675,7 +675,7 @@ def _fit_counts(es, codes, n_groups, method, measure, notes):
             "se": se,
             "tau2": np.zeros(n_groups),
             "q": np.where(method == "PETO", q, np.where(multi, q, 0.0)),
-            "q_df": df,
+            "q_df": np.where(k_y >= 1, df, np.nan),
             "q_pval": np.where(multi, stats.chi2.sf(q, np.maximum(df, 1)), 1.0),
             "i2": np.where(multi, np.maximum(0.0, 100 * (q - df) / q), 0.0),
             "h2": np.where(multi, q / df, 1.0),
