@@ -33,9 +33,9 @@ from scipy import stats
 
 from .effects import (
     TWO_ARM,
-    group_codes,
     default_add,
     effect_sizes,
+    group_codes,
     input_kind,
     measure_info,
     row_label,

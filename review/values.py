@@ -95,7 +95,7 @@ def _is_id(field: Field) -> bool:
 
 
 def _parse_number(raw: object, field: Field, from_text: bool) -> Parsed:
-    if isinstance(raw, bool) or isinstance(raw, (dt.date, dt.time, dt.timedelta)):
+    if isinstance(raw, (bool, dt.date, dt.time, dt.timedelta)):
         return Parsed(codes=("not-a-number",), note=f"{raw!r} is not a number")
     if isinstance(raw, (int, float)):
         return _as_type(float(raw), field, ())

@@ -119,10 +119,10 @@ def _instructions_sheet(ws: Worksheet, form: Form, reviewer: str) -> None:
     lines: list[tuple[str, str]] = [
         ("", ""),
         ("How to fill", "One row per fact, on the sheet of its table. Pick ids and categories from the dropdowns."),
-        ("", "Type values as the report gives them: counts as whole numbers, percentages as numbers of percent "
-             "(49.3, not 0.493), dates as YYYY-MM-DD, or YYYY-MM when the report gives only the month."),
-        ("", "Fill Source and Location on every row: the report and the page, table, figure or registry "
-             "section where the value is. A zero must always have a Location."),
+        ("", ("Type values as the report gives them: counts as whole numbers, percentages as numbers of percent "
+              "(49.3, not 0.493), dates as YYYY-MM-DD, or YYYY-MM when the report gives only the month.")),
+        ("", ("Fill Source and Location on every row: the report and the page, table, figure or registry "
+              "section where the value is. A zero must always have a Location.")),
         ("", "Blue headers identify the row and must be filled; orange headers are required."),
         ("", "Check your workbook with: review validate THIS_FILE.xlsx"),
         ("", ""),

@@ -83,7 +83,7 @@ def test_workbook_layout_dropdowns_and_help(form, tmp_path):
     values = [c.value for c in wb["Lists"][col][1:] if c.value]
     assert values == ["mg", "mg/m2", "mg/kg", "g", "IU", "NR", "NA"]
     response = wb["Best response"]
-    arm_dv = [dv for dv in response.data_validations.dataValidation if "B2" in str(dv.sqref)][0]
+    arm_dv = next(dv for dv in response.data_validations.dataValidation if "B2" in str(dv.sqref))
     assert arm_dv.formula1 == "Arms!$B$2:$B$501"  # arm ids already entered
 
 
