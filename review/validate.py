@@ -333,11 +333,16 @@ def _percent_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
     return issues
 
 
-def implied_count(percent: float, denominator: float) -> int | None:
-    """The whole count that a reported percentage of `denominator` stands for, if exactly one does."""
+def whole_counts(percent: float, denominator: float) -> range:
+    """Every whole count out of `denominator` that the reported percentage stands for, given its rounding."""
     tol = rounding_tolerance(percent)
     lo, hi = (percent - tol) * denominator / 100.0, (percent + tol) * denominator / 100.0
-    candidates = range(math.ceil(lo), math.floor(hi) + 1)
+    return range(max(math.ceil(lo), 0), math.floor(hi) + 1)
+
+
+def implied_count(percent: float, denominator: float) -> int | None:
+    """The whole count that a reported percentage of `denominator` stands for, if exactly one does."""
+    candidates = whole_counts(percent, denominator)
     return candidates[0] if len(candidates) == 1 else None
 
 
