@@ -1,0 +1,612 @@
+"""Dual independent extraction: line reviewers' extractions up on the form's keys, list every disagreement with
+a type that helps the adjudicator, and measure agreement per field, table and reviewer pair.
+
+Two values agree when they are equal, when they are equal after the rounding the reports allow (49.3 and 49.32;
+a date given to the month and the same date given to the day), or when one reviewer typed a count and the other
+the percentage of the same denominator that stands for it. Anything else is a discrepancy. The adjudicator's
+decisions on them are read back, and turned into the consensus, by review.reconcile.
+
+Any number of extractions can be compared (a third extractor, or a pre-fill from another tool read as an
+extraction); reviewers are lettered A, B, C... in the order given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import itertools
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+from scipy.stats import norm
+
+from .errors import ReviewError
+from .files import atomic_path
+from .forms import PROVENANCE_FIELDS, Field, Form, Table
+from .validate import implied_count, rounding_tolerance
+from .workbook import Extraction, ExtractedTable
+
+ROW = "(row)"  # the field of a whole-row discrepancy: a row that some reviewers have and others lack
+NO_ROW = "(no row)"
+OTHER = "other"  # the decision that takes a value the adjudicator types in
+# Fields that are not compared but carried into the consensus from every reviewer: they say where a value was
+# found and what the reviewer thought, and differ in wording between any two people.
+ANNOTATIONS = (*PROVENANCE_FIELDS, "notes")
+
+TYPES = {
+    "arms-swapped": "The same two values on two arms, crossed (or experimental and control arm crossed).",
+    "zero-vs-nr": "0 in one extraction, NR (not reported) in another: one may have read 'not reported' as zero.",
+    "omission": "A value in one extraction and nothing, NR or NA, or no such row, in another.",
+    "numeric": "Two different numbers, beyond the rounding the reports allow.",
+    "category": "Different categories, TRUE/FALSE answers or missing codes (NR versus NA).",
+    "text": "Different text or dates.",
+}
+# How a consensus value came about (the `basis` of review.reconcile's trail).
+AGREED, EQUIVALENT, DERIVED, SINGLE, DISAGREE = "agreed", "equivalent", "derived", "single", "disagree"
+
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+# ================================================================================================================
+# Values as each reviewer entered them
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    """One extraction being compared: its letter (A, B...), the reviewer's name, the file and its SHA-256."""
+
+    letter: str
+    name: str
+    file: str
+    sha256: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.letter} ({self.name})" if self.name else self.letter
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What one reviewer entered for one field of one row: a typed value or a missing code, and where."""
+
+    value: object = None  # int, float, str or bool; None for a missing code or an empty cell
+    code: str = ""  # "NR", "NA" or "" (no code)
+    where: str = ""  # file:Sheet!A1
+    source: str = ""  # the row's Source field
+    location: str = ""  # the row's Location field
+    present: bool = True  # False when the reviewer has no such row
+
+    @property
+    def filled(self) -> bool:
+        return self.value is not None or bool(self.code)
+
+    @property
+    def shown(self) -> str:
+        if not self.present:
+            return NO_ROW
+        return self.code or show(self.value)
+
+
+def show(value: object) -> str:
+    """A value as text, the same way everywhere (workbooks, CSV, messages): 73, 49.3, TRUE, 2000-06."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)  # shortest text that reads back exactly
+    return str(value)
+
+
+def plain_value(value: object) -> object:
+    """A cell of a typed frame as a plain Python value (None for missing)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+@dataclass
+class Unit:
+    """One field of one row (or, for ROW, the row itself) across all reviewers, and whether they agree."""
+
+    table: str
+    key: tuple[str, ...]
+    field: str
+    entries: tuple[Entry, ...]
+    status: str  # AGREED, EQUIVALENT, DERIVED, SINGLE or DISAGREE
+    type: str = ""  # one of TYPES when status is DISAGREE
+    id: str = ""  # D1, D2... for discrepancies
+    agreeing: frozenset[tuple[int, int]] = frozenset()  # pairs of reviewers (by position) who agree on it
+
+    @property
+    def row(self) -> str:
+        return " | ".join(self.key)
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a workbook, or of a folder's CSV files (their names and contents); "" if neither exists."""
+    path = Path(path)
+    if path.is_file():
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for csv_file in sorted(path.glob("*.csv")):
+            digest.update(f"{csv_file.name}\0{hashlib.sha256(csv_file.read_bytes()).hexdigest()}\n".encode())
+        return digest.hexdigest()
+    return ""
+
+
+# ================================================================================================================
+# Comparing
+
+
+@dataclass
+class Comparison:
+    """Every value of two or more extractions, lined up, with the discrepancies and the agreement figures.
+
+    `discrepancies` (also `to_frame()`) has one row per disagreement; `agreement` one row per reviewer pair and
+    table and field (`field` "" for a whole table, `table` "" for all tables). `units` holds every compared value
+    and `aligned` the rows of each table with each reviewer's sheet row (None where a reviewer lacks it), which
+    review.reconcile builds the consensus from.
+    """
+
+    form: Form
+    extractions: tuple[Extraction, ...]
+    reviewers: tuple[Reviewer, ...]
+    units: list[Unit]
+    aligned: dict[str, list[tuple[tuple[str, ...], tuple[int | None, ...]]]]
+    agreement: pd.DataFrame
+    annotations: tuple[str, ...]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def disagreements(self) -> list[Unit]:
+        return [u for u in self.units if u.status == DISAGREE]
+
+    @property
+    def discrepancies(self) -> pd.DataFrame:
+        rows = []
+        for u in self.disagreements:
+            row = {"id": u.id, "table": u.table, "row": u.row, "field": u.field, "type": u.type,
+                   "detail": _detail(u, self.reviewers)}
+            for r, e in zip(self.reviewers, u.entries):
+                row |= {f"{r.letter}_value": e.shown, f"{r.letter}_where": e.where,
+                        f"{r.letter}_source": e.source, f"{r.letter}_location": e.location}
+            rows.append(row)
+        columns = ["id", "table", "row", "field", "type", "detail"] + [
+            f"{r.letter}_{c}" for r in self.reviewers for c in ("value", "where", "source", "location")]
+        return pd.DataFrame(rows, columns=columns).astype("string")
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.discrepancies
+
+    def __len__(self) -> int:
+        return len(self.disagreements)
+
+    def type_counts(self) -> dict[str, int]:
+        counts = {t: 0 for t in TYPES}
+        for u in self.disagreements:
+            counts[u.type] += 1
+        return {t: n for t, n in counts.items() if n}
+
+    def overall(self) -> pd.DataFrame:
+        """One row of agreement figures per reviewer pair, over all tables."""
+        return self.agreement[self.agreement["table"] == ""].reset_index(drop=True)
+
+    def summary(self) -> str:
+        parts = []
+        for _, row in self.overall().iterrows():
+            parts.append(f"{row['pair']}: {row['agreed']} of {row['units']} values agree "
+                         f"({_pct(row['agreement'])}), kappa {_num(row['kappa'])}")
+        types = ", ".join(f"{n} {t}" for t, n in self.type_counts().items())
+        return "; ".join(parts) + f"; {len(self)} discrepancies" + (f" ({types})" if types else "")
+
+    def __repr__(self) -> str:
+        who = ", ".join(f"{r.label} {Path(r.file).name}" for r in self.reviewers)
+        lines = [f"Comparison of {who}", f"  {self.summary()}"]
+        lines += [f"  {u.id:<5} {u.type:<13} {u.table}: {u.row} {u.field}: "
+                  + " / ".join(f"{r.letter} {e.shown or '(empty)'}" for r, e in zip(self.reviewers, u.entries))
+                  for u in self.disagreements[:40]]
+        if len(self) > 40:
+            lines.append(f"  ... {len(self) - 40} more (Comparison.to_frame() has them all)")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head = f"<p><b>Comparison</b>: {html.escape(self.summary())}</p>"
+        shown = self.discrepancies[["id", "table", "row", "field", "type"]
+                                   + [f"{r.letter}_value" for r in self.reviewers] + ["detail"]]
+        return head + self.overall().to_html(index=False, na_rep="") + shown.to_html(index=False, na_rep="")
+
+
+def compare(extractions: Sequence[Extraction], *, annotations: Sequence[str] = ANNOTATIONS) -> Comparison:
+    """Compare two or more extractions made with the same form, value by value.
+
+    Rows are matched on each table's key; every other field except `annotations` (source, location, comment
+    and notes, which are carried along instead) is compared. Raises ReviewError when the extractions cannot be
+    lined up: fewer than two, different forms, the same file twice, or a table with an empty or duplicate key
+    (which `review validate` reports).
+    """
+    extractions = tuple(extractions)
+    if len(extractions) < 2:
+        raise ReviewError("compare needs at least two extractions of the same studies.")
+    if len(extractions) > len(_LETTERS):
+        raise ReviewError(f"compare takes at most {len(_LETTERS)} extractions.")
+    form = extractions[0].form
+    for x in extractions[1:]:
+        if x.form.name != form.name or list(x.form.tables) != list(form.tables):
+            raise ReviewError(f"{x.source}: was read with form {x.form.label}, the others with {form.label}; "
+                              "read every extraction with the same form.")
+    sources = [Path(x.source).resolve() for x in extractions]
+    if len(set(sources)) < len(sources):
+        raise ReviewError(f"{extractions[0].source}: the same file is given twice; compare different "
+                          "reviewers' extractions.")
+    reviewers = tuple(Reviewer(letter, x.reviewer or Path(x.source).stem, str(x.source), file_sha256(x.source))
+                      for letter, x in zip(_LETTERS, extractions))
+    notes = _notes(extractions, reviewers)
+    units: list[Unit] = []
+    aligned = {}
+    for table in form.tables.values():
+        tables = [x.tables[table.name] for x in extractions]
+        aligned[table.name] = _align(tables)
+        units += _table_units(form, table, tables, aligned[table.name], annotations)
+    for i, u in enumerate((u for u in units if u.status == DISAGREE), start=1):
+        u.id = f"D{i}"
+    agreement = _agreement(form, reviewers, units)
+    return Comparison(form, extractions, reviewers, units, aligned, agreement, tuple(annotations), notes)
+
+
+def _notes(extractions: tuple[Extraction, ...], reviewers: tuple[Reviewer, ...]) -> list[str]:
+    notes = []
+    hashes = [r.sha256 for r in reviewers if r.sha256]
+    if len(set(hashes)) < len(hashes):
+        notes.append("two of the files are identical: check that each reviewer's own file was given")
+    for x, r in zip(extractions, reviewers):
+        refused = sum(1 for i in x.issues if i.severity == "error")
+        if refused:
+            notes.append(f"{r.letter}: {refused} cells could not be read as typed and count as empty; "
+                         f"run `review validate {r.file}`")
+    return notes
+
+
+def _align(tables: list[ExtractedTable]) -> list[tuple[tuple[str, ...], tuple[int | None, ...]]]:
+    """The rows of one table across extractions, matched on its key: the first extraction's rows in sheet order,
+    then rows only the second has, and so on (a stable order for the same inputs)."""
+    indexes = [_key_index(t) for t in tables]
+    order: dict[tuple[str, ...], None] = {}
+    for index in indexes:
+        order.update(dict.fromkeys(index))
+    return [(key, tuple(index.get(key) for index in indexes)) for key in order]
+
+
+def _key_index(et: ExtractedTable) -> dict[tuple[str, ...], int]:
+    keys = list(et.table.key)
+    index: dict[tuple[str, ...], int] = {}
+    for row, values in zip(et.data.index, et.data[keys].itertuples(index=False, name=None)):
+        key = tuple(show(plain_value(v)) for v in values)
+        if "" in key:
+            empty = keys[key.index("")]
+            raise ReviewError(f"{et.file}: sheet {et.sheet}, cell {et.cell(row, empty)}: {empty} is empty, so "
+                              f"the row cannot be matched; run `review validate {et.file}` and fill it in.")
+        if key in index:
+            raise ReviewError(f"{et.file}: sheet {et.sheet}, rows {index[key]} and {row} have the same key "
+                              f"({' | '.join(key)}); run `review validate {et.file}` and merge or correct them.")
+        index[key] = row
+    return index
+
+
+def _entry(et: ExtractedTable, row: int | None, name: str) -> Entry:
+    if row is None:
+        return Entry(present=False)
+    data = et.data
+    text = {k: show(plain_value(data.at[row, k])) if k in data.columns else "" for k in ("source", "location")}
+    return Entry(plain_value(data.at[row, name]), et.missing.at[row, name], f"{et.file}:{et.sheet}!{et.cell(row, name)}",
+                 text["source"], text["location"])
+
+
+def _percent_links(form: Form, table: Table) -> dict[str, tuple[str, str, str]]:
+    """count/total/percent triples of this table (from its percent-mismatch rules), by count and percent field."""
+    links: dict[str, tuple[str, str, str]] = {}
+    for rule in form.rules:
+        if rule.kind == "percent-mismatch" and rule.table == table.name and \
+                not any("." in v for v in rule.args.values()):
+            triple = (rule.args["count"], rule.args["total"], rule.args["percent"])
+            links[triple[0]] = links[triple[2]] = triple
+    return links
+
+
+def _table_units(form: Form, table: Table, tables: list[ExtractedTable], aligned, annotations) -> list[Unit]:
+    compared = [f for f in table.fields.values() if f.name not in table.key and f.name not in annotations]
+    links = _percent_links(form, table)
+    units: list[Unit] = []
+    for key, rows in aligned:
+        present = [r is not None for r in rows]
+        if not all(present):
+            entries = tuple(Entry(value="present", where=f"{t.file}:{t.sheet}!{t.cell(r, table.key[0])}")
+                            if r is not None else Entry(present=False) for t, r in zip(tables, rows))
+            units.append(Unit(table.name, key, ROW, entries, DISAGREE, "omission"))
+        by_field = {f.name: tuple(_entry(t, r, f.name) for t, r in zip(tables, rows)) for f in compared}
+        for f in compared:
+            entries = by_field[f.name]
+            if not any(e.filled for e in entries):
+                continue
+            agreeing = _agreeing(f, entries, links.get(f.name), by_field)
+            status = _status(entries, agreeing)
+            kind = _kind(f, entries) if status == DISAGREE else ""
+            units.append(Unit(table.name, key, f.name, entries, status, kind,
+                              agreeing=frozenset(p for p, how in agreeing.items() if how)))
+    _mark_swaps(table, units)
+    return units
+
+
+def _agreeing(f: Field, entries: tuple[Entry, ...], link, by_field) -> dict[tuple[int, int], str | None]:
+    """How each pair of reviewers who both have the row agree on this value (None: they do not)."""
+    present = [i for i, e in enumerate(entries) if e.present]
+    return {(i, j): _match(f, entries[i], entries[j], link, by_field, i, j)
+            for i, j in itertools.combinations(present, 2)}
+
+
+def _status(entries: tuple[Entry, ...], agreeing: dict[tuple[int, int], str | None]) -> str:
+    """The value's status among the reviewers who have the row; those without it are left out (the row's own
+    discrepancy covers them)."""
+    if sum(e.present for e in entries) == 1:
+        return SINGLE
+    found = set(agreeing.values())
+    if None in found:
+        return DISAGREE
+    return DERIVED if DERIVED in found else EQUIVALENT if EQUIVALENT in found else AGREED
+
+
+def _match(f: Field, a: Entry, b: Entry, link=None, by_field=None, i: int = 0, j: int = 0) -> str | None:
+    """AGREED, EQUIVALENT (within rounding or precision) or DERIVED (count and percentage) when two entries
+    agree, else None. Both may be unfilled only when neither reviewer has the row."""
+    if a.filled and b.filled:
+        if a.code or b.code:
+            return AGREED if a.code == b.code else None
+        return _same_value(f, a.value, b.value)
+    if a.filled == b.filled:
+        return AGREED
+    if link and by_field is not None:
+        return _derived(f.name, link, (a, i) if a.filled else (b, j), (b, j) if a.filled else (a, i), by_field)
+    return None
+
+
+def _same_value(f: Field, a: object, b: object) -> str | None:
+    if a == b and type(a) is type(b) or (f.numeric and a == b):
+        return AGREED
+    if f.type in ("number", "percent"):
+        tol = max(rounding_tolerance(float(a)), rounding_tolerance(float(b)))
+        return EQUIVALENT if abs(float(a) - float(b)) <= tol else None
+    if f.type == "date":  # the same date at the precision both give: 2000-06 and 2000-06-15
+        short, long = sorted((str(a), str(b)), key=len)
+        return EQUIVALENT if long.startswith(short + "-") else None
+    if f.type == "text":
+        return EQUIVALENT if " ".join(str(a).split()).casefold() == " ".join(str(b).split()).casefold() else None
+    return None
+
+
+def _derived(name: str, link: tuple[str, str, str], filled: tuple[Entry, int], empty: tuple[Entry, int],
+             by_field: dict[str, tuple[Entry, ...]]) -> str | None:
+    """A count typed by one reviewer agrees with the percentage the other typed over the same denominator (and
+    the other way round), within the percentage's rounding."""
+    entry, _ = filled
+    other = empty[1]
+    count_field, total_field, percent_field = link
+    if entry.code or total_field not in by_field:
+        return None
+    total = by_field[total_field][other].value
+    if not isinstance(total, (int, float)) or total <= 0:
+        return None
+    if name == count_field:
+        percent = by_field[percent_field][other].value
+        if isinstance(percent, (int, float)) and implied_count(float(percent), float(total)) == entry.value:
+            return DERIVED
+    elif name == percent_field:
+        count = by_field[count_field][other].value
+        if isinstance(count, (int, float)) and \
+                abs(100.0 * count / total - float(entry.value)) <= rounding_tolerance(float(entry.value)):
+            return DERIVED
+    return None
+
+
+def _kind(f: Field, entries: tuple[Entry, ...]) -> str:
+    """The discrepancy type (arms-swapped is found afterwards, across rows)."""
+    present = [e for e in entries if e.present]
+    codes = {e.code for e in present if e.code}
+    values = [e.value for e in present if e.value is not None]
+    if f.numeric and "NR" in codes and 0 in values:
+        return "zero-vs-nr"
+    if any(not e.filled for e in present) or (codes and values):
+        return "omission"
+    if codes:
+        return "category"  # NR against NA
+    if f.numeric:
+        return "numeric"
+    return "text" if f.type in ("text", "date") else "category"
+
+
+def _mark_swaps(table: Table, units: list[Unit]) -> None:
+    """Type as arms-swapped the disagreements where one reviewer's values on two arms are another's, crossed:
+    across rows that differ only in their arm, and across two arm fields of one row (experimental/control)."""
+    fields = table.fields
+    arm_key = next((i for i, k in enumerate(table.key) if k == "arm_id" or fields[k].references == ("arms", "arm_id")),
+                   None)
+    groups: dict[tuple, list[Unit]] = {}
+    for u in units:
+        if u.status != DISAGREE or u.field == ROW:
+            continue
+        if arm_key is not None:
+            groups.setdefault(("rows", u.key[:arm_key] + u.key[arm_key + 1:], u.field), []).append(u)
+        if fields[u.field].references == ("arms", "arm_id"):
+            groups.setdefault(("fields", u.key), []).append(u)
+    for members in groups.values():
+        for one, two in itertools.combinations(members, 2):
+            if _crossed(fields[one.field], fields[two.field], one.entries, two.entries):
+                one.type = two.type = "arms-swapped"
+
+
+def _crossed(f1: Field, f2: Field, first: tuple[Entry, ...], second: tuple[Entry, ...]) -> bool:
+    for i, j in itertools.permutations(range(len(first)), 2):
+        a1, b1, a2, b2 = first[i], first[j], second[i], second[j]
+        if not all(e.filled and not e.code for e in (a1, b1, a2, b2)):
+            continue
+        if _match(f1, a1, b2) and _match(f2, a2, b1) and not _match(f1, a1, a2):
+            return True
+    return False
+
+
+def _detail(u: Unit, reviewers: tuple[Reviewer, ...]) -> str:
+    """One line for the adjudicator: what differs, in words."""
+    pairs = [(r.letter, e) for r, e in zip(reviewers, u.entries)]
+    if u.field == ROW:
+        have = [letter for letter, e in pairs if e.present]
+        lack = [letter for letter, e in pairs if not e.present]
+        return f"only {', '.join(have)} {'has' if len(have) == 1 else 'have'} this row; " \
+               f"{', '.join(lack)} {'has' if len(lack) == 1 else 'have'} not"
+    shown = "; ".join(f"{letter} {e.shown or '(empty)'}" for letter, e in pairs if e.present)
+    if u.type == "numeric":
+        numbers = [float(e.value) for _, e in pairs if e.present and e.value is not None]
+        return f"{shown} (difference {show(round(max(numbers) - min(numbers), 10))})"
+    if u.type == "arms-swapped":
+        return f"{shown}: the same values appear crossed on another arm (or arm field) of this row's group"
+    if u.type == "zero-vs-nr":
+        return f"{shown}: is the zero stated in the report, or was 'not reported' typed as 0?"
+    return shown
+
+
+# ================================================================================================================
+# Agreement
+
+
+def cohen_kappa(first: Sequence[object], second: Sequence[object], level: float = 0.95
+                ) -> tuple[float, float, float]:
+    """Cohen's kappa of two raters' labels, with its confidence interval: (kappa, low, high).
+
+    The standard error is the large-sample one of Fleiss, Cohen & Everitt (1969), which holds for any kappa
+    (not only kappa = 0); the interval is kappa +/- z * SE, clipped to [-1, 1]. NaN when kappa is undefined
+    (no pairs, or both raters gave one and the same label throughout). Written with numpy rather than adding
+    scikit-learn, which has no confidence interval anyway.
+    """
+    n = len(first)
+    if n == 0 or n != len(second):
+        return math.nan, math.nan, math.nan
+    labels = sorted({*map(str, first), *map(str, second)})
+    index = {c: i for i, c in enumerate(labels)}
+    p = np.zeros((len(labels), len(labels)))
+    np.add.at(p, ([index[str(a)] for a in first], [index[str(b)] for b in second]), 1.0)
+    p /= n
+    rows, cols = p.sum(axis=1), p.sum(axis=0)
+    observed, expected = np.trace(p), float(rows @ cols)
+    if expected >= 1.0:
+        return math.nan, math.nan, math.nan
+    kappa = (observed - expected) / (1.0 - expected)
+    diagonal = (np.diag(p) * (1.0 - (rows + cols) * (1.0 - kappa)) ** 2).sum()
+    off = p * (cols[:, None] + rows[None, :]) ** 2  # p_ij (p_.i + p_j.)^2
+    off_diagonal = (1.0 - kappa) ** 2 * (off.sum() - np.trace(off))
+    variance = (diagonal + off_diagonal - (kappa - expected * (1.0 - kappa)) ** 2) / (n * (1.0 - expected) ** 2)
+    half = norm.ppf(0.5 + level / 2.0) * math.sqrt(max(variance, 0.0))
+    return float(kappa), max(-1.0, float(kappa - half)), min(1.0, float(kappa + half))
+
+
+@dataclass
+class _Tally:
+    units: int = 0
+    agreed: int = 0
+    numeric: int = 0
+    exact: int = 0
+    first: list[str] = field(default_factory=list)  # categorical labels, for kappa
+    second: list[str] = field(default_factory=list)
+
+    def add(self, other: _Tally) -> None:
+        self.units += other.units
+        self.agreed += other.agreed
+        self.numeric += other.numeric
+        self.exact += other.exact
+        self.first += other.first
+        self.second += other.second
+
+
+AGREEMENT_COLUMNS = ["pair", "reviewer_1", "reviewer_2", "table", "field", "field_type", "units", "agreed",
+                     "agreement", "numeric_units", "numeric_exact", "kappa", "kappa_low", "kappa_high",
+                     "kappa_units"]
+
+
+def _agreement(form: Form, reviewers: tuple[Reviewer, ...], units: list[Unit]) -> pd.DataFrame:
+    """Per reviewer pair: each field's, each table's and the overall agreement.
+
+    A unit is a value either reviewer of the pair entered (a missing code counts; both empty does not). It
+    agrees as in `compare`. `numeric_exact` is the share of values both gave as numbers that are exactly equal.
+    Kappa is computed for category and TRUE/FALSE fields over the values both entered (NR and NA are
+    categories too), per field and pooled per table and overall with each label qualified by its field.
+    """
+    by_table: dict[str, dict[str, list[Unit]]] = {}
+    for u in units:
+        if u.field != ROW:
+            by_table.setdefault(u.table, {}).setdefault(u.field, []).append(u)
+    records = []
+    for (i, r1), (j, r2) in itertools.combinations(enumerate(reviewers), 2):
+        pair = {"pair": f"{r1.letter}-{r2.letter}", "reviewer_1": r1.name, "reviewer_2": r2.name}
+        overall = _Tally()
+        for table in form.tables.values():
+            whole = _Tally()
+            members_of = by_table.get(table.name, {})
+            for name in (n for n in table.fields if n in members_of):  # in the form's order
+                f = table.fields[name]
+                tally = _tally(f, members_of[name], i, j)
+                if not tally.units:
+                    continue
+                records.append(pair | {"table": table.name, "field": name, "field_type": f.type}
+                               | _figures(tally))
+                whole.add(_qualified(tally, name))
+            if whole.units:
+                records.append(pair | {"table": table.name, "field": "", "field_type": ""} | _figures(whole))
+                overall.add(_qualified(whole, table.name))
+        records.append(pair | {"table": "", "field": "", "field_type": ""} | _figures(overall))
+    frame = pd.DataFrame(records, columns=AGREEMENT_COLUMNS)
+    return frame.astype({"units": "int64", "agreed": "int64", "numeric_units": "int64", "kappa_units": "int64"})
+
+
+def _tally(f: Field, members: list[Unit], i: int, j: int) -> _Tally:
+    tally = _Tally()
+    for u in members:
+        a, b = u.entries[i], u.entries[j]
+        if not (a.filled or b.filled):
+            continue
+        tally.units += 1
+        tally.agreed += (i, j) in u.agreeing
+        if f.numeric and a.value is not None and b.value is not None:
+            tally.numeric += 1
+            tally.exact += float(a.value) == float(b.value)
+        if f.type in ("category", "boolean") and a.filled and b.filled:
+            tally.first.append(a.shown)
+            tally.second.append(b.shown)
+    return tally
+
+
+def _qualified(tally: _Tally, prefix: str) -> _Tally:
+    """The same tally with its kappa labels prefixed, so pooled labels of different fields stay apart."""
+    return _Tally(tally.units, tally.agreed, tally.numeric, tally.exact,
+                  [f"{prefix}={x}" for x in tally.first], [f"{prefix}={x}" for x in tally.second])
+
+
+def _figures(t: _Tally) -> dict[str, object]:
+    kappa, low, high = cohen_kappa(t.first, t.second) if t.first else (math.nan,) * 3
+    return {"units": t.units, "agreed": t.agreed, "agreement": 100.0 * t.agreed / t.units if t.units else math.nan,
+            "numeric_units": t.numeric, "numeric_exact": 100.0 * t.exact / t.numeric if t.numeric else math.nan,
+            "kappa": kappa, "kappa_low": low, "kappa_high": high, "kappa_units": len(t.first)}
+
+
+def _pct(value: float) -> str:
+    return "-" if value != value else f"{value:.1f}%"
+
+
+def _num(value: float) -> str:
+    return "-" if value != value else f"{value:.2f}"

@@ -1,0 +1,640 @@
+"""Adjudication and consensus.
+
+`write_discrepancies` writes the workbook an adjudicator fills in: one row per disagreement with every
+reviewer's value and where it was found, and columns for the decision (a reviewer's letter, or `other` with the
+value typed in), the adjudicator, the date and the reason. `read_decisions` reads it back and `reconcile` turns
+the extractions and the decisions into consensus tables, refusing while a disagreement is undecided or a decision
+is stale (the value it was made on has changed since). `write_consensus` writes one CSV per table (a folder that
+`review validate` and `read_csv_folder` read like any extraction), the trail of every value and a manifest with
+the SHA-256 of every input, byte for byte the same on every run with the same inputs.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import python_calamine
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from .compare import (AGREED, ANNOTATIONS, DERIVED, DISAGREE, EQUIVALENT, OTHER, ROW, SINGLE, TYPES, Comparison,
+                      Entry, Reviewer, Unit, compare, file_sha256,
+                      plain_value, show)
+from .errors import ReviewError, UnreadableInput
+from .files import atomic_path, check_xlsx
+from .forms import Field, Form
+from .issues import CODES, ERROR
+from .values import parse_value
+from .workbook import Extraction
+
+FORMAT = "review discrepancies 1"  # written to the hidden sheet, so a decisions file is recognised
+SHEET, README, AGREEMENT, META = "Discrepancies", "README", "Agreement", "_review"
+DECIDED = "decided"  # the basis of a consensus value an adjudicator chose
+_DATE = Field(name="date", type="date", label="Date")
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_DECISION_FILL = PatternFill("solid", fgColor="FFF2CC")
+_STALE_FILL = PatternFill("solid", fgColor="FFC7CE")
+
+
+class ConsensusBlocked(ReviewError):
+    """Disagreements are undecided, or decisions were made on values that have changed since (stale)."""
+
+    def __init__(self, path: str, open_units: list[Unit], stale: list[tuple[Unit, str]]):
+        self.path, self.open, self.stale = path, open_units, stale
+        parts = []
+        if open_units:
+            parts.append(f"{len(open_units)} undecided ({_listed([u for u in open_units])})")
+        if stale:
+            parts.append(f"{len(stale)} stale ({_listed([u for u, _ in stale], [why for _, why in stale])})")
+        super().__init__(
+            f"{path}: no consensus while disagreements are open: {'; '.join(parts)}. Decide them in {path} "
+            "(for stale ones, carry the other decisions over with `review compare ... --decisions "
+            f"{Path(path).name} -o NEW.xlsx`) and run reconcile again.")
+
+
+def _listed(units: list[Unit], why: list[str] | None = None, limit: int = 12) -> str:
+    items = [f"{u.id} {u.table} {u.row} {u.field}" + (f": {why[i]}" if why else "")
+             for i, u in enumerate(units[:limit])]
+    return ", ".join(items) + (f" and {len(units) - limit} more" if len(units) > limit else "")
+
+
+# ================================================================================================================
+# The discrepancy workbook
+
+
+def _columns(reviewers: Sequence[Reviewer]) -> list[tuple[str, int]]:
+    """(header, width) of the Discrepancies sheet: what to decide first, where it was found after."""
+    letters = [r.letter for r in reviewers]
+    return ([("ID", 6), ("Table", 14), ("Row", 34), ("Field", 18), ("Type", 13)]
+            + [(f"{x} value", 14) for x in letters]
+            + [("Detail", 40), ("Decision", 10), ("Other value", 12), ("Adjudicator", 14), ("Date", 11),
+               ("Reason", 40), ("Status", 30)]
+            + [(f"{x} {what}", 24) for x in letters for what in ("where", "source", "location")]
+            + [("Key", 10)])
+
+
+def write_discrepancies(comparison: Comparison, path: str | Path, *, previous: Decisions | None = None) -> Path:
+    """Write the discrepancy workbook (atomically): README, Discrepancies (decision dropdowns) and Agreement.
+
+    With `previous` (an earlier, adjudicated workbook), decisions whose values are unchanged are carried over;
+    the others are marked stale in the Status column with the earlier decision, to be decided again.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".xlsx":
+        raise ReviewError(f"{path}: the discrepancy workbook must be an .xlsx file.")
+    inputs = {Path(r.file).resolve() for r in comparison.reviewers}
+    if path.resolve() in inputs:
+        raise ReviewError(f"{path}: is one of the extractions; write the discrepancies to another file.")
+    if previous is not None:
+        _check_reviewers(comparison.reviewers, previous)
+    wb = Workbook()
+    readme = wb.active
+    readme.title = README
+    _readme(readme, comparison)
+    _discrepancy_sheet(wb.create_sheet(SHEET), comparison, previous)
+    _agreement_sheet(wb.create_sheet(AGREEMENT), comparison.agreement)
+    meta = wb.create_sheet(META)
+    meta.sheet_state = "hidden"
+    for row in [("format", FORMAT), ("form", comparison.form.name), ("form version", comparison.form.version),
+                *[("reviewer", r.letter, r.name, r.file, r.sha256) for r in comparison.reviewers]]:
+        meta.append([None] * len(row))
+        for col, value in enumerate(row, start=1):
+            _text(meta, meta.max_row, col, value)
+    with atomic_path(path) as tmp:
+        wb.save(tmp)
+    return path
+
+
+def _text(ws, row: int, col: int, value: object):
+    """Write a cell as text (never a formula: a value such as '=1+2' stays text)."""
+    cell = ws.cell(row=row, column=col, value=None if value in (None, "") else str(value))
+    if cell.value is not None:
+        cell.data_type = "s"
+    return cell
+
+
+def _readme(ws, comparison: Comparison) -> None:
+    ws.column_dimensions["A"].width = 16
+    ws.column_dimensions["B"].width = 28
+    ws.column_dimensions["C"].width = 40
+    ws.column_dimensions["D"].width = 66
+    ws["A1"] = "Discrepancies between independent extractions"
+    ws["A1"].font = Font(bold=True, size=14)
+    letters = ", ".join(r.letter for r in comparison.reviewers)
+    lines: list[tuple[str, ...]] = [
+        ("Form", comparison.form.label),
+        ("Summary", comparison.summary()),
+        ("",),
+        ("Reviewer", "Name", "File", "SHA-256"),
+        *[(r.letter, r.name, Path(r.file).name, r.sha256) for r in comparison.reviewers],
+        ("",),
+        ("How to decide", f"On the sheet {SHEET}, one row per disagreement. Pick the Decision: {letters} takes that "
+                          "reviewer's value; 'other' takes the value typed in Other value (a number, text, NR or NA)."),
+        ("", "For a (row) discrepancy, a letter keeps the row as that reviewer has it, or drops it if that "
+             "reviewer has no such row."),
+        ("", "Fill Adjudicator, Date (YYYY-MM-DD) and Reason. Leave the value and Key columns as they are: they "
+             "tell `review reconcile` when an extraction changed after the decision."),
+        ("", f"Then: review reconcile {' '.join(Path(r.file).name for r in comparison.reviewers)} "
+             "THIS_FILE.xlsx -o consensus/"),
+        ("",),
+        ("Types", "What differs"),
+        *[(t, text) for t, text in TYPES.items()],
+        ("",),
+        ("Agreement", f"Per reviewer pair, table and field on the sheet {AGREEMENT}: percent agreement, the share "
+                      "of numbers both gave that are exactly equal, and Cohen's kappa for categories with its 95% "
+                      "CI (Fleiss, Cohen & Everitt 1969)."),
+        ("Notes", "; ".join(comparison.notes) or "none"),
+    ]
+    for i, line in enumerate(lines, start=3):
+        for col, value in enumerate(line, start=1):
+            cell = _text(ws, i, col, value)
+            cell.alignment = Alignment(wrap_text=col > 1 and len(line) == 2, vertical="top")
+            if col == 1 or line[0] in ("Reviewer", "Types"):
+                cell.font = Font(bold=True)
+        if len(line) == 2:
+            ws.merge_cells(start_row=i, start_column=2, end_row=i, end_column=4)
+    ws.sheet_view.showGridLines = False
+
+
+def _discrepancy_sheet(ws, comparison: Comparison, previous: Decisions | None) -> None:
+    columns = _columns(comparison.reviewers)
+    headers = [h for h, _ in columns]
+    for col, (header, width) in enumerate(columns, start=1):
+        cell = _text(ws, 1, col, header)
+        cell.font = Font(bold=True)
+        cell.fill = _DECISION_FILL if header in ("Decision", "Other value", "Adjudicator", "Date", "Reason") \
+            else _HEADER_FILL
+        ws.column_dimensions[get_column_letter(col)].width = width
+    at = {h: i for i, h in enumerate(headers, start=1)}
+    for r, u in enumerate(comparison.disagreements, start=2):
+        values = {"ID": u.id, "Table": u.table, "Row": u.row, "Field": u.field, "Type": u.type,
+                  "Detail": comparison.discrepancies.iloc[r - 2]["detail"],
+                  "Key": json.dumps([u.table, list(u.key), u.field], ensure_ascii=False)}
+        for rv, e in zip(comparison.reviewers, u.entries):
+            values |= {f"{rv.letter} value": e.shown, f"{rv.letter} where": e.where,
+                       f"{rv.letter} source": e.source, f"{rv.letter} location": e.location}
+        stale = False
+        earlier = previous.items.get((u.table, u.key, u.field)) if previous else None
+        if earlier is not None and earlier.choice:
+            why = _stale(u, earlier, comparison.reviewers)
+            if why:
+                stale = True
+                values["Status"] = f"STALE ({why}); earlier: {earlier.summary}"
+            else:
+                values |= {"Decision": earlier.choice, "Other value": show(earlier.other), "Adjudicator":
+                           earlier.adjudicator, "Date": earlier.date, "Reason": earlier.reason,
+                           "Status": f"carried over from {previous.path.name}"}
+        for header, value in values.items():
+            cell = _text(ws, r, at[header], value)
+            if header in ("Detail", "Reason", "Status"):
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+        if stale:
+            ws.cell(row=r, column=at["Status"]).fill = _STALE_FILL
+    last = max(2, len(comparison.disagreements) + 1)
+    letters = [r.letter for r in comparison.reviewers]
+    decision = get_column_letter(at["Decision"])
+    dv = DataValidation(type="list", formula1=f'"{",".join([*letters, OTHER])}"', allow_blank=True)
+    dv.prompt, dv.promptTitle = (f"{'/'.join(letters)}: take that reviewer's value; {OTHER}: the value typed "
+                                 "in Other value."), "Decision"
+    dv.error, dv.errorTitle, dv.showErrorMessage = f"Pick {', '.join(letters)} or {OTHER}.", "Decision", True
+    dv.add(f"{decision}2:{decision}{last}")
+    ws.add_data_validation(dv)
+    for header, prompt in (("Other value", "With decision 'other': the consensus value (a number, text, NR or NA)."),
+                           ("Adjudicator", "Who decided."), ("Date", "When: YYYY-MM-DD."),
+                           ("Reason", "Why: e.g. 'primary report preferred over registry'.")):
+        letter = get_column_letter(at[header])
+        hint = DataValidation(allow_blank=True)
+        hint.prompt, hint.promptTitle = prompt, header
+        hint.add(f"{letter}2:{letter}{last}")
+        ws.add_data_validation(hint)
+        for r in range(2, last + 1):
+            ws.cell(row=r, column=at[header]).number_format = "@"  # a date stays the text typed
+    ws.column_dimensions[get_column_letter(at["Key"])].hidden = True
+    ws.freeze_panes = ws.cell(row=2, column=at["Field"] + 1)
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last}"
+
+
+def _agreement_sheet(ws, agreement: pd.DataFrame) -> None:
+    ws.append(list(agreement.columns))
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = _HEADER_FILL
+    for record in agreement.itertuples(index=False):
+        ws.append([None] * len(record))
+        for col, value in enumerate(record, start=1):
+            if isinstance(value, str):
+                _text(ws, ws.max_row, col, value)
+            elif value == value:  # not NaN
+                cell = ws.cell(row=ws.max_row, column=col, value=float(value) if isinstance(value, float) else
+                               int(value))
+                if isinstance(value, float):
+                    cell.number_format = "0.000" if agreement.columns[col - 1].startswith("kappa") else "0.0"
+    for col, name in enumerate(agreement.columns, start=1):
+        ws.column_dimensions[get_column_letter(col)].width = max(9, min(len(name) + 2, 22))
+    ws.freeze_panes = "D2"
+    ws.auto_filter.ref = ws.dimensions
+
+
+# ================================================================================================================
+# Reading decisions
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One adjudicated disagreement as read from the discrepancy workbook."""
+
+    id: str
+    table: str
+    key: tuple[str, ...]
+    field: str
+    choice: str  # a reviewer's letter, OTHER, or "" (not decided yet)
+    other: object  # the value typed in with OTHER, as read (None otherwise)
+    adjudicator: str
+    date: str  # ISO 8601 as typed, or ""
+    reason: str
+    seen: dict[str, str]  # each reviewer's value (by letter) when the workbook was written
+    cell: str  # where the decision is, e.g. Discrepancies!M5
+
+    @property
+    def summary(self) -> str:
+        choice = f"{OTHER} {show(self.other)}" if self.choice == OTHER else self.choice
+        by = ", ".join(x for x in (self.adjudicator, self.date) if x)
+        return f"{choice}" + (f" by {by}" if by else "") + (f": {self.reason}" if self.reason else "")
+
+
+@dataclass
+class Decisions:
+    """A discrepancy workbook read back: its decisions by (table, key, field), and the inputs it was made from."""
+
+    path: Path
+    sha256: str
+    form: str
+    form_version: str
+    reviewers: tuple[Reviewer, ...]
+    items: dict[tuple[str, tuple[str, ...], str], Decision]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def decided(self) -> int:
+        return sum(1 for d in self.items.values() if d.choice)
+
+    def __repr__(self) -> str:
+        return f"Decisions({self.path.name}, {self.decided} of {len(self)} decided)"
+
+
+def read_decisions(path: str | Path) -> Decisions:
+    """Read an adjudicated discrepancy workbook. A file that is not one raises UnreadableInput; decisions that
+    cannot be used (an unknown letter, 'other' without a value, a date that is no date) raise ReviewError
+    naming every cell to fix."""
+    path = check_xlsx(path)
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(str(path))
+        names = list(book.sheet_names)
+        if SHEET not in names or META not in names:
+            raise UnreadableInput(f"{path}: is not a discrepancy workbook (no sheet {SHEET!r}); make one with "
+                                  "`review compare A.xlsx B.xlsx -o DISCREPANCIES.xlsx` and give it last to "
+                                  "`review reconcile`.")
+        meta = book.get_sheet_by_name(META).to_python(skip_empty_area=False)
+        rows = book.get_sheet_by_name(SHEET).to_python(skip_empty_area=False)
+    except UnreadableInput:
+        raise
+    except Exception as exc:  # calamine raises several types for damaged files; all mean unreadable
+        raise UnreadableInput(f"{path}: cannot be read as .xlsx ({type(exc).__name__}: {exc}).") from None
+    info = {str(r[0]): r for r in meta if r and r[0]}
+    if str(info.get("format", ["", ""])[1]) != FORMAT:
+        raise UnreadableInput(f"{path}: was written by another version of `review compare`; compare again.")
+    reviewers = tuple(Reviewer(*(_cell(v) for v in r[1:5])) for r in meta if r and r[0] == "reviewer")
+    header = [_cell(h) for h in rows[0]] if rows else []
+    needed = [h for h, _ in _columns(reviewers) if h not in header]
+    if needed:
+        raise UnreadableInput(f"{path}: sheet {SHEET} has no column {', '.join(repr(h) for h in needed)}; "
+                              "make the workbook again with `review compare -o` (and --decisions to keep these).")
+    col = {h: i for i, h in enumerate(header)}
+    letters = [r.letter for r in reviewers]
+    items: dict[tuple[str, tuple[str, ...], str], Decision] = {}
+    problems: list[str] = []
+    for r, row in enumerate(rows[1:], start=2):
+        get = lambda h: _cell(row[col[h]]) if col[h] < len(row) else ""  # noqa: E731
+        raw_key = get("Key")
+        if not raw_key:
+            continue
+        ref = f"{SHEET}!{get_column_letter(col['Decision'] + 1)}{r}"
+        try:
+            table, key, name = json.loads(raw_key)
+            identity = (str(table), tuple(str(k) for k in key), str(name))
+        except (ValueError, TypeError):
+            problems.append(f"row {r}: the hidden Key column was changed; copy the row from a new "
+                            "`review compare` output")
+            continue
+        choice = get("Decision")
+        other = row[col["Other value"]] if col["Other value"] < len(row) else None
+        other = None if other in ("", None) or (isinstance(other, str) and not other.strip()) else other
+        choice = choice.upper() if choice.upper() in letters else choice.casefold() if choice else ""
+        if not choice and other is not None:
+            choice = OTHER  # a value typed in without picking 'other' can only mean that
+        if choice and choice not in (*letters, OTHER):
+            problems.append(f"{ref}: decision {get('Decision')!r} is not one of {', '.join(letters)}, {OTHER}")
+        elif choice == OTHER and (other is None or identity[2] == ROW):
+            problems.append(f"{ref}: 'other' needs the value in Other value" if identity[2] != ROW else
+                            f"{ref}: a (row) discrepancy is decided with a reviewer's letter, not 'other'")
+        elif choice in letters and other is not None:
+            problems.append(f"{ref}: decision {choice} and an Other value too; pick '{OTHER}' or clear Other value")
+        date = ""
+        if get("Date"):
+            parsed = parse_value(row[col["Date"]], _DATE)
+            if any(CODES[c].severity == ERROR for c in parsed.codes) or parsed.value is None:
+                problems.append(f"{SHEET}!{get_column_letter(col['Date'] + 1)}{r}: {get('Date')!r} is not a date; "
+                                "type YYYY-MM-DD")
+            date = str(parsed.value or "")
+        if identity in items:
+            problems.append(f"row {r}: decides {get('ID')} a second time (also {items[identity].cell})")
+        items[identity] = Decision(get("ID"), *identity, choice, other, get("Adjudicator"), date, get("Reason"),
+                                   {x: get(f"{x} value") for x in letters}, ref)
+    if problems:
+        more = f" and {len(problems) - 10} more" if len(problems) > 10 else ""
+        raise ReviewError(f"{path}: {len(problems)} decisions cannot be used: {'; '.join(problems[:10])}{more}.")
+    return Decisions(path, file_sha256(path), _cell(info.get("form", ["", ""])[1]),
+                     _cell(info.get("form version", ["", ""])[1]), reviewers, items)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _check_reviewers(current: Sequence[Reviewer], decisions: Decisions) -> None:
+    """The extractions must be given as they were compared: same number, each letter the same reviewer."""
+    def same(a: Reviewer, b: Reviewer) -> bool:
+        return a.name == b.name or Path(a.file).name == Path(b.file).name or a.sha256 == b.sha256
+
+    if len(current) == len(decisions.reviewers) and all(map(same, current, decisions.reviewers)):
+        return
+    expected = ", ".join(f"{r.letter} = {Path(r.file).name} ({r.name})" for r in decisions.reviewers)
+    raise ReviewError(f"{decisions.path}: was made from {expected}; give the same extractions in that order.")
+
+
+def _stale(u: Unit, d: Decision, reviewers: Sequence[Reviewer]) -> str:
+    """Why a decision no longer applies ('A was 73, now 72'), or '' when the values it was made on are unchanged."""
+    changed = [f"{r.letter} was {d.seen.get(r.letter) or '(empty)'}, now {e.shown or '(empty)'}"
+               for r, e in zip(reviewers, u.entries) if d.seen.get(r.letter, "") != e.shown]
+    return "; ".join(changed)
+
+
+# ================================================================================================================
+# The consensus
+
+
+@dataclass
+class Consensus:
+    """Consensus tables and the trail of every value in them.
+
+    `tables[name]` has the form's fields as columns; a cell holds the value, "NR"/"NA", or None (empty). The
+    `trail` has one row per consensus value: how it was reached (`basis`: agreed, equivalent, derived, single or
+    decided), each reviewer's value and where it was found, and the decision, adjudicator, date and reason.
+    """
+
+    form: Form
+    reviewers: tuple[Reviewer, ...]
+    tables: dict[str, pd.DataFrame]
+    trail: pd.DataFrame
+    decisions: Decisions
+    notes: list[str] = field(default_factory=list)
+
+    def __getitem__(self, table: str) -> pd.DataFrame:
+        return self.tables[table]
+
+    def counts(self) -> dict[str, int]:
+        values = self.trail[self.trail["field"] != ROW]
+        return {basis: int((values["basis"] == basis).sum()) for basis in (AGREED, EQUIVALENT, DERIVED, SINGLE,
+                                                                           DECIDED)}
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{n} {b}" for b, n in self.counts().items() if n)
+        rows = ", ".join(f"{name} {len(t)}" for name, t in self.tables.items() if len(t))
+        return f"{sum(self.counts().values())} values ({counts}); rows: {rows}"
+
+    def __repr__(self) -> str:
+        return f"Consensus({', '.join(r.label for r in self.reviewers)}; {self.summary()})"
+
+    def _repr_html_(self) -> str:
+        return f"<p><b>Consensus</b>: {html.escape(self.summary())}</p>" + self.trail.head(50).to_html(index=False)
+
+
+def reconcile(extractions: Sequence[Extraction], decisions: Decisions, *,
+              annotations: Sequence[str] = ANNOTATIONS) -> Consensus:
+    """Build the consensus of `extractions` from the adjudicator's `decisions`.
+
+    Values the reviewers agree on are taken as agreed (within rounding, the more precise one); each disagreement
+    takes the decided reviewer's value or the value typed in. Raises ConsensusBlocked while a disagreement is
+    undecided or a decision is stale, and ReviewError when the extractions are not those the decisions were
+    made on.
+    """
+    comparison = compare(extractions, annotations=annotations)
+    _check_reviewers(comparison.reviewers, decisions)
+    if decisions.form and decisions.form != comparison.form.name:
+        raise ReviewError(f"{decisions.path}: decides on form {decisions.form}, the extractions use "
+                          f"{comparison.form.name}.")
+    letters = [r.letter for r in comparison.reviewers]
+    chosen: dict[tuple, Decision] = {}
+    dropped: set[tuple[str, tuple[str, ...]]] = set()
+    open_units, stale = [], []
+    for u in sorted(comparison.disagreements, key=lambda u: u.field != ROW):  # rows first: they may drop fields
+        if u.field != ROW and (u.table, u.key) in dropped:
+            continue  # the whole row is dropped, so its values need no decision
+        d = decisions.items.get((u.table, u.key, u.field))
+        why = _stale(u, d, comparison.reviewers) if d is not None and d.choice else ""
+        if d is None or not d.choice:
+            open_units.append(u)
+        elif why:
+            stale.append((u, why))
+        else:
+            chosen[(u.table, u.key, u.field)] = d
+            if u.field == ROW and not u.entries[letters.index(d.choice)].present:
+                dropped.add((u.table, u.key))
+    if open_units or stale:
+        order = {id(u): i for i, u in enumerate(comparison.units)}
+        open_units.sort(key=lambda u: order[id(u)])
+        raise ConsensusBlocked(str(decisions.path), open_units, stale)
+    notes = list(comparison.notes)
+    changed = [r.letter for r, then in zip(comparison.reviewers, decisions.reviewers)
+               if then.sha256 and r.sha256 != then.sha256]
+    if changed:
+        notes.append(f"{', '.join(changed)} changed since the discrepancies were written; every decision still "
+                     "matches the values it was made on")
+    current = {(u.table, u.key, u.field) for u in comparison.disagreements}
+    obsolete = [d for k, d in decisions.items.items() if d.choice and k not in current]
+    if obsolete:
+        notes.append(f"{len(obsolete)} decisions concern values the reviewers now agree on and were not needed: "
+                     + ", ".join(d.id for d in obsolete))
+    tables, trail = _build(comparison, chosen, dropped)
+    return Consensus(comparison.form, comparison.reviewers, tables, trail, decisions, notes)
+
+
+def _key_columns(form: Form) -> list[str]:
+    return list(dict.fromkeys(k for t in form.tables.values() for k in t.key))
+
+
+def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) -> tuple[dict, pd.DataFrame]:
+    form, reviewers = comparison.form, comparison.reviewers
+    units = {(u.table, u.key, u.field): u for u in comparison.units}
+    key_columns = _key_columns(form)
+    tables: dict[str, pd.DataFrame] = {}
+    trail: list[dict] = []
+
+    def log(table, key, name, value, basis, u: Unit, d: Decision | None, via: Unit | None = None) -> None:
+        """One trail row; `via` is the row discrepancy a single reviewer's value was kept by."""
+        record = dict.fromkeys(key_columns, "") | dict(zip(form.tables[table].key, key))
+        record = {"table": table, **record, "field": name, "value": value, "basis": basis,
+                  "discrepancy": (via or u).id, "type": (via or u).type,
+                  "decision": d.choice if d else "", "adjudicator": d.adjudicator if d else "",
+                  "decided_on": d.date if d else "", "reason": d.reason if d else ""}
+        for r, e in zip(reviewers, u.entries):
+            record |= {f"{r.letter}_value": e.shown, f"{r.letter}_where": e.where,
+                       f"{r.letter}_source": e.source, f"{r.letter}_location": e.location}
+        trail.append(record)
+
+    for table in form.tables.values():
+        ets = [x.tables[table.name] for x in comparison.extractions]
+        records = []
+        for key, rows in comparison.aligned[table.name]:
+            row_unit = units.get((table.name, key, ROW))
+            row_decision = chosen.get((table.name, key, ROW))
+            if row_unit is not None:
+                kept = (table.name, key) not in dropped
+                log(table.name, key, ROW, "kept" if kept else "dropped", DECIDED, row_unit, row_decision)
+                if not kept:
+                    continue
+            record: dict[str, object] = dict(zip(table.key, key))
+            for name, f in table.fields.items():
+                if name in table.key:
+                    continue
+                if name in comparison.annotations:
+                    record[name] = _combined(ets, rows, name, reviewers)
+                    continue
+                u = units.get((table.name, key, name))
+                if u is None:
+                    record[name] = None
+                    continue
+                d = chosen.get((table.name, key, name))
+                if u.status == DISAGREE:
+                    value = _decided(u, d, f, [r.letter for r in reviewers])
+                    log(table.name, key, name, show(value), DECIDED, u, d)
+                else:
+                    value = _agreed(u, f)
+                    single = u.status == SINGLE
+                    log(table.name, key, name, show(value), u.status, u, row_decision if single else None,
+                        row_unit if single else None)
+                record[name] = value
+            records.append(record)
+        tables[table.name] = pd.DataFrame(records, columns=list(table.fields), dtype=object)
+    columns = ["table", *key_columns, "field", "value", "basis", "discrepancy", "type", "decision", "adjudicator",
+               "decided_on", "reason"] + [f"{r.letter}_{c}" for r in reviewers
+                                           for c in ("value", "where", "source", "location")]
+    return tables, pd.DataFrame(trail, columns=columns, dtype=object).fillna("")
+
+
+def _value(e: Entry) -> object:
+    return e.code or e.value
+
+
+def _agreed(u: Unit, f: Field) -> object:
+    """The agreed value: when the reviewers agree within rounding or precision, the most precise of them."""
+    filled = [e for e in u.entries if e.present and e.filled]
+    if not filled:
+        return None
+    if u.status == EQUIVALENT and f.type in ("number", "percent", "date"):
+        return _value(max(filled, key=lambda e: len(show(e.value))))  # first of the longest: stable
+    return _value(filled[0])
+
+
+def _decided(u: Unit, d: Decision, f: Field, letters: list[str]) -> object:
+    if d.choice != OTHER:
+        return _value(u.entries[letters.index(d.choice)])
+    parsed = parse_value(d.other, f)
+    if any(CODES[c].severity == ERROR for c in parsed.codes) or parsed.is_empty:
+        raise ReviewError(f"{d.cell}: Other value {show(d.other)!r} is not a valid {f.type} for {u.table}.{f.name} "
+                          f"({'; '.join(parsed.codes) or parsed.note}); type it as the field expects, or NR/NA.")
+    return parsed.missing or parsed.value
+
+
+def _combined(ets, rows, name: str, reviewers: Sequence[Reviewer]) -> str | None:
+    """An annotation (source, location, comment...) of every reviewer who has the row: the text when they all
+    wrote the same, else each one's prefixed with the reviewer's letter."""
+    texts = [(r.letter, show(plain_value(et.data.at[row, name]))) for r, et, row in zip(reviewers, ets, rows)
+             if row is not None]
+    if len({t for _, t in texts}) == 1:
+        return texts[0][1] or None
+    return " | ".join(f"{letter}: {t}" for letter, t in texts if t)
+
+
+# ================================================================================================================
+# Writing the consensus
+
+TRAIL, MANIFEST = "trail.csv", "manifest.json"
+
+
+def write_consensus(consensus: Consensus, folder: str | Path) -> list[Path]:
+    """Write one CSV per table, trail.csv and manifest.json to `folder`, each atomically; returns the paths.
+
+    The same inputs and decisions give byte-identical files: rows in the order of the extractions, numbers as
+    their shortest exact text, no time stamps but the adjudicators' dates, and the manifest's keys sorted.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ReviewError(f"{folder}: is a file; give a folder for the consensus tables.")
+    for r in consensus.reviewers:
+        if Path(r.file).resolve() == folder.resolve():
+            raise ReviewError(f"{folder}: is reviewer {r.letter}'s extraction; write the consensus elsewhere.")
+    if TRAIL[:-4] in consensus.tables:
+        raise ReviewError(f"the form has a table named {TRAIL[:-4]!r}, which would overwrite the trail.")
+    frames = {f"{name}.csv": frame for name, frame in consensus.tables.items()} | {TRAIL: consensus.trail}
+    files = {name: _csv(frame) for name, frame in frames.items()}
+    rows = {name: len(frame) for name, frame in frames.items()}
+    files[MANIFEST] = (json.dumps(_manifest(consensus, files, rows), indent=2, sort_keys=True, ensure_ascii=False)
+                       + "\n").encode("utf-8")
+    written = []
+    for name, content in files.items():
+        with atomic_path(folder / name) as tmp:
+            tmp.write_bytes(content)
+        written.append(folder / name)
+    return written
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(frame.columns)
+    for record in frame.itertuples(index=False):
+        writer.writerow([show(v) for v in record])
+    return buffer.getvalue().encode("utf-8")
+
+
+def _manifest(consensus: Consensus, files: dict[str, bytes], rows: dict[str, int]) -> dict:
+    d = consensus.decisions
+    return {
+        "form": {"name": consensus.form.name, "version": consensus.form.version},
+        "inputs": [{"letter": r.letter, "reviewer": r.name, "file": Path(r.file).name, "sha256": r.sha256}
+                   for r in consensus.reviewers],
+        "decisions": {"file": d.path.name, "sha256": d.sha256, "decided": d.decided,
+                      "inputs_when_compared": [{"letter": r.letter, "file": Path(r.file).name, "sha256": r.sha256}
+                                               for r in d.reviewers]},
+        "files": {name: {"sha256": hashlib.sha256(content).hexdigest(), "rows": rows[name]}
+                  for name, content in files.items()},
+        "values": consensus.counts(),
+        "notes": consensus.notes,
+    }
