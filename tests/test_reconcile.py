@@ -267,3 +267,27 @@ def test_outputs_never_overwrite_inputs(form, tmp_path, two):
     comparison = compare(two)
     with pytest.raises(ReviewError, match="is one of the extractions"):
         write_discrepancies(comparison, tmp_path / "a.xlsx")
+
+
+def test_the_example_review_reconciles(form, tmp_path):
+    """data/gist_imatinib: two reviewers of the same studies, where the sources disagree each took another
+    source; the adjudication file decides every disagreement, with reasons."""
+    from conftest import ROOT
+
+    folder = ROOT / "data" / "gist_imatinib"
+    extractions = [read_workbook(folder / f"reviewer_{x}.xlsx", form) for x in "ab"]
+    comparison = compare(extractions)
+    found = {(u.table, u.row, u.field): (u.type, *(e.shown for e in u.entries)) for u in comparison.disagreements}
+    assert found[("studies", "B2222", "randomised_total")] == ("numeric", "147", "148")  # S3 vs S5
+    assert found[("arms", "B2222 | 400mg", "randomised")] == ("numeric", "73", "74")  # S3 vs S4
+    assert found[("studies", "B2222", "centres")] == ("omission", "NR", "5")  # S6 site list
+    decisions = read_decisions(folder / "adjudication.xlsx")
+    assert decisions.decided == len(decisions) == len(comparison)
+    assert {d.adjudicator for d in decisions.items.values()} == {"Adjudicator C"}
+    assert all(d.reason and d.date for d in decisions.items.values())
+    consensus = reconcile(extractions, decisions)
+    assert consensus.notes == []
+    arms = consensus["arms"].set_index("arm_id")
+    assert arms.loc["400mg", "randomised"] == 73 and consensus["studies"].at[0, "randomised_total"] == 147
+    write_consensus(consensus, tmp_path / "consensus")
+    assert validate(read_csv_folder(tmp_path / "consensus", form)).ok
