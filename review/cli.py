@@ -151,6 +151,67 @@ def rules(
     out.print(table)
 
 
+# --- review folders (issue 6) ---
+
+
+@app.command()
+@friendly
+def init(
+    folder: Annotated[Path, typer.Argument(help="New review folder.")],
+    reviewer: Annotated[list[str] | None, typer.Option("--reviewer", "-r", help="Reviewer initials (repeat).")]
+    = None,
+    form: FormOption = None,
+) -> None:
+    """Make a new review folder: review.toml and a blank workbook for each reviewer."""
+    from .project import init_review
+
+    written = init_review(folder, tuple(reviewer or ("A", "B")), form)
+    for path in written:
+        out.print(f"Wrote {path}")
+
+
+@app.command()
+@friendly
+def run(
+    folder: Annotated[Path, typer.Argument(help="Review folder with a review.toml.")],
+    output: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: the review's).")]
+    = None,
+) -> None:
+    """Run a review end to end: validate, compare, reconcile, aggregate, pool, plot, export."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .project import STAGES
+    from .project import run as run_review
+
+    with Progress(TextColumn("{task.description:<10}"), BarColumn(), TimeElapsedColumn(), console=out,
+                  transient=not sys.stdout.isatty()) as bar:
+        task = bar.add_task("starting", total=len(STAGES))
+
+        def stage(name: str) -> None:
+            bar.update(task, description=name, completed=STAGES.index(name))
+
+        result = run_review(folder, output, progress=stage)
+        bar.update(task, description="done", completed=len(STAGES))
+    _render_issues(result.report)
+    if len(result.pooled):
+        table = RichTable(header_style="bold", title="Pooled results")
+        for col in ("analysis", "k", "measure", "estimate", "CI", "I2", "left out"):
+            table.add_column(col, overflow="fold")
+        for _, r in result.pooled.iterrows():
+            ci = f"{r['ci_low']:.3g} to {r['ci_high']:.3g}" if r.get("k", 0) else ""
+            est = f"{r['estimate']:.3g}" if r.get("k", 0) else r.get("note", "")
+            i2 = f"{r['i2']:.0f}%" if r.get("k", 0) else ""
+            table.add_row(str(r["analysis"]), str(r["k"]), str(r["measure"]), est, ci, i2,
+                          str(r["studies_left_out"] or ""))
+        out.print(table)
+    folder_out = output or result.review.output
+    out.print(f"Outputs in {folder_out}/: review.xlsx (for collaborators), consensus/, tables/, pooled.csv, "
+              f"plots/, r/, datapackage.json, methods.md")
+
+
+# --- end review folders ---
+
+
 def main() -> None:  # pragma: no cover - console entry point alias
     sys.exit(app())
 

@@ -46,16 +46,19 @@ def forest_plot(
     drop00: bool | None = None,
     title: str | None = None,
     path: str | os.PathLike[str] | None = None,
+    single_study: str = "error",
 ) -> Figure:
     """Forest plot of one analysis: a row per study (estimate, CI, weight), the pooled diamond, the prediction
     interval (random-effects methods) and a heterogeneity line, on the natural scale (log axis for ratios).
 
     `study` names the label column (default: study_id or study, else "Study 1", "Study 2"...). Rows are the
-    input's order. Options are those of `review.meta.pool`.
+    input's order. Options are those of `review.meta.pool` (`single_study="keep"` plots a lone study).
     """
     info = measure_info(measure)
-    result = pool(data, measure, method, test, level=level, add=add, to=to, drop00=drop00).iloc[0]
-    rows = study_weights(data, measure, method, level=level, add=add, to=to, drop00=drop00)
+    result = pool(data, measure, method, test, level=level, add=add, to=to, drop00=drop00,
+                  single_study=single_study).iloc[0]
+    rows = study_weights(data, measure, method, level=level, add=add, to=to, drop00=drop00,
+                         single_study=single_study)
     labels = _labels(data, study)
     k_rows = len(rows)
     estimate = to_natural(info.code, rows["yi"].to_numpy(), _n_harmonic(data, info.code))

@@ -1,0 +1,371 @@
+"""What the review team hands on: CSVs, R-ready files, a Frictionless Data Package, a methods paragraph and one
+collaborator workbook. Every file is written atomically; text is always written as text, never as a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.drawing.image import Image
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.table import Table as ExcelTable
+from openpyxl.worksheet.table import TableStyleInfo
+
+from . import __version__
+from .files import atomic_path, write_text
+from .forms import MISSING_CODES, Form
+from .issues import Report
+
+if TYPE_CHECKING:  # imported for annotations only: export sits at the end of the pipeline
+    from .compare import Comparison
+    from .project import Analysis, Review
+    from .reconcile import Consensus
+    from .tables import AnalysisTables
+
+_HEADER = PatternFill("solid", fgColor="DDEBF7")
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """UTF-8 CSV that R's read.csv and Excel read as they are: empty cells for missing, shortest exact numbers."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(frame.columns)
+    for row in frame.itertuples(index=False):
+        writer.writerow(["" if _missing(v) else repr(float(v)) if isinstance(v, float) else v for v in row])
+    return buffer.getvalue().encode("utf-8")
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(csv_bytes(frame))
+    return Path(path)
+
+
+# --- R: metafor's and meta's argument names ---------------------------------------------------------------------
+
+_METAFOR = {"events_e": "ai", "n_e": "n1i", "events_c": "ci", "n_c": "n2i", "events": "xi", "n": "ni"}
+_META = {"events_e": "event.e", "n_e": "n.e", "events_c": "event.c", "n_c": "n.c", "events": "event", "n": "n"}
+
+
+def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], folder: Path) -> list[Path]:
+    """Per analysis a metafor CSV and a meta CSV, plus analyses.R that pools them the way the toolkit did."""
+    written, script = [], [
+        "# Written by review: pools each analysis with metafor exactly as the toolkit did.",
+        "# Run from this folder: Rscript analyses.R",
+        "library(metafor)",
+    ]
+    for a in analyses:
+        data = datasets[a.slug]
+        counts = [c for c in ("events_e", "n_e", "events_c", "n_c", "events", "n") if c in data.columns]
+        usable = data.dropna(subset=counts)
+        metafor = usable.rename(columns=_METAFOR)[["study_id", *[_METAFOR[c] for c in counts]]]
+        meta = usable.rename(columns={**_META, "study_id": "studlab"})[["studlab", *[_META[c] for c in counts]]]
+        written.append(write_csv(metafor.rename(columns={"study_id": "study"}), folder / f"{a.slug}_metafor.csv"))
+        written.append(write_csv(meta, folder / f"{a.slug}_meta.csv"))
+        args = ", ".join(f"{v}={v}" for v in (_METAFOR[c] for c in counts))
+        call = "rma.mh" if a.method == "MH" else "rma.peto" if a.method == "PETO" else "rma"
+        extra = "" if call != "rma" else f', method="{a.method}", test="{a.test}"'
+        measure = "" if call == "rma.peto" else f'measure="{a.measure}", '
+        script += [f"\n# {a.name}", f'dat <- read.csv("{a.slug}_metafor.csv")',
+                   f"res <- {call}({measure}{args}, data=dat, slab=study{extra})", "print(res)"]
+        if call == "rma":
+            script.append("print(predict(res, transf=" + ("transf.ilogit" if a.measure == "PLO" else "exp")
+                          + "))" if a.measure in ("OR", "RR", "PLO") else "print(predict(res))")
+    written.append(folder / "analyses.R")
+    write_text(folder / "analyses.R", "\n".join(script) + "\n")
+    return written
+
+
+# --- RevMan Web -------------------------------------------------------------------------------------------------
+# RevMan Web imports study arms and arm-level study results as CSV, one row per arm of each study, with names
+# that must match the review's outcomes and interventions exactly (Cochrane RevMan knowledge base, "Data
+# extraction templates"). The column headers below follow the study-centric data package layout as written by
+# third-party code; no RevMan import could be run here to confirm them, so the README says so.
+
+REVMAN_ARMS = ["Study", "Arm", "Description", "Intervention"]
+REVMAN_RESULTS = ["Study", "Outcome", "Data type", "Effect measure", "Arm", "Reference arm", "Sample size", "Cases",
+                  "Footnotes"]
+
+
+def revman_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], arms: pd.DataFrame,
+                   folder: Path) -> list[Path]:
+    """study-arms.csv and study-results.csv (dichotomous, arm level) for the two-arm analyses."""
+    labels = {(a["study_id"], a["arm_id"]): a for a in arms.astype(object).where(arms.notna(), None)
+              .to_dict("records")}
+    arm_rows, result_rows = {}, []
+    for a in analyses:
+        if a.one_arm:
+            continue
+        for _, r in datasets[a.slug].dropna(subset=["events_e", "n_e", "events_c", "n_c"]).iterrows():
+            for side in ("e", "c"):
+                arm = r["experimental_arm" if side == "e" else "control_arm"]
+                info = labels.get((r["study_id"], arm), {})
+                arm_rows[(r["study_id"], arm)] = {"Study": r["study_id"], "Arm": arm,
+                                                  "Description": info.get("label") or "",
+                                                  "Intervention": info.get("intervention") or ""}
+                result_rows.append({"Study": r["study_id"], "Outcome": a.name, "Data type": "Dichotomous",
+                                    "Effect measure": "", "Arm": arm, "Reference arm": "",
+                                    "Sample size": int(r[f"n_{side}"]), "Cases": int(r[f"events_{side}"]),
+                                    "Footnotes": ""})
+    return [write_csv(pd.DataFrame(list(arm_rows.values()), columns=REVMAN_ARMS), folder / "study-arms.csv"),
+            write_csv(pd.DataFrame(result_rows, columns=REVMAN_RESULTS), folder / "study-results.csv")]
+
+
+# --- Frictionless Data Package ---------------------------------------------------------------------------------
+
+_FRICTIONLESS = {"text": "string", "integer": "integer", "number": "number", "percent": "number", "date": "string",
+                 "category": "string", "boolean": "boolean"}
+
+
+def table_schema(form: Form, table: str) -> dict:
+    """A Frictionless Table Schema made from the form: types, constraints, keys, and NR/NA as missing values."""
+    t = form.table(table)
+    fields = []
+    for f in t.fields.values():
+        spec: dict = {"name": f.name, "title": f.label, "type": _FRICTIONLESS[f.type]}
+        if f.help:
+            spec["description"] = f.help
+        constraints: dict = {}
+        if f.required:
+            constraints["required"] = True
+        if f.values:
+            constraints["enum"] = list(f.values)
+        if f.min is not None:
+            constraints["minimum"] = f.min
+        if f.max is not None:
+            constraints["maximum"] = f.max
+        if f.type == "date":
+            constraints["pattern"] = r"\d{4}(-\d{2}(-\d{2})?)?"
+        if constraints:
+            spec["constraints"] = constraints
+        if f.type == "boolean":
+            spec["trueValues"], spec["falseValues"] = ["TRUE", "True", "true"], ["FALSE", "False", "false"]
+        fields.append(spec)
+    schema: dict = {"fields": fields, "primaryKey": list(t.key), "missingValues": ["", *MISSING_CODES]}
+    foreign = []
+    for f in t.fields.values():
+        if f.references and f.references[0] != table:
+            ref = form.table(f.references[0])
+            local = [k for k in ref.key if k != f.references[1] and k in t.fields] + [f.name]
+            remote = [k for k in ref.key if k != f.references[1] and k in t.fields] + [f.references[1]]
+            foreign.append({"fields": local, "reference": {"resource": ref.name, "fields": remote}})
+    if foreign:
+        schema["foreignKeys"] = foreign
+    return schema
+
+
+def datapackage(review: Review, files: Mapping[str, str]) -> dict:
+    """datapackage.json for the consensus tables (`files`: table name -> path relative to the package)."""
+    return {
+        "profile": "tabular-data-package",
+        "name": review.folder.name.lower().replace("_", "-"),
+        "title": review.title,
+        "description": review.question,
+        "version": review.form.version,
+        "resources": [{"name": name, "path": path, "profile": "tabular-data-resource", "format": "csv",
+                       "encoding": "utf-8", "title": review.form.table(name).label,
+                       "description": review.form.table(name).description,
+                       "schema": table_schema(review.form, name)} for name, path in files.items()],
+    }
+
+
+# --- Methods paragraph -------------------------------------------------------------------------------------------
+
+
+def methods_text(review: Review, comparison: Comparison, consensus: Consensus, pooled: pd.DataFrame) -> str:
+    """A short methods paragraph generated from what was actually done."""
+    n = len(comparison.reviewers)
+    overall = comparison.overall()
+    agreement = "; ".join(
+        f"{r['pair']}: {r['agreed']} of {r['units']} values ({r['agreement']:.1f}%)"
+        + (f", Cohen's kappa {r['kappa']:.2f} for categorical fields" if pd.notna(r["kappa"]) else "")
+        for _, r in overall.iterrows())
+    types = ", ".join(f"{k} {t}" for t, k in comparison.type_counts().items())
+    adjudicators = sorted({d.adjudicator for d in consensus.decisions.items.values() if d.adjudicator})
+    who = f" by {', '.join(adjudicators)}" if adjudicators else ""
+    studies = consensus.tables["studies"]["study_id"].nunique() if "studies" in consensus.tables else 0
+    methods = sorted({f"{r['measure']} with {_method_name(r['method'])}" + (
+        ", Hartung-Knapp-Sidik-Jonkman intervals" if r["test"] == "knha" else "") for _, r in pooled.iterrows()
+        if r.get("k", 0)})
+    return (
+        f"Data were extracted from {_n(studies, 'study', 'studies')} independently by {n} reviewers using the "
+        "extraction form "
+        f"{review.form.name} version {review.form.version}, in workbooks generated from the form and validated "
+        f"with review {__version__} (range, vocabulary, reference and consistency checks). Agreement between "
+        f"reviewers: {agreement}. {_n(len(comparison), 'disagreement', 'disagreements').capitalize()} "
+        f"({types or 'none'}) were resolved{who}, "
+        "each decision recorded with its reason. Counts reported only as percentages were derived from the "
+        "percentage and its denominator where exactly one whole count fits the reported rounding; objective "
+        "response was derived as complete plus partial response. "
+        + (f"Analyses: {'; '.join(methods)}, computed with review's engine, which reproduces R's metafor 3.8."
+           if methods else "No analysis was pooled.")
+    )
+
+
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def _method_name(code: str) -> str:
+    return {"EE": "a common-effect inverse-variance model", "MH": "the Mantel-Haenszel method",
+            "PETO": "Peto's method", "DL": "a random-effects model (DerSimonian-Laird tau^2)",
+            "REML": "a random-effects model (REML tau^2)", "PM": "a random-effects model (Paule-Mandel tau^2)"}[code]
+
+
+# --- Collaborator workbook ---------------------------------------------------------------------------------------
+
+
+def _sheet(wb: Workbook, title: str, frame: pd.DataFrame, percent: tuple[str, ...] = (), note: str = "") -> None:
+    ws = wb.create_sheet(title[:31])
+    start = 1
+    if note:
+        ws.cell(row=1, column=1, value=note).font = Font(italic=True)
+        ws.cell(row=1, column=1).data_type = "s"
+        start = 3
+    for c, name in enumerate(frame.columns, start=1):
+        cell = ws.cell(row=start, column=c, value=str(name))
+        cell.font, cell.fill = Font(bold=True), _HEADER
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for r, row in enumerate(frame.itertuples(index=False), start=start + 1):
+        for c, value in enumerate(row, start=1):
+            if _missing(value):
+                continue
+            if hasattr(value, "item"):
+                value = value.item()
+            cell = ws.cell(row=r, column=c, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # never a formula
+            if frame.columns[c - 1] in percent and isinstance(value, (int, float)):
+                cell.value = value / 100
+                cell.number_format = "0.0%"
+    for c, name in enumerate(frame.columns, start=1):
+        longest = max([len(str(name))] + [len(str(v)) for v in frame.iloc[:200, c - 1].tolist()])
+        ws.column_dimensions[get_column_letter(c)].width = min(max(10, longest + 2), 60)
+    ws.freeze_panes = ws.cell(row=start + 1, column=1)
+    if len(frame) and len(frame.columns):
+        ref = f"A{start}:{get_column_letter(len(frame.columns))}{start + len(frame)}"
+        table = ExcelTable(displayName="t_" + "".join(ch for ch in title if ch.isalnum())[:40] or "t", ref=ref)
+        table.tableStyleInfo = TableStyleInfo(name="TableStyleLight9", showRowStripes=True)
+        ws.add_table(table)
+
+
+def dictionary(form: Form) -> pd.DataFrame:
+    """The data dictionary, made from the form."""
+    rows = []
+    for t in form.tables.values():
+        for f in t.fields.values():
+            allowed = ", ".join(f.values) if f.values else ""
+            limits = " to ".join(str(x) for x in (f.min, f.max) if x is not None)
+            rows.append({"sheet": t.sheet, "field": f.name, "label": f.label, "type": f.type, "unit": f.unit,
+                         "key": "yes" if f.name in t.key else "", "required": "yes" if f.required else "",
+                         "allowed values": allowed, "range": limits, "format": f.format or "",
+                         "references": ".".join(f.references) if f.references else "", "help": f.help})
+    return pd.DataFrame(rows)
+
+
+def collaborator_workbook(review: Review, path: Path, *, report: Report, comparison: Comparison,
+                          consensus: Consensus, tables: AnalysisTables, pooled: pd.DataFrame,
+                          plots: Mapping[str, Path], made: str) -> Path:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "README"
+    ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 26, 110
+    lines = [
+        (review.title, ""), ("", ""),
+        ("Question", review.question),
+        ("Form", f"{review.form.name} version {review.form.version}"),
+        ("Made", made),
+        ("Reviewers' workbooks", "; ".join(str(p.name) for p in review.reviewers)),
+        ("Adjudication", review.adjudication.name if review.adjudication else ""),
+        ("", ""),
+        ("Sheets", ""),
+        ("Studies, Arms, ...", ("The consensus of the reviewers' extractions, one sheet per table of the form. "
+                                "NR = not reported, NA = not applicable, empty = not extracted.")),
+        ("Arm outcomes", "Meta-analysis-ready counts per study, arm and outcome; derived values say how."),
+        ("Pooled results", "One row per analysis: estimate, CI and prediction interval on the natural scale."),
+        ("Forest plots", "One picture per analysis."),
+        ("Validation issues", "Warnings left in the reviewers' workbooks (errors would have stopped the run)."),
+        ("Discrepancies", "Every disagreement between reviewers, with the decision, who made it and why."),
+        ("Data dictionary", "Every field of the form: type, unit, allowed values, help."),
+    ]
+    for r, (a, b) in enumerate(lines, start=1):
+        ws.cell(row=r, column=1, value=a).font = Font(bold=True, size=14 if r == 1 else 11)
+        cell = ws.cell(row=r, column=2, value=b)
+        cell.data_type = "s"
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for name, frame in consensus.tables.items():
+        percent = tuple(f.name for f in review.form.table(name).fields.values() if f.type == "percent")
+        _sheet(wb, review.form.table(name).sheet, frame, percent)
+    _sheet(wb, "Arm outcomes", tables.arm_outcomes, ("percent",))
+    _sheet(wb, "Pooled results", pooled, ("i2",))
+    pics = wb.create_sheet("Forest plots")
+    row = 1
+    for name, png in plots.items():
+        pics.cell(row=row, column=1, value=name).font = Font(bold=True)
+        image = Image(str(png))
+        image.anchor = f"A{row + 1}"
+        pics.add_image(image)
+        row += int(image.height / 20) + 4
+    _sheet(wb, "Validation issues", report.to_frame())
+    decisions = consensus.trail[consensus.trail["basis"] == "decided"] if "basis" in consensus.trail else None
+    _sheet(wb, "Discrepancies", comparison.discrepancies)
+    if decisions is not None:
+        _sheet(wb, "Decisions", decisions)
+    _sheet(wb, "Data dictionary", dictionary(review.form))
+    with atomic_path(path) as tmp:
+        wb.save(tmp)
+    return path
+
+
+# --- Everything --------------------------------------------------------------------------------------------------
+
+
+def export_all(review: Review, out: Path, *, report: Report, comparison: Comparison, consensus: Consensus,
+               tables: AnalysisTables, pooled: pd.DataFrame, datasets: Mapping[str, pd.DataFrame]) -> list[Path]:
+    """Write every output of a run into `out`; returns the paths written."""
+    from .plots import forest_plot
+    from .reconcile import write_consensus
+
+    written = write_consensus(consensus, out / "consensus")
+    for name, frame in tables.frames().items():
+        written.append(write_csv(frame, out / "tables" / f"{name}.csv"))
+    written.append(write_csv(pooled, out / "pooled.csv"))
+    plots: dict[str, Path] = {}
+    for a in review.analyses:
+        data = datasets[a.slug]
+        counts = [c for c in ("events_e", "n_e", "events_c", "n_c", "events", "n") if c in data.columns]
+        usable = data.dropna(subset=counts).drop(columns=["note"])
+        if len(usable) == 0:
+            continue
+        fig = forest_plot(usable, a.measure, a.method, test=a.test, study="study_id", title=a.name,
+                          path=out / "plots" / f"{a.slug}.png", single_study="keep")
+        plots[a.name] = out / "plots" / f"{a.slug}.png"
+        written.append(plots[a.name])
+        fig.clear()
+    written += r_exports(list(review.analyses), datasets, out / "r")
+    written += revman_exports(list(review.analyses), datasets, consensus.tables["arms"], out / "revman")
+    files = {name: f"consensus/{name}.csv" for name in consensus.tables}
+    package = json.dumps(datapackage(review, files), indent=2, ensure_ascii=False) + "\n"
+    write_text(out / "datapackage.json", package)
+    written.append(out / "datapackage.json")
+    write_text(out / "methods.md", methods_text(review, comparison, consensus, pooled) + "\n")
+    written.append(out / "methods.md")
+    made = f"{dt.date.today().isoformat()} with review {__version__}: review run {review.folder}"
+    written.append(collaborator_workbook(review, out / "review.xlsx", report=report, comparison=comparison,
+                                         consensus=consensus, tables=tables, pooled=pooled, plots=plots,
+                                         made=made))
+    return written
