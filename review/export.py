@@ -256,11 +256,19 @@ def _sheet(wb: Workbook, title: str, frame: pd.DataFrame, percent: tuple[str, ..
         longest = max([len(str(name))] + [len(str(v)) for v in frame.iloc[:200, c - 1].tolist()])
         ws.column_dimensions[get_column_letter(c)].width = min(max(10, longest + 2), 60)
     ws.freeze_panes = ws.cell(row=start + 1, column=1)
+    _print_to_width(ws)
     if len(frame) and len(frame.columns):
         ref = f"A{start}:{get_column_letter(len(frame.columns))}{start + len(frame)}"
         table = ExcelTable(displayName="t_" + "".join(ch for ch in title if ch.isalnum())[:40] or "t", ref=ref)
         table.tableStyleInfo = TableStyleInfo(name="TableStyleLight9", showRowStripes=True)
         ws.add_table(table)
+
+
+def _print_to_width(ws) -> None:
+    """Printed or saved as PDF, a sheet fits the page width instead of spilling columns onto extra pages."""
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.page_setup.orientation = "landscape"
 
 
 def dictionary(form: Form) -> pd.DataFrame:
@@ -283,7 +291,8 @@ def collaborator_workbook(review: Review, path: Path, *, report: Report, compari
     wb = Workbook()
     ws = wb.active
     ws.title = "README"
-    ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 26, 110
+    ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 26, 100
+    _print_to_width(ws)
     lines = [
         (review.title, ""), ("", ""),
         ("Question", review.question),
@@ -293,8 +302,9 @@ def collaborator_workbook(review: Review, path: Path, *, report: Report, compari
         ("Adjudication", review.adjudication.name if review.adjudication else ""),
         ("", ""),
         ("Sheets", ""),
-        ("Studies, Arms, ...", ("The consensus of the reviewers' extractions, one sheet per table of the form. "
-                                "NR = not reported, NA = not applicable, empty = not extracted.")),
+        ("Studies, Arms, ...", "The consensus of the reviewers' extractions, one sheet per table of the form."),
+        ("", "NR = not reported, NA = not applicable, empty = not extracted. Headers are field names: see "
+             "Data dictionary."),
         ("Arm outcomes", "Meta-analysis-ready counts per study, arm and outcome; derived values say how."),
         ("Pooled results", "One row per analysis: estimate, CI and prediction interval on the natural scale."),
         ("Forest plots", "One picture per analysis."),
