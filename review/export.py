@@ -303,8 +303,8 @@ def collaborator_workbook(review: Review, path: Path, *, report: Report, compari
         ("", ""),
         ("Sheets", ""),
         ("Studies, Arms, ...", "The consensus of the reviewers' extractions, one sheet per table of the form."),
-        ("", "NR = not reported, NA = not applicable, empty = not extracted. Headers are field names: see "
-             "Data dictionary."),
+        ("", ("NR = not reported, NA = not applicable, empty = not extracted. Headers are field names: see "
+              "Data dictionary.")),
         ("Arm outcomes", "Meta-analysis-ready counts per study, arm and outcome; derived values say how."),
         ("Pooled results", "One row per analysis: estimate, CI and prediction interval on the natural scale."),
         ("Forest plots", "One picture per analysis."),
