@@ -212,6 +212,122 @@ def run(
 # --- end review folders ---
 
 
+# --- compare (issue 5) ---
+_TYPE_STYLE = {"arms-swapped": "magenta", "zero-vs-nr": "red", "omission": "yellow", "numeric": "cyan"}
+
+
+@app.command()
+@friendly
+def compare(
+    inputs: Annotated[list[Path], typer.Argument(
+        help="Two or more reviewers' workbooks (.xlsx) or CSV folders of the same studies (a pre-fill from another "
+             "tool, read as an extraction, counts as a reviewer).")],
+    form: FormOption = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the discrepancy workbook (.xlsx) for the adjudicator.")] = None,
+    decisions: Annotated[Path | None, typer.Option(
+        help="An earlier, adjudicated discrepancy workbook: its decisions are carried over where the values they "
+             "were made on are unchanged; the others are marked stale.")] = None,
+    by_field: Annotated[bool, typer.Option("--by-field", help="Show agreement per field, not only per table.")]
+    = False,
+) -> None:
+    """Compare independent extractions field by field: every discrepancy with its type, and the agreement
+    (percent agreement, exact numeric agreement, Cohen's kappa with 95% CI) per field, table and reviewer pair."""
+    from .compare import compare as compare_extractions
+    from .reconcile import carry_over, read_decisions, write_discrepancies
+    from .workbook import read_extraction
+
+    the_form = _form(form)
+    with out.status("Reading extractions..."):
+        extractions = [read_extraction(path, the_form) for path in inputs]
+    previous = read_decisions(decisions) if decisions else None
+    result = compare_extractions(extractions)
+    _render_comparison(result, by_field)
+    if output:
+        write_discrepancies(result, output, previous=previous)
+        carried = ""
+        if previous is not None:
+            kept, stale = carry_over(result, previous)
+            carried = f"; {len(kept)} decisions carried over from {previous.path.name}, {len(stale)} stale"
+        out.print(f"Wrote {output}: {len(result)} discrepancies{carried}.")
+
+
+def _render_comparison(result, by_field: bool) -> None:
+    for r in result.reviewers:
+        out.print(f"[bold]{r.letter}[/] {r.name}  {r.file}", highlight=False)
+    if len(result):
+        table = RichTable(header_style="bold", title=f"{len(result)} discrepancies")
+        for col in ("id", "table", "row", "field", "type", *(r.letter for r in result.reviewers)):
+            table.add_column(col, overflow="fold")
+        for u in result.disagreements:
+            table.add_row(u.id, u.table, u.row, u.field, u.type, *(e.shown or "(empty)" for e in u.entries),
+                          style=_TYPE_STYLE.get(u.type))
+        out.print(table)
+    else:
+        out.print("[green]No discrepancies: the extractions agree on every value.[/]")
+    shown = result.agreement if by_field else result.agreement[result.agreement["field"] == ""]
+    table = RichTable(header_style="bold", title="Agreement")
+    for col in ("pair", "table", *(("field",) if by_field else ()), "values", "agree", "numbers exact",
+                "kappa (95% CI)"):
+        table.add_column(col, justify="right" if col in ("values", "agree", "numbers exact") else "left")
+    for _, a in shown.iterrows():
+        kappa = "-" if a["kappa"] != a["kappa"] else \
+            f"{a['kappa']:.2f} ({a['kappa_low']:.2f} to {a['kappa_high']:.2f}), n={a['kappa_units']}"
+        exact = "-" if a["numeric_exact"] != a["numeric_exact"] else \
+            f"{a['numeric_exact']:.1f}% of {a['numeric_units']}"
+        overall = a["table"] == ""
+        table.add_row(a["pair"], a["table"] or "all tables", *((a["field"],) if by_field else ()), str(a["units"]),
+                      f"{a['agreement']:.1f}%", exact, kappa, style="bold" if overall else None)
+    out.print(table)
+    for note in result.notes:
+        out.print(f"[yellow]note:[/] {note}", highlight=False)
+
+
+@app.command()
+@friendly
+def reconcile(
+    inputs: Annotated[list[Path], typer.Argument(
+        metavar="EXTRACTION... DECISIONS.xlsx",
+        help="The reviewers' workbooks (or CSV folders) in the order they were compared, then the adjudicated "
+             "discrepancy workbook.")],
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Folder for the consensus: one CSV per table, trail.csv and manifest.json.")],
+    form: FormOption = None,
+) -> None:
+    """Build the consensus from the extractions and the adjudicator's decisions. Exit code 0: written; 1: a
+    disagreement is undecided or a decision is stale (listed); 2: unreadable input."""
+    from .reconcile import ConsensusBlocked, read_decisions, write_consensus
+    from .reconcile import reconcile as reconcile_extractions
+    from .workbook import read_extraction
+
+    if len(inputs) < 3:
+        raise ReviewError("reconcile needs two or more extractions and then the decisions: "
+                          "review reconcile A.xlsx B.xlsx DECISIONS.xlsx -o consensus/")
+    *paths, decisions_path = inputs
+    the_form = _form(form)
+    decisions = read_decisions(decisions_path)
+    with out.status("Reading extractions..."):
+        extractions = [read_extraction(path, the_form) for path in paths]
+    try:
+        consensus = reconcile_extractions(extractions, decisions)
+    except ConsensusBlocked as blocked:
+        table = RichTable(header_style="bold", title="Open disagreements")
+        for col in ("id", "table", "row", "field", "state", *(r.letter for r in decisions.reviewers)):
+            table.add_column(col, overflow="fold")
+        for u, why in [(u, "undecided") for u in blocked.open] + [(u, f"stale: {w}") for u, w in blocked.stale]:
+            table.add_row(u.id, u.table, u.row, u.field, why, *(e.shown or "(empty)" for e in u.entries))
+        out.print(table)
+        raise
+    written = write_consensus(consensus, output)
+    for note in consensus.notes:
+        out.print(f"[yellow]note:[/] {note}", highlight=False)
+    out.print(f"Consensus: {consensus.summary()}")
+    out.print(f"Wrote {len(written)} files to {output}/ ({', '.join(p.name for p in written[-2:])} included).")
+
+
+# --- end compare ---
+
+
 def main() -> None:  # pragma: no cover - console entry point alias
     sys.exit(app())
 

@@ -56,10 +56,10 @@ class ConsensusBlocked(ReviewError):
             parts.append(f"{len(open_units)} undecided ({_listed([u for u in open_units])})")
         if stale:
             parts.append(f"{len(stale)} stale ({_listed([u for u, _ in stale], [why for _, why in stale])})")
-        super().__init__(
-            f"{path}: no consensus while disagreements are open: {'; '.join(parts)}. Decide them in {path} "
-            "(for stale ones, carry the other decisions over with `review compare ... --decisions "
-            f"{Path(path).name} -o NEW.xlsx`) and run reconcile again.")
+        carry = (" (to carry the valid decisions into a fresh workbook: `review compare ... --decisions "
+                 f"{Path(path).name} -o NEW.xlsx`)") if stale else ""
+        super().__init__(f"{path}: no consensus while disagreements are open: {'; '.join(parts)}. Decide them in "
+                         f"{path}{carry} and run reconcile again.")
 
 
 def _listed(units: list[Unit], why: list[str] | None = None, limit: int = 12) -> str:
@@ -176,6 +176,7 @@ def _discrepancy_sheet(ws, comparison: Comparison, previous: Decisions | None) -
             else _HEADER_FILL
         ws.column_dimensions[get_column_letter(col)].width = width
     at = {h: i for i, h in enumerate(headers, start=1)}
+    carried, stale_now = carry_over(comparison, previous) if previous else ({}, {})
     for r, u in enumerate(comparison.disagreements, start=2):
         values = {"ID": u.id, "Table": u.table, "Row": u.row, "Field": u.field, "Type": u.type,
                   "Detail": comparison.discrepancies.iloc[r - 2]["detail"],
@@ -183,17 +184,16 @@ def _discrepancy_sheet(ws, comparison: Comparison, previous: Decisions | None) -
         for rv, e in zip(comparison.reviewers, u.entries):
             values |= {f"{rv.letter} value": e.shown, f"{rv.letter} where": e.where,
                        f"{rv.letter} source": e.source, f"{rv.letter} location": e.location}
-        stale = False
-        earlier = previous.items.get((u.table, u.key, u.field)) if previous else None
-        if earlier is not None and earlier.choice:
-            why = _stale(u, earlier, comparison.reviewers)
-            if why:
-                stale = True
-                values["Status"] = f"STALE ({why}); earlier: {earlier.summary}"
-            else:
-                values |= {"Decision": earlier.choice, "Other value": show(earlier.other), "Adjudicator":
-                           earlier.adjudicator, "Date": earlier.date, "Reason": earlier.reason,
-                           "Status": f"carried over from {previous.path.name}"}
+        identity = (u.table, u.key, u.field)
+        stale = identity in stale_now
+        if stale:
+            earlier, why = stale_now[identity]
+            values["Status"] = f"STALE ({why}); earlier: {earlier.summary}"
+        elif identity in carried:
+            earlier = carried[identity]
+            values |= {"Decision": earlier.choice, "Other value": show(earlier.other), "Adjudicator":
+                       earlier.adjudicator, "Date": earlier.date, "Reason": earlier.reason,
+                       "Status": f"carried over from {previous.path.name}"}
         for header, value in values.items():
             cell = _text(ws, r, at[header], value)
             if header in ("Detail", "Reason", "Status"):
@@ -386,6 +386,24 @@ def _check_reviewers(current: Sequence[Reviewer], decisions: Decisions) -> None:
         return
     expected = ", ".join(f"{r.letter} = {Path(r.file).name} ({r.name})" for r in decisions.reviewers)
     raise ReviewError(f"{decisions.path}: was made from {expected}; give the same extractions in that order.")
+
+
+def carry_over(comparison: Comparison, previous: Decisions) -> tuple[dict[tuple, Decision],
+                                                                     dict[tuple, tuple[Decision, str]]]:
+    """Earlier decisions on today's disagreements, by (table, key, field): those that still apply, and the stale
+    ones (made on values that have changed since) with why."""
+    carried, stale = {}, {}
+    for u in comparison.disagreements:
+        identity = (u.table, u.key, u.field)
+        earlier = previous.items.get(identity)
+        if earlier is None or not earlier.choice:
+            continue
+        why = _stale(u, earlier, comparison.reviewers)
+        if why:
+            stale[identity] = (earlier, why)
+        else:
+            carried[identity] = earlier
+    return carried, stale
 
 
 def _stale(u: Unit, d: Decision, reviewers: Sequence[Reviewer]) -> str:

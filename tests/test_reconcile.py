@@ -9,8 +9,10 @@ import json
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
+from typer.testing import CliRunner
 
-from conftest import complete_study, write
+from conftest import ROOT, complete_study, write
+from review.cli import app
 from review.compare import ROW, compare
 from review.errors import ReviewError, UnreadableInput
 from review.reconcile import (SHEET, ConsensusBlocked, read_decisions, reconcile, write_consensus,
@@ -272,8 +274,6 @@ def test_outputs_never_overwrite_inputs(form, tmp_path, two):
 def test_the_example_review_reconciles(form, tmp_path):
     """data/gist_imatinib: two reviewers of the same studies, where the sources disagree each took another
     source; the adjudication file decides every disagreement, with reasons."""
-    from conftest import ROOT
-
     folder = ROOT / "data" / "gist_imatinib"
     extractions = [read_workbook(folder / f"reviewer_{x}.xlsx", form) for x in "ab"]
     comparison = compare(extractions)
@@ -291,3 +291,45 @@ def test_the_example_review_reconciles(form, tmp_path):
     assert arms.loc["400mg", "randomised"] == 73 and consensus["studies"].at[0, "randomised_total"] == 147
     write_consensus(consensus, tmp_path / "consensus")
     assert validate(read_csv_folder(tmp_path / "consensus", form)).ok
+
+
+# --- the commands ---------------------------------------------------------------------------------------------
+
+EXAMPLE = [str(p) for p in (ROOT / "data" / "gist_imatinib" / "reviewer_a.xlsx",
+                            ROOT / "data" / "gist_imatinib" / "reviewer_b.xlsx")]
+ADJUDICATION = str(ROOT / "data" / "gist_imatinib" / "adjudication.xlsx")
+runner = CliRunner()
+
+
+def test_cli_compare_shows_discrepancies_and_agreement(tmp_path):
+    out = tmp_path / "d.xlsx"
+    result = runner.invoke(app, ["compare", *EXAMPLE, "-o", str(out), "--by-field"])
+    assert result.exit_code == 0, result.output
+    assert "16 discrepancies" in result.output and "randomised_total" in result.output
+    assert "all tables" in result.output and "84.2%" in result.output and "0.94 (0.82 to 1.00)" in result.output
+    assert read_decisions(out).decided == 0 and len(read_decisions(out)) == 16
+    carried = runner.invoke(app, ["compare", *EXAMPLE, "--decisions", ADJUDICATION, "-o", str(tmp_path / "e.xlsx")])
+    assert "16 decisions carried over from adjudication.xlsx, 0 stale" in carried.output
+
+
+def test_cli_reconcile_blocks_then_writes(tmp_path):
+    blank = tmp_path / "d.xlsx"
+    runner.invoke(app, ["compare", *EXAMPLE, "-o", str(blank)])
+    result = runner.invoke(app, ["reconcile", *EXAMPLE, str(blank), "-o", str(tmp_path / "c")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "undecided" in result.output and "16 undecided (D1 studies B2222 centres" in result.output
+    assert not (tmp_path / "c").exists()
+    result = runner.invoke(app, ["reconcile", *EXAMPLE, ADJUDICATION, "-o", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    assert "11 decided" in result.output and (tmp_path / "c" / "trail.csv").exists()
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["reconcile", *EXAMPLE, EXAMPLE[1], "-o", "c"], 2, "is not a discrepancy workbook"),
+    (["reconcile", *EXAMPLE, "-o", "c"], 1, "two or more extractions and then the decisions"),
+    (["compare", EXAMPLE[0], "missing.xlsx"], 2, "missing.xlsx: file not found"),
+    (["compare", EXAMPLE[0], EXAMPLE[0]], 1, "the same file is given twice"),
+])
+def test_cli_errors_are_one_line(tmp_path, args, code, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == code and message in result.output and "Traceback" not in result.output
