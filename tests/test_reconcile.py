@@ -287,8 +287,10 @@ def test_the_example_review_reconciles(form, tmp_path):
     assert all(d.reason and d.date for d in decisions.items.values())
     consensus = reconcile(extractions, decisions)
     assert consensus.notes == []
-    arms = consensus["arms"].set_index("arm_id")
-    assert arms.loc["400mg", "randomised"] == 73 and consensus["studies"].at[0, "randomised_total"] == 147
+    arms = consensus["arms"].set_index(["study_id", "arm_id"])
+    assert arms.loc[("B2222", "400mg"), "randomised"] == 73 and consensus["studies"].at[0, "randomised_total"] == 147
+    response = consensus["response"].set_index(["study_id", "arm_id", "category"])
+    assert response.loc[("EORTC 62005", "400mg qd", "complete response"), "percent"] == 5  # S17, fits S14's 52 CRs
     write_consensus(consensus, tmp_path / "consensus")
     assert validate(read_csv_folder(tmp_path / "consensus", form)).ok
 
@@ -305,11 +307,11 @@ def test_cli_compare_shows_discrepancies_and_agreement(tmp_path):
     out = tmp_path / "d.xlsx"
     result = runner.invoke(app, ["compare", *EXAMPLE, "-o", str(out), "--by-field"])
     assert result.exit_code == 0, result.output
-    assert "16 discrepancies" in result.output and "randomised_total" in result.output
-    assert "all tables" in result.output and "84.2%" in result.output and "0.94 (0.82 to 1.00)" in result.output
-    assert read_decisions(out).decided == 0 and len(read_decisions(out)) == 16
+    assert "31 discrepancies" in result.output and "randomised_total" in result.output
+    assert "all tables" in result.output and "92.8%" in result.output and "0.97 (0.94 to 1.00)" in result.output
+    assert read_decisions(out).decided == 0 and len(read_decisions(out)) == 31
     carried = runner.invoke(app, ["compare", *EXAMPLE, "--decisions", ADJUDICATION, "-o", str(tmp_path / "e.xlsx")])
-    assert "16 decisions carried over from adjudication.xlsx, 0 stale" in carried.output
+    assert "31 decisions carried over from adjudication.xlsx, 0 stale" in carried.output
 
 
 def test_cli_reconcile_blocks_then_writes(tmp_path):
@@ -317,11 +319,11 @@ def test_cli_reconcile_blocks_then_writes(tmp_path):
     runner.invoke(app, ["compare", *EXAMPLE, "-o", str(blank)])
     result = runner.invoke(app, ["reconcile", *EXAMPLE, str(blank), "-o", str(tmp_path / "c")])
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "undecided" in result.output and "16 undecided (D1 studies B2222 centres" in result.output
+    assert "undecided" in result.output and "31 undecided (D1 studies B2222 centres" in result.output
     assert not (tmp_path / "c").exists()
     result = runner.invoke(app, ["reconcile", *EXAMPLE, ADJUDICATION, "-o", str(tmp_path / "c")])
     assert result.exit_code == 0, result.output
-    assert "11 decided" in result.output and (tmp_path / "c" / "trail.csv").exists()
+    assert "21 decided" in result.output and (tmp_path / "c" / "trail.csv").exists()
 
 
 @pytest.mark.parametrize("args, code, message", [
