@@ -25,6 +25,7 @@ from . import __version__
 from .files import atomic_path, write_text
 from .forms import MISSING_CODES, Form
 from .issues import Report
+from .project import count_columns
 
 if TYPE_CHECKING:  # imported for annotations only: export sits at the end of the pipeline
     from .compare import Comparison
@@ -57,7 +58,8 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
 
 # --- R: metafor's and meta's argument names ---------------------------------------------------------------------
 
-_METAFOR = {"events_e": "ai", "n_e": "n1i", "events_c": "ci", "n_c": "n2i", "events": "xi", "n": "ni"}
+_METAFOR = {"events_e": "ai", "n_e": "n1i", "events_c": "ci", "n_c": "n2i", "events": "xi", "n": "ni", "yi": "yi",
+            "vi": "vi"}
 _META = {"events_e": "event.e", "n_e": "n.e", "events_c": "event.c", "n_c": "n.c", "events": "event", "n": "n"}
 
 
@@ -70,21 +72,24 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
     ]
     for a in analyses:
         data = datasets[a.slug]
-        counts = [c for c in ("events_e", "n_e", "events_c", "n_c", "events", "n") if c in data.columns]
+        counts = count_columns(data)
         usable = data.dropna(subset=counts)
         metafor = usable.rename(columns=_METAFOR)[["study_id", *[_METAFOR[c] for c in counts]]]
         meta = usable.rename(columns={**_META, "study_id": "studlab"})[["studlab", *[_META[c] for c in counts]]]
+        if a.measure == "HR":  # meta's metagen takes the log HR and its standard error
+            meta = usable.assign(seTE=usable["vi"] ** 0.5).rename(columns={"study_id": "studlab", "yi": "TE"})[
+                ["studlab", "TE", "seTE"]]
         written.append(write_csv(metafor.rename(columns={"study_id": "study"}), folder / f"{a.slug}_metafor.csv"))
         written.append(write_csv(meta, folder / f"{a.slug}_meta.csv"))
         args = ", ".join(f"{v}={v}" for v in (_METAFOR[c] for c in counts))
         call = "rma.mh" if a.method == "MH" else "rma.peto" if a.method == "PETO" else "rma"
         extra = "" if call != "rma" else f', method="{a.method}", test="{a.test}"'
-        measure = "" if call == "rma.peto" else f'measure="{a.measure}", '
+        measure = "" if call == "rma.peto" or a.measure == "HR" else f'measure="{a.measure}", '
         script += [f"\n# {a.name}", f'dat <- read.csv("{a.slug}_metafor.csv")',
                    f"res <- {call}({measure}{args}, data=dat, slab=study{extra})", "print(res)"]
         if call == "rma":
             script.append("print(predict(res, transf=" + ("transf.ilogit" if a.measure == "PLO" else "exp")
-                          + "))" if a.measure in ("OR", "RR", "PLO") else "print(predict(res))")
+                          + "))" if a.measure in ("OR", "RR", "PLO", "HR") else "print(predict(res))")
     written.append(folder / "analyses.R")
     write_text(folder / "analyses.R", "\n".join(script) + "\n")
     return written
@@ -108,7 +113,7 @@ def revman_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame
               .to_dict("records")}
     arm_rows, result_rows = {}, []
     for a in analyses:
-        if a.one_arm:
+        if a.one_arm or a.measure == "HR":
             continue
         for _, r in datasets[a.slug].dropna(subset=["events_e", "n_e", "events_c", "n_c"]).iterrows():
             for side in ("e", "c"):
@@ -357,8 +362,8 @@ def export_all(review: Review, out: Path, *, report: Report, comparison: Compari
     plots: dict[str, Path] = {}
     for a in review.analyses:
         data = datasets[a.slug]
-        counts = [c for c in ("events_e", "n_e", "events_c", "n_c", "events", "n") if c in data.columns]
-        usable = data.dropna(subset=counts).drop(columns=["note"])
+        counts = count_columns(data)
+        usable = data.dropna(subset=counts)[["study_id", *counts]]
         if len(usable) == 0:
             continue
         fig = forest_plot(usable, a.measure, a.method, test=a.test, study="study_id", title=a.name,

@@ -33,10 +33,11 @@ import pandas as pd
 from .errors import ReviewError
 from .forms import Form, default_form_path, load_form
 from .issues import Report
+from .tables import AnalysisTables
 from .workbook import Extraction, UnreadableWorkbook, make_workbook, read_extraction
 
 CONFIG = "review.toml"
-TWO_ARM = ("OR", "RR", "RD")
+TWO_ARM = ("OR", "RR", "RD", "HR")  # HR: from the hazard_ratios table (log HR and its SE)
 ONE_ARM = ("PLO", "PR", "PAS", "PFT")
 METHODS = ("EE", "DL", "REML", "PM", "MH", "PETO")
 
@@ -71,6 +72,7 @@ class Review:
     adjudication: Path | None
     analyses: tuple[Analysis, ...]
     output: Path
+    counts: str = "unique"  # policy for counts derived from percentages: unique or nearest (tables.count_from)
 
 
 def load_review(folder: str | Path) -> Review:
@@ -83,7 +85,8 @@ def load_review(folder: str | Path) -> Review:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ReviewError(f"{path}: not valid TOML ({exc}).") from None
-    unknown = set(doc) - {"title", "question", "form", "reviewers", "adjudication", "analysis", "output"}
+    unknown = set(doc) - {"title", "question", "form", "reviewers", "adjudication", "analysis", "output",
+                          "derive_counts"}
     if unknown:
         raise ReviewError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}.")
 
@@ -100,8 +103,13 @@ def load_review(folder: str | Path) -> Review:
     if not isinstance(reviewers, list) or not reviewers:
         raise ReviewError(f"{path}: reviewers must list each reviewer's workbook, e.g. "
                           'reviewers = ["reviewer_a.xlsx", "reviewer_b.xlsx"].')
+    counts = str(doc.get("derive_counts", "unique"))
+    if counts not in ("unique", "nearest"):
+        raise ReviewError(f"{path}: derive_counts must be \"unique\" (a count only when one whole count fits the "
+                          "printed percentage) or \"nearest\" (the nearest, with the ambiguity recorded).")
     return Review(
         folder=folder,
+        counts=counts,
         title=str(doc.get("title") or folder.name),
         question=str(doc.get("question") or ""),
         form=form,
@@ -227,10 +235,10 @@ def run(folder: str | Path, out: str | Path | None = None, progress: Progress | 
     consensus = reconcile(extractions, decisions)
 
     step("aggregate")
-    tables = analysis_tables(consensus.tables)
+    tables = analysis_tables(consensus.tables, counts=review.counts)
 
     step("pool")
-    pooled, datasets = pool_analyses(review, tables.arm_outcomes)
+    pooled, datasets = pool_analyses(review, tables)
 
     step("export")
     outputs += export_all(review, out_dir, report=report, comparison=comparison, consensus=consensus,
@@ -238,10 +246,13 @@ def run(folder: str | Path, out: str | Path | None = None, progress: Progress | 
     return RunResult(review, report, outputs, pooled)
 
 
-def analysis_data(analysis: Analysis, arm_outcomes: pd.DataFrame) -> pd.DataFrame:
+def analysis_data(analysis: Analysis, tables: AnalysisTables) -> pd.DataFrame:
     """The rows one analysis pools, in the contract's columns; refuses an outcome or arm that does not exist."""
     from .tables import comparison_table
 
+    if analysis.measure == "HR":
+        return _hazard_ratio_data(analysis, tables.hazard_ratios)
+    arm_outcomes = tables.arm_outcomes
     known = sorted(set(arm_outcomes["outcome"].dropna()))
     if analysis.outcome not in known:
         raise ReviewError(f"analysis {analysis.name!r}: outcome {analysis.outcome!r} is not in the consensus "
@@ -263,15 +274,47 @@ def analysis_data(analysis: Analysis, arm_outcomes: pd.DataFrame) -> pd.DataFram
                             analysis.timepoint, analysis.grade)
 
 
-def pool_analyses(review: Review, arm_outcomes: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Pool every analysis of the review; studies without usable counts are listed, not silently dropped."""
+def _hazard_ratio_data(analysis: Analysis, hazard_ratios: pd.DataFrame) -> pd.DataFrame:
+    """log HR and its variance per study, oriented experimental versus control as the analysis names them."""
+    known = sorted(set(hazard_ratios["outcome"].dropna()))
+    if analysis.outcome not in known:
+        raise ReviewError(f"analysis {analysis.name!r}: no hazard ratio for outcome {analysis.outcome!r}; "
+                          f"hazard ratios are given for: {', '.join(known) or 'none'}.")
+    rows = []
+    for study, (exp, ctl) in analysis.arms.items():
+        found = hazard_ratios[(hazard_ratios["study_id"] == study) & (hazard_ratios["outcome"] == analysis.outcome)]
+        row = {"study_id": study, "experimental_arm": exp, "control_arm": ctl, "yi": None, "vi": None, "note": ""}
+        pairs = list(zip(found["experimental_arm"], found["control_arm"]))
+        if (exp, ctl) in pairs:
+            hit = found.iloc[pairs.index((exp, ctl))]
+            row.update(yi=hit["yi"], vi=hit["vi"], note=hit["note"] or "")
+        elif (ctl, exp) in pairs:  # reported the other way round: invert (log HR changes sign)
+            hit = found.iloc[pairs.index((ctl, exp))]
+            yi = None if pd.isna(hit["yi"]) else -float(hit["yi"])
+            row.update(yi=yi, vi=hit["vi"], note="; ".join(n for n in (hit["note"], "inverted to exp vs control")
+                                                            if n))
+        else:
+            row["note"] = f"no hazard ratio of {exp} versus {ctl}"
+        if row["vi"] is None or pd.isna(row["vi"]):
+            row["note"] = row["note"] or "no standard error"
+        rows.append(row)
+    return pd.DataFrame(rows).astype({"yi": "Float64", "vi": "Float64"})
+
+
+def count_columns(data: pd.DataFrame) -> list[str]:
+    """The columns an analysis's rows need filled to be pooled."""
+    return [c for c in ("events_e", "n_e", "events_c", "n_c", "events", "n", "yi", "vi") if c in data.columns]
+
+
+def pool_analyses(review: Review, tables: AnalysisTables) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Pool every analysis of the review; studies without usable data are listed, not silently dropped."""
     from .meta import pool
 
     rows, datasets = [], {}
     for analysis in review.analyses:
-        data = analysis_data(analysis, arm_outcomes)
+        data = analysis_data(analysis, tables)
         datasets[analysis.slug] = data
-        counts = ["events", "n"] if analysis.one_arm else ["events_e", "n_e", "events_c", "n_c"]
+        counts = count_columns(data)
         usable = data.dropna(subset=counts)
         left_out = data.loc[~data.index.isin(usable.index), "study_id"].tolist()
         base = {"analysis": analysis.name, "outcome": analysis.outcome, "timepoint": analysis.timepoint or "",
@@ -280,7 +323,7 @@ def pool_analyses(review: Review, arm_outcomes: pd.DataFrame) -> tuple[pd.DataFr
             rows.append({**base, "measure": analysis.measure, "method": analysis.method, "test": analysis.test,
                          "k": 0, "note": "no study has usable counts"})
             continue
-        result = pool(usable.drop(columns=["note"]), analysis.measure, analysis.method, test=analysis.test,
-                      single_study="keep")
+        columns = ["study_id", *counts]
+        result = pool(usable[columns], analysis.measure, analysis.method, test=analysis.test, single_study="keep")
         rows.append({**base, **result.iloc[0].to_dict()})
     return pd.DataFrame(rows), datasets

@@ -73,18 +73,31 @@ class Count:
     note: str = ""
 
 
-def count_from(events: object, percent: object, total: object, what: str = "count") -> Count:
-    """The count as reported, or derived from a reported percentage of `total`; refuses what is ambiguous."""
+COUNT_POLICIES = ("unique", "nearest")
+
+
+def count_from(events: object, percent: object, total: object, what: str = "count",
+               policy: str = "unique") -> Count:
+    """The count as reported, or derived from a reported percentage of `total`.
+
+    policy "unique" (the default) derives a count only when exactly one whole count fits the printed rounding;
+    "nearest" takes the nearest whole count even when several fit, and records which did.
+    """
     if _known(events):
         return Count(int(events), "reported")
     if _known(percent) and _known(total):
         fits = whole_counts(float(percent), float(total))
         exact = float(percent) * float(total) / 100
+        inputs = f"percent={_fmt(percent)}, total={_fmt(total)}"
         if len(fits) == 1:
-            return Count(fits[0], "percent x total / 100, rounded", f"percent={_fmt(percent)}, total={_fmt(total)}")
+            return Count(fits[0], "percent x total / 100, rounded", inputs)
         if not fits:
             return Count(None, note=f"{what}: no whole number of patients out of {_fmt(total)} gives "
                                     f"{_fmt(percent)}% ({exact:.2f})")
+        if policy == "nearest":
+            return Count(round(exact), "percent x total / 100, nearest whole count", inputs,
+                         note=f"{what}: {_fmt(percent)}% of {_fmt(total)} = {exact:.2f}; "
+                              f"{fits[0]} to {fits[-1]} fit the printed rounding")
         return Count(None, note=f"{what}: {_fmt(percent)}% of {_fmt(total)} fits "
                                 f"{' or '.join(map(str, fits))} patients; type the count if the report gives it")
     if _known(percent):
@@ -92,12 +105,17 @@ def count_from(events: object, percent: object, total: object, what: str = "coun
     return Count(None, note=f"{what}: {_code(events)}")
 
 
-def analysis_tables(tables: Mapping[str, pd.DataFrame]) -> AnalysisTables:
-    """Build the meta-analysis-ready tables from consensus (or one reviewer's) tables."""
+def analysis_tables(tables: Mapping[str, pd.DataFrame], *, counts: str = "unique") -> AnalysisTables:
+    """Build the meta-analysis-ready tables from consensus (or one reviewer's) tables.
+
+    `counts` is the policy for counts derived from percentages (see count_from).
+    """
+    if counts not in COUNT_POLICIES:
+        raise ValueError(f"counts must be one of {COUNT_POLICIES}")
     arms = tables.get("arms", pd.DataFrame())
-    rows = _dichotomous(tables.get("dichotomous")) + _response(tables.get("response"), arms) \
-        + _events(tables.get("adverse_events"), "adverse event", "term", "grade", "patients", "at_risk") \
-        + _events(tables.get("safety"), "safety", "item", None, "patients", "at_risk")
+    rows = _dichotomous(tables.get("dichotomous"), counts) + _response(tables.get("response"), arms, counts) \
+        + _events(tables.get("adverse_events"), "adverse event", "term", "grade", "patients", "at_risk", counts) \
+        + _events(tables.get("safety"), "safety", "item", None, "patients", "at_risk", counts)
     arm_outcomes = pd.DataFrame(rows, columns=ARM_OUTCOME_COLUMNS)
     arm_outcomes = arm_outcomes.astype({"events": "Int64", "total": "Int64", "percent": "Float64"})
     return AnalysisTables(arm_outcomes, _continuous(tables.get("continuous")),
@@ -118,26 +136,27 @@ def _records(frame: pd.DataFrame | None) -> list[dict]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
-def _dichotomous(frame: pd.DataFrame | None) -> list[dict]:
+def _dichotomous(frame: pd.DataFrame | None, policy: str) -> list[dict]:
     out = []
     for r in _records(frame):
-        count = count_from(r["events"], r.get("percent"), r["total"], "events")
+        count = count_from(r["events"], r.get("percent"), r["total"], "events", policy)
         out.append(_row(r["study_id"], r["arm_id"], "dichotomous", r["outcome"], r["timepoint"], None, count,
                         r["total"], r.get("percent"), "" if _known(r["total"]) else f"total: {_code(r['total'])}"))
     return out
 
 
-def _events(frame, domain: str, term: str, grade: str | None, patients: str, at_risk: str) -> list[dict]:
+def _events(frame, domain: str, term: str, grade: str | None, patients: str, at_risk: str,
+            policy: str) -> list[dict]:
     out = []
     for r in _records(frame):
-        count = count_from(r[patients], r.get("percent"), r[at_risk], "patients")
+        count = count_from(r[patients], r.get("percent"), r[at_risk], "patients", policy)
         out.append(_row(r["study_id"], r["arm_id"], domain, r[term], None, r[grade] if grade else None, count,
                         r[at_risk], r.get("percent"),
                         "" if _known(r[at_risk]) else f"patients at risk: {_code(r[at_risk])}"))
     return out
 
 
-def _response(frame: pd.DataFrame | None, arms: pd.DataFrame) -> list[dict]:
+def _response(frame: pd.DataFrame | None, arms: pd.DataFrame, policy: str) -> list[dict]:
     records = _records(frame)
     evaluable = {(a["study_id"], a["arm_id"]): a.get("evaluable_response") for a in _records(arms)}
     out = []
@@ -148,7 +167,7 @@ def _response(frame: pd.DataFrame | None, arms: pd.DataFrame) -> list[dict]:
         counts: dict[str, Count] = {}
         totals = {int(r["denominator"]) for r in rows if _known(r["denominator"])}
         for r in rows:
-            counts[r["category"]] = count_from(r["count"], r["percent"], r["denominator"], r["category"])
+            counts[r["category"]] = count_from(r["count"], r["percent"], r["denominator"], r["category"], policy)
             out.append(_row(study, arm, "response", r["category"], timepoint, None, counts[r["category"]],
                             r["denominator"], r["percent"],
                             "" if _known(r["denominator"]) else f"denominator: {_code(r['denominator'])}"))

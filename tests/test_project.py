@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -176,7 +177,8 @@ def test_consensus_takes_the_decision(result):
         (('outcome = "response"', 'outcome = "remission"'), "outcome 'remission' is not in the consensus data"),
         (('S2 = ["hi", "lo"]', 'S3 = ["hi", "lo"]'), "study 'S3' is not in the consensus data"),
         (('S2 = ["hi", "lo"]', 'S2 = ["hi", "mid"]'), "study 'S2' has no arm 'mid'"),
-        (('measure = "RR"', 'measure = "HR"'), "measure 'HR' is not one of"),
+        (('measure = "RR"', 'measure = "XR"'), "measure 'XR' is not one of"),
+        (('title =', 'derive_counts = "closest"\ntitle ='), "derive_counts must be"),
         (('S2 = ["hi", "lo"]', 'S2 = "hi"'), "needs [experimental, control]"),
         (("title", "titel"), "unknown key(s) titel"),
     ],
@@ -217,3 +219,26 @@ def test_init_then_run_and_cli(tmp_path):
     assert "review.xlsx" in result.output
     result = runner.invoke(app, ["run", str(tmp_path / "nothing")])
     assert result.exit_code == 1 and "review init" in result.output and "Traceback" not in result.output
+
+
+def test_hazard_ratio_analysis_orients_each_study_experimental_versus_control():
+    from review.project import Analysis, analysis_data
+    from review.tables import analysis_tables
+
+    hrs = pd.DataFrame([
+        {"study_id": "S1", "outcome": "progression-free survival", "comparison": "hi vs lo",
+         "experimental_arm": "hi", "control_arm": "lo", "hr": 0.82, "ci_low": 0.69, "ci_high": 0.98,
+         "ci_level": 95},
+        {"study_id": "S2", "outcome": "progression-free survival", "comparison": "lo vs hi",
+         "experimental_arm": "lo", "control_arm": "hi", "hr": 1.25, "ci_low": 1.0, "ci_high": 1.5625,
+         "ci_level": 95},
+    ])
+    tables = analysis_tables({"hazard_ratios": hrs})
+    analysis = Analysis("PFS", "progression-free survival", "HR", "REML", "z",
+                        {"S1": ("hi", "lo"), "S2": ("hi", "lo"), "S3": ("hi", "lo")})
+    data = analysis_data(analysis, tables)
+    assert data.loc[0, "yi"] == pytest.approx(math.log(0.82))
+    assert data.loc[1, "yi"] == pytest.approx(-math.log(1.25)) and "inverted" in data.loc[1, "note"]
+    assert pd.isna(data.loc[2, "yi"]) and data.loc[2, "note"] == "no hazard ratio of hi versus lo"
+    with pytest.raises(ReviewError, match="no hazard ratio for outcome 'overall survival'"):
+        analysis_data(Analysis("OS", "overall survival", "HR", "REML", "z", {"S1": ("hi", "lo")}), tables)

@@ -25,6 +25,13 @@ def test_count_refused_when_not_faithful(percent, total, words):
     assert c.value is None and words in c.note
 
 
+def test_nearest_count_policy_records_the_ambiguity():
+    c = count_from(None, 42, 349, "partial response", policy="nearest")  # S0033 bid arm, S1: 42% of 349
+    assert c.value == 147 and c.derivation == "percent x total / 100, nearest whole count"
+    assert c.note == "partial response: 42% of 349 = 146.58; 145 to 148 fit the printed rounding"
+    assert count_from(None, 69, 73, policy="nearest").value is None  # no whole count at all: still refused
+
+
 def _response(rows, evaluable=None):
     frame = pd.DataFrame([{"study_id": "T", "arm_id": "a", "timepoint": "primary", "category": cat, "count": n,
                            "percent": p, "denominator": d} for cat, n, p, d in rows])
