@@ -15,25 +15,21 @@ from __future__ import annotations
 import hashlib
 import html
 import itertools
-import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
 from scipy.stats import norm
 
 from .errors import ReviewError
-from .files import atomic_path
 from .forms import PROVENANCE_FIELDS, Field, Form, Table
+from .issues import ERROR
 from .validate import implied_count, rounding_tolerance
-from .workbook import Extraction, ExtractedTable
+from .workbook import ExtractedTable, Extraction
 
 ROW = "(row)"  # the field of a whole-row discrepancy: a row that some reviewers have and others lack
 NO_ROW = "(no row)"
@@ -172,7 +168,7 @@ class Comparison:
     def disagreements(self) -> list[Unit]:
         return [u for u in self.units if u.status == DISAGREE]
 
-    @property
+    @cached_property
     def discrepancies(self) -> pd.DataFrame:
         rows = []
         for u in self.disagreements:
@@ -270,7 +266,7 @@ def _notes(extractions: tuple[Extraction, ...], reviewers: tuple[Reviewer, ...])
     if len(set(hashes)) < len(hashes):
         notes.append("two of the files are identical: check that each reviewer's own file was given")
     for x, r in zip(extractions, reviewers):
-        refused = sum(1 for i in x.issues if i.severity == "error")
+        refused = sum(1 for i in x.issues if i.severity == ERROR)
         if refused:
             notes.append(f"{r.letter}: {refused} cells could not be read as typed and count as empty; "
                          f"run `review validate {r.file}`")
@@ -303,13 +299,22 @@ def _key_index(et: ExtractedTable) -> dict[tuple[str, ...], int]:
     return index
 
 
-def _entry(et: ExtractedTable, row: int | None, name: str) -> Entry:
+def records(et: ExtractedTable) -> tuple[dict[int, dict[str, object]], dict[int, dict[str, str]]]:
+    """A table's values (plain Python, None for missing) and missing codes by sheet row and field: looked up
+    cell by cell, dictionaries are a hundred times faster than DataFrame.at."""
+    rows = list(et.data.index)
+    columns = {k: [plain_value(v) for v in et.data[k].tolist()] for k in et.data.columns}
+    codes = {k: et.missing[k].tolist() for k in et.missing.columns}
+    return ({row: {k: column[i] for k, column in columns.items()} for i, row in enumerate(rows)},
+            {row: {k: column[i] for k, column in codes.items()} for i, row in enumerate(rows)})
+
+
+def _entry(et: ExtractedTable, cells: tuple[dict, dict], row: int | None, name: str) -> Entry:
     if row is None:
         return Entry(present=False)
-    data = et.data
-    text = {k: show(plain_value(data.at[row, k])) if k in data.columns else "" for k in ("source", "location")}
-    return Entry(plain_value(data.at[row, name]), et.missing.at[row, name], f"{et.file}:{et.sheet}!{et.cell(row, name)}",
-                 text["source"], text["location"])
+    values, codes = cells[0][row], cells[1][row]
+    return Entry(values[name], codes[name], f"{et.file}:{et.sheet}!{et.cell(row, name)}",
+                 show(values.get("source")), show(values.get("location")))
 
 
 def _percent_links(form: Form, table: Table) -> dict[str, tuple[str, str, str]]:
@@ -326,6 +331,7 @@ def _percent_links(form: Form, table: Table) -> dict[str, tuple[str, str, str]]:
 def _table_units(form: Form, table: Table, tables: list[ExtractedTable], aligned, annotations) -> list[Unit]:
     compared = [f for f in table.fields.values() if f.name not in table.key and f.name not in annotations]
     links = _percent_links(form, table)
+    cells = [records(t) for t in tables]
     units: list[Unit] = []
     for key, rows in aligned:
         present = [r is not None for r in rows]
@@ -333,7 +339,8 @@ def _table_units(form: Form, table: Table, tables: list[ExtractedTable], aligned
             entries = tuple(Entry(value="present", where=f"{t.file}:{t.sheet}!{t.cell(r, table.key[0])}")
                             if r is not None else Entry(present=False) for t, r in zip(tables, rows))
             units.append(Unit(table.name, key, ROW, entries, DISAGREE, "omission"))
-        by_field = {f.name: tuple(_entry(t, r, f.name) for t, r in zip(tables, rows)) for f in compared}
+        by_field = {f.name: tuple(_entry(t, c, r, f.name) for t, c, r in zip(tables, cells, rows))
+                    for f in compared}
         for f in compared:
             entries = by_field[f.name]
             if not any(e.filled for e in entries):
@@ -366,8 +373,9 @@ def _status(entries: tuple[Entry, ...], agreeing: dict[tuple[int, int], str | No
 
 
 def _match(f: Field, a: Entry, b: Entry, link=None, by_field=None, i: int = 0, j: int = 0) -> str | None:
-    """AGREED, EQUIVALENT (within rounding or precision) or DERIVED (count and percentage) when two entries
-    agree, else None. Both may be unfilled only when neither reviewer has the row."""
+    """AGREED, EQUIVALENT (within rounding or precision) or DERIVED (a count and the percentage it stands for,
+    which needs the count/total/percent `link` and every field's entries `by_field`, i and j being the two
+    reviewers' positions) when two entries agree, else None. Two empty entries agree."""
     if a.filled and b.filled:
         if a.code or b.code:
             return AGREED if a.code == b.code else None
@@ -380,7 +388,7 @@ def _match(f: Field, a: Entry, b: Entry, link=None, by_field=None, i: int = 0, j
 
 
 def _same_value(f: Field, a: object, b: object) -> str | None:
-    if a == b and type(a) is type(b) or (f.numeric and a == b):
+    if a == b:
         return AGREED
     if f.type in ("number", "percent"):
         tol = max(rounding_tolerance(float(a)), rounding_tolerance(float(b)))
@@ -605,8 +613,8 @@ def _figures(t: _Tally) -> dict[str, object]:
 
 
 def _pct(value: float) -> str:
-    return "-" if value != value else f"{value:.1f}%"
+    return "-" if math.isnan(value) else f"{value:.1f}%"
 
 
 def _num(value: float) -> str:
-    return "-" if value != value else f"{value:.2f}"
+    return "-" if math.isnan(value) else f"{value:.2f}"

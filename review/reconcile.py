@@ -16,6 +16,7 @@ import hashlib
 import html
 import io
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +28,25 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from .compare import (AGREED, ANNOTATIONS, DERIVED, DISAGREE, EQUIVALENT, OTHER, ROW, SINGLE, TYPES, Comparison,
-                      Entry, Reviewer, Unit, compare, file_sha256,
-                      plain_value, show)
+from .compare import (
+    AGREED,
+    ANNOTATIONS,
+    DERIVED,
+    DISAGREE,
+    EQUIVALENT,
+    OTHER,
+    ROW,
+    SINGLE,
+    TYPES,
+    Comparison,
+    Entry,
+    Reviewer,
+    Unit,
+    compare,
+    file_sha256,
+    records,
+    show,
+)
 from .errors import ReviewError, UnreadableInput
 from .files import atomic_path, check_xlsx
 from .forms import Field, Form
@@ -53,7 +70,7 @@ class ConsensusBlocked(ReviewError):
         self.path, self.open, self.stale = path, open_units, stale
         parts = []
         if open_units:
-            parts.append(f"{len(open_units)} undecided ({_listed([u for u in open_units])})")
+            parts.append(f"{len(open_units)} undecided ({_listed(open_units)})")
         if stale:
             parts.append(f"{len(stale)} stale ({_listed([u for u, _ in stale], [why for _, why in stale])})")
         carry = (" (to carry the valid decisions into a fresh workbook: `review compare ... --decisions "
@@ -138,21 +155,22 @@ def _readme(ws, comparison: Comparison) -> None:
         ("Reviewer", "Name", "File", "SHA-256"),
         *[(r.letter, r.name, Path(r.file).name, r.sha256) for r in comparison.reviewers],
         ("",),
-        ("How to decide", f"On the sheet {SHEET}, one row per disagreement. Pick the Decision: {letters} takes that "
-                          "reviewer's value; 'other' takes the value typed in Other value (a number, text, NR or NA)."),
-        ("", "For a (row) discrepancy, a letter keeps the row as that reviewer has it, or drops it if that "
-             "reviewer has no such row."),
-        ("", "Fill Adjudicator, Date (YYYY-MM-DD) and Reason. Leave the value and Key columns as they are: they "
-             "tell `review reconcile` when an extraction changed after the decision."),
-        ("", f"Then: review reconcile {' '.join(Path(r.file).name for r in comparison.reviewers)} "
-             "THIS_FILE.xlsx -o consensus/"),
+        ("How to decide", (f"On the sheet {SHEET}, one row per disagreement. Pick the Decision: {letters} takes "
+                           "that reviewer's value; 'other' takes the value typed in Other value (a number, text, "
+                           "NR or NA).")),
+        ("", ("For a (row) discrepancy, a letter keeps the row as that reviewer has it, or drops it if that "
+              "reviewer has no such row.")),
+        ("", ("Fill Adjudicator, Date (YYYY-MM-DD) and Reason. Leave the value and Key columns as they are: they "
+              "tell `review reconcile` when an extraction changed after the decision.")),
+        ("", (f"Then: review reconcile {' '.join(Path(r.file).name for r in comparison.reviewers)} "
+              "THIS_FILE.xlsx -o consensus/")),
         ("",),
         ("Types", "What differs"),
         *[(t, text) for t, text in TYPES.items()],
         ("",),
-        ("Agreement", f"Per reviewer pair, table and field on the sheet {AGREEMENT}: percent agreement, the share "
-                      "of numbers both gave that are exactly equal, and Cohen's kappa for categories with its 95% "
-                      "CI (Fleiss, Cohen & Everitt 1969)."),
+        ("Agreement", (f"Per reviewer pair, table and field on the sheet {AGREEMENT}: percent agreement, the "
+                       "share of numbers both gave that are exactly equal, and Cohen's kappa for categories with "
+                       "its 95% CI (Fleiss, Cohen & Everitt 1969).")),
         ("Notes", "; ".join(comparison.notes) or "none"),
     ]
     for i, line in enumerate(lines, start=3):
@@ -234,7 +252,7 @@ def _agreement_sheet(ws, agreement: pd.DataFrame) -> None:
         for col, value in enumerate(record, start=1):
             if isinstance(value, str):
                 _text(ws, ws.max_row, col, value)
-            elif value == value:  # not NaN
+            elif not (isinstance(value, float) and math.isnan(value)):
                 cell = ws.cell(row=ws.max_row, column=col, value=float(value) if isinstance(value, float) else
                                int(value))
                 if isinstance(value, float):
@@ -308,10 +326,9 @@ def read_decisions(path: str | Path) -> Decisions:
                                   "`review reconcile`.")
         meta = book.get_sheet_by_name(META).to_python(skip_empty_area=False)
         rows = book.get_sheet_by_name(SHEET).to_python(skip_empty_area=False)
-    except UnreadableInput:
-        raise
-    except Exception as exc:  # calamine raises several types for damaged files; all mean unreadable
-        raise UnreadableInput(f"{path}: cannot be read as .xlsx ({type(exc).__name__}: {exc}).") from None
+    except (python_calamine.CalamineError, OSError, ValueError) as exc:  # corrupt archive or XML, I/O
+        raise UnreadableInput(f"{path}: cannot be read as .xlsx ({type(exc).__name__}: {exc}); open it in "
+                              "Excel or LibreOffice and save it again as .xlsx.") from None
     info = {str(r[0]): r for r in meta if r and r[0]}
     if str(info.get("format", ["", ""])[1]) != FORMAT:
         raise UnreadableInput(f"{path}: was written by another version of `review compare`; compare again.")
@@ -326,8 +343,9 @@ def read_decisions(path: str | Path) -> Decisions:
     items: dict[tuple[str, tuple[str, ...], str], Decision] = {}
     problems: list[str] = []
     for r, row in enumerate(rows[1:], start=2):
-        get = lambda h: _cell(row[col[h]]) if col[h] < len(row) else ""  # noqa: E731
-        raw_key = get("Key")
+        raw = {h: row[i] if i < len(row) else None for h, i in col.items()}
+        text = {h: _cell(v) for h, v in raw.items()}
+        raw_key = text["Key"]
         if not raw_key:
             continue
         ref = f"{SHEET}!{get_column_letter(col['Decision'] + 1)}{r}"
@@ -338,30 +356,29 @@ def read_decisions(path: str | Path) -> Decisions:
             problems.append(f"row {r}: the hidden Key column was changed; copy the row from a new "
                             "`review compare` output")
             continue
-        choice = get("Decision")
-        other = row[col["Other value"]] if col["Other value"] < len(row) else None
-        other = None if other in ("", None) or (isinstance(other, str) and not other.strip()) else other
+        choice = text["Decision"]
+        other = None if not text["Other value"] else raw["Other value"]
         choice = choice.upper() if choice.upper() in letters else choice.casefold() if choice else ""
         if not choice and other is not None:
             choice = OTHER  # a value typed in without picking 'other' can only mean that
         if choice and choice not in (*letters, OTHER):
-            problems.append(f"{ref}: decision {get('Decision')!r} is not one of {', '.join(letters)}, {OTHER}")
+            problems.append(f"{ref}: decision {text['Decision']!r} is not one of {', '.join(letters)}, {OTHER}")
         elif choice == OTHER and (other is None or identity[2] == ROW):
             problems.append(f"{ref}: 'other' needs the value in Other value" if identity[2] != ROW else
                             f"{ref}: a (row) discrepancy is decided with a reviewer's letter, not 'other'")
         elif choice in letters and other is not None:
             problems.append(f"{ref}: decision {choice} and an Other value too; pick '{OTHER}' or clear Other value")
         date = ""
-        if get("Date"):
-            parsed = parse_value(row[col["Date"]], _DATE)
+        if text["Date"]:
+            parsed = parse_value(raw["Date"], _DATE)
             if any(CODES[c].severity == ERROR for c in parsed.codes) or parsed.value is None:
-                problems.append(f"{SHEET}!{get_column_letter(col['Date'] + 1)}{r}: {get('Date')!r} is not a date; "
+                problems.append(f"{SHEET}!{get_column_letter(col['Date'] + 1)}{r}: {text['Date']!r} is not a date; "
                                 "type YYYY-MM-DD")
             date = str(parsed.value or "")
         if identity in items:
-            problems.append(f"row {r}: decides {get('ID')} a second time (also {items[identity].cell})")
-        items[identity] = Decision(get("ID"), *identity, choice, other, get("Adjudicator"), date, get("Reason"),
-                                   {x: get(f"{x} value") for x in letters}, ref)
+            problems.append(f"row {r}: decides {text['ID']} a second time (also {items[identity].cell})")
+        items[identity] = Decision(text["ID"], *identity, choice, other, text["Adjudicator"], date, text["Reason"],
+                                   {x: text[f"{x} value"] for x in letters}, ref)
     if problems:
         more = f" and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise ReviewError(f"{path}: {len(problems)} decisions cannot be used: {'; '.join(problems[:10])}{more}.")
@@ -527,8 +544,8 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
         trail.append(record)
 
     for table in form.tables.values():
-        ets = [x.tables[table.name] for x in comparison.extractions]
-        records = []
+        values = [records(x.tables[table.name])[0] for x in comparison.extractions]
+        rows_out = []
         for key, rows in comparison.aligned[table.name]:
             row_unit = units.get((table.name, key, ROW))
             row_decision = chosen.get((table.name, key, ROW))
@@ -542,7 +559,7 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
                 if name in table.key:
                     continue
                 if name in comparison.annotations:
-                    record[name] = _combined(ets, rows, name, reviewers)
+                    record[name] = _combined(values, rows, name, reviewers)
                     continue
                 u = units.get((table.name, key, name))
                 if u is None:
@@ -558,8 +575,8 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
                     log(table.name, key, name, show(value), u.status, u, row_decision if single else None,
                         row_unit if single else None)
                 record[name] = value
-            records.append(record)
-        tables[table.name] = pd.DataFrame(records, columns=list(table.fields), dtype=object)
+            rows_out.append(record)
+        tables[table.name] = pd.DataFrame(rows_out, columns=list(table.fields), dtype=object)
     columns = ["table", *key_columns, "field", "value", "basis", "discrepancy", "type", "decision", "adjudicator",
                "decided_on", "reason"] + [f"{r.letter}_{c}" for r in reviewers
                                            for c in ("value", "where", "source", "location")]
@@ -590,11 +607,10 @@ def _decided(u: Unit, d: Decision, f: Field, letters: list[str]) -> object:
     return parsed.missing or parsed.value
 
 
-def _combined(ets, rows, name: str, reviewers: Sequence[Reviewer]) -> str | None:
+def _combined(values: list[dict[int, dict]], rows, name: str, reviewers: Sequence[Reviewer]) -> str | None:
     """An annotation (source, location, comment...) of every reviewer who has the row: the text when they all
     wrote the same, else each one's prefixed with the reviewer's letter."""
-    texts = [(r.letter, show(plain_value(et.data.at[row, name]))) for r, et, row in zip(reviewers, ets, rows)
-             if row is not None]
+    texts = [(r.letter, show(cells[row][name])) for r, cells, row in zip(reviewers, values, rows) if row is not None]
     if len({t for _, t in texts}) == 1:
         return texts[0][1] or None
     return " | ".join(f"{letter}: {t}" for letter, t in texts if t)

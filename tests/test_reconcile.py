@@ -8,15 +8,21 @@ import json
 
 import pandas as pd
 import pytest
+from conftest import ROOT, complete_study, write
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from conftest import ROOT, complete_study, write
 from review.cli import app
 from review.compare import ROW, compare
 from review.errors import ReviewError, UnreadableInput
-from review.reconcile import (SHEET, ConsensusBlocked, read_decisions, reconcile, write_consensus,
-                              write_discrepancies)
+from review.reconcile import (
+    SHEET,
+    ConsensusBlocked,
+    read_decisions,
+    reconcile,
+    write_consensus,
+    write_discrepancies,
+)
 from review.validate import validate
 from review.workbook import read_csv_folder, read_workbook
 
@@ -107,7 +113,6 @@ def test_undecided_disagreements_block_the_consensus(form, tmp_path, two):
 
 
 def test_round_trip_values_trace_back_to_their_inputs(form, tmp_path, two):
-    a, b = two
     comparison = compare(two)
     path = write_discrepancies(comparison, tmp_path / "d.xlsx")
     d = ids(comparison)
@@ -206,8 +211,8 @@ def test_changed_input_with_unchanged_values_is_noted(form, tmp_path, two):
     data["arms"]["comment"] = [None, "checked again"]
     b = extraction(form, tmp_path / "b.xlsx", data, reviewer="Ben")
     consensus = reconcile([a, b], read_decisions(path))
-    assert consensus.notes == ["B changed since the discrepancies were written; every decision still matches the "
-                               "values it was made on"]
+    assert consensus.notes == [("B changed since the discrepancies were written; every decision still matches "
+                                "the values it was made on")]
 
 
 def test_dropping_a_row_by_decision(form, tmp_path, two):
