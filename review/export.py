@@ -75,10 +75,11 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
         counts = count_columns(data)
         usable = data.dropna(subset=counts)
         metafor = usable.rename(columns=_METAFOR)[["study_id", *[_METAFOR[c] for c in counts]]]
-        meta = usable.rename(columns={**_META, "study_id": "studlab"})[["studlab", *[_META[c] for c in counts]]]
         if a.measure == "HR":  # meta's metagen takes the log HR and its standard error
             meta = usable.assign(seTE=usable["vi"] ** 0.5).rename(columns={"study_id": "studlab", "yi": "TE"})[
                 ["studlab", "TE", "seTE"]]
+        else:
+            meta = usable.rename(columns={**_META, "study_id": "studlab"})[["studlab", *[_META[c] for c in counts]]]
         written.append(write_csv(metafor.rename(columns={"study_id": "study"}), folder / f"{a.slug}_metafor.csv"))
         written.append(write_csv(meta, folder / f"{a.slug}_meta.csv"))
         args = ", ".join(f"{v}={v}" for v in (_METAFOR[c] for c in counts))
@@ -214,8 +215,11 @@ def methods_text(review: Review, comparison: Comparison, consensus: Consensus, p
         f"reviewers: {agreement}. {_n(len(comparison), 'disagreement', 'disagreements').capitalize()} "
         f"({types or 'none'}) were resolved{who}, "
         "each decision recorded with its reason. Counts reported only as percentages were derived from the "
-        "percentage and its denominator where exactly one whole count fits the reported rounding; objective "
-        "response was derived as complete plus partial response. "
+        + ("percentage and its denominator where exactly one whole count fits the reported rounding"
+           if review.counts == "unique" else
+           "percentage and its denominator as the nearest whole count, the range of counts that fit the printed "
+           "rounding being recorded")
+        + "; objective response was derived as complete plus partial response where not reported. "
         + (f"Analyses: {'; '.join(methods)}, computed with review's engine, which reproduces R's metafor 3.8."
            if methods else "No analysis was pooled.")
     )
@@ -359,6 +363,8 @@ def export_all(review: Review, out: Path, *, report: Report, comparison: Compari
     for name, frame in tables.frames().items():
         written.append(write_csv(frame, out / "tables" / f"{name}.csv"))
     written.append(write_csv(pooled, out / "pooled.csv"))
+    for a in review.analyses:  # every study each analysis asked for, with why any was left out
+        written.append(write_csv(datasets[a.slug], out / "analyses" / f"{a.slug}.csv"))
     plots: dict[str, Path] = {}
     for a in review.analyses:
         data = datasets[a.slug]

@@ -52,6 +52,8 @@ class Analysis:
     arms: dict[str, tuple[str, ...]]  # study -> (experimental, control) or (arm,) for one-arm measures
     timepoint: str | None = None
     grade: str | None = None
+    comparisons: dict[str, str] = field(default_factory=dict)  # HR: study -> comparison label, where several
+    domain: str | None = None  # which table an outcome comes from when several give it (response, dichotomous...)
 
     @property
     def one_arm(self) -> bool:
@@ -144,8 +146,12 @@ def _analysis(path: Path, number: int, doc: dict) -> Analysis:
             want = "one arm" if measure in ONE_ARM else "[experimental, control]"
             raise ReviewError(f"{where} ({doc['name']}): study {study!r} needs {want} for measure {measure}.")
         arms[str(study)] = value
+    comparisons = doc.get("comparisons", {})
+    if not isinstance(comparisons, dict):
+        raise ReviewError(f"{where} ({doc['name']}): comparisons must map a study to its comparison's label.")
     return Analysis(name=str(doc["name"]), outcome=str(doc["outcome"]), measure=measure, method=method, test=test,
-                    arms=arms, timepoint=doc.get("timepoint"), grade=doc.get("grade"))
+                    arms=arms, timepoint=doc.get("timepoint"), grade=doc.get("grade"),
+                    comparisons={str(k): str(v) for k, v in comparisons.items()}, domain=doc.get("domain"))
 
 
 def init_review(folder: str | Path, reviewers: tuple[str, ...] = ("A", "B"), form_path: str | Path | None = None
@@ -267,11 +273,12 @@ def analysis_data(analysis: Analysis, tables: AnalysisTables) -> pd.DataFrame:
                                   f"{', '.join(sorted(set(here['arm_id'])))}.")
     if analysis.one_arm:
         two = {s: (a[0], a[0]) for s, a in analysis.arms.items()}
-        table = comparison_table(arm_outcomes, two, analysis.outcome, analysis.timepoint, analysis.grade)
+        table = comparison_table(arm_outcomes, two, analysis.outcome, analysis.timepoint, analysis.grade,
+                                 analysis.domain)
         table = table.rename(columns={"experimental_arm": "arm_id", "events_e": "events", "n_e": "n"})
         return table[["study_id", "arm_id", "events", "n", "note"]]
     return comparison_table(arm_outcomes, {s: (a[0], a[1]) for s, a in analysis.arms.items()}, analysis.outcome,
-                            analysis.timepoint, analysis.grade)
+                            analysis.timepoint, analysis.grade, analysis.domain)
 
 
 def _hazard_ratio_data(analysis: Analysis, hazard_ratios: pd.DataFrame) -> pd.DataFrame:
@@ -283,6 +290,15 @@ def _hazard_ratio_data(analysis: Analysis, hazard_ratios: pd.DataFrame) -> pd.Da
     rows = []
     for study, (exp, ctl) in analysis.arms.items():
         found = hazard_ratios[(hazard_ratios["study_id"] == study) & (hazard_ratios["outcome"] == analysis.outcome)]
+        same_arms = [{e, c} == {exp, ctl} for e, c in zip(found["experimental_arm"], found["control_arm"])]
+        found = found[pd.Series(same_arms, index=found.index, dtype=bool)]
+        if study in analysis.comparisons:
+            found = found[found["comparison"] == analysis.comparisons[study]]
+        if len(found) > 1:
+            labels = ", ".join(repr(c) for c in found["comparison"])
+            raise ReviewError(f"analysis {analysis.name!r}: study {study!r} has {len(found)} hazard ratios of "
+                              f"{exp} versus {ctl} for {analysis.outcome} ({labels}); choose one with "
+                              f'comparisons = {{ "{study}" = "..." }}.')
         row = {"study_id": study, "experimental_arm": exp, "control_arm": ctl, "yi": None, "vi": None, "note": ""}
         pairs = list(zip(found["experimental_arm"], found["control_arm"]))
         if (exp, ctl) in pairs:
@@ -316,9 +332,10 @@ def pool_analyses(review: Review, tables: AnalysisTables) -> tuple[pd.DataFrame,
         datasets[analysis.slug] = data
         counts = count_columns(data)
         usable = data.dropna(subset=counts)
-        left_out = data.loc[~data.index.isin(usable.index), "study_id"].tolist()
+        left_out = data.loc[~data.index.isin(usable.index)]
         base = {"analysis": analysis.name, "outcome": analysis.outcome, "timepoint": analysis.timepoint or "",
-                "studies_left_out": "; ".join(left_out)}
+                "studies_left_out": "; ".join(f"{r['study_id']} ({r['note']})" if r["note"] else r["study_id"]
+                                              for _, r in left_out.iterrows())}
         if usable.empty:
             rows.append({**base, "measure": analysis.measure, "method": analysis.method, "test": analysis.test,
                          "k": 0, "note": "no study has usable counts"})

@@ -264,7 +264,8 @@ def _hazard_ratios(frame: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def comparison_table(arm_outcomes: pd.DataFrame, arms: Mapping[str, tuple[str, str]], outcome: str,
-                     timepoint: str | None = None, grade: str | None = None) -> pd.DataFrame:
+                     timepoint: str | None = None, grade: str | None = None,
+                     domain: str | None = None) -> pd.DataFrame:
     """events_e, n_e, events_c, n_c for one outcome, one row per study, from `arms` {study: (exp, control)}.
 
     A study whose counts cannot be had is kept with empty counts and a note, so nothing disappears silently.
@@ -274,6 +275,8 @@ def comparison_table(arm_outcomes: pd.DataFrame, arms: Mapping[str, tuple[str, s
         sel = sel[sel["timepoint"] == timepoint]
     if grade is not None:
         sel = sel[sel["grade"] == grade]
+    if domain is not None:
+        sel = sel[sel["domain"] == domain]
     rows = []
     for study, (exp, ctl) in arms.items():
         row: dict = {"study_id": study, "experimental_arm": exp, "control_arm": ctl}
@@ -281,15 +284,17 @@ def comparison_table(arm_outcomes: pd.DataFrame, arms: Mapping[str, tuple[str, s
         for side, arm in (("e", exp), ("c", ctl)):
             found = sel[(sel["study_id"] == study) & (sel["arm_id"] == arm)]
             if len(found) != 1:
-                notes.append(f"arm {arm}: {'no' if found.empty else len(found)} rows for {outcome}"
-                             + (f" at {timepoint}" if timepoint else ""))
+                where = f" at {timepoint}" if timepoint else ""
+                notes.append(f"arm {arm}: no row for {outcome}{where}" if found.empty else
+                             f"arm {arm}: {len(found)} rows for {outcome}{where} (from "
+                             f"{', '.join(sorted(set(found['domain'])))}); choose one with domain = ...")
                 row[f"events_{side}"], row[f"n_{side}"] = None, None
                 continue
             rec = found.iloc[0]
             row[f"events_{side}"], row[f"n_{side}"] = rec["events"], rec["total"]
             if pd.isna(rec["events"]) or pd.isna(rec["total"]):
                 notes.append(f"arm {arm}: {rec['note'] or 'count missing'}")
-        row["note"] = "; ".join(notes)
+        row["note"] = "; ".join(dict.fromkeys(notes))  # a one-arm analysis passes its arm as both sides
         rows.append(row)
     cols = ["study_id", "experimental_arm", "control_arm", "events_e", "n_e", "events_c", "n_c", "note"]
     return pd.DataFrame(rows, columns=cols).astype({c: "Int64" for c in ("events_e", "n_e", "events_c", "n_c")})

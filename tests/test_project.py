@@ -240,5 +240,12 @@ def test_hazard_ratio_analysis_orients_each_study_experimental_versus_control():
     assert data.loc[0, "yi"] == pytest.approx(math.log(0.82))
     assert data.loc[1, "yi"] == pytest.approx(-math.log(1.25)) and "inverted" in data.loc[1, "note"]
     assert pd.isna(data.loc[2, "yi"]) and data.loc[2, "note"] == "no hazard ratio of hi versus lo"
+    twice = pd.concat([hrs, hrs.iloc[[0]].assign(comparison="hi vs lo, long-term", hr=0.91)], ignore_index=True)
+    tables2 = analysis_tables({"hazard_ratios": twice})
+    with pytest.raises(ReviewError, match="study 'S1' has 2 hazard ratios .* choose one with comparisons"):
+        analysis_data(analysis, tables2)
+    chosen = Analysis("PFS", "progression-free survival", "HR", "REML", "z", {"S1": ("hi", "lo")},
+                      comparisons={"S1": "hi vs lo, long-term"})
+    assert analysis_data(chosen, tables2).loc[0, "yi"] == pytest.approx(math.log(0.91))
     with pytest.raises(ReviewError, match="no hazard ratio for outcome 'overall survival'"):
         analysis_data(Analysis("OS", "overall survival", "HR", "REML", "z", {"S1": ("hi", "lo")}), tables)
