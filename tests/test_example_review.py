@@ -11,8 +11,8 @@ import json
 
 import pandas as pd
 import pytest
-
 from conftest import ROOT
+
 from review.project import run
 
 METAFOR = {  # analysis -> (theta, se, tau2)
