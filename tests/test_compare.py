@@ -7,8 +7,8 @@ import math
 
 import pandas as pd
 import pytest
-
 from conftest import complete_study, write
+
 from review.compare import ROW, cohen_kappa, compare
 from review.errors import ReviewError
 from review.workbook import read_workbook

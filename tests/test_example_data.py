@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import ROOT
+
 from review.validate import validate
 from review.workbook import read_workbook
 
