@@ -559,7 +559,7 @@ def _agreement(form: Form, reviewers: tuple[Reviewer, ...], units: list[Unit]) -
     for u in units:
         if u.field != ROW:
             by_table.setdefault(u.table, {}).setdefault(u.field, []).append(u)
-    records = []
+    rows = []
     for (i, r1), (j, r2) in itertools.combinations(enumerate(reviewers), 2):
         pair = {"pair": f"{r1.letter}-{r2.letter}", "reviewer_1": r1.name, "reviewer_2": r2.name}
         overall = _Tally()
@@ -571,14 +571,14 @@ def _agreement(form: Form, reviewers: tuple[Reviewer, ...], units: list[Unit]) -
                 tally = _tally(f, members_of[name], i, j)
                 if not tally.units:
                     continue
-                records.append(pair | {"table": table.name, "field": name, "field_type": f.type}
+                rows.append(pair | {"table": table.name, "field": name, "field_type": f.type}
                                | _figures(tally))
                 whole.add(_qualified(tally, name))
             if whole.units:
-                records.append(pair | {"table": table.name, "field": "", "field_type": ""} | _figures(whole))
+                rows.append(pair | {"table": table.name, "field": "", "field_type": ""} | _figures(whole))
                 overall.add(_qualified(whole, table.name))
-        records.append(pair | {"table": "", "field": "", "field_type": ""} | _figures(overall))
-    frame = pd.DataFrame(records, columns=AGREEMENT_COLUMNS)
+        rows.append(pair | {"table": "", "field": "", "field_type": ""} | _figures(overall))
+    frame = pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
     return frame.astype({"units": "int64", "agreed": "int64", "numeric_units": "int64", "kappa_units": "int64"})
 
 

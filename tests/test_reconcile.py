@@ -340,3 +340,15 @@ def test_cli_reconcile_blocks_then_writes(tmp_path):
 def test_cli_errors_are_one_line(tmp_path, args, code, message):
     result = runner.invoke(app, args)
     assert result.exit_code == code and message in result.output and "Traceback" not in result.output
+
+
+def test_nothing_to_adjudicate_gives_the_agreed_values(form, tmp_path):
+    a = extraction(form, tmp_path / "a.xlsx", reviewer="Ann")
+    b = extraction(form, tmp_path / "b.xlsx", reviewer="Ben")
+    path = write_discrepancies(compare([a, b]), tmp_path / "d.xlsx")
+    decisions = read_decisions(path)
+    assert len(decisions) == 0
+    consensus = reconcile([a, b], decisions)
+    assert set(consensus.trail["basis"]) == {"agreed"}
+    assert consensus["arms"]["randomised"].tolist() == [100, 100]
+    assert consensus["studies"].at[0, "funding"] == "NR" and consensus["survival"].at[0, "rate"] == "NA"
