@@ -7,6 +7,7 @@ the named cross-field rules that apply. Schemas (schema.py), reviewer workbooks 
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +112,7 @@ class Rule:
     line: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Form:
     name: str
     title: str
@@ -124,6 +125,16 @@ class Form:
     @property
     def label(self) -> str:
         return f"{self.name} v{self.version}"
+
+    def __repr__(self) -> str:
+        return f"Form({self.label}: {len(self.tables)} tables, {len(self.rules)} rules)"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{html.escape(t.sheet)}</td><td>{html.escape(', '.join(t.key))}</td>"
+            f"<td>{len(t.fields)}</td><td>{html.escape(t.description)}</td></tr>" for t in self.tables.values())
+        return (f"<p><b>{html.escape(self.title)}</b> ({html.escape(self.label)}, {len(self.rules)} rules)</p>"
+                "<table><tr><th>sheet</th><th>key</th><th>fields</th><th>holds</th></tr>" + rows + "</table>")
 
     def table(self, name: str) -> Table:
         try:

@@ -190,7 +190,15 @@ class RunResult:
     pooled: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def __repr__(self) -> str:
-        return f"RunResult({self.review.title!r}: {len(self.outputs)} outputs in {self.review.output})"
+        return f"RunResult({self.review.title!r}: {len(self.outputs)} outputs, {len(self.pooled)} analyses)"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        shown = self.pooled[[c for c in ("analysis", "k", "measure", "estimate", "ci_low", "ci_high", "i2",
+                                         "studies_left_out") if c in self.pooled.columns]]
+        return (f"<p><b>{html.escape(self.review.title)}</b>: {html.escape(self.report.summary())}; "
+                f"{len(self.outputs)} outputs</p>" + shown.to_html(index=False, na_rep=""))
 
 
 STAGES = ("validate", "compare", "reconcile", "aggregate", "pool", "export")

@@ -392,6 +392,16 @@ class Extraction:
         sizes = ", ".join(f"{n}={len(t.data)}" for n, t in self.tables.items() if len(t.data))
         return f"Extraction({self.source.name}, reviewer={self.reviewer!r}, form={self.form.label}, {sizes})"
 
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(f"<tr><td>{html.escape(t.table.sheet)}</td><td>{len(t.data)}</td>"
+                       f"<td>{int(t.missing.eq('NR').sum().sum())}</td><td>{int(t.missing.eq('NA').sum().sum())}</td>"
+                       "</tr>" for t in self.tables.values())
+        return (f"<p><b>Extraction</b> {html.escape(self.source.name)} by {html.escape(self.reviewer or '?')} "
+                f"(form {html.escape(self.form.label)}, {len(self.issues)} reading issues)</p>"
+                "<table><tr><th>sheet</th><th>rows</th><th>NR</th><th>NA</th></tr>" + rows + "</table>")
+
 
 def read_workbook(path: str | Path, form: Form) -> Extraction:
     """Read a reviewer workbook into typed tables. Unreadable files raise UnreadableWorkbook (exit code 2)."""

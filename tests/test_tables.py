@@ -108,4 +108,4 @@ def test_comparison_table_keeps_studies_it_cannot_fill():
     ])}).arm_outcomes
     table = comparison_table(arm_outcomes, {"A": ("hi", "lo"), "B": ("hi", "lo")}, "response", "t")
     assert table.loc[0, ["events_e", "n_e", "events_c", "n_c"]].tolist() == [10, 50, 8, 50]
-    assert pd.isna(table.loc[1, "events_e"]) and "arm lo: no rows" in table.loc[1, "note"]
+    assert pd.isna(table.loc[1, "events_e"]) and "arm lo: no row for response at t" in table.loc[1, "note"]
