@@ -25,7 +25,7 @@ from . import __version__
 from .files import atomic_path, write_text
 from .forms import MISSING_CODES, Form
 from .issues import Report
-from .project import count_columns
+from .tables import count_columns
 
 if TYPE_CHECKING:  # imported for annotations only: export sits at the end of the pipeline
     from .compare import Comparison

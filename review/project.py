@@ -33,7 +33,7 @@ import pandas as pd
 from .errors import ReviewError
 from .forms import Form, default_form_path, load_form
 from .issues import Report
-from .tables import AnalysisTables
+from .tables import AnalysisTables, count_columns
 from .workbook import Extraction, UnreadableWorkbook, make_workbook, read_extraction
 
 CONFIG = "review.toml"
@@ -323,11 +323,6 @@ def _hazard_ratio_data(analysis: Analysis, hazard_ratios: pd.DataFrame) -> pd.Da
             row["note"] = row["note"] or "no standard error"
         rows.append(row)
     return pd.DataFrame(rows).astype({"yi": "Float64", "vi": "Float64"})
-
-
-def count_columns(data: pd.DataFrame) -> list[str]:
-    """The columns an analysis's rows need filled to be pooled."""
-    return [c for c in ("events_e", "n_e", "events_c", "n_c", "events", "n", "yi", "vi") if c in data.columns]
 
 
 def pool_analyses(review: Review, tables: AnalysisTables) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:

@@ -263,6 +263,11 @@ def _hazard_ratios(frame: pd.DataFrame | None) -> pd.DataFrame:
                                                     "vi": "Float64"})
 
 
+def count_columns(data: pd.DataFrame) -> list[str]:
+    """The columns an analysis's rows need filled to be pooled."""
+    return [c for c in ("events_e", "n_e", "events_c", "n_c", "events", "n", "yi", "vi") if c in data.columns]
+
+
 def comparison_table(arm_outcomes: pd.DataFrame, arms: Mapping[str, tuple[str, str]], outcome: str,
                      timepoint: str | None = None, grade: str | None = None,
                      domain: str | None = None) -> pd.DataFrame:

@@ -79,15 +79,22 @@ def write(form: Form, path: Path, data: dict[str, pd.DataFrame] | None = None, *
     return make_workbook(form, path, data=complete_study() if data is None else data, **kw)
 
 
+def changed(edits: dict[tuple[str, int], dict]) -> dict[str, pd.DataFrame]:
+    """The complete study with some cells changed: {(table, row from 0): {field: value}}; a row one past the
+    end is added."""
+    data = complete_study()
+    for (table, row), values in edits.items():
+        frame = data[table].astype(object)
+        if row == len(frame):
+            frame = pd.concat([frame, pd.DataFrame([{}], index=[row])]).astype(object)
+        for k, v in values.items():
+            if k not in frame.columns:
+                frame[k] = None
+            frame.loc[row, k] = v
+        data[table] = frame
+    return data
+
+
 def edited(table: str, row: int, **values) -> dict[str, pd.DataFrame]:
     """The complete study with some values of one row changed (row counts from 0)."""
-    data = complete_study()
-    frame = data[table].astype(object)
-    if row == len(frame):
-        frame = pd.concat([frame, pd.DataFrame([{}], index=[row])]).astype(object)
-    for k, v in values.items():
-        if k not in frame.columns:
-            frame[k] = None
-        frame.loc[row, k] = v
-    data[table] = frame
-    return data
+    return changed({(table, row): values})

@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 import pytest
-from conftest import complete_study, write
+from conftest import changed, complete_study, write
 
 from review.compare import ROW, cohen_kappa, compare
 from review.errors import ReviewError
@@ -16,19 +16,6 @@ from review.workbook import read_workbook
 
 def extraction(form, path, data=None, reviewer=""):
     return read_workbook(write(form, path, data, reviewer=reviewer), form)
-
-
-def changed(edits: dict[tuple[str, int], dict]) -> dict[str, pd.DataFrame]:
-    """The complete study with some cells changed: {(table, row from 0): {field: value}}."""
-    data = complete_study()
-    for (table, row), values in edits.items():
-        frame = data[table].astype(object)
-        for name, value in values.items():
-            if name not in frame.columns:
-                frame[name] = None
-            frame.at[row, name] = value
-        data[table] = frame
-    return data
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from datasets import BCG
 from typer.testing import CliRunner
 
 from review.cli import app
@@ -11,44 +12,6 @@ from review.cli import app
 runner = CliRunner()
 
 # dat.bcg (metafor): events_e = tpos, n_e = tpos + tneg, events_c = cpos, n_c = cpos + cneg
-BCG = pd.DataFrame(
-    {
-        "study": [
-            "Aronson",
-            "Ferguson & Simes",
-            "Rosenthal et al",
-            "Hart & Sutherland",
-            "Frimodt-Moller et al",
-            "Stein & Aronson",
-            "Vandiviere et al",
-            "TPT Madras",
-            "Coetzee & Berjak",
-            "Rosenthal et al",
-            "Comstock et al",
-            "Comstock & Webster",
-            "Comstock et al",
-        ],
-        "events_e": [4, 6, 3, 62, 33, 180, 8, 505, 29, 17, 186, 5, 27],
-        "n_e": [123, 306, 231, 13598, 5069, 1541, 2545, 88391, 7499, 1716, 50634, 2498, 16913],
-        "events_c": [11, 29, 11, 248, 47, 372, 10, 499, 45, 65, 141, 3, 29],
-        "n_c": [139, 303, 220, 12867, 5808, 1451, 629, 88391, 7277, 1665, 27338, 2341, 17854],
-        "alloc": [
-            "random",
-            "random",
-            "random",
-            "random",
-            "alternate",
-            "alternate",
-            "random",
-            "random",
-            "random",
-            "systematic",
-            "systematic",
-            "systematic",
-            "systematic",
-        ],
-    }
-)
 CONTRACT = [
     "k",
     "theta",
