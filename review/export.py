@@ -332,10 +332,13 @@ def collaborator_workbook(review: Review, path: Path, *, report: Report, compari
     _sheet(wb, "Arm outcomes", tables.arm_outcomes, ("percent",))
     _sheet(wb, "Pooled results", pooled, ("i2",))
     pics = wb.create_sheet("Forest plots")
+    _print_to_width(pics)
     row = 1
     for name, png in plots.items():
         pics.cell(row=row, column=1, value=name).font = Font(bold=True)
         image = Image(str(png))
+        scale = min(1.0, 720 / image.width)  # a screen's (and a printed page's) width, not the PNG's 1,455 px
+        image.width, image.height = int(image.width * scale), int(image.height * scale)
         image.anchor = f"A{row + 1}"
         pics.add_image(image)
         row += int(image.height / 20) + 4
