@@ -117,9 +117,16 @@ def load_review(folder: str | Path) -> Review:
         form=form,
         reviewers=tuple(file("reviewers", r) for r in reviewers),
         adjudication=folder / doc["adjudication"] if doc.get("adjudication") else None,
-        analyses=tuple(_analysis(path, i, a) for i, a in enumerate(doc.get("analysis", []), start=1)),
+        analyses=tuple(_analysis(path, i, a) for i, a in enumerate(_analyses(path, doc), start=1)),
         output=folder / str(doc.get("output") or "output"),
     )
+
+
+def _analyses(path: Path, doc: dict) -> list[dict]:
+    analyses = doc.get("analysis", [])
+    if not isinstance(analyses, list) or not all(isinstance(a, dict) for a in analyses):
+        raise ReviewError(f"{path}: each analysis is a [[analysis]] table with name, outcome, measure and arms.")
+    return analyses
 
 
 def _analysis(path: Path, number: int, doc: dict) -> Analysis:
@@ -127,6 +134,9 @@ def _analysis(path: Path, number: int, doc: dict) -> Analysis:
     for key in ("name", "outcome", "measure", "arms"):
         if key not in doc:
             raise ReviewError(f"{where} needs {key} = ...")
+    for key in ("name", "outcome", "measure", "method", "test", "timepoint", "grade", "domain"):
+        if key in doc and not isinstance(doc[key], str):
+            raise ReviewError(f'{where}: {key} must be text in quotes, e.g. {key} = "{doc[key]}".')
     measure = str(doc["measure"]).upper()
     method = str(doc.get("method", "REML")).upper()
     test = str(doc.get("test", "z")).lower()
@@ -141,8 +151,8 @@ def _analysis(path: Path, number: int, doc: dict) -> Analysis:
     if not isinstance(doc["arms"], dict) or not doc["arms"]:
         raise ReviewError(f"{where} ({doc['name']}): arms must map each study to its arm(s).")
     for study, value in doc["arms"].items():
-        value = (value,) if isinstance(value, str) else tuple(value)
-        if len(value) != (1 if measure in ONE_ARM else 2):
+        value = (value,) if isinstance(value, str) else tuple(value) if isinstance(value, list) else ()
+        if len(value) != (1 if measure in ONE_ARM else 2) or not all(isinstance(v, str) for v in value):
             want = "one arm" if measure in ONE_ARM else "[experimental, control]"
             raise ReviewError(f"{where} ({doc['name']}): study {study!r} needs {want} for measure {measure}.")
         arms[str(study)] = value

@@ -275,8 +275,11 @@ def read_studies(path: str | Path) -> pd.DataFrame:
             raise UnreadableInput(f"{path}: not a readable RIS file ({exc}).") from None
         rows = [_study_from_ris(e) for e in entries]
     elif path.suffix.lower() == ".csv":
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as fh:
+                rows = list(csv.DictReader(fh))
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise UnreadableInput(f"{path}: not a readable UTF-8 CSV ({exc}); save it as CSV UTF-8.") from None
     else:
         raise UnreadableInput(f"{path}: give the included studies as .ris or .csv.")
     if not rows:

@@ -181,6 +181,9 @@ def test_consensus_takes_the_decision(result):
         (('title =', 'derive_counts = "closest"\ntitle ='), "derive_counts must be"),
         (('S2 = ["hi", "lo"]', 'S2 = "hi"'), "needs [experimental, control]"),
         (("title", "titel"), "unknown key(s) titel"),
+        (('S2 = ["hi", "lo"]', "S2 = 5"), "needs [experimental, control]"),
+        (('timepoint = "12 weeks"', "timepoint = 12"), 'timepoint must be text in quotes, e.g. timepoint = "12"'),
+        (("[[analysis]]", "[analysis]"), "each analysis is a [[analysis]] table"),
     ],
 )
 def test_review_toml_errors(review_dir, tmp_path, edit, words):

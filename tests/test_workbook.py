@@ -215,6 +215,9 @@ def test_studies_prefilled_from_ris_and_csv(form, tmp_path):
     with open(table, "w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows([["first_author", "year", "citation"], ["Doe", "2020", "x"], ["Doe", "2020", "y"]])
     assert read_studies(table)["study_id"].tolist() == ["Doe 2020a", "Doe 2020b"]
+    table.write_bytes(b"\xff\xfe not utf-8")
+    with pytest.raises(UnreadableInput, match="not a readable UTF-8 CSV"):
+        read_studies(table)
 
 
 def test_one_workbook_per_study(form, tmp_path):
