@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table as RichTable
+from rich.text import Text
 
 from .errors import ReviewError
 from .forms import default_form_path, load_form
@@ -28,8 +29,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # Piped output (CI logs, files) gets a wide console so issue tables stay one line per issue.
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True)
+# markup=False: file names, values and messages are the user's text, and "[...]" in them must print as typed.
+# Styles are given explicitly (style=, Text.assemble) where wanted.
+out = Console(width=None if sys.stdout.isatty() else 200, markup=False)
+err = Console(stderr=True, markup=False)
+
+
+def _labelled(label: str, style: str, text: object) -> Text:
+    return Text.assemble((label, style), " ", str(text))
 
 
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -40,11 +47,11 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except ReviewError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err.print(_labelled("error:", "bold red", exc), highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except OSError as exc:  # e.g. an output folder that cannot be written: the OS message says which file
-            err.print(f"[bold red]error:[/] {exc.strerror or exc}: {exc.filename or ''}", highlight=False,
-                      soft_wrap=True)
+            err.print(_labelled("error:", "bold red", f"{exc.strerror or exc}: {exc.filename or ''}"),
+                      highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper
@@ -129,7 +136,7 @@ def _render_issues(report: Report) -> None:
                           style=style.get(i.severity, "yellow"))
         out.print(table)
     colour = "red" if not report.ok else "green"
-    out.print(f"[{colour}]{report.summary()}[/]")
+    out.print(report.summary(), style=colour)
 
 
 @app.command()
@@ -254,7 +261,7 @@ def compare(
 
 def _render_comparison(result, by_field: bool) -> None:
     for r in result.reviewers:
-        out.print(f"[bold]{r.letter}[/] {r.name}  {r.file}", highlight=False)
+        out.print(_labelled(r.letter, "bold", f"{r.name}  {r.file}"), highlight=False)
     if len(result):
         table = RichTable(header_style="bold", title=f"{len(result)} discrepancies")
         for col in ("id", "table", "row", "field", "type", *(r.letter for r in result.reviewers)):
@@ -264,7 +271,7 @@ def _render_comparison(result, by_field: bool) -> None:
                           style=_TYPE_STYLE.get(u.type))
         out.print(table)
     else:
-        out.print("[green]No discrepancies: the extractions agree on every value.[/]")
+        out.print("No discrepancies: the extractions agree on every value.", style="green")
     shown = result.agreement if by_field else result.agreement[result.agreement["field"] == ""]
     table = RichTable(header_style="bold", title="Agreement")
     for col in ("pair", "table", *(("field",) if by_field else ()), "values", "agree", "numbers exact",
@@ -280,7 +287,7 @@ def _render_comparison(result, by_field: bool) -> None:
                       f"{a['agreement']:.1f}%", exact, kappa, style="bold" if overall else None)
     out.print(table)
     for note in result.notes:
-        out.print(f"[yellow]note:[/] {note}", highlight=False)
+        out.print(_labelled("note:", "yellow", note), highlight=False)
 
 
 @app.command()
@@ -320,7 +327,7 @@ def reconcile(
         raise
     written = write_consensus(consensus, output)
     for note in consensus.notes:
-        out.print(f"[yellow]note:[/] {note}", highlight=False)
+        out.print(_labelled("note:", "yellow", note), highlight=False)
     out.print(f"Consensus: {consensus.summary()}")
     out.print(f"Wrote {len(written)} files to {output}/ ({', '.join(p.name for p in written[-2:])} included).")
 
@@ -406,7 +413,7 @@ def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) ->
         out.print(f"... and {len(result) - shown} more analyses.")
     failed = int((~result["converged"].astype(bool)).sum())
     if failed:
-        out.print(f"[yellow]{failed} of {len(result)} analyses have no estimate; see their note.[/]")
+        out.print(f"{failed} of {len(result)} analyses have no estimate; see their note.", style="yellow")
     if output is not None:
         out.print(f"Wrote {output} ({len(result)} analyses).")
 # --- end meta ---

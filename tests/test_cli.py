@@ -70,3 +70,9 @@ def test_rules_lists_every_code():
     assert result.exit_code == 0
     for code in CODES:
         assert f"`{code}`" in result.output
+
+
+def test_brackets_in_messages_print_as_typed(form, tmp_path):
+    path = write(form, tmp_path / "w.xlsx", data=edited("arms", 0, dose_unit="[mg]"))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1 and "'[mg]' is not one of" in result.output
