@@ -116,8 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         "(statsmodels stops at |Q - (k-1)| < 1e-5; we follow metafor's uniroot)"
     )
     reml = results["REML"]
-    print(f"REML: {int(reml['converged'].sum()):,} of {args.n:,} analyses converged "
-          "(Fisher scoring oscillates on the others, in metafor too: see tests/test_meta.py)")
+    print(
+        f"REML: {int(reml['converged'].sum()):,} of {args.n:,} analyses converged "
+        "(Fisher scoring oscillates on the others, in metafor too: see tests/test_meta.py)"
+    )
     return 0
 
 

@@ -20,12 +20,18 @@ from review.workbook import make_workbook, read_workbook
 def _events(rows: int) -> pd.DataFrame:
     terms = [f"term {i}" for i in range(rows // 4)]
     grades = ["any", "1-2", "3-4", "5"]
-    return pd.DataFrame({
-        "study_id": "S1", "arm_id": "a",
-        "term": [t for t in terms for _ in grades], "grade": grades * len(terms),
-        "patients": [i % 40 for i in range(len(terms) * 4)], "at_risk": 100,
-        "source": "S1", "location": "Table 3",
-    })
+    return pd.DataFrame(
+        {
+            "study_id": "S1",
+            "arm_id": "a",
+            "term": [t for t in terms for _ in grades],
+            "grade": grades * len(terms),
+            "patients": [i % 40 for i in range(len(terms) * 4)],
+            "at_risk": 100,
+            "source": "S1",
+            "location": "Table 3",
+        }
+    )
 
 
 def _best(fn, repeat: int) -> float:

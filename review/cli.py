@@ -50,15 +50,19 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
             err.print(_labelled("error:", "bold red", exc), highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except OSError as exc:  # e.g. an output folder that cannot be written: the OS message says which file
-            err.print(_labelled("error:", "bold red", f"{exc.strerror or exc}: {exc.filename or ''}"),
-                      highlight=False, soft_wrap=True)
+            err.print(
+                _labelled("error:", "bold red", f"{exc.strerror or exc}: {exc.filename or ''}"),
+                highlight=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(1) from None
 
     return wrapper
 
 
 FormOption = Annotated[
-    Path | None, typer.Option("--form", "-f", help="Extraction form (YAML). Default: the oncology trial form.")
+    Path | None,
+    typer.Option("--form", "-f", help="Extraction form (YAML). Default: the oncology trial form."),
 ]
 
 
@@ -69,12 +73,19 @@ def _form(path: Path | None):
 @app.command()
 @friendly
 def workbook(
-    form: Annotated[Path, typer.Argument(help="Extraction form (YAML), e.g. extraction_forms/oncology_trial.yaml.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Workbook to write (.xlsx), or a folder with "
-                                                               "--per-study.")],
+    form: Annotated[
+        Path, typer.Argument(help="Extraction form (YAML), e.g. extraction_forms/oncology_trial.yaml.")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Workbook to write (.xlsx), or a folder with --per-study.")
+    ],
     reviewer: Annotated[str, typer.Option(help="Reviewer name or initials written into the workbook.")] = "",
-    studies: Annotated[Path | None, typer.Option(help="Included studies to pre-fill: an RIS export or a CSV.")] = None,
-    per_study: Annotated[bool, typer.Option("--per-study", help="One workbook per study (needs --studies).")] = False,
+    studies: Annotated[
+        Path | None, typer.Option(help="Included studies to pre-fill: an RIS export or a CSV.")
+    ] = None,
+    per_study: Annotated[
+        bool, typer.Option("--per-study", help="One workbook per study (needs --studies).")
+    ] = False,
 ) -> None:
     """Make a reviewer workbook from an extraction form."""
     from .workbook import make_study_workbooks, make_workbook, read_studies
@@ -103,9 +114,15 @@ def workbook(
 def validate(
     inputs: Annotated[list[Path], typer.Argument(help="Reviewer workbooks (.xlsx) or folders of CSV files.")],
     form: FormOption = None,
-    report: Annotated[Path | None, typer.Option(help="Also write the issues to this .csv or .xlsx file.")] = None,
-    annotate: Annotated[Path | None, typer.Option(
-        help="Folder for copies of the workbooks with each issue's cell highlighted and commented.")] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Also write the issues to this .csv or .xlsx file.")
+    ] = None,
+    annotate: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for copies of the workbooks with each issue's cell highlighted and commented."
+        ),
+    ] = None,
 ) -> None:
     """Check reviewer workbooks. Exit code 0: no errors (warnings allowed); 1: errors; 2: unreadable input."""
     from .validate import validate_files, write_report
@@ -132,8 +149,16 @@ def _render_issues(report: Report) -> None:
             table.add_column(col, overflow="fold")
         style = {FATAL: "bold red", ERROR: "red"}
         for i in report:
-            table.add_row(i.severity, i.where, i.study_id, i.field, i.value, i.code, i.message,
-                          style=style.get(i.severity, "yellow"))
+            table.add_row(
+                i.severity,
+                i.where,
+                i.study_id,
+                i.field,
+                i.value,
+                i.code,
+                i.message,
+                style=style.get(i.severity, "yellow"),
+            )
         out.print(table)
     colour = "red" if not report.ok else "green"
     out.print(report.summary(), style=colour)
@@ -141,8 +166,9 @@ def _render_issues(report: Report) -> None:
 
 @app.command()
 def rules(
-    markdown: Annotated[bool, typer.Option("--markdown", help="Print the Markdown table of docs/validation-rules.md.")]
-    = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the Markdown table of docs/validation-rules.md.")
+    ] = False,
 ) -> None:
     """List every validation issue code with its severity, meaning and fix."""
     from .issues import CODES
@@ -165,8 +191,9 @@ def rules(
 @friendly
 def init(
     folder: Annotated[Path, typer.Argument(help="New review folder.")],
-    reviewer: Annotated[list[str] | None, typer.Option("--reviewer", "-r", help="Reviewer initials (repeat).")]
-    = None,
+    reviewer: Annotated[
+        list[str] | None, typer.Option("--reviewer", "-r", help="Reviewer initials (repeat).")
+    ] = None,
     form: FormOption = None,
 ) -> None:
     """Make a new review folder: review.toml and a blank workbook for each reviewer."""
@@ -181,8 +208,9 @@ def init(
 @friendly
 def run(
     folder: Annotated[Path, typer.Argument(help="Review folder with a review.toml.")],
-    output: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: the review's).")]
-    = None,
+    output: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default: the review's).")
+    ] = None,
 ) -> None:
     """Run a review end to end: validate, compare, reconcile, aggregate, pool, plot, export."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -190,8 +218,13 @@ def run(
     from .project import STAGES
     from .project import run as run_review
 
-    with Progress(TextColumn("{task.description:<10}"), BarColumn(), TimeElapsedColumn(), console=out,
-                  transient=not sys.stdout.isatty()) as bar:
+    with Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=out,
+        transient=not sys.stdout.isatty(),
+    ) as bar:
         task = bar.add_task("starting", total=len(STAGES))
 
         def stage(name: str) -> None:
@@ -208,12 +241,21 @@ def run(
             ci = f"{r['ci_low']:.3g} to {r['ci_high']:.3g}" if r.get("k", 0) else ""
             est = f"{r['estimate']:.3g}" if r.get("k", 0) else r.get("note", "")
             i2 = f"{r['i2']:.0f}%" if r.get("k", 0) else ""
-            table.add_row(str(r["analysis"]), str(r["k"]), str(r["measure"]), est, ci, i2,
-                          str(r["studies_left_out"] or ""))
+            table.add_row(
+                str(r["analysis"]),
+                str(r["k"]),
+                str(r["measure"]),
+                est,
+                ci,
+                i2,
+                str(r["studies_left_out"] or ""),
+            )
         out.print(table)
     folder_out = output or result.review.output
-    out.print(f"Outputs in {folder_out}/: review.xlsx (for collaborators), consensus/, tables/, pooled.csv, "
-              f"plots/, r/, datapackage.json, methods.md")
+    out.print(
+        f"Outputs in {folder_out}/: review.xlsx (for collaborators), consensus/, tables/, pooled.csv, "
+        f"plots/, r/, datapackage.json, methods.md"
+    )
 
 
 # --- end review folders ---
@@ -226,17 +268,28 @@ _TYPE_STYLE = {"arms-swapped": "magenta", "zero-vs-nr": "red", "omission": "yell
 @app.command()
 @friendly
 def compare(
-    inputs: Annotated[list[Path], typer.Argument(
-        help="Two or more reviewers' workbooks (.xlsx) or CSV folders of the same studies (a pre-fill from another "
-             "tool, read as an extraction, counts as a reviewer).")],
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Two or more reviewers' workbooks (.xlsx) or CSV folders of the same studies (a pre-fill from another "
+            "tool, read as an extraction, counts as a reviewer)."
+        ),
+    ],
     form: FormOption = None,
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write the discrepancy workbook (.xlsx) for the adjudicator.")] = None,
-    decisions: Annotated[Path | None, typer.Option(
-        help="An earlier, adjudicated discrepancy workbook: its decisions are carried over where the values they "
-             "were made on are unchanged; the others are marked stale.")] = None,
-    by_field: Annotated[bool, typer.Option("--by-field", help="Show agreement per field, not only per table.")]
-    = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the discrepancy workbook (.xlsx) for the adjudicator."),
+    ] = None,
+    decisions: Annotated[
+        Path | None,
+        typer.Option(
+            help="An earlier, adjudicated discrepancy workbook: its decisions are carried over where the values they "
+            "were made on are unchanged; the others are marked stale."
+        ),
+    ] = None,
+    by_field: Annotated[
+        bool, typer.Option("--by-field", help="Show agreement per field, not only per table.")
+    ] = False,
 ) -> None:
     """Compare independent extractions field by field: every discrepancy with its type, and the agreement
     (percent agreement, exact numeric agreement, Cohen's kappa with 95% CI) per field, table and reviewer pair."""
@@ -267,24 +320,52 @@ def _render_comparison(result, by_field: bool) -> None:
         for col in ("id", "table", "row", "field", "type", *(r.letter for r in result.reviewers)):
             table.add_column(col, overflow="fold")
         for u in result.disagreements:
-            table.add_row(u.id, u.table, u.row, u.field, u.type, *(e.shown or "(empty)" for e in u.entries),
-                          style=_TYPE_STYLE.get(u.type))
+            table.add_row(
+                u.id,
+                u.table,
+                u.row,
+                u.field,
+                u.type,
+                *(e.shown or "(empty)" for e in u.entries),
+                style=_TYPE_STYLE.get(u.type),
+            )
         out.print(table)
     else:
         out.print("No discrepancies: the extractions agree on every value.", style="green")
     shown = result.agreement if by_field else result.agreement[result.agreement["field"] == ""]
     table = RichTable(header_style="bold", title="Agreement")
-    for col in ("pair", "table", *(("field",) if by_field else ()), "values", "agree", "numbers exact",
-                "kappa (95% CI)"):
+    for col in (
+        "pair",
+        "table",
+        *(("field",) if by_field else ()),
+        "values",
+        "agree",
+        "numbers exact",
+        "kappa (95% CI)",
+    ):
         table.add_column(col, justify="right" if col in ("values", "agree", "numbers exact") else "left")
     for _, a in shown.iterrows():
-        kappa = "-" if a["kappa"] != a["kappa"] else \
-            f"{a['kappa']:.2f} ({a['kappa_low']:.2f} to {a['kappa_high']:.2f}), n={a['kappa_units']}"
-        exact = "-" if a["numeric_exact"] != a["numeric_exact"] else \
-            f"{a['numeric_exact']:.1f}% of {a['numeric_units']}"
+        kappa = (
+            "-"
+            if a["kappa"] != a["kappa"]
+            else f"{a['kappa']:.2f} ({a['kappa_low']:.2f} to {a['kappa_high']:.2f}), n={a['kappa_units']}"
+        )
+        exact = (
+            "-"
+            if a["numeric_exact"] != a["numeric_exact"]
+            else f"{a['numeric_exact']:.1f}% of {a['numeric_units']}"
+        )
         overall = a["table"] == ""
-        table.add_row(a["pair"], a["table"] or "all tables", *((a["field"],) if by_field else ()), str(a["units"]),
-                      f"{a['agreement']:.1f}%", exact, kappa, style="bold" if overall else None)
+        table.add_row(
+            a["pair"],
+            a["table"] or "all tables",
+            *((a["field"],) if by_field else ()),
+            str(a["units"]),
+            f"{a['agreement']:.1f}%",
+            exact,
+            kappa,
+            style="bold" if overall else None,
+        )
     out.print(table)
     for note in result.notes:
         out.print(_labelled("note:", "yellow", note), highlight=False)
@@ -293,12 +374,20 @@ def _render_comparison(result, by_field: bool) -> None:
 @app.command()
 @friendly
 def reconcile(
-    inputs: Annotated[list[Path], typer.Argument(
-        metavar="EXTRACTION... DECISIONS.xlsx",
-        help="The reviewers' workbooks (or CSV folders) in the order they were compared, then the adjudicated "
-             "discrepancy workbook.")],
-    output: Annotated[Path, typer.Option(
-        "--output", "-o", help="Folder for the consensus: one CSV per table, trail.csv and manifest.json.")],
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="EXTRACTION... DECISIONS.xlsx",
+            help="The reviewers' workbooks (or CSV folders) in the order they were compared, then the adjudicated "
+            "discrepancy workbook.",
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="Folder for the consensus: one CSV per table, trail.csv and manifest.json."
+        ),
+    ],
     form: FormOption = None,
 ) -> None:
     """Build the consensus from the extractions and the adjudicator's decisions. Exit code 0: written; 1: a
@@ -308,8 +397,10 @@ def reconcile(
     from .workbook import read_extraction
 
     if len(inputs) < 3:
-        raise ReviewError("reconcile needs two or more extractions and then the decisions: "
-                          "review reconcile A.xlsx B.xlsx DECISIONS.xlsx -o consensus/")
+        raise ReviewError(
+            "reconcile needs two or more extractions and then the decisions: "
+            "review reconcile A.xlsx B.xlsx DECISIONS.xlsx -o consensus/"
+        )
     *paths, decisions_path = inputs
     the_form = _form(form)
     decisions = read_decisions(decisions_path)
@@ -321,7 +412,9 @@ def reconcile(
         table = RichTable(header_style="bold", title="Open disagreements")
         for col in ("id", "table", "row", "field", "state", *(r.letter for r in decisions.reviewers)):
             table.add_column(col, overflow="fold")
-        for u, why in [(u, "undecided") for u in blocked.open] + [(u, f"stale: {w}") for u, w in blocked.stale]:
+        for u, why in [(u, "undecided") for u in blocked.open] + [
+            (u, f"stale: {w}") for u, w in blocked.stale
+        ]:
             table.add_row(u.id, u.table, u.row, u.field, why, *(e.shown or "(empty)" for e in u.entries))
         out.print(table)
         raise
@@ -329,7 +422,9 @@ def reconcile(
     for note in consensus.notes:
         out.print(_labelled("note:", "yellow", note), highlight=False)
     out.print(f"Consensus: {consensus.summary()}")
-    out.print(f"Wrote {len(written)} files to {output}/ ({', '.join(p.name for p in written[-2:])} included).")
+    out.print(
+        f"Wrote {len(written)} files to {output}/ ({', '.join(p.name for p in written[-2:])} included)."
+    )
 
 
 # --- end compare ---
@@ -343,31 +438,58 @@ def main() -> None:  # pragma: no cover - console entry point alias
 @app.command()
 @friendly
 def meta(
-    input_csv: Annotated[Path, typer.Argument(
-        metavar="INPUT.csv",
-        help="One row per study: events_e, n_e, events_c, n_c (two arms); events, n (one arm); "
-             "mean_e, sd_e, n_e, mean_c, sd_c, n_c (means); or yi, vi (effect and variance).")],
-    measure: Annotated[str, typer.Option(
-        "--measure", "-m", help="metafor's code: OR, RR, RD, PETO, PLO, PR, PAS, PFT, MD, SMD, HR (yi = log HR), GEN.")],
-    method: Annotated[str, typer.Option(help="EE, DL, REML, PM, MH or PETO (Peto's OR: --measure OR --method PETO).")]
-    = "REML",
+    input_csv: Annotated[
+        Path,
+        typer.Argument(
+            metavar="INPUT.csv",
+            help="One row per study: events_e, n_e, events_c, n_c (two arms); events, n (one arm); "
+            "mean_e, sd_e, n_e, mean_c, sd_c, n_c (means); or yi, vi (effect and variance).",
+        ),
+    ],
+    measure: Annotated[
+        str,
+        typer.Option(
+            "--measure",
+            "-m",
+            help="metafor's code: OR, RR, RD, PETO, PLO, PR, PAS, PFT, MD, SMD, HR (yi = log HR), GEN.",
+        ),
+    ],
+    method: Annotated[
+        str, typer.Option(help="EE, DL, REML, PM, MH or PETO (Peto's OR: --measure OR --method PETO).")
+    ] = "REML",
     test: Annotated[str, typer.Option(help="z, or knha (Hartung-Knapp-Sidik-Jonkman).")] = "z",
-    by: Annotated[list[str] | None, typer.Option(
-        help="Column whose values define the analyses (repeat for several: --by term --by grade).")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write one row per analysis to this CSV.")]
-    = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Column whose values define the analyses (repeat for several: --by term --by grade)."
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write one row per analysis to this CSV.")
+    ] = None,
     level: Annotated[float, typer.Option(help="Confidence level, percent.")] = 95.0,
-    add: Annotated[float | None, typer.Option(
-        help="Continuity correction added to the cells of a study with a zero cell (default 0.5; 0 for PAS, PFT).")]
-    = None,
-    to: Annotated[str, typer.Option(help="Which studies get the correction: only0, all, if0all or none.")] = "only0",
-    drop00: Annotated[bool | None, typer.Option(
-        "--drop00/--keep00",
-        help="Leave out studies with no events in both arms (default: keep for EE/DL/REML/PM, drop for MH/PETO).")]
-    = None,
-    single_study: Annotated[str, typer.Option(
-        help="A random-effects analysis with one study: 'error', or 'keep' it as metafor does (tau2 = 0).")]
-    = "error",
+    add: Annotated[
+        float | None,
+        typer.Option(
+            help="Continuity correction added to the cells of a study with a zero cell (default 0.5; 0 for PAS, PFT)."
+        ),
+    ] = None,
+    to: Annotated[
+        str, typer.Option(help="Which studies get the correction: only0, all, if0all or none.")
+    ] = "only0",
+    drop00: Annotated[
+        bool | None,
+        typer.Option(
+            "--drop00/--keep00",
+            help="Leave out studies with no events in both arms (default: keep for EE/DL/REML/PM, drop for MH/PETO).",
+        ),
+    ] = None,
+    single_study: Annotated[
+        str,
+        typer.Option(
+            help="A random-effects analysis with one study: 'error', or 'keep' it as metafor does (tau2 = 0)."
+        ),
+    ] = "error",
 ) -> None:
     """Pool every analysis of INPUT.csv (each group of --by values) at once; results equal R's metafor.
 
@@ -388,10 +510,22 @@ def meta(
         data = pd.read_csv(input_csv)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UnreadableInput(f"{input_csv}: cannot be read as CSV ({reason}); save it as comma-separated "
-                              "UTF-8 text with a header row.") from None
-    result = pool(data, measure, method, test, by=by, level=level, add=add, to=to, drop00=drop00,
-                  single_study=single_study)
+        raise UnreadableInput(
+            f"{input_csv}: cannot be read as CSV ({reason}); save it as comma-separated "
+            "UTF-8 text with a header row."
+        ) from None
+    result = pool(
+        data,
+        measure,
+        method,
+        test,
+        by=by,
+        level=level,
+        add=add,
+        to=to,
+        drop00=drop00,
+        single_study=single_study,
+    )
     if output is not None:
         with atomic_path(output) as tmp:
             result.to_csv(tmp, index=False)
@@ -400,14 +534,22 @@ def meta(
 
 def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) -> None:
     first = result.iloc[0]
-    table = RichTable(header_style="bold", title=f"{first['measure']}, {first['method']}, test {first['test']}")
+    table = RichTable(
+        header_style="bold", title=f"{first['measure']}, {first['method']}, test {first['test']}"
+    )
     for col in [*by, "k", "estimate", "CI", "PI", "tau2", "I2", "note"]:
         table.add_column(col, overflow="fold", justify="right" if col in ("k", "tau2", "I2") else "left")
     for _, row in result.head(shown).iterrows():
-        table.add_row(*(str(row[c]) for c in by), str(row["k"]), f"{row['estimate']:.4g}",
-                      f"{row['ci_low']:.4g} to {row['ci_high']:.4g}",
-                      "" if row["pi_low"] != row["pi_low"] else f"{row['pi_low']:.4g} to {row['pi_high']:.4g}",
-                      f"{row['tau2']:.4g}", f"{row['i2']:.1f}%", row["note"])
+        table.add_row(
+            *(str(row[c]) for c in by),
+            str(row["k"]),
+            f"{row['estimate']:.4g}",
+            f"{row['ci_low']:.4g} to {row['ci_high']:.4g}",
+            "" if row["pi_low"] != row["pi_low"] else f"{row['pi_low']:.4g} to {row['pi_high']:.4g}",
+            f"{row['tau2']:.4g}",
+            f"{row['i2']:.1f}%",
+            row["note"],
+        )
     out.print(table)
     if len(result) > shown:
         out.print(f"... and {len(result) - shown} more analyses.")
@@ -416,4 +558,6 @@ def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) ->
         out.print(f"{failed} of {len(result)} analyses have no estimate; see their note.", style="yellow")
     if output is not None:
         out.print(f"Wrote {output} ({len(result)} analyses).")
+
+
 # --- end meta ---

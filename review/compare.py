@@ -172,14 +172,25 @@ class Comparison:
     def discrepancies(self) -> pd.DataFrame:
         rows = []
         for u in self.disagreements:
-            row = {"id": u.id, "table": u.table, "row": u.row, "field": u.field, "type": u.type,
-                   "detail": _detail(u, self.reviewers)}
-            for r, e in zip(self.reviewers, u.entries):
-                row |= {f"{r.letter}_value": e.shown, f"{r.letter}_where": e.where,
-                        f"{r.letter}_source": e.source, f"{r.letter}_location": e.location}
+            row = {
+                "id": u.id,
+                "table": u.table,
+                "row": u.row,
+                "field": u.field,
+                "type": u.type,
+                "detail": _detail(u, self.reviewers),
+            }
+            for r, e in zip(self.reviewers, u.entries, strict=False):
+                row |= {
+                    f"{r.letter}_value": e.shown,
+                    f"{r.letter}_where": e.where,
+                    f"{r.letter}_source": e.source,
+                    f"{r.letter}_location": e.location,
+                }
             rows.append(row)
         columns = ["id", "table", "row", "field", "type", "detail"] + [
-            f"{r.letter}_{c}" for r in self.reviewers for c in ("value", "where", "source", "location")]
+            f"{r.letter}_{c}" for r in self.reviewers for c in ("value", "where", "source", "location")
+        ]
         return pd.DataFrame(rows, columns=columns).astype("string")
 
     def to_frame(self) -> pd.DataFrame:
@@ -201,25 +212,34 @@ class Comparison:
     def summary(self) -> str:
         parts = []
         for _, row in self.overall().iterrows():
-            parts.append(f"{row['pair']}: {row['agreed']} of {row['units']} values agree "
-                         f"({_pct(row['agreement'])}), kappa {_num(row['kappa'])}")
+            parts.append(
+                f"{row['pair']}: {row['agreed']} of {row['units']} values agree "
+                f"({_pct(row['agreement'])}), kappa {_num(row['kappa'])}"
+            )
         types = ", ".join(f"{n} {t}" for t, n in self.type_counts().items())
         return "; ".join(parts) + f"; {len(self)} discrepancies" + (f" ({types})" if types else "")
 
     def __repr__(self) -> str:
         who = ", ".join(f"{r.label} {Path(r.file).name}" for r in self.reviewers)
         lines = [f"Comparison of {who}", f"  {self.summary()}"]
-        lines += [f"  {u.id:<5} {u.type:<13} {u.table}: {u.row} {u.field}: "
-                  + " / ".join(f"{r.letter} {e.shown or '(empty)'}" for r, e in zip(self.reviewers, u.entries))
-                  for u in self.disagreements[:40]]
+        lines += [
+            f"  {u.id:<5} {u.type:<13} {u.table}: {u.row} {u.field}: "
+            + " / ".join(
+                f"{r.letter} {e.shown or '(empty)'}" for r, e in zip(self.reviewers, u.entries, strict=False)
+            )
+            for u in self.disagreements[:40]
+        ]
         if len(self) > 40:
             lines.append(f"  ... {len(self) - 40} more (Comparison.to_frame() has them all)")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         head = f"<p><b>Comparison</b>: {html.escape(self.summary())}</p>"
-        shown = self.discrepancies[["id", "table", "row", "field", "type"]
-                                   + [f"{r.letter}_value" for r in self.reviewers] + ["detail"]]
+        shown = self.discrepancies[
+            ["id", "table", "row", "field", "type"]
+            + [f"{r.letter}_value" for r in self.reviewers]
+            + ["detail"]
+        ]
         return head + self.overall().to_html(index=False, na_rep="") + shown.to_html(index=False, na_rep="")
 
 
@@ -239,14 +259,20 @@ def compare(extractions: Sequence[Extraction], *, annotations: Sequence[str] = A
     form = extractions[0].form
     for x in extractions[1:]:
         if x.form.name != form.name or list(x.form.tables) != list(form.tables):
-            raise ReviewError(f"{x.source}: was read with form {x.form.label}, the others with {form.label}; "
-                              "read every extraction with the same form.")
+            raise ReviewError(
+                f"{x.source}: was read with form {x.form.label}, the others with {form.label}; "
+                "read every extraction with the same form."
+            )
     sources = [Path(x.source).resolve() for x in extractions]
     if len(set(sources)) < len(sources):
-        raise ReviewError(f"{extractions[0].source}: the same file is given twice; compare different "
-                          "reviewers' extractions.")
-    reviewers = tuple(Reviewer(letter, x.reviewer or Path(x.source).stem, str(x.source), file_sha256(x.source))
-                      for letter, x in zip(_LETTERS, extractions))
+        raise ReviewError(
+            f"{extractions[0].source}: the same file is given twice; compare different "
+            "reviewers' extractions."
+        )
+    reviewers = tuple(
+        Reviewer(letter, x.reviewer or Path(x.source).stem, str(x.source), file_sha256(x.source))
+        for letter, x in zip(_LETTERS, extractions, strict=False)
+    )
     notes = _notes(extractions, reviewers)
     units: list[Unit] = []
     aligned = {}
@@ -265,11 +291,13 @@ def _notes(extractions: tuple[Extraction, ...], reviewers: tuple[Reviewer, ...])
     hashes = [r.sha256 for r in reviewers if r.sha256]
     if len(set(hashes)) < len(hashes):
         notes.append("two of the files are identical: check that each reviewer's own file was given")
-    for x, r in zip(extractions, reviewers):
+    for x, r in zip(extractions, reviewers, strict=False):
         refused = sum(1 for i in x.issues if i.severity == ERROR)
         if refused:
-            notes.append(f"{r.letter}: {refused} cells could not be read as typed and count as empty; "
-                         f"run `review validate {r.file}`")
+            notes.append(
+                f"{r.letter}: {refused} cells could not be read as typed and count as empty; "
+                f"run `review validate {r.file}`"
+            )
     return notes
 
 
@@ -286,15 +314,19 @@ def _align(tables: list[ExtractedTable]) -> list[tuple[tuple[str, ...], tuple[in
 def _key_index(et: ExtractedTable) -> dict[tuple[str, ...], int]:
     keys = list(et.table.key)
     index: dict[tuple[str, ...], int] = {}
-    for row, values in zip(et.data.index, et.data[keys].itertuples(index=False, name=None)):
+    for row, values in zip(et.data.index, et.data[keys].itertuples(index=False, name=None), strict=False):
         key = tuple(show(plain_value(v)) for v in values)
         if "" in key:
             empty = keys[key.index("")]
-            raise ReviewError(f"{et.file}: sheet {et.sheet}, cell {et.cell(row, empty)}: {empty} is empty, so "
-                              f"the row cannot be matched; run `review validate {et.file}` and fill it in.")
+            raise ReviewError(
+                f"{et.file}: sheet {et.sheet}, cell {et.cell(row, empty)}: {empty} is empty, so "
+                f"the row cannot be matched; run `review validate {et.file}` and fill it in."
+            )
         if key in index:
-            raise ReviewError(f"{et.file}: sheet {et.sheet}, rows {index[key]} and {row} have the same key "
-                              f"({' | '.join(key)}); run `review validate {et.file}` and merge or correct them.")
+            raise ReviewError(
+                f"{et.file}: sheet {et.sheet}, rows {index[key]} and {row} have the same key "
+                f"({' | '.join(key)}); run `review validate {et.file}` and merge or correct them."
+            )
         index[key] = row
     return index
 
@@ -305,24 +337,34 @@ def records(et: ExtractedTable) -> tuple[dict[int, dict[str, object]], dict[int,
     rows = list(et.data.index)
     columns = {k: [plain_value(v) for v in et.data[k].tolist()] for k in et.data.columns}
     codes = {k: et.missing[k].tolist() for k in et.missing.columns}
-    return ({row: {k: column[i] for k, column in columns.items()} for i, row in enumerate(rows)},
-            {row: {k: column[i] for k, column in codes.items()} for i, row in enumerate(rows)})
+    return (
+        {row: {k: column[i] for k, column in columns.items()} for i, row in enumerate(rows)},
+        {row: {k: column[i] for k, column in codes.items()} for i, row in enumerate(rows)},
+    )
 
 
 def _entry(et: ExtractedTable, cells: tuple[dict, dict], row: int | None, name: str) -> Entry:
     if row is None:
         return Entry(present=False)
     values, codes = cells[0][row], cells[1][row]
-    return Entry(values[name], codes[name], f"{et.file}:{et.sheet}!{et.cell(row, name)}",
-                 show(values.get("source")), show(values.get("location")))
+    return Entry(
+        values[name],
+        codes[name],
+        f"{et.file}:{et.sheet}!{et.cell(row, name)}",
+        show(values.get("source")),
+        show(values.get("location")),
+    )
 
 
 def _percent_links(form: Form, table: Table) -> dict[str, tuple[str, str, str]]:
     """count/total/percent triples of this table (from its percent-mismatch rules), by count and percent field."""
     links: dict[str, tuple[str, str, str]] = {}
     for rule in form.rules:
-        if rule.kind == "percent-mismatch" and rule.table == table.name and \
-                not any("." in v for v in rule.args.values()):
+        if (
+            rule.kind == "percent-mismatch"
+            and rule.table == table.name
+            and not any("." in v for v in rule.args.values())
+        ):
             triple = (rule.args["count"], rule.args["total"], rule.args["percent"])
             links[triple[0]] = links[triple[2]] = triple
     return links
@@ -336,11 +378,17 @@ def _table_units(form: Form, table: Table, tables: list[ExtractedTable], aligned
     for key, rows in aligned:
         present = [r is not None for r in rows]
         if not all(present):
-            entries = tuple(Entry(value="present", where=f"{t.file}:{t.sheet}!{t.cell(r, table.key[0])}")
-                            if r is not None else Entry(present=False) for t, r in zip(tables, rows))
+            entries = tuple(
+                Entry(value="present", where=f"{t.file}:{t.sheet}!{t.cell(r, table.key[0])}")
+                if r is not None
+                else Entry(present=False)
+                for t, r in zip(tables, rows, strict=False)
+            )
             units.append(Unit(table.name, key, ROW, entries, DISAGREE, "omission"))
-        by_field = {f.name: tuple(_entry(t, c, r, f.name) for t, c, r in zip(tables, cells, rows))
-                    for f in compared}
+        by_field = {
+            f.name: tuple(_entry(t, c, r, f.name) for t, c, r in zip(tables, cells, rows, strict=False))
+            for f in compared
+        }
         for f in compared:
             entries = by_field[f.name]
             if not any(e.filled for e in entries):
@@ -348,8 +396,17 @@ def _table_units(form: Form, table: Table, tables: list[ExtractedTable], aligned
             agreeing = _agreeing(f, entries, links.get(f.name), by_field)
             status = _status(entries, agreeing)
             kind = _kind(f, entries) if status == DISAGREE else ""
-            units.append(Unit(table.name, key, f.name, entries, status, kind,
-                              agreeing=frozenset(p for p, how in agreeing.items() if how)))
+            units.append(
+                Unit(
+                    table.name,
+                    key,
+                    f.name,
+                    entries,
+                    status,
+                    kind,
+                    agreeing=frozenset(p for p, how in agreeing.items() if how),
+                )
+            )
     _mark_swaps(table, units)
     return units
 
@@ -357,8 +414,10 @@ def _table_units(form: Form, table: Table, tables: list[ExtractedTable], aligned
 def _agreeing(f: Field, entries: tuple[Entry, ...], link, by_field) -> dict[tuple[int, int], str | None]:
     """How each pair of reviewers who both have the row agree on this value (None: they do not)."""
     present = [i for i, e in enumerate(entries) if e.present]
-    return {(i, j): _match(f, entries[i], entries[j], link, by_field, i, j)
-            for i, j in itertools.combinations(present, 2)}
+    return {
+        (i, j): _match(f, entries[i], entries[j], link, by_field, i, j)
+        for i, j in itertools.combinations(present, 2)
+    }
 
 
 def _status(entries: tuple[Entry, ...], agreeing: dict[tuple[int, int], str | None]) -> str:
@@ -383,7 +442,9 @@ def _match(f: Field, a: Entry, b: Entry, link=None, by_field=None, i: int = 0, j
     if a.filled == b.filled:
         return AGREED
     if link and by_field is not None:
-        return _derived(f.name, link, (a, i) if a.filled else (b, j), (b, j) if a.filled else (a, i), by_field)
+        return _derived(
+            f.name, link, (a, i) if a.filled else (b, j), (b, j) if a.filled else (a, i), by_field
+        )
     return None
 
 
@@ -397,12 +458,19 @@ def _same_value(f: Field, a: object, b: object) -> str | None:
         short, long = sorted((str(a), str(b)), key=len)
         return EQUIVALENT if long.startswith(short + "-") else None
     if f.type == "text":
-        return EQUIVALENT if " ".join(str(a).split()).casefold() == " ".join(str(b).split()).casefold() else None
+        return (
+            EQUIVALENT if " ".join(str(a).split()).casefold() == " ".join(str(b).split()).casefold() else None
+        )
     return None
 
 
-def _derived(name: str, link: tuple[str, str, str], filled: tuple[Entry, int], empty: tuple[Entry, int],
-             by_field: dict[str, tuple[Entry, ...]]) -> str | None:
+def _derived(
+    name: str,
+    link: tuple[str, str, str],
+    filled: tuple[Entry, int],
+    empty: tuple[Entry, int],
+    by_field: dict[str, tuple[Entry, ...]],
+) -> str | None:
     """A count typed by one reviewer agrees with the percentage the other typed over the same denominator (and
     the other way round), within the percentage's rounding."""
     entry, _ = filled
@@ -419,8 +487,9 @@ def _derived(name: str, link: tuple[str, str, str], filled: tuple[Entry, int], e
             return DERIVED
     elif name == percent_field:
         count = by_field[count_field][other].value
-        if isinstance(count, (int, float)) and \
-                abs(100.0 * count / total - float(entry.value)) <= rounding_tolerance(float(entry.value)):
+        if isinstance(count, (int, float)) and abs(
+            100.0 * count / total - float(entry.value)
+        ) <= rounding_tolerance(float(entry.value)):
             return DERIVED
     return None
 
@@ -445,14 +514,16 @@ def _mark_swaps(table: Table, units: list[Unit]) -> None:
     """Type as arms-swapped the disagreements where one reviewer's values on two arms are another's, crossed:
     across rows that differ only in their arm, and across two arm fields of one row (experimental/control)."""
     fields = table.fields
-    arm_key = next((i for i, k in enumerate(table.key) if k == "arm_id" or fields[k].references == ("arms", "arm_id")),
-                   None)
+    arm_key = next(
+        (i for i, k in enumerate(table.key) if k == "arm_id" or fields[k].references == ("arms", "arm_id")),
+        None,
+    )
     groups: dict[tuple, list[Unit]] = {}
     for u in units:
         if u.status != DISAGREE or u.field == ROW:
             continue
         if arm_key is not None:
-            groups.setdefault(("rows", u.key[:arm_key] + u.key[arm_key + 1:], u.field), []).append(u)
+            groups.setdefault(("rows", u.key[:arm_key] + u.key[arm_key + 1 :], u.field), []).append(u)
         if fields[u.field].references == ("arms", "arm_id"):
             groups.setdefault(("fields", u.key), []).append(u)
     for members in groups.values():
@@ -473,12 +544,14 @@ def _crossed(f1: Field, f2: Field, first: tuple[Entry, ...], second: tuple[Entry
 
 def _detail(u: Unit, reviewers: tuple[Reviewer, ...]) -> str:
     """One line for the adjudicator: what differs, in words."""
-    pairs = [(r.letter, e) for r, e in zip(reviewers, u.entries)]
+    pairs = [(r.letter, e) for r, e in zip(reviewers, u.entries, strict=False)]
     if u.field == ROW:
         have = [letter for letter, e in pairs if e.present]
         lack = [letter for letter, e in pairs if not e.present]
-        return f"only {', '.join(have)} {'has' if len(have) == 1 else 'have'} this row; " \
-               f"{', '.join(lack)} {'has' if len(lack) == 1 else 'have'} not"
+        return (
+            f"only {', '.join(have)} {'has' if len(have) == 1 else 'have'} this row; "
+            f"{', '.join(lack)} {'has' if len(lack) == 1 else 'have'} not"
+        )
     shown = "; ".join(f"{letter} {e.shown or '(empty)'}" for letter, e in pairs if e.present)
     if u.type == "numeric":
         numbers = [float(e.value) for _, e in pairs if e.present and e.value is not None]
@@ -494,8 +567,9 @@ def _detail(u: Unit, reviewers: tuple[Reviewer, ...]) -> str:
 # Agreement
 
 
-def cohen_kappa(first: Sequence[object], second: Sequence[object], level: float = 0.95
-                ) -> tuple[float, float, float]:
+def cohen_kappa(
+    first: Sequence[object], second: Sequence[object], level: float = 0.95
+) -> tuple[float, float, float]:
     """Cohen's kappa of two raters' labels, with its confidence interval: (kappa, low, high).
 
     The standard error is the large-sample one of Fleiss, Cohen & Everitt (1969), which holds for any kappa
@@ -519,7 +593,9 @@ def cohen_kappa(first: Sequence[object], second: Sequence[object], level: float 
     diagonal = (np.diag(p) * (1.0 - (rows + cols) * (1.0 - kappa)) ** 2).sum()
     off = p * (cols[:, None] + rows[None, :]) ** 2  # p_ij (p_.i + p_j.)^2
     off_diagonal = (1.0 - kappa) ** 2 * (off.sum() - np.trace(off))
-    variance = (diagonal + off_diagonal - (kappa - expected * (1.0 - kappa)) ** 2) / (n * (1.0 - expected) ** 2)
+    variance = (diagonal + off_diagonal - (kappa - expected * (1.0 - kappa)) ** 2) / (
+        n * (1.0 - expected) ** 2
+    )
     half = norm.ppf(0.5 + level / 2.0) * math.sqrt(max(variance, 0.0))
     return float(kappa), max(-1.0, float(kappa - half)), min(1.0, float(kappa + half))
 
@@ -542,9 +618,23 @@ class _Tally:
         self.second += other.second
 
 
-AGREEMENT_COLUMNS = ["pair", "reviewer_1", "reviewer_2", "table", "field", "field_type", "units", "agreed",
-                     "agreement", "numeric_units", "numeric_exact", "kappa", "kappa_low", "kappa_high",
-                     "kappa_units"]
+AGREEMENT_COLUMNS = [
+    "pair",
+    "reviewer_1",
+    "reviewer_2",
+    "table",
+    "field",
+    "field_type",
+    "units",
+    "agreed",
+    "agreement",
+    "numeric_units",
+    "numeric_exact",
+    "kappa",
+    "kappa_low",
+    "kappa_high",
+    "kappa_units",
+]
 
 
 def _agreement(form: Form, reviewers: tuple[Reviewer, ...], units: list[Unit]) -> pd.DataFrame:
@@ -571,15 +661,18 @@ def _agreement(form: Form, reviewers: tuple[Reviewer, ...], units: list[Unit]) -
                 tally = _tally(f, members_of[name], i, j)
                 if not tally.units:
                     continue
-                rows.append(pair | {"table": table.name, "field": name, "field_type": f.type}
-                               | _figures(tally))
+                rows.append(
+                    pair | {"table": table.name, "field": name, "field_type": f.type} | _figures(tally)
+                )
                 whole.add(_qualified(tally, name))
             if whole.units:
                 rows.append(pair | {"table": table.name, "field": "", "field_type": ""} | _figures(whole))
                 overall.add(_qualified(whole, table.name))
         rows.append(pair | {"table": "", "field": "", "field_type": ""} | _figures(overall))
     frame = pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
-    return frame.astype({"units": "int64", "agreed": "int64", "numeric_units": "int64", "kappa_units": "int64"})
+    return frame.astype(
+        {"units": "int64", "agreed": "int64", "numeric_units": "int64", "kappa_units": "int64"}
+    )
 
 
 def _tally(f: Field, members: list[Unit], i: int, j: int) -> _Tally:
@@ -601,15 +694,29 @@ def _tally(f: Field, members: list[Unit], i: int, j: int) -> _Tally:
 
 def _qualified(tally: _Tally, prefix: str) -> _Tally:
     """The same tally with its kappa labels prefixed, so pooled labels of different fields stay apart."""
-    return _Tally(tally.units, tally.agreed, tally.numeric, tally.exact,
-                  [f"{prefix}={x}" for x in tally.first], [f"{prefix}={x}" for x in tally.second])
+    return _Tally(
+        tally.units,
+        tally.agreed,
+        tally.numeric,
+        tally.exact,
+        [f"{prefix}={x}" for x in tally.first],
+        [f"{prefix}={x}" for x in tally.second],
+    )
 
 
 def _figures(t: _Tally) -> dict[str, object]:
     kappa, low, high = cohen_kappa(t.first, t.second) if t.first else (math.nan,) * 3
-    return {"units": t.units, "agreed": t.agreed, "agreement": 100.0 * t.agreed / t.units if t.units else math.nan,
-            "numeric_units": t.numeric, "numeric_exact": 100.0 * t.exact / t.numeric if t.numeric else math.nan,
-            "kappa": kappa, "kappa_low": low, "kappa_high": high, "kappa_units": len(t.first)}
+    return {
+        "units": t.units,
+        "agreed": t.agreed,
+        "agreement": 100.0 * t.agreed / t.units if t.units else math.nan,
+        "numeric_units": t.numeric,
+        "numeric_exact": 100.0 * t.exact / t.numeric if t.numeric else math.nan,
+        "kappa": kappa,
+        "kappa_low": low,
+        "kappa_high": high,
+        "kappa_units": len(t.first),
+    }
 
 
 def _pct(value: float) -> str:

@@ -58,39 +58,69 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
 
 # --- R: metafor's and meta's argument names ---------------------------------------------------------------------
 
-_METAFOR = {"events_e": "ai", "n_e": "n1i", "events_c": "ci", "n_c": "n2i", "events": "xi", "n": "ni", "yi": "yi",
-            "vi": "vi"}
-_META = {"events_e": "event.e", "n_e": "n.e", "events_c": "event.c", "n_c": "n.c", "events": "event", "n": "n"}
+_METAFOR = {
+    "events_e": "ai",
+    "n_e": "n1i",
+    "events_c": "ci",
+    "n_c": "n2i",
+    "events": "xi",
+    "n": "ni",
+    "yi": "yi",
+    "vi": "vi",
+}
+_META = {
+    "events_e": "event.e",
+    "n_e": "n.e",
+    "events_c": "event.c",
+    "n_c": "n.c",
+    "events": "event",
+    "n": "n",
+}
 
 
 def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], folder: Path) -> list[Path]:
     """Per analysis a metafor CSV and a meta CSV, plus analyses.R that pools them the way the toolkit did."""
-    written, script = [], [
-        "# Written by review: pools each analysis with metafor exactly as the toolkit did.",
-        "# Run from this folder: Rscript analyses.R",
-        "library(metafor)",
-    ]
+    written, script = (
+        [],
+        [
+            "# Written by review: pools each analysis with metafor exactly as the toolkit did.",
+            "# Run from this folder: Rscript analyses.R",
+            "library(metafor)",
+        ],
+    )
     for a in analyses:
         data = datasets[a.slug]
         counts = count_columns(data)
         usable = data.dropna(subset=counts)
         metafor = usable.rename(columns=_METAFOR)[["study_id", *[_METAFOR[c] for c in counts]]]
         if a.measure == "HR":  # meta's metagen takes the log HR and its standard error
-            meta = usable.assign(seTE=usable["vi"] ** 0.5).rename(columns={"study_id": "studlab", "yi": "TE"})[
-                ["studlab", "TE", "seTE"]]
+            meta = usable.assign(seTE=usable["vi"] ** 0.5).rename(
+                columns={"study_id": "studlab", "yi": "TE"}
+            )[["studlab", "TE", "seTE"]]
         else:
-            meta = usable.rename(columns={**_META, "study_id": "studlab"})[["studlab", *[_META[c] for c in counts]]]
-        written.append(write_csv(metafor.rename(columns={"study_id": "study"}), folder / f"{a.slug}_metafor.csv"))
+            meta = usable.rename(columns={**_META, "study_id": "studlab"})[
+                ["studlab", *[_META[c] for c in counts]]
+            ]
+        written.append(
+            write_csv(metafor.rename(columns={"study_id": "study"}), folder / f"{a.slug}_metafor.csv")
+        )
         written.append(write_csv(meta, folder / f"{a.slug}_meta.csv"))
         args = ", ".join(f"{v}={v}" for v in (_METAFOR[c] for c in counts))
         call = "rma.mh" if a.method == "MH" else "rma.peto" if a.method == "PETO" else "rma"
         extra = "" if call != "rma" else f', method="{a.method}", test="{a.test}"'
         measure = "" if call == "rma.peto" or a.measure == "HR" else f'measure="{a.measure}", '
-        script += [f"\n# {a.name}", f'dat <- read.csv("{a.slug}_metafor.csv")',
-                   f"res <- {call}({measure}{args}, data=dat, slab=study{extra})", "print(res)"]
+        script += [
+            f"\n# {a.name}",
+            f'dat <- read.csv("{a.slug}_metafor.csv")',
+            f"res <- {call}({measure}{args}, data=dat, slab=study{extra})",
+            "print(res)",
+        ]
         if call == "rma":
-            script.append("print(predict(res, transf=" + ("transf.ilogit" if a.measure == "PLO" else "exp")
-                          + "))" if a.measure in ("OR", "RR", "PLO", "HR") else "print(predict(res))")
+            script.append(
+                "print(predict(res, transf=" + ("transf.ilogit" if a.measure == "PLO" else "exp") + "))"
+                if a.measure in ("OR", "RR", "PLO", "HR")
+                else "print(predict(res))"
+            )
     written.append(folder / "analyses.R")
     write_text(folder / "analyses.R", "\n".join(script) + "\n")
     return written
@@ -103,15 +133,27 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
 # third-party code; no RevMan import could be run here to confirm them, so the README says so.
 
 REVMAN_ARMS = ["Study", "Arm", "Description", "Intervention"]
-REVMAN_RESULTS = ["Study", "Outcome", "Data type", "Effect measure", "Arm", "Reference arm", "Sample size", "Cases",
-                  "Footnotes"]
+REVMAN_RESULTS = [
+    "Study",
+    "Outcome",
+    "Data type",
+    "Effect measure",
+    "Arm",
+    "Reference arm",
+    "Sample size",
+    "Cases",
+    "Footnotes",
+]
 
 
-def revman_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], arms: pd.DataFrame,
-                   folder: Path) -> list[Path]:
+def revman_exports(
+    analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], arms: pd.DataFrame, folder: Path
+) -> list[Path]:
     """study-arms.csv and study-results.csv (dichotomous, arm level) for the two-arm analyses."""
-    labels = {(a["study_id"], a["arm_id"]): a for a in arms.astype(object).where(arms.notna(), None)
-              .to_dict("records")}
+    labels = {
+        (a["study_id"], a["arm_id"]): a
+        for a in arms.astype(object).where(arms.notna(), None).to_dict("records")
+    }
     arm_rows, result_rows = {}, []
     for a in analyses:
         if a.one_arm or a.measure == "HR":
@@ -120,21 +162,42 @@ def revman_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame
             for side in ("e", "c"):
                 arm = r["experimental_arm" if side == "e" else "control_arm"]
                 info = labels.get((r["study_id"], arm), {})
-                arm_rows[(r["study_id"], arm)] = {"Study": r["study_id"], "Arm": arm,
-                                                  "Description": info.get("label") or "",
-                                                  "Intervention": info.get("intervention") or ""}
-                result_rows.append({"Study": r["study_id"], "Outcome": a.name, "Data type": "Dichotomous",
-                                    "Effect measure": "", "Arm": arm, "Reference arm": "",
-                                    "Sample size": int(r[f"n_{side}"]), "Cases": int(r[f"events_{side}"]),
-                                    "Footnotes": ""})
-    return [write_csv(pd.DataFrame(list(arm_rows.values()), columns=REVMAN_ARMS), folder / "study-arms.csv"),
-            write_csv(pd.DataFrame(result_rows, columns=REVMAN_RESULTS), folder / "study-results.csv")]
+                arm_rows[(r["study_id"], arm)] = {
+                    "Study": r["study_id"],
+                    "Arm": arm,
+                    "Description": info.get("label") or "",
+                    "Intervention": info.get("intervention") or "",
+                }
+                result_rows.append(
+                    {
+                        "Study": r["study_id"],
+                        "Outcome": a.name,
+                        "Data type": "Dichotomous",
+                        "Effect measure": "",
+                        "Arm": arm,
+                        "Reference arm": "",
+                        "Sample size": int(r[f"n_{side}"]),
+                        "Cases": int(r[f"events_{side}"]),
+                        "Footnotes": "",
+                    }
+                )
+    return [
+        write_csv(pd.DataFrame(list(arm_rows.values()), columns=REVMAN_ARMS), folder / "study-arms.csv"),
+        write_csv(pd.DataFrame(result_rows, columns=REVMAN_RESULTS), folder / "study-results.csv"),
+    ]
 
 
 # --- Frictionless Data Package ---------------------------------------------------------------------------------
 
-_FRICTIONLESS = {"text": "string", "integer": "integer", "number": "number", "percent": "number", "date": "string",
-                 "category": "string", "boolean": "boolean"}
+_FRICTIONLESS = {
+    "text": "string",
+    "integer": "integer",
+    "number": "number",
+    "percent": "number",
+    "date": "string",
+    "category": "string",
+    "boolean": "boolean",
+}
 
 
 def table_schema(form: Form, table: str) -> dict:
@@ -182,10 +245,19 @@ def datapackage(review: Review, files: Mapping[str, str]) -> dict:
         "title": review.title,
         "description": review.question,
         "version": review.form.version,
-        "resources": [{"name": name, "path": path, "profile": "tabular-data-resource", "format": "csv",
-                       "encoding": "utf-8", "title": review.form.table(name).label,
-                       "description": review.form.table(name).description,
-                       "schema": table_schema(review.form, name)} for name, path in files.items()],
+        "resources": [
+            {
+                "name": name,
+                "path": path,
+                "profile": "tabular-data-resource",
+                "format": "csv",
+                "encoding": "utf-8",
+                "title": review.form.table(name).label,
+                "description": review.form.table(name).description,
+                "schema": table_schema(review.form, name),
+            }
+            for name, path in files.items()
+        ],
     }
 
 
@@ -199,14 +271,20 @@ def methods_text(review: Review, comparison: Comparison, consensus: Consensus, p
     agreement = "; ".join(
         f"{r['pair']}: {r['agreed']} of {r['units']} values ({r['agreement']:.1f}%)"
         + (f", Cohen's kappa {r['kappa']:.2f} for categorical fields" if pd.notna(r["kappa"]) else "")
-        for _, r in overall.iterrows())
+        for _, r in overall.iterrows()
+    )
     types = ", ".join(f"{k} {t}" for t, k in comparison.type_counts().items())
     adjudicators = sorted({d.adjudicator for d in consensus.decisions.items.values() if d.adjudicator})
     who = f" by {', '.join(adjudicators)}" if adjudicators else ""
     studies = consensus.tables["studies"]["study_id"].nunique() if "studies" in consensus.tables else 0
-    methods = sorted({f"{r['measure']} with {_method_name(r['method'])}" + (
-        ", Hartung-Knapp-Sidik-Jonkman intervals" if r["test"] == "knha" else "") for _, r in pooled.iterrows()
-        if r.get("k", 0)})
+    methods = sorted(
+        {
+            f"{r['measure']} with {_method_name(r['method'])}"
+            + (", Hartung-Knapp-Sidik-Jonkman intervals" if r["test"] == "knha" else "")
+            for _, r in pooled.iterrows()
+            if r.get("k", 0)
+        }
+    )
     return (
         f"Data were extracted from {_n(studies, 'study', 'studies')} independently by {n} reviewers using the "
         "extraction form "
@@ -215,13 +293,18 @@ def methods_text(review: Review, comparison: Comparison, consensus: Consensus, p
         f"reviewers: {agreement}. {_n(len(comparison), 'disagreement', 'disagreements').capitalize()} "
         f"({types or 'none'}) were resolved{who}, "
         "each decision recorded with its reason. Counts reported only as percentages were derived from the "
-        + ("percentage and its denominator where exactly one whole count fits the reported rounding"
-           if review.counts == "unique" else
-           "percentage and its denominator as the nearest whole count, the range of counts that fit the printed "
-           "rounding being recorded")
+        + (
+            "percentage and its denominator where exactly one whole count fits the reported rounding"
+            if review.counts == "unique"
+            else "percentage and its denominator as the nearest whole count, the range of counts that fit the printed "
+            "rounding being recorded"
+        )
         + "; objective response was derived as complete plus partial response where not reported. "
-        + (f"Analyses: {'; '.join(methods)}, computed with review's engine, which reproduces R's metafor 3.8."
-           if methods else "No analysis was pooled.")
+        + (
+            f"Analyses: {'; '.join(methods)}, computed with review's engine, which reproduces R's metafor 3.8."
+            if methods
+            else "No analysis was pooled."
+        )
     )
 
 
@@ -230,15 +313,22 @@ def _n(count: int, one: str, many: str) -> str:
 
 
 def _method_name(code: str) -> str:
-    return {"EE": "a common-effect inverse-variance model", "MH": "the Mantel-Haenszel method",
-            "PETO": "Peto's method", "DL": "a random-effects model (DerSimonian-Laird tau^2)",
-            "REML": "a random-effects model (REML tau^2)", "PM": "a random-effects model (Paule-Mandel tau^2)"}[code]
+    return {
+        "EE": "a common-effect inverse-variance model",
+        "MH": "the Mantel-Haenszel method",
+        "PETO": "Peto's method",
+        "DL": "a random-effects model (DerSimonian-Laird tau^2)",
+        "REML": "a random-effects model (REML tau^2)",
+        "PM": "a random-effects model (Paule-Mandel tau^2)",
+    }[code]
 
 
 # --- Collaborator workbook ---------------------------------------------------------------------------------------
 
 
-def _sheet(wb: Workbook, title: str, frame: pd.DataFrame, percent: tuple[str, ...] = (), note: str = "") -> None:
+def _sheet(
+    wb: Workbook, title: str, frame: pd.DataFrame, percent: tuple[str, ...] = (), note: str = ""
+) -> None:
     ws = wb.create_sheet(title[:31])
     start = 1
     if note:
@@ -268,7 +358,9 @@ def _sheet(wb: Workbook, title: str, frame: pd.DataFrame, percent: tuple[str, ..
     _print_to_width(ws)
     if len(frame) and len(frame.columns):
         ref = f"A{start}:{get_column_letter(len(frame.columns))}{start + len(frame)}"
-        table = ExcelTable(displayName="t_" + "".join(ch for ch in title if ch.isalnum())[:40] or "t", ref=ref)
+        table = ExcelTable(
+            displayName="t_" + "".join(ch for ch in title if ch.isalnum())[:40] or "t", ref=ref
+        )
         table.tableStyleInfo = TableStyleInfo(name="TableStyleLight9", showRowStripes=True)
         ws.add_table(table)
 
@@ -287,23 +379,45 @@ def dictionary(form: Form) -> pd.DataFrame:
         for f in t.fields.values():
             allowed = ", ".join(f.values) if f.values else ""
             limits = " to ".join(str(x) for x in (f.min, f.max) if x is not None)
-            rows.append({"sheet": t.sheet, "field": f.name, "label": f.label, "type": f.type, "unit": f.unit,
-                         "key": "yes" if f.name in t.key else "", "required": "yes" if f.required else "",
-                         "allowed values": allowed, "range": limits, "format": f.format or "",
-                         "references": ".".join(f.references) if f.references else "", "help": f.help})
+            rows.append(
+                {
+                    "sheet": t.sheet,
+                    "field": f.name,
+                    "label": f.label,
+                    "type": f.type,
+                    "unit": f.unit,
+                    "key": "yes" if f.name in t.key else "",
+                    "required": "yes" if f.required else "",
+                    "allowed values": allowed,
+                    "range": limits,
+                    "format": f.format or "",
+                    "references": ".".join(f.references) if f.references else "",
+                    "help": f.help,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def collaborator_workbook(review: Review, path: Path, *, report: Report, comparison: Comparison,
-                          consensus: Consensus, tables: AnalysisTables, pooled: pd.DataFrame,
-                          plots: Mapping[str, Path], made: str) -> Path:
+def collaborator_workbook(
+    review: Review,
+    path: Path,
+    *,
+    report: Report,
+    comparison: Comparison,
+    consensus: Consensus,
+    tables: AnalysisTables,
+    pooled: pd.DataFrame,
+    plots: Mapping[str, Path],
+    made: str,
+) -> Path:
     wb = Workbook()
     ws = wb.active
     ws.title = "README"
     ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 26, 100
     _print_to_width(ws)
     lines = [
-        (review.title, ""), ("", ""),
+        (review.title, ""),
+        ("", ""),
         ("Question", review.question),
         ("Form", f"{review.form.name} version {review.form.version}"),
         ("Made", made),
@@ -311,13 +425,27 @@ def collaborator_workbook(review: Review, path: Path, *, report: Report, compari
         ("Adjudication", review.adjudication.name if review.adjudication else ""),
         ("", ""),
         ("Sheets", ""),
-        ("Studies, Arms, ...", "The consensus of the reviewers' extractions, one sheet per table of the form."),
-        ("", ("NR = not reported, NA = not applicable, empty = not extracted. Headers are field names: see "
-              "Data dictionary.")),
+        (
+            "Studies, Arms, ...",
+            "The consensus of the reviewers' extractions, one sheet per table of the form.",
+        ),
+        (
+            "",
+            (
+                "NR = not reported, NA = not applicable, empty = not extracted. Headers are field names: see "
+                "Data dictionary."
+            ),
+        ),
         ("Arm outcomes", "Meta-analysis-ready counts per study, arm and outcome; derived values say how."),
-        ("Pooled results", "One row per analysis: estimate, CI and prediction interval on the natural scale."),
+        (
+            "Pooled results",
+            "One row per analysis: estimate, CI and prediction interval on the natural scale.",
+        ),
         ("Forest plots", "One picture per analysis."),
-        ("Validation issues", "Warnings left in the reviewers' workbooks (errors would have stopped the run)."),
+        (
+            "Validation issues",
+            "Warnings left in the reviewers' workbooks (errors would have stopped the run).",
+        ),
         ("Discrepancies", "Every disagreement between reviewers, with the decision, who made it and why."),
         ("Data dictionary", "Every field of the form: type, unit, allowed values, help."),
     ]
@@ -356,8 +484,17 @@ def collaborator_workbook(review: Review, path: Path, *, report: Report, compari
 # --- Everything --------------------------------------------------------------------------------------------------
 
 
-def export_all(review: Review, out: Path, *, report: Report, comparison: Comparison, consensus: Consensus,
-               tables: AnalysisTables, pooled: pd.DataFrame, datasets: Mapping[str, pd.DataFrame]) -> list[Path]:
+def export_all(
+    review: Review,
+    out: Path,
+    *,
+    report: Report,
+    comparison: Comparison,
+    consensus: Consensus,
+    tables: AnalysisTables,
+    pooled: pd.DataFrame,
+    datasets: Mapping[str, pd.DataFrame],
+) -> list[Path]:
     """Write every output of a run into `out`; returns the paths written."""
     from .plots import forest_plot
     from .reconcile import write_consensus
@@ -375,8 +512,16 @@ def export_all(review: Review, out: Path, *, report: Report, comparison: Compari
         usable = data.dropna(subset=counts)[["study_id", *counts]]
         if len(usable) == 0:
             continue
-        fig = forest_plot(usable, a.measure, a.method, test=a.test, study="study_id", title=a.name,
-                          path=out / "plots" / f"{a.slug}.png", single_study="keep")
+        fig = forest_plot(
+            usable,
+            a.measure,
+            a.method,
+            test=a.test,
+            study="study_id",
+            title=a.name,
+            path=out / "plots" / f"{a.slug}.png",
+            single_study="keep",
+        )
         plots[a.name] = out / "plots" / f"{a.slug}.png"
         written.append(plots[a.name])
         fig.clear()
@@ -389,7 +534,17 @@ def export_all(review: Review, out: Path, *, report: Report, comparison: Compari
     write_text(out / "methods.md", methods_text(review, comparison, consensus, pooled) + "\n")
     written.append(out / "methods.md")
     made = f"{dt.date.today().isoformat()} with review {__version__}: review run {review.folder}"
-    written.append(collaborator_workbook(review, out / "review.xlsx", report=report, comparison=comparison,
-                                         consensus=consensus, tables=tables, pooled=pooled, plots=plots,
-                                         made=made))
+    written.append(
+        collaborator_workbook(
+            review,
+            out / "review.xlsx",
+            report=report,
+            comparison=comparison,
+            consensus=consensus,
+            tables=tables,
+            pooled=pooled,
+            plots=plots,
+            made=made,
+        )
+    )
     return written

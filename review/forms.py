@@ -132,15 +132,21 @@ class Form:
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<tr><td>{html.escape(t.sheet)}</td><td>{html.escape(', '.join(t.key))}</td>"
-            f"<td>{len(t.fields)}</td><td>{html.escape(t.description)}</td></tr>" for t in self.tables.values())
-        return (f"<p><b>{html.escape(self.title)}</b> ({html.escape(self.label)}, {len(self.rules)} rules)</p>"
-                "<table><tr><th>sheet</th><th>key</th><th>fields</th><th>holds</th></tr>" + rows + "</table>")
+            f"<td>{len(t.fields)}</td><td>{html.escape(t.description)}</td></tr>"
+            for t in self.tables.values()
+        )
+        return (
+            f"<p><b>{html.escape(self.title)}</b> ({html.escape(self.label)}, {len(self.rules)} rules)</p>"
+            "<table><tr><th>sheet</th><th>key</th><th>fields</th><th>holds</th></tr>" + rows + "</table>"
+        )
 
     def table(self, name: str) -> Table:
         try:
             return self.tables[name]
         except KeyError:
-            raise KeyError(f"form {self.label} has no table {name!r}; it has {', '.join(self.tables)}") from None
+            raise KeyError(
+                f"form {self.label} has no table {name!r}; it has {', '.join(self.tables)}"
+            ) from None
 
     def table_for_sheet(self, sheet: str) -> Table | None:
         for t in self.tables.values():
@@ -199,8 +205,10 @@ def load_form(path: str | Path) -> Form:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise FormError(f"{path}: form not found; pass the path of a YAML form, e.g. "
-                        "extraction_forms/oncology_trial.yaml.") from None
+        raise FormError(
+            f"{path}: form not found; pass the path of a YAML form, e.g. "
+            "extraction_forms/oncology_trial.yaml."
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise FormError(f"{path}: cannot read the form ({exc}).") from None
     return parse_form(text, str(path))
@@ -240,14 +248,26 @@ def _check_keys(mapping: Any, allowed: set[str], what: str) -> None:
     for key in mapping:
         if key not in allowed:
             raise _LoadError(
-                f"{what}: unknown key {key!r}; allowed keys are {', '.join(sorted(allowed))}", _line(mapping, key)
+                f"{what}: unknown key {key!r}; allowed keys are {', '.join(sorted(allowed))}",
+                _line(mapping, key),
             )
 
 
 _FORM_KEYS = {"form", "title", "version", "description", "vocabularies", "tables", "rules"}
 _TABLE_KEYS = {"label", "description", "key", "fields", "provenance"}
-_FIELD_KEYS = {"type", "label", "help", "unit", "values", "vocabulary", "required", "min", "max", "format",
-               "references"}
+_FIELD_KEYS = {
+    "type",
+    "label",
+    "help",
+    "unit",
+    "values",
+    "vocabulary",
+    "required",
+    "min",
+    "max",
+    "format",
+    "references",
+}
 _RULE_KEYS = {"rule", "table", "severity", "name"}
 
 
@@ -258,7 +278,9 @@ def _build(doc: Any, path: Path) -> Form:
     name = _require(doc, "form", "the form", _line(doc))
     version = _require(doc, "version", "the form", _line(doc))
     if not isinstance(name, str) or not _NAME.match(name):
-        raise _LoadError(f"form: {name!r} must be a lower-case name such as oncology_trial", _line(doc, "form"))
+        raise _LoadError(
+            f"form: {name!r} must be a lower-case name such as oncology_trial", _line(doc, "form")
+        )
     if not isinstance(version, (str, int, float)) or isinstance(version, bool):
         raise _LoadError("version: must be a version such as 1.0.0", _line(doc, "version"))
 
@@ -333,13 +355,16 @@ def _build_table(tname: str, tdoc: Any, vocabularies: dict[str, list], line: int
     key = tdoc.get("key")
     key = [key] if isinstance(key, str) else key
     if not isinstance(key, list) or not key:
-        raise _LoadError(f"table {tname!r} needs key: the field(s) that identify a row", _line(tdoc, "key") or line)
+        raise _LoadError(
+            f"table {tname!r} needs key: the field(s) that identify a row", _line(tdoc, "key") or line
+        )
     for k in key:
         if k not in fields:
             raise _LoadError(f"table {tname!r}: key field {k!r} is not among its fields", _line(tdoc, "key"))
         if fields[k].type in ("number", "percent", "boolean"):
-            raise _LoadError(f"table {tname!r}: key field {k!r} cannot be of type {fields[k].type}",
-                             _line(tdoc, "key"))
+            raise _LoadError(
+                f"table {tname!r}: key field {k!r} cannot be of type {fields[k].type}", _line(tdoc, "key")
+            )
     # Key fields are always required: a row without its key cannot be placed.
     for k in key:
         f = fields[k]
@@ -356,8 +381,14 @@ def _build_table(tname: str, tdoc: Any, vocabularies: dict[str, list], line: int
                 f.line,
             )
         headers[folded] = f.name
-    return Table(name=tname, label=label, description=str(tdoc.get("description") or ""), key=tuple(key),
-                 fields=fields, line=line)
+    return Table(
+        name=tname,
+        label=label,
+        description=str(tdoc.get("description") or ""),
+        key=tuple(key),
+        fields=fields,
+        line=line,
+    )
 
 
 def _build_field(tname: str, fname: Any, fdoc: Any, vocabularies: dict[str, list], line: int | None) -> Field:
@@ -371,14 +402,16 @@ def _build_field(tname: str, fname: Any, fdoc: Any, vocabularies: dict[str, list
     _check_keys(fdoc, _FIELD_KEYS, where)
     ftype = fdoc.get("type")
     if ftype not in FIELD_TYPES:
-        raise _LoadError(f"{where}: type {ftype!r} is not one of {', '.join(FIELD_TYPES)}",
-                         _line(fdoc, "type") or line)
+        raise _LoadError(
+            f"{where}: type {ftype!r} is not one of {', '.join(FIELD_TYPES)}", _line(fdoc, "type") or line
+        )
     values: tuple[str, ...] = ()
     if "vocabulary" in fdoc:
         vname = fdoc["vocabulary"]
         if vname not in vocabularies:
-            raise _LoadError(f"{where}: vocabulary {vname!r} is not defined under vocabularies:",
-                             _line(fdoc, "vocabulary"))
+            raise _LoadError(
+                f"{where}: vocabulary {vname!r} is not defined under vocabularies:", _line(fdoc, "vocabulary")
+            )
         values = tuple(str(v) for v in vocabularies[vname])
     if "values" in fdoc:
         if "vocabulary" in fdoc:
@@ -393,8 +426,10 @@ def _build_field(tname: str, fname: Any, fdoc: Any, vocabularies: dict[str, list
     for bound in ("min", "max"):
         if bound in fdoc:
             if ftype not in NUMERIC_TYPES:
-                raise _LoadError(f"{where}: {bound}: only applies to integer, number and percent fields",
-                                 _line(fdoc, bound))
+                raise _LoadError(
+                    f"{where}: {bound}: only applies to integer, number and percent fields",
+                    _line(fdoc, bound),
+                )
             if not isinstance(fdoc[bound], (int, float)) or isinstance(fdoc[bound], bool):
                 raise _LoadError(f"{where}: {bound}: must be a number", _line(fdoc, bound))
     lo, hi = fdoc.get("min"), fdoc.get("max")
@@ -412,8 +447,10 @@ def _build_field(tname: str, fname: Any, fdoc: Any, vocabularies: dict[str, list
     if "references" in fdoc:
         ref = str(fdoc["references"])
         if ref.count(".") != 1:
-            raise _LoadError(f"{where}: references: must be 'table.field', e.g. studies.study_id",
-                             _line(fdoc, "references"))
+            raise _LoadError(
+                f"{where}: references: must be 'table.field', e.g. studies.study_id",
+                _line(fdoc, "references"),
+            )
         references = tuple(ref.split("."))
     required = fdoc.get("required", False)
     if not isinstance(required, bool):
@@ -439,14 +476,17 @@ def _check_tables(tables: dict[str, Table]) -> None:
     for t in tables.values():
         folded = _fold(t.sheet)
         if folded in sheets:
-            raise _LoadError(f"tables {sheets[folded]!r} and {t.name!r} have the same label {t.label!r}", t.line)
+            raise _LoadError(
+                f"tables {sheets[folded]!r} and {t.name!r} have the same label {t.label!r}", t.line
+            )
         sheets[folded] = t.name
         for f in t.fields.values():
             if f.references:
                 rt, rf = f.references
                 if rt not in tables or rf not in tables[rt].fields:
                     raise _LoadError(
-                        f"field {t.name}.{f.name}: references {rt}.{rf}, which is not a field of the form", f.line
+                        f"field {t.name}.{f.name}: references {rt}.{rf}, which is not a field of the form",
+                        f.line,
                     )
 
 
@@ -456,8 +496,9 @@ def _build_rule(rdoc: Any, tables: dict[str, Table]) -> Rule:
         raise _LoadError("each rule must be a mapping starting with 'rule:'", line)
     kind = _require(rdoc, "rule", "a rule", line)
     if kind not in RULE_KINDS:
-        raise _LoadError(f"unknown rule {kind!r}; known rules: {', '.join(sorted(RULE_KINDS))}",
-                         _line(rdoc, "rule"))
+        raise _LoadError(
+            f"unknown rule {kind!r}; known rules: {', '.join(sorted(RULE_KINDS))}", _line(rdoc, "rule")
+        )
     spec = RULE_KINDS[kind]
     _check_keys(rdoc, _RULE_KEYS | set(spec.params) | set(spec.optional), f"rule {kind!r}")
     tname = _require(rdoc, "table", f"rule {kind!r}", line)
@@ -470,22 +511,27 @@ def _build_rule(rdoc: Any, tables: dict[str, Table]) -> Rule:
                 raise _LoadError(f"rule {kind!r} needs '{p}:' ({spec.params[p]})", line)
             continue
         value = str(rdoc[p])
-        target_table, target_field = (value.split(".", 1) if "." in value else (tname, value))
+        target_table, target_field = value.split(".", 1) if "." in value else (tname, value)
         if target_table not in tables or target_field not in tables[target_table].fields:
-            raise _LoadError(f"rule {kind!r}: {p}: {value!r} is not a field of table {target_table!r}",
-                             _line(rdoc, p))
+            raise _LoadError(
+                f"rule {kind!r}: {p}: {value!r} is not a field of table {target_table!r}", _line(rdoc, p)
+            )
         args[p] = value
     severity = rdoc.get("severity")
     if severity not in (None, "error", "warning"):
         raise _LoadError(f"rule {kind!r}: severity must be error or warning", _line(rdoc, "severity"))
-    return Rule(kind=kind, table=tname, args=args, severity=severity, name=str(rdoc.get("name") or ""), line=line)
+    return Rule(
+        kind=kind, table=tname, args=args, severity=severity, name=str(rdoc.get("name") or ""), line=line
+    )
 
 
 def default_form_path() -> Path:
     """The shipped oncology trial form (extraction_forms/oncology_trial.yaml in the repository)."""
     here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "extraction_forms" / "oncology_trial.yaml",
-                      here / "forms_data" / "oncology_trial.yaml"):
+    for candidate in (
+        here.parent / "extraction_forms" / "oncology_trial.yaml",
+        here / "forms_data" / "oncology_trial.yaml",
+    ):
         if candidate.exists():
             return candidate
     raise FormError("the default form extraction_forms/oncology_trial.yaml was not found; pass --form FORM.")

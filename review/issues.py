@@ -28,97 +28,300 @@ class Code:
 
 _CODES = [
     # Files that cannot be read at all (exit code 2).
-    Code("unreadable-file", FATAL, "The file is not a readable .xlsx workbook (or CSV folder).",
-         "Save it as .xlsx from Excel or LibreOffice; remove any password.", "reading"),
-    Code("missing-sheet", FATAL, "A sheet the form needs is missing from the workbook.",
-         "Regenerate the workbook with `review workbook FORM -o OUT.xlsx` and copy the data over, or add the sheet.",
-         "reading"),
-    Code("missing-column", FATAL, "A sheet lacks a column the form defines.",
-         "Regenerate the workbook with `review workbook`, or add the column with the header shown.", "reading"),
+    Code(
+        "unreadable-file",
+        FATAL,
+        "The file is not a readable .xlsx workbook (or CSV folder).",
+        "Save it as .xlsx from Excel or LibreOffice; remove any password.",
+        "reading",
+    ),
+    Code(
+        "missing-sheet",
+        FATAL,
+        "A sheet the form needs is missing from the workbook.",
+        "Regenerate the workbook with `review workbook FORM -o OUT.xlsx` and copy the data over, or add the sheet.",
+        "reading",
+    ),
+    Code(
+        "missing-column",
+        FATAL,
+        "A sheet lacks a column the form defines.",
+        "Regenerate the workbook with `review workbook`, or add the column with the header shown.",
+        "reading",
+    ),
     # What reviewers type: accepted with a warning when the meaning is clear, refused when ambiguous.
-    Code("unknown-column", WARNING, "A column header matches no field of the form; its values are ignored.",
-         "Rename the header to the field's label, or move the content to Comment.", "reading"),
-    Code("form-version-mismatch", WARNING, "The workbook was made from another version of the form.",
-         "Validate with the form version the workbook was made from, or regenerate the workbook.", "reading"),
-    Code("number-as-text", WARNING, "A number was stored as text; it was read as the number.",
-         "Re-type the cell as a number.", "reading"),
-    Code("count-prefix", WARNING, "A count was typed with a prefix such as 'n=' and read as the number.",
-         "Type the number alone.", "reading"),
-    Code("thousands-separator", WARNING, "A number with thousands separators was read without them.",
-         "Type the number without separators.", "reading"),
-    Code("percent-sign", WARNING, "A percentage was typed with a % sign and read as the number of percent.",
-         "Type the number of percent alone, e.g. 49.3.", "reading"),
-    Code("extra-spaces", WARNING, "Leading, trailing or doubled spaces were removed.",
-         "Remove the spaces.", "reading"),
-    Code("missing-code-variant", WARNING, "A variant of NR or NA (e.g. 'n/r', 'not reported') was read as the code.",
-         "Type NR or NA exactly.", "reading"),
-    Code("vocabulary-case", WARNING, "A category matched an allowed value only when ignoring case or spacing.",
-         "Pick the value from the dropdown.", "reading"),
-    Code("date-serial", WARNING, "A date was typed as an Excel serial number and converted.",
-         "Type the date as YYYY-MM-DD (or YYYY-MM when the report gives only the month).", "reading"),
-    Code("date-as-text", WARNING, "A date typed as text was read unambiguously.",
-         "Type the date as YYYY-MM-DD (or YYYY-MM).", "reading"),
-    Code("formula-cell", WARNING, "A cell holds a formula; its saved result was used and the formula never run.",
-         "Type the value itself; put any calculation in Comment.", "reading"),
-    Code("not-a-number", ERROR, "A numeric field holds text that is not a number.",
-         "Type the number, or NR if the report does not give it, or NA if it does not apply.", "reading"),
-    Code("ambiguous-number", ERROR, "The value could mean more than one number (a range, '<5', '~50', '1,5').",
-         "Type the single number the report gives and explain in Comment; NR if none.", "reading"),
-    Code("not-a-whole-number", ERROR, "A count has decimals.",
-         "Type a whole number of patients; if the report gives a percentage, use the Percent column.", "reading"),
-    Code("not-a-date", ERROR, "A date field holds text that is not a date.",
-         "Type the date as YYYY-MM-DD, YYYY-MM or YYYY.", "reading"),
-    Code("ambiguous-date", ERROR, "A date such as 03/04/2002 could be day/month or month/day.",
-         "Type the date as YYYY-MM-DD.", "reading"),
-    Code("not-a-boolean", ERROR, "A yes/no field holds something other than TRUE/FALSE (or yes/no).",
-         "Type TRUE or FALSE, or NR/NA.", "reading"),
-    Code("not-in-vocabulary", ERROR, "A category field holds a value outside its allowed values.",
-         "Pick a value from the dropdown; if none fits, use the closest and explain in Comment.", "field"),
+    Code(
+        "unknown-column",
+        WARNING,
+        "A column header matches no field of the form; its values are ignored.",
+        "Rename the header to the field's label, or move the content to Comment.",
+        "reading",
+    ),
+    Code(
+        "form-version-mismatch",
+        WARNING,
+        "The workbook was made from another version of the form.",
+        "Validate with the form version the workbook was made from, or regenerate the workbook.",
+        "reading",
+    ),
+    Code(
+        "number-as-text",
+        WARNING,
+        "A number was stored as text; it was read as the number.",
+        "Re-type the cell as a number.",
+        "reading",
+    ),
+    Code(
+        "count-prefix",
+        WARNING,
+        "A count was typed with a prefix such as 'n=' and read as the number.",
+        "Type the number alone.",
+        "reading",
+    ),
+    Code(
+        "thousands-separator",
+        WARNING,
+        "A number with thousands separators was read without them.",
+        "Type the number without separators.",
+        "reading",
+    ),
+    Code(
+        "percent-sign",
+        WARNING,
+        "A percentage was typed with a % sign and read as the number of percent.",
+        "Type the number of percent alone, e.g. 49.3.",
+        "reading",
+    ),
+    Code(
+        "extra-spaces",
+        WARNING,
+        "Leading, trailing or doubled spaces were removed.",
+        "Remove the spaces.",
+        "reading",
+    ),
+    Code(
+        "missing-code-variant",
+        WARNING,
+        "A variant of NR or NA (e.g. 'n/r', 'not reported') was read as the code.",
+        "Type NR or NA exactly.",
+        "reading",
+    ),
+    Code(
+        "vocabulary-case",
+        WARNING,
+        "A category matched an allowed value only when ignoring case or spacing.",
+        "Pick the value from the dropdown.",
+        "reading",
+    ),
+    Code(
+        "date-serial",
+        WARNING,
+        "A date was typed as an Excel serial number and converted.",
+        "Type the date as YYYY-MM-DD (or YYYY-MM when the report gives only the month).",
+        "reading",
+    ),
+    Code(
+        "date-as-text",
+        WARNING,
+        "A date typed as text was read unambiguously.",
+        "Type the date as YYYY-MM-DD (or YYYY-MM).",
+        "reading",
+    ),
+    Code(
+        "formula-cell",
+        WARNING,
+        "A cell holds a formula; its saved result was used and the formula never run.",
+        "Type the value itself; put any calculation in Comment.",
+        "reading",
+    ),
+    Code(
+        "not-a-number",
+        ERROR,
+        "A numeric field holds text that is not a number.",
+        "Type the number, or NR if the report does not give it, or NA if it does not apply.",
+        "reading",
+    ),
+    Code(
+        "ambiguous-number",
+        ERROR,
+        "The value could mean more than one number (a range, '<5', '~50', '1,5').",
+        "Type the single number the report gives and explain in Comment; NR if none.",
+        "reading",
+    ),
+    Code(
+        "not-a-whole-number",
+        ERROR,
+        "A count has decimals.",
+        "Type a whole number of patients; if the report gives a percentage, use the Percent column.",
+        "reading",
+    ),
+    Code(
+        "not-a-date",
+        ERROR,
+        "A date field holds text that is not a date.",
+        "Type the date as YYYY-MM-DD, YYYY-MM or YYYY.",
+        "reading",
+    ),
+    Code(
+        "ambiguous-date",
+        ERROR,
+        "A date such as 03/04/2002 could be day/month or month/day.",
+        "Type the date as YYYY-MM-DD.",
+        "reading",
+    ),
+    Code(
+        "not-a-boolean",
+        ERROR,
+        "A yes/no field holds something other than TRUE/FALSE (or yes/no).",
+        "Type TRUE or FALSE, or NR/NA.",
+        "reading",
+    ),
+    Code(
+        "not-in-vocabulary",
+        ERROR,
+        "A category field holds a value outside its allowed values.",
+        "Pick a value from the dropdown; if none fits, use the closest and explain in Comment.",
+        "field",
+    ),
     # Field checks, generated from the form as pandera schemas.
-    Code("required-empty", ERROR, "A required cell is empty.",
-         "Extract the value, or type NR (not reported) or NA (not applicable).", "field"),
-    Code("missing-code-in-key", ERROR, "NR or NA was typed in an identifying (key) column.",
-         "Key columns identify the row and must be filled in.", "field"),
-    Code("out-of-range", ERROR, "A number is outside the field's allowed minimum and maximum.",
-         "Check the value against the report.", "field"),
-    Code("percent-looks-like-fraction", WARNING, "A percentage between 0 and 1 looks like a fraction.",
-         "If the report says 49.3%, type 49.3, not 0.493.", "field"),
-    Code("doi-format", ERROR, "A DOI does not look like 10.NNNN/suffix.",
-         "Copy the DOI without 'https://doi.org/' or 'doi:'.", "field"),
+    Code(
+        "required-empty",
+        ERROR,
+        "A required cell is empty.",
+        "Extract the value, or type NR (not reported) or NA (not applicable).",
+        "field",
+    ),
+    Code(
+        "missing-code-in-key",
+        ERROR,
+        "NR or NA was typed in an identifying (key) column.",
+        "Key columns identify the row and must be filled in.",
+        "field",
+    ),
+    Code(
+        "out-of-range",
+        ERROR,
+        "A number is outside the field's allowed minimum and maximum.",
+        "Check the value against the report.",
+        "field",
+    ),
+    Code(
+        "percent-looks-like-fraction",
+        WARNING,
+        "A percentage between 0 and 1 looks like a fraction.",
+        "If the report says 49.3%, type 49.3, not 0.493.",
+        "field",
+    ),
+    Code(
+        "doi-format",
+        ERROR,
+        "A DOI does not look like 10.NNNN/suffix.",
+        "Copy the DOI without 'https://doi.org/' or 'doi:'.",
+        "field",
+    ),
     Code("pmid-format", ERROR, "A PMID is not 1 to 8 digits.", "Type the digits only.", "field"),
-    Code("nct-format", ERROR, "A registration id is not NCT followed by 8 digits.",
-         "Copy the id from ClinicalTrials.gov; put other registries' ids in Notes.", "field"),
+    Code(
+        "nct-format",
+        ERROR,
+        "A registration id is not NCT followed by 8 digits.",
+        "Copy the id from ClinicalTrials.gov; put other registries' ids in Notes.",
+        "field",
+    ),
     Code("year-implausible", ERROR, "A year is before 1900 or after next year.", "Check the year.", "field"),
-    Code("zero-without-location", ERROR, "A zero count has no source location.",
-         "A zero must say where the report states it (Location); if the report is silent, type NR.", "field"),
+    Code(
+        "zero-without-location",
+        ERROR,
+        "A zero count has no source location.",
+        "A zero must say where the report states it (Location); if the report is silent, type NR.",
+        "field",
+    ),
     # Table checks.
-    Code("duplicate-key", ERROR, "Two rows have the same key (e.g. the same study and arm twice).",
-         "Merge the rows or correct the id.", "table"),
-    Code("unknown-reference", ERROR, "An id refers to a row that does not exist (e.g. an arm not on Arms).",
-         "Add the referenced row, or correct the id to one that exists.", "table"),
+    Code(
+        "duplicate-key",
+        ERROR,
+        "Two rows have the same key (e.g. the same study and arm twice).",
+        "Merge the rows or correct the id.",
+        "table",
+    ),
+    Code(
+        "unknown-reference",
+        ERROR,
+        "An id refers to a row that does not exist (e.g. an arm not on Arms).",
+        "Add the referenced row, or correct the id to one that exists.",
+        "table",
+    ),
     # Named rules, applied where the form says (see RULE_KINDS).
-    Code("sum-mismatch", ERROR, "Parts do not add up to their stated whole (e.g. arm sizes vs study total).",
-         "Check both numbers against the report; note a real discrepancy in Comment.", "rule"),
-    Code("count-exceeds-total", ERROR, "A count is larger than its total (e.g. events > patients at risk).",
-         "Check both numbers; a swapped pair of columns is common.", "rule"),
-    Code("categories-sum-mismatch", WARNING,
-         "Response categories of an arm do not add up to its evaluable count; the difference is shown.",
-         "Check for a missing category (often not evaluable) or a wrong denominator.", "rule"),
-    Code("percent-mismatch", ERROR, "A reported percentage disagrees with count/total beyond its rounding.",
-         "Check the count, the total and the percentage against the report.", "rule"),
-    Code("percent-no-whole-count", WARNING, "No whole number of patients out of the denominator gives the percentage.",
-         "Check the denominator the report's percentages refer to.", "rule"),
-    Code("percent-without-denominator", ERROR, "A percentage was typed without its denominator.",
-         "Type the number of patients the percentage refers to.", "rule"),
-    Code("grade-exceeds-any", ERROR, "A grade band has more patients than the any-grade row of the same term and arm.",
-         "Check both rows against the report.", "rule"),
-    Code("ci-excludes-estimate", ERROR, "A confidence interval is reversed or does not contain its estimate.",
-         "Check the estimate and both limits; a transposed digit is common.", "rule"),
-    Code("not-positive", ERROR, "A ratio (e.g. a hazard ratio) is zero or negative.",
-         "Ratios are positive; check whether a log value or a difference was typed.", "rule"),
+    Code(
+        "sum-mismatch",
+        ERROR,
+        "Parts do not add up to their stated whole (e.g. arm sizes vs study total).",
+        "Check both numbers against the report; note a real discrepancy in Comment.",
+        "rule",
+    ),
+    Code(
+        "count-exceeds-total",
+        ERROR,
+        "A count is larger than its total (e.g. events > patients at risk).",
+        "Check both numbers; a swapped pair of columns is common.",
+        "rule",
+    ),
+    Code(
+        "categories-sum-mismatch",
+        WARNING,
+        "Response categories of an arm do not add up to its evaluable count; the difference is shown.",
+        "Check for a missing category (often not evaluable) or a wrong denominator.",
+        "rule",
+    ),
+    Code(
+        "percent-mismatch",
+        ERROR,
+        "A reported percentage disagrees with count/total beyond its rounding.",
+        "Check the count, the total and the percentage against the report.",
+        "rule",
+    ),
+    Code(
+        "percent-no-whole-count",
+        WARNING,
+        "No whole number of patients out of the denominator gives the percentage.",
+        "Check the denominator the report's percentages refer to.",
+        "rule",
+    ),
+    Code(
+        "percent-without-denominator",
+        ERROR,
+        "A percentage was typed without its denominator.",
+        "Type the number of patients the percentage refers to.",
+        "rule",
+    ),
+    Code(
+        "grade-exceeds-any",
+        ERROR,
+        "A grade band has more patients than the any-grade row of the same term and arm.",
+        "Check both rows against the report.",
+        "rule",
+    ),
+    Code(
+        "ci-excludes-estimate",
+        ERROR,
+        "A confidence interval is reversed or does not contain its estimate.",
+        "Check the estimate and both limits; a transposed digit is common.",
+        "rule",
+    ),
+    Code(
+        "not-positive",
+        ERROR,
+        "A ratio (e.g. a hazard ratio) is zero or negative.",
+        "Ratios are positive; check whether a log value or a difference was typed.",
+        "rule",
+    ),
     Code("dates-out-of-order", ERROR, "An end date is before its start date.", "Check both dates.", "rule"),
-    Code("same-arm-twice", ERROR, "A comparison names the same arm on both sides.",
-         "Pick the experimental and the control arm.", "rule"),
+    Code(
+        "same-arm-twice",
+        ERROR,
+        "A comparison names the same arm on both sides.",
+        "Pick the experimental and the control arm.",
+        "rule",
+    ),
 ]
 CODES: dict[str, Code] = {c.code: c for c in _CODES}
 
@@ -140,25 +343,50 @@ class RuleKind:
 RULE_KINDS: dict[str, RuleKind] = {
     r.name: r
     for r in [
-        RuleKind("sum-mismatch", "The parts in `table` add up to `whole` (a field of the table they belong to).",
-                 {"part": "the field summed", "whole": "table.field holding the stated total"},
-                 {"unless": "a boolean field; rows where it is TRUE are left out of the sum"}),
-        RuleKind("count-exceeds-total", "`count` <= `total` on each row.",
-                 {"count": "the count field", "total": "the total field"}),
-        RuleKind("categories-sum-mismatch", "Categories of a group add up to its `whole`; a warning shows the gap.",
-                 {"category": "the category field", "count": "the count field",
-                  "whole": "table.field holding the group's total"},
-                 {"percent": "percentage field used when the count is empty",
-                  "denominator": "denominator of the percentage"}),
-        RuleKind("percent-mismatch", "A reported `percent` equals 100 x `count` / `total` within its rounding.",
-                 {"count": "the count field", "total": "the total field", "percent": "the percentage field"}),
-        RuleKind("grade-exceeds-any", "Each grade band's `count` <= the 'any' band's for the same term and arm.",
-                 {"grade": "the grade band field (with an 'any' value)", "count": "the count field"}),
-        RuleKind("ci-excludes-estimate", "`low` < `high` and `low` <= `estimate` <= `high`.",
-                 {"estimate": "the point estimate", "low": "lower limit", "high": "upper limit"}),
+        RuleKind(
+            "sum-mismatch",
+            "The parts in `table` add up to `whole` (a field of the table they belong to).",
+            {"part": "the field summed", "whole": "table.field holding the stated total"},
+            {"unless": "a boolean field; rows where it is TRUE are left out of the sum"},
+        ),
+        RuleKind(
+            "count-exceeds-total",
+            "`count` <= `total` on each row.",
+            {"count": "the count field", "total": "the total field"},
+        ),
+        RuleKind(
+            "categories-sum-mismatch",
+            "Categories of a group add up to its `whole`; a warning shows the gap.",
+            {
+                "category": "the category field",
+                "count": "the count field",
+                "whole": "table.field holding the group's total",
+            },
+            {
+                "percent": "percentage field used when the count is empty",
+                "denominator": "denominator of the percentage",
+            },
+        ),
+        RuleKind(
+            "percent-mismatch",
+            "A reported `percent` equals 100 x `count` / `total` within its rounding.",
+            {"count": "the count field", "total": "the total field", "percent": "the percentage field"},
+        ),
+        RuleKind(
+            "grade-exceeds-any",
+            "Each grade band's `count` <= the 'any' band's for the same term and arm.",
+            {"grade": "the grade band field (with an 'any' value)", "count": "the count field"},
+        ),
+        RuleKind(
+            "ci-excludes-estimate",
+            "`low` < `high` and `low` <= `estimate` <= `high`.",
+            {"estimate": "the point estimate", "low": "lower limit", "high": "upper limit"},
+        ),
         RuleKind("not-positive", "`value` > 0.", {"value": "the field that must be positive"}),
         RuleKind("dates-out-of-order", "`start` <= `end`.", {"start": "start date", "end": "end date"}),
-        RuleKind("same-arm-twice", "`first` and `second` differ.", {"first": "a field", "second": "another field"}),
+        RuleKind(
+            "same-arm-twice", "`first` and `second` differ.", {"first": "a field", "second": "another field"}
+        ),
     ]
 }
 # Codes that a reading pass reports extra to these (percent-no-whole-count, percent-without-denominator) come
@@ -241,8 +469,11 @@ class Report:
         return pd.DataFrame([asdict(i) for i in self.issues], columns=COLUMNS).astype("string")
 
     def summary(self) -> str:
-        return (f"{len(self.fatal)} unreadable, {len(self.errors)} errors, {len(self.warnings)} warnings"
-                if self.fatal else f"{len(self.errors)} errors, {len(self.warnings)} warnings")
+        return (
+            f"{len(self.fatal)} unreadable, {len(self.errors)} errors, {len(self.warnings)} warnings"
+            if self.fatal
+            else f"{len(self.errors)} errors, {len(self.warnings)} warnings"
+        )
 
     def __repr__(self) -> str:
         lines = [f"Report: {self.summary()}"]
@@ -255,8 +486,9 @@ class Report:
         head = f"<p><b>Validation report</b>: {html.escape(self.summary())}</p>"
         if not self.issues:
             return head
-        frame = self.to_frame()[["severity", "code", "file", "sheet", "cell", "study_id", "field", "value",
-                                 "message"]]
+        frame = self.to_frame()[
+            ["severity", "code", "file", "sheet", "cell", "study_id", "field", "value", "message"]
+        ]
         return head + frame.to_html(index=False, escape=True, na_rep="")
 
 
@@ -283,11 +515,19 @@ def catalogue_markdown() -> str:
         "|---|---|---|---|---|",
     ]
     lines += [f"| `{c.code}` | {c.severity} | {c.stage} | {c.title} | {c.fix} |" for c in _CODES]
-    lines += ["", "## Rules a form can apply", "",
-              "Named in a form's `rules:` list (see extraction_forms/README.md) with the fields they take.", "",
-              "| rule | checks | takes |", "|---|---|---|"]
+    lines += [
+        "",
+        "## Rules a form can apply",
+        "",
+        "Named in a form's `rules:` list (see extraction_forms/README.md) with the fields they take.",
+        "",
+        "| rule | checks | takes |",
+        "|---|---|---|",
+    ]
     for r in RULE_KINDS.values():
-        takes = ", ".join([f"`{p}` ({d})" for p, d in r.params.items()]
-                          + [f"optional `{p}` ({d})" for p, d in r.optional.items()])
+        takes = ", ".join(
+            [f"`{p}` ({d})" for p, d in r.params.items()]
+            + [f"optional `{p}` ({d})" for p, d in r.optional.items()]
+        )
         lines.append(f"| `{r.name}` | {r.summary} | {takes} |")
     return "\n".join(lines) + "\n"

@@ -55,10 +55,12 @@ def forest_plot(
     input's order. Options are those of `review.meta.pool` (`single_study="keep"` plots a lone study).
     """
     info = measure_info(measure)
-    result = pool(data, measure, method, test, level=level, add=add, to=to, drop00=drop00,
-                  single_study=single_study).iloc[0]
-    rows = study_weights(data, measure, method, level=level, add=add, to=to, drop00=drop00,
-                         single_study=single_study)
+    result = pool(
+        data, measure, method, test, level=level, add=add, to=to, drop00=drop00, single_study=single_study
+    ).iloc[0]
+    rows = study_weights(
+        data, measure, method, level=level, add=add, to=to, drop00=drop00, single_study=single_study
+    )
     labels = _labels(data, study)
     k_rows = len(rows)
     estimate = to_natural(info.code, rows["yi"].to_numpy(), _n_harmonic(data, info.code))

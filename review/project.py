@@ -53,7 +53,9 @@ class Analysis:
     timepoint: str | None = None
     grade: str | None = None
     comparisons: dict[str, str] = field(default_factory=dict)  # HR: study -> comparison label, where several
-    domain: str | None = None  # which table an outcome comes from when several give it (response, dichotomous...)
+    domain: str | None = (
+        None  # which table an outcome comes from when several give it (response, dichotomous...)
+    )
 
     @property
     def one_arm(self) -> bool:
@@ -74,7 +76,9 @@ class Review:
     adjudication: Path | None
     analyses: tuple[Analysis, ...]
     output: Path
-    counts: str = "unique"  # policy for counts derived from percentages: unique or nearest (tables.count_from)
+    counts: str = (
+        "unique"  # policy for counts derived from percentages: unique or nearest (tables.count_from)
+    )
 
 
 def load_review(folder: str | Path) -> Review:
@@ -87,8 +91,16 @@ def load_review(folder: str | Path) -> Review:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ReviewError(f"{path}: not valid TOML ({exc}).") from None
-    unknown = set(doc) - {"title", "question", "form", "reviewers", "adjudication", "analysis", "output",
-                          "derive_counts"}
+    unknown = set(doc) - {
+        "title",
+        "question",
+        "form",
+        "reviewers",
+        "adjudication",
+        "analysis",
+        "output",
+        "derive_counts",
+    }
     if unknown:
         raise ReviewError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}.")
 
@@ -103,12 +115,16 @@ def load_review(folder: str | Path) -> Review:
     form = load_form(file("form", doc["form"]) if "form" in doc else default_form_path())
     reviewers = doc.get("reviewers")
     if not isinstance(reviewers, list) or not reviewers:
-        raise ReviewError(f"{path}: reviewers must list each reviewer's workbook, e.g. "
-                          'reviewers = ["reviewer_a.xlsx", "reviewer_b.xlsx"].')
+        raise ReviewError(
+            f"{path}: reviewers must list each reviewer's workbook, e.g. "
+            'reviewers = ["reviewer_a.xlsx", "reviewer_b.xlsx"].'
+        )
     counts = str(doc.get("derive_counts", "unique"))
     if counts not in ("unique", "nearest"):
-        raise ReviewError(f"{path}: derive_counts must be \"unique\" (a count only when one whole count fits the "
-                          "printed percentage) or \"nearest\" (the nearest, with the ambiguity recorded).")
+        raise ReviewError(
+            f'{path}: derive_counts must be "unique" (a count only when one whole count fits the '
+            'printed percentage) or "nearest" (the nearest, with the ambiguity recorded).'
+        )
     return Review(
         folder=folder,
         counts=counts,
@@ -125,7 +141,9 @@ def load_review(folder: str | Path) -> Review:
 def _analyses(path: Path, doc: dict) -> list[dict]:
     analyses = doc.get("analysis", [])
     if not isinstance(analyses, list) or not all(isinstance(a, dict) for a in analyses):
-        raise ReviewError(f"{path}: each analysis is a [[analysis]] table with name, outcome, measure and arms.")
+        raise ReviewError(
+            f"{path}: each analysis is a [[analysis]] table with name, outcome, measure and arms."
+        )
     return analyses
 
 
@@ -141,8 +159,9 @@ def _analysis(path: Path, number: int, doc: dict) -> Analysis:
     method = str(doc.get("method", "REML")).upper()
     test = str(doc.get("test", "z")).lower()
     if measure not in TWO_ARM + ONE_ARM:
-        raise ReviewError(f"{where} ({doc['name']}): measure {measure!r} is not one of "
-                          f"{', '.join(TWO_ARM + ONE_ARM)}.")
+        raise ReviewError(
+            f"{where} ({doc['name']}): measure {measure!r} is not one of {', '.join(TWO_ARM + ONE_ARM)}."
+        )
     if method not in METHODS:
         raise ReviewError(f"{where} ({doc['name']}): method {method!r} is not one of {', '.join(METHODS)}.")
     if test not in ("z", "knha"):
@@ -159,13 +178,23 @@ def _analysis(path: Path, number: int, doc: dict) -> Analysis:
     comparisons = doc.get("comparisons", {})
     if not isinstance(comparisons, dict):
         raise ReviewError(f"{where} ({doc['name']}): comparisons must map a study to its comparison's label.")
-    return Analysis(name=str(doc["name"]), outcome=str(doc["outcome"]), measure=measure, method=method, test=test,
-                    arms=arms, timepoint=doc.get("timepoint"), grade=doc.get("grade"),
-                    comparisons={str(k): str(v) for k, v in comparisons.items()}, domain=doc.get("domain"))
+    return Analysis(
+        name=str(doc["name"]),
+        outcome=str(doc["outcome"]),
+        measure=measure,
+        method=method,
+        test=test,
+        arms=arms,
+        timepoint=doc.get("timepoint"),
+        grade=doc.get("grade"),
+        comparisons={str(k): str(v) for k, v in comparisons.items()},
+        domain=doc.get("domain"),
+    )
 
 
-def init_review(folder: str | Path, reviewers: tuple[str, ...] = ("A", "B"), form_path: str | Path | None = None
-                ) -> list[Path]:
+def init_review(
+    folder: str | Path, reviewers: tuple[str, ...] = ("A", "B"), form_path: str | Path | None = None
+) -> list[Path]:
     """Make a new review folder: review.toml and a blank workbook per reviewer. Refuses to overwrite."""
     folder = Path(folder)
     if (folder / CONFIG).exists():
@@ -173,15 +202,16 @@ def init_review(folder: str | Path, reviewers: tuple[str, ...] = ("A", "B"), for
     form = load_form(form_path or default_form_path())
     folder.mkdir(parents=True, exist_ok=True)
     names = [f"reviewer_{r.lower()}.xlsx" for r in reviewers]
-    written = [make_workbook(form, folder / n, reviewer=r) for n, r in zip(names, reviewers)]
+    written = [make_workbook(form, folder / n, reviewer=r) for n, r in zip(names, reviewers, strict=False)]
     form_line = f"form = {json.dumps(str(Path(form_path).resolve()))}\n" if form_path else ""
     (folder / CONFIG).write_text(  # JSON strings and lists of strings are valid TOML
         f'title = {json.dumps(folder.name)}\nquestion = ""\n{form_line}'
         f"reviewers = {json.dumps(names)}\n"
         'adjudication = "adjudication.xlsx"   # written by `review compare`, filled by the adjudicator\n\n'
-        "# [[analysis]]\n# name = \"Objective response\"\n# outcome = \"objective response\"\n"
-        "# measure = \"RR\"\n# method = \"REML\"\n# arms = { STUDY_ID = [\"experimental arm\", \"control arm\"] }\n",
-        encoding="utf-8")
+        '# [[analysis]]\n# name = "Objective response"\n# outcome = "objective response"\n'
+        '# measure = "RR"\n# method = "REML"\n# arms = { STUDY_ID = ["experimental arm", "control arm"] }\n',
+        encoding="utf-8",
+    )
     return [folder / CONFIG, *written]
 
 
@@ -205,10 +235,26 @@ class RunResult:
     def _repr_html_(self) -> str:
         import html
 
-        shown = self.pooled[[c for c in ("analysis", "k", "measure", "estimate", "ci_low", "ci_high", "i2",
-                                         "studies_left_out") if c in self.pooled.columns]]
-        return (f"<p><b>{html.escape(self.review.title)}</b>: {html.escape(self.report.summary())}; "
-                f"{len(self.outputs)} outputs</p>" + shown.to_html(index=False, na_rep=""))
+        shown = self.pooled[
+            [
+                c
+                for c in (
+                    "analysis",
+                    "k",
+                    "measure",
+                    "estimate",
+                    "ci_low",
+                    "ci_high",
+                    "i2",
+                    "studies_left_out",
+                )
+                if c in self.pooled.columns
+            ]
+        ]
+        return (
+            f"<p><b>{html.escape(self.review.title)}</b>: {html.escape(self.report.summary())}; "
+            f"{len(self.outputs)} outputs</p>" + shown.to_html(index=False, na_rep="")
+        )
 
 
 STAGES = ("validate", "compare", "reconcile", "aggregate", "pool", "export")
@@ -239,8 +285,10 @@ def run(folder: str | Path, out: str | Path | None = None, progress: Progress | 
     if not report.ok:
         shown = "; ".join(f"{i.where}: {i.code}" for i in report.errors[:10])
         more = f" (and {len(report.errors) - 10} more)" if len(report.errors) > 10 else ""
-        raise ReviewError(f"stopped at validation: {len(report.errors)} errors: {shown}{more}. "
-                          f"See them all with `review validate {' '.join(map(str, review.reviewers))}`.")
+        raise ReviewError(
+            f"stopped at validation: {len(report.errors)} errors: {shown}{more}. "
+            f"See them all with `review validate {' '.join(map(str, review.reviewers))}`."
+        )
 
     step("compare")
     comparison = compare(extractions)
@@ -252,10 +300,12 @@ def run(folder: str | Path, out: str | Path | None = None, progress: Progress | 
     elif len(comparison) == 0:
         decisions = read_decisions(outputs[0])  # nothing to adjudicate: the empty discrepancy workbook
     else:
-        raise ReviewError(f"stopped at reconcile: {len(comparison)} disagreements and no adjudication file; the "
-                          f"adjudicator fills the Decision, Adjudicator and Reason columns of "
-                          f"{out_dir / 'discrepancies.xlsx'}, saves it in {review.folder} and review.toml names it "
-                          "(adjudication = ...).")
+        raise ReviewError(
+            f"stopped at reconcile: {len(comparison)} disagreements and no adjudication file; the "
+            f"adjudicator fills the Decision, Adjudicator and Reason columns of "
+            f"{out_dir / 'discrepancies.xlsx'}, saves it in {review.folder} and review.toml names it "
+            "(adjudication = ...)."
+        )
     consensus = reconcile(extractions, decisions)
 
     step("aggregate")
@@ -265,8 +315,16 @@ def run(folder: str | Path, out: str | Path | None = None, progress: Progress | 
     pooled, datasets = pool_analyses(review, tables)
 
     step("export")
-    outputs += export_all(review, out_dir, report=report, comparison=comparison, consensus=consensus,
-                          tables=tables, pooled=pooled, datasets=datasets)
+    outputs += export_all(
+        review,
+        out_dir,
+        report=report,
+        comparison=comparison,
+        consensus=consensus,
+        tables=tables,
+        pooled=pooled,
+        datasets=datasets,
+    )
     return RunResult(review, report, outputs, pooled)
 
 
@@ -279,54 +337,84 @@ def analysis_data(analysis: Analysis, tables: AnalysisTables) -> pd.DataFrame:
     arm_outcomes = tables.arm_outcomes
     known = sorted(set(arm_outcomes["outcome"].dropna()))
     if analysis.outcome not in known:
-        raise ReviewError(f"analysis {analysis.name!r}: outcome {analysis.outcome!r} is not in the consensus "
-                          f"data; outcomes are: {', '.join(known)}.")
+        raise ReviewError(
+            f"analysis {analysis.name!r}: outcome {analysis.outcome!r} is not in the consensus "
+            f"data; outcomes are: {', '.join(known)}."
+        )
     for study, arms in analysis.arms.items():
         here = arm_outcomes[arm_outcomes["study_id"] == study]
         if here.empty:
             raise ReviewError(f"analysis {analysis.name!r}: study {study!r} is not in the consensus data.")
         for arm in arms:
             if arm not in set(here["arm_id"]):
-                raise ReviewError(f"analysis {analysis.name!r}: study {study!r} has no arm {arm!r}; its arms are "
-                                  f"{', '.join(sorted(set(here['arm_id'])))}.")
+                raise ReviewError(
+                    f"analysis {analysis.name!r}: study {study!r} has no arm {arm!r}; its arms are "
+                    f"{', '.join(sorted(set(here['arm_id'])))}."
+                )
     if analysis.one_arm:
         two = {s: (a[0], a[0]) for s, a in analysis.arms.items()}
-        table = comparison_table(arm_outcomes, two, analysis.outcome, analysis.timepoint, analysis.grade,
-                                 analysis.domain)
+        table = comparison_table(
+            arm_outcomes, two, analysis.outcome, analysis.timepoint, analysis.grade, analysis.domain
+        )
         table = table.rename(columns={"experimental_arm": "arm_id", "events_e": "events", "n_e": "n"})
         return table[["study_id", "arm_id", "events", "n", "note"]]
-    return comparison_table(arm_outcomes, {s: (a[0], a[1]) for s, a in analysis.arms.items()}, analysis.outcome,
-                            analysis.timepoint, analysis.grade, analysis.domain)
+    return comparison_table(
+        arm_outcomes,
+        {s: (a[0], a[1]) for s, a in analysis.arms.items()},
+        analysis.outcome,
+        analysis.timepoint,
+        analysis.grade,
+        analysis.domain,
+    )
 
 
 def _hazard_ratio_data(analysis: Analysis, hazard_ratios: pd.DataFrame) -> pd.DataFrame:
     """log HR and its variance per study, oriented experimental versus control as the analysis names them."""
     known = sorted(set(hazard_ratios["outcome"].dropna()))
     if analysis.outcome not in known:
-        raise ReviewError(f"analysis {analysis.name!r}: no hazard ratio for outcome {analysis.outcome!r}; "
-                          f"hazard ratios are given for: {', '.join(known) or 'none'}.")
+        raise ReviewError(
+            f"analysis {analysis.name!r}: no hazard ratio for outcome {analysis.outcome!r}; "
+            f"hazard ratios are given for: {', '.join(known) or 'none'}."
+        )
     rows = []
     for study, (exp, ctl) in analysis.arms.items():
-        found = hazard_ratios[(hazard_ratios["study_id"] == study) & (hazard_ratios["outcome"] == analysis.outcome)]
-        same_arms = [{e, c} == {exp, ctl} for e, c in zip(found["experimental_arm"], found["control_arm"])]
+        found = hazard_ratios[
+            (hazard_ratios["study_id"] == study) & (hazard_ratios["outcome"] == analysis.outcome)
+        ]
+        same_arms = [
+            {e, c} == {exp, ctl}
+            for e, c in zip(found["experimental_arm"], found["control_arm"], strict=False)
+        ]
         found = found[pd.Series(same_arms, index=found.index, dtype=bool)]
         if study in analysis.comparisons:
             found = found[found["comparison"] == analysis.comparisons[study]]
         if len(found) > 1:
             labels = ", ".join(repr(c) for c in found["comparison"])
-            raise ReviewError(f"analysis {analysis.name!r}: study {study!r} has {len(found)} hazard ratios of "
-                              f"{exp} versus {ctl} for {analysis.outcome} ({labels}); choose one with "
-                              f'comparisons = {{ "{study}" = "..." }}.')
-        row = {"study_id": study, "experimental_arm": exp, "control_arm": ctl, "yi": None, "vi": None, "note": ""}
-        pairs = list(zip(found["experimental_arm"], found["control_arm"]))
+            raise ReviewError(
+                f"analysis {analysis.name!r}: study {study!r} has {len(found)} hazard ratios of "
+                f"{exp} versus {ctl} for {analysis.outcome} ({labels}); choose one with "
+                f'comparisons = {{ "{study}" = "..." }}.'
+            )
+        row = {
+            "study_id": study,
+            "experimental_arm": exp,
+            "control_arm": ctl,
+            "yi": None,
+            "vi": None,
+            "note": "",
+        }
+        pairs = list(zip(found["experimental_arm"], found["control_arm"], strict=False))
         if (exp, ctl) in pairs:
             hit = found.iloc[pairs.index((exp, ctl))]
             row.update(yi=hit["yi"], vi=hit["vi"], note=hit["note"] or "")
         elif (ctl, exp) in pairs:  # reported the other way round: invert (log HR changes sign)
             hit = found.iloc[pairs.index((ctl, exp))]
             yi = None if pd.isna(hit["yi"]) else -float(hit["yi"])
-            row.update(yi=yi, vi=hit["vi"], note="; ".join(n for n in (hit["note"], "inverted to exp vs control")
-                                                            if n))
+            row.update(
+                yi=yi,
+                vi=hit["vi"],
+                note="; ".join(n for n in (hit["note"], "inverted to exp vs control") if n),
+            )
         else:
             row["note"] = f"no hazard ratio of {exp} versus {ctl}"
         if row["vi"] is None or pd.isna(row["vi"]):
@@ -346,14 +434,30 @@ def pool_analyses(review: Review, tables: AnalysisTables) -> tuple[pd.DataFrame,
         counts = count_columns(data)
         usable = data.dropna(subset=counts)
         left_out = data.loc[~data.index.isin(usable.index)]
-        base = {"analysis": analysis.name, "outcome": analysis.outcome, "timepoint": analysis.timepoint or "",
-                "studies_left_out": "; ".join(f"{r['study_id']} ({r['note']})" if r["note"] else r["study_id"]
-                                              for _, r in left_out.iterrows())}
+        base = {
+            "analysis": analysis.name,
+            "outcome": analysis.outcome,
+            "timepoint": analysis.timepoint or "",
+            "studies_left_out": "; ".join(
+                f"{r['study_id']} ({r['note']})" if r["note"] else r["study_id"]
+                for _, r in left_out.iterrows()
+            ),
+        }
         if usable.empty:
-            rows.append({**base, "measure": analysis.measure, "method": analysis.method, "test": analysis.test,
-                         "k": 0, "note": "no study has usable counts"})
+            rows.append(
+                {
+                    **base,
+                    "measure": analysis.measure,
+                    "method": analysis.method,
+                    "test": analysis.test,
+                    "k": 0,
+                    "note": "no study has usable counts",
+                }
+            )
             continue
         columns = ["study_id", *counts]
-        result = pool(usable[columns], analysis.measure, analysis.method, test=analysis.test, single_study="keep")
+        result = pool(
+            usable[columns], analysis.measure, analysis.method, test=analysis.test, single_study="keep"
+        )
         rows.append({**base, **result.iloc[0].to_dict()})
     return pd.DataFrame(rows), datasets

@@ -73,15 +73,25 @@ class ConsensusBlocked(ReviewError):
             parts.append(f"{len(open_units)} undecided ({_listed(open_units)})")
         if stale:
             parts.append(f"{len(stale)} stale ({_listed([u for u, _ in stale], [why for _, why in stale])})")
-        carry = (" (to carry the valid decisions into a fresh workbook: `review compare ... --decisions "
-                 f"{Path(path).name} -o NEW.xlsx`)") if stale else ""
-        super().__init__(f"{path}: no consensus while disagreements are open: {'; '.join(parts)}. Decide them in "
-                         f"{path}{carry} and run reconcile again.")
+        carry = (
+            (
+                " (to carry the valid decisions into a fresh workbook: `review compare ... --decisions "
+                f"{Path(path).name} -o NEW.xlsx`)"
+            )
+            if stale
+            else ""
+        )
+        super().__init__(
+            f"{path}: no consensus while disagreements are open: {'; '.join(parts)}. Decide them in "
+            f"{path}{carry} and run reconcile again."
+        )
 
 
 def _listed(units: list[Unit], why: list[str] | None = None, limit: int = 12) -> str:
-    items = [f"{u.id} {u.table} {u.row} {u.field}" + (f": {why[i]}" if why else "")
-             for i, u in enumerate(units[:limit])]
+    items = [
+        f"{u.id} {u.table} {u.row} {u.field}" + (f": {why[i]}" if why else "")
+        for i, u in enumerate(units[:limit])
+    ]
     return ", ".join(items) + (f" and {len(units) - limit} more" if len(units) > limit else "")
 
 
@@ -92,15 +102,26 @@ def _listed(units: list[Unit], why: list[str] | None = None, limit: int = 12) ->
 def _columns(reviewers: Sequence[Reviewer]) -> list[tuple[str, int]]:
     """(header, width) of the Discrepancies sheet: what to decide first, where it was found after."""
     letters = [r.letter for r in reviewers]
-    return ([("ID", 6), ("Table", 14), ("Row", 34), ("Field", 18), ("Type", 13)]
-            + [(f"{x} value", 14) for x in letters]
-            + [("Detail", 40), ("Decision", 10), ("Other value", 12), ("Adjudicator", 14), ("Date", 11),
-               ("Reason", 40), ("Status", 30)]
-            + [(f"{x} {what}", 24) for x in letters for what in ("where", "source", "location")]
-            + [("Key", 10)])
+    return (
+        [("ID", 6), ("Table", 14), ("Row", 34), ("Field", 18), ("Type", 13)]
+        + [(f"{x} value", 14) for x in letters]
+        + [
+            ("Detail", 40),
+            ("Decision", 10),
+            ("Other value", 12),
+            ("Adjudicator", 14),
+            ("Date", 11),
+            ("Reason", 40),
+            ("Status", 30),
+        ]
+        + [(f"{x} {what}", 24) for x in letters for what in ("where", "source", "location")]
+        + [("Key", 10)]
+    )
 
 
-def write_discrepancies(comparison: Comparison, path: str | Path, *, previous: Decisions | None = None) -> Path:
+def write_discrepancies(
+    comparison: Comparison, path: str | Path, *, previous: Decisions | None = None
+) -> Path:
     """Write the discrepancy workbook (atomically): README, Discrepancies (decision dropdowns) and Agreement.
 
     With `previous` (an earlier, adjudicated workbook), decisions whose values are unchanged are carried over;
@@ -122,8 +143,12 @@ def write_discrepancies(comparison: Comparison, path: str | Path, *, previous: D
     _agreement_sheet(wb.create_sheet(AGREEMENT), comparison.agreement)
     meta = wb.create_sheet(META)
     meta.sheet_state = "hidden"
-    for row in [("format", FORMAT), ("form", comparison.form.name), ("form version", comparison.form.version),
-                *[("reviewer", r.letter, r.name, r.file, r.sha256) for r in comparison.reviewers]]:
+    for row in [
+        ("format", FORMAT),
+        ("form", comparison.form.name),
+        ("form version", comparison.form.version),
+        *[("reviewer", r.letter, r.name, r.file, r.sha256) for r in comparison.reviewers],
+    ]:
         meta.append([None] * len(row))
         for col, value in enumerate(row, start=1):
             _text(meta, meta.max_row, col, value)
@@ -155,22 +180,47 @@ def _readme(ws, comparison: Comparison) -> None:
         ("Reviewer", "Name", "File", "SHA-256"),
         *[(r.letter, r.name, Path(r.file).name, r.sha256) for r in comparison.reviewers],
         ("",),
-        ("How to decide", (f"On the sheet {SHEET}, one row per disagreement. Pick the Decision: {letters} takes "
-                           "that reviewer's value; 'other' takes the value typed in Other value (a number, text, "
-                           "NR or NA).")),
-        ("", ("For a (row) discrepancy, a letter keeps the row as that reviewer has it, or drops it if that "
-              "reviewer has no such row.")),
-        ("", ("Fill Adjudicator, Date (YYYY-MM-DD) and Reason. Leave the value and Key columns as they are: they "
-              "tell `review reconcile` when an extraction changed after the decision.")),
-        ("", (f"Then: review reconcile {' '.join(Path(r.file).name for r in comparison.reviewers)} "
-              "THIS_FILE.xlsx -o consensus/")),
+        (
+            "How to decide",
+            (
+                f"On the sheet {SHEET}, one row per disagreement. Pick the Decision: {letters} takes "
+                "that reviewer's value; 'other' takes the value typed in Other value (a number, text, "
+                "NR or NA)."
+            ),
+        ),
+        (
+            "",
+            (
+                "For a (row) discrepancy, a letter keeps the row as that reviewer has it, or drops it if that "
+                "reviewer has no such row."
+            ),
+        ),
+        (
+            "",
+            (
+                "Fill Adjudicator, Date (YYYY-MM-DD) and Reason. Leave the value and Key columns as they are: they "
+                "tell `review reconcile` when an extraction changed after the decision."
+            ),
+        ),
+        (
+            "",
+            (
+                f"Then: review reconcile {' '.join(Path(r.file).name for r in comparison.reviewers)} "
+                "THIS_FILE.xlsx -o consensus/"
+            ),
+        ),
         ("",),
         ("Types", "What differs"),
         *[(t, text) for t, text in TYPES.items()],
         ("",),
-        ("Agreement", (f"Per reviewer pair, table and field on the sheet {AGREEMENT}: percent agreement, the "
-                       "share of numbers both gave that are exactly equal, and Cohen's kappa for categories with "
-                       "its 95% CI (Fleiss, Cohen & Everitt 1969).")),
+        (
+            "Agreement",
+            (
+                f"Per reviewer pair, table and field on the sheet {AGREEMENT}: percent agreement, the "
+                "share of numbers both gave that are exactly equal, and Cohen's kappa for categories with "
+                "its 95% CI (Fleiss, Cohen & Everitt 1969)."
+            ),
+        ),
         ("Notes", "; ".join(comparison.notes) or "none"),
     ]
     for i, line in enumerate(lines, start=3):
@@ -190,18 +240,31 @@ def _discrepancy_sheet(ws, comparison: Comparison, previous: Decisions | None) -
     for col, (header, width) in enumerate(columns, start=1):
         cell = _text(ws, 1, col, header)
         cell.font = Font(bold=True)
-        cell.fill = _DECISION_FILL if header in ("Decision", "Other value", "Adjudicator", "Date", "Reason") \
+        cell.fill = (
+            _DECISION_FILL
+            if header in ("Decision", "Other value", "Adjudicator", "Date", "Reason")
             else _HEADER_FILL
+        )
         ws.column_dimensions[get_column_letter(col)].width = width
     at = {h: i for i, h in enumerate(headers, start=1)}
     carried, stale_now = carry_over(comparison, previous) if previous else ({}, {})
     for r, u in enumerate(comparison.disagreements, start=2):
-        values = {"ID": u.id, "Table": u.table, "Row": u.row, "Field": u.field, "Type": u.type,
-                  "Detail": comparison.discrepancies.iloc[r - 2]["detail"],
-                  "Key": json.dumps([u.table, list(u.key), u.field], ensure_ascii=False)}
-        for rv, e in zip(comparison.reviewers, u.entries):
-            values |= {f"{rv.letter} value": e.shown, f"{rv.letter} where": e.where,
-                       f"{rv.letter} source": e.source, f"{rv.letter} location": e.location}
+        values = {
+            "ID": u.id,
+            "Table": u.table,
+            "Row": u.row,
+            "Field": u.field,
+            "Type": u.type,
+            "Detail": comparison.discrepancies.iloc[r - 2]["detail"],
+            "Key": json.dumps([u.table, list(u.key), u.field], ensure_ascii=False),
+        }
+        for rv, e in zip(comparison.reviewers, u.entries, strict=False):
+            values |= {
+                f"{rv.letter} value": e.shown,
+                f"{rv.letter} where": e.where,
+                f"{rv.letter} source": e.source,
+                f"{rv.letter} location": e.location,
+            }
         identity = (u.table, u.key, u.field)
         stale = identity in stale_now
         if stale:
@@ -209,9 +272,14 @@ def _discrepancy_sheet(ws, comparison: Comparison, previous: Decisions | None) -
             values["Status"] = f"STALE ({why}); earlier: {earlier.summary}"
         elif identity in carried:
             earlier = carried[identity]
-            values |= {"Decision": earlier.choice, "Other value": show(earlier.other), "Adjudicator":
-                       earlier.adjudicator, "Date": earlier.date, "Reason": earlier.reason,
-                       "Status": f"carried over from {previous.path.name}"}
+            values |= {
+                "Decision": earlier.choice,
+                "Other value": show(earlier.other),
+                "Adjudicator": earlier.adjudicator,
+                "Date": earlier.date,
+                "Reason": earlier.reason,
+                "Status": f"carried over from {previous.path.name}",
+            }
         for header, value in values.items():
             cell = _text(ws, r, at[header], value)
             if header in ("Detail", "Reason", "Status"):
@@ -222,14 +290,19 @@ def _discrepancy_sheet(ws, comparison: Comparison, previous: Decisions | None) -
     letters = [r.letter for r in comparison.reviewers]
     decision = get_column_letter(at["Decision"])
     dv = DataValidation(type="list", formula1=f'"{",".join([*letters, OTHER])}"', allow_blank=True)
-    dv.prompt, dv.promptTitle = (f"{'/'.join(letters)}: take that reviewer's value; {OTHER}: the value typed "
-                                 "in Other value."), "Decision"
+    dv.prompt, dv.promptTitle = (
+        (f"{'/'.join(letters)}: take that reviewer's value; {OTHER}: the value typed in Other value."),
+        "Decision",
+    )
     dv.error, dv.errorTitle, dv.showErrorMessage = f"Pick {', '.join(letters)} or {OTHER}.", "Decision", True
     dv.add(f"{decision}2:{decision}{last}")
     ws.add_data_validation(dv)
-    for header, prompt in (("Other value", "With decision 'other': the consensus value (a number, text, NR or NA)."),
-                           ("Adjudicator", "Who decided."), ("Date", "When: YYYY-MM-DD."),
-                           ("Reason", "Why: e.g. 'primary report preferred over registry'.")):
+    for header, prompt in (
+        ("Other value", "With decision 'other': the consensus value (a number, text, NR or NA)."),
+        ("Adjudicator", "Who decided."),
+        ("Date", "When: YYYY-MM-DD."),
+        ("Reason", "Why: e.g. 'primary report preferred over registry'."),
+    ):
         letter = get_column_letter(at[header])
         hint = DataValidation(allow_blank=True)
         hint.prompt, hint.promptTitle = prompt, header
@@ -253,8 +326,9 @@ def _agreement_sheet(ws, agreement: pd.DataFrame) -> None:
             if isinstance(value, str):
                 _text(ws, ws.max_row, col, value)
             elif not (isinstance(value, float) and math.isnan(value)):
-                cell = ws.cell(row=ws.max_row, column=col, value=float(value) if isinstance(value, float) else
-                               int(value))
+                cell = ws.cell(
+                    row=ws.max_row, column=col, value=float(value) if isinstance(value, float) else int(value)
+                )
                 if isinstance(value, float):
                     cell.number_format = "0.000" if agreement.columns[col - 1].startswith("kappa") else "0.0"
     for col, name in enumerate(agreement.columns, start=1):
@@ -321,14 +395,18 @@ def read_decisions(path: str | Path) -> Decisions:
         book = python_calamine.CalamineWorkbook.from_path(str(path))
         names = list(book.sheet_names)
         if SHEET not in names or META not in names:
-            raise UnreadableInput(f"{path}: is not a discrepancy workbook (no sheet {SHEET!r}); make one with "
-                                  "`review compare A.xlsx B.xlsx -o DISCREPANCIES.xlsx` and give it last to "
-                                  "`review reconcile`.")
+            raise UnreadableInput(
+                f"{path}: is not a discrepancy workbook (no sheet {SHEET!r}); make one with "
+                "`review compare A.xlsx B.xlsx -o DISCREPANCIES.xlsx` and give it last to "
+                "`review reconcile`."
+            )
         meta = book.get_sheet_by_name(META).to_python(skip_empty_area=False)
         rows = book.get_sheet_by_name(SHEET).to_python(skip_empty_area=False)
     except (python_calamine.CalamineError, OSError, ValueError) as exc:  # corrupt archive or XML, I/O
-        raise UnreadableInput(f"{path}: cannot be read as .xlsx ({type(exc).__name__}: {exc}); open it in "
-                              "Excel or LibreOffice and save it again as .xlsx.") from None
+        raise UnreadableInput(
+            f"{path}: cannot be read as .xlsx ({type(exc).__name__}: {exc}); open it in "
+            "Excel or LibreOffice and save it again as .xlsx."
+        ) from None
     info = {str(r[0]): r for r in meta if r and r[0]}
     if str(info.get("format", ["", ""])[1]) != FORMAT:
         raise UnreadableInput(f"{path}: was written by another version of `review compare`; compare again.")
@@ -336,8 +414,10 @@ def read_decisions(path: str | Path) -> Decisions:
     header = [_cell(h) for h in rows[0]] if rows else []
     needed = [h for h, _ in _columns(reviewers) if h not in header]
     if needed:
-        raise UnreadableInput(f"{path}: sheet {SHEET} has no column {', '.join(repr(h) for h in needed)}; "
-                              "make the workbook again with `review compare -o` (and --decisions to keep these).")
+        raise UnreadableInput(
+            f"{path}: sheet {SHEET} has no column {', '.join(repr(h) for h in needed)}; "
+            "make the workbook again with `review compare -o` (and --decisions to keep these)."
+        )
     col = {h: i for i, h in enumerate(header)}
     letters = [r.letter for r in reviewers]
     items: dict[tuple[str, tuple[str, ...], str], Decision] = {}
@@ -353,8 +433,9 @@ def read_decisions(path: str | Path) -> Decisions:
             table, key, name = json.loads(raw_key)
             identity = (str(table), tuple(str(k) for k in key), str(name))
         except (ValueError, TypeError):
-            problems.append(f"row {r}: the hidden Key column was changed; copy the row from a new "
-                            "`review compare` output")
+            problems.append(
+                f"row {r}: the hidden Key column was changed; copy the row from a new `review compare` output"
+            )
             continue
         choice = text["Decision"]
         other = None if not text["Other value"] else raw["Other value"]
@@ -362,28 +443,54 @@ def read_decisions(path: str | Path) -> Decisions:
         if not choice and other is not None:
             choice = OTHER  # a value typed in without picking 'other' can only mean that
         if choice and choice not in (*letters, OTHER):
-            problems.append(f"{ref}: decision {text['Decision']!r} is not one of {', '.join(letters)}, {OTHER}")
+            problems.append(
+                f"{ref}: decision {text['Decision']!r} is not one of {', '.join(letters)}, {OTHER}"
+            )
         elif choice == OTHER and (other is None or identity[2] == ROW):
-            problems.append(f"{ref}: 'other' needs the value in Other value" if identity[2] != ROW else
-                            f"{ref}: a (row) discrepancy is decided with a reviewer's letter, not 'other'")
+            problems.append(
+                f"{ref}: 'other' needs the value in Other value"
+                if identity[2] != ROW
+                else f"{ref}: a (row) discrepancy is decided with a reviewer's letter, not 'other'"
+            )
         elif choice in letters and other is not None:
-            problems.append(f"{ref}: decision {choice} and an Other value too; pick '{OTHER}' or clear Other value")
+            problems.append(
+                f"{ref}: decision {choice} and an Other value too; pick '{OTHER}' or clear Other value"
+            )
         date = ""
         if text["Date"]:
             parsed = parse_value(raw["Date"], _DATE)
             if any(CODES[c].severity == ERROR for c in parsed.codes) or parsed.value is None:
-                problems.append(f"{SHEET}!{get_column_letter(col['Date'] + 1)}{r}: {text['Date']!r} is not a date; "
-                                "type YYYY-MM-DD")
+                problems.append(
+                    f"{SHEET}!{get_column_letter(col['Date'] + 1)}{r}: {text['Date']!r} is not a date; "
+                    "type YYYY-MM-DD"
+                )
             date = str(parsed.value or "")
         if identity in items:
             problems.append(f"row {r}: decides {text['ID']} a second time (also {items[identity].cell})")
-        items[identity] = Decision(text["ID"], *identity, choice, other, text["Adjudicator"], date, text["Reason"],
-                                   {x: text[f"{x} value"] for x in letters}, ref)
+        items[identity] = Decision(
+            text["ID"],
+            *identity,
+            choice,
+            other,
+            text["Adjudicator"],
+            date,
+            text["Reason"],
+            {x: text[f"{x} value"] for x in letters},
+            ref,
+        )
     if problems:
         more = f" and {len(problems) - 10} more" if len(problems) > 10 else ""
-        raise ReviewError(f"{path}: {len(problems)} decisions cannot be used: {'; '.join(problems[:10])}{more}.")
-    return Decisions(path, file_sha256(path), _cell(info.get("form", ["", ""])[1]),
-                     _cell(info.get("form version", ["", ""])[1]), reviewers, items)
+        raise ReviewError(
+            f"{path}: {len(problems)} decisions cannot be used: {'; '.join(problems[:10])}{more}."
+        )
+    return Decisions(
+        path,
+        file_sha256(path),
+        _cell(info.get("form", ["", ""])[1]),
+        _cell(info.get("form version", ["", ""])[1]),
+        reviewers,
+        items,
+    )
 
 
 def _cell(value: object) -> str:
@@ -396,6 +503,7 @@ def _cell(value: object) -> str:
 
 def _check_reviewers(current: Sequence[Reviewer], decisions: Decisions) -> None:
     """The extractions must be given as they were compared: same number, each letter the same reviewer."""
+
     def same(a: Reviewer, b: Reviewer) -> bool:
         return a.name == b.name or Path(a.file).name == Path(b.file).name or a.sha256 == b.sha256
 
@@ -405,8 +513,9 @@ def _check_reviewers(current: Sequence[Reviewer], decisions: Decisions) -> None:
     raise ReviewError(f"{decisions.path}: was made from {expected}; give the same extractions in that order.")
 
 
-def carry_over(comparison: Comparison, previous: Decisions) -> tuple[dict[tuple, Decision],
-                                                                     dict[tuple, tuple[Decision, str]]]:
+def carry_over(
+    comparison: Comparison, previous: Decisions
+) -> tuple[dict[tuple, Decision], dict[tuple, tuple[Decision, str]]]:
     """Earlier decisions on today's disagreements, by (table, key, field): those that still apply, and the stale
     ones (made on values that have changed since) with why."""
     carried, stale = {}, {}
@@ -425,8 +534,11 @@ def carry_over(comparison: Comparison, previous: Decisions) -> tuple[dict[tuple,
 
 def _stale(u: Unit, d: Decision, reviewers: Sequence[Reviewer]) -> str:
     """Why a decision no longer applies ('A was 73, now 72'), or '' when the values it was made on are unchanged."""
-    changed = [f"{r.letter} was {d.seen.get(r.letter) or '(empty)'}, now {e.shown or '(empty)'}"
-               for r, e in zip(reviewers, u.entries) if d.seen.get(r.letter, "") != e.shown]
+    changed = [
+        f"{r.letter} was {d.seen.get(r.letter) or '(empty)'}, now {e.shown or '(empty)'}"
+        for r, e in zip(reviewers, u.entries, strict=False)
+        if d.seen.get(r.letter, "") != e.shown
+    ]
     return "; ".join(changed)
 
 
@@ -455,8 +567,10 @@ class Consensus:
 
     def counts(self) -> dict[str, int]:
         values = self.trail[self.trail["field"] != ROW]
-        return {basis: int((values["basis"] == basis).sum()) for basis in (AGREED, EQUIVALENT, DERIVED, SINGLE,
-                                                                           DECIDED)}
+        return {
+            basis: int((values["basis"] == basis).sum())
+            for basis in (AGREED, EQUIVALENT, DERIVED, SINGLE, DECIDED)
+        }
 
     def summary(self) -> str:
         counts = ", ".join(f"{n} {b}" for b, n in self.counts().items() if n)
@@ -467,11 +581,14 @@ class Consensus:
         return f"Consensus({', '.join(r.label for r in self.reviewers)}; {self.summary()})"
 
     def _repr_html_(self) -> str:
-        return f"<p><b>Consensus</b>: {html.escape(self.summary())}</p>" + self.trail.head(50).to_html(index=False)
+        return f"<p><b>Consensus</b>: {html.escape(self.summary())}</p>" + self.trail.head(50).to_html(
+            index=False
+        )
 
 
-def reconcile(extractions: Sequence[Extraction], decisions: Decisions, *,
-              annotations: Sequence[str] = ANNOTATIONS) -> Consensus:
+def reconcile(
+    extractions: Sequence[Extraction], decisions: Decisions, *, annotations: Sequence[str] = ANNOTATIONS
+) -> Consensus:
     """Build the consensus of `extractions` from the adjudicator's `decisions`.
 
     Values the reviewers agree on are taken as agreed (within rounding, the more precise one); each disagreement
@@ -482,13 +599,16 @@ def reconcile(extractions: Sequence[Extraction], decisions: Decisions, *,
     comparison = compare(extractions, annotations=annotations)
     _check_reviewers(comparison.reviewers, decisions)
     if decisions.form and decisions.form != comparison.form.name:
-        raise ReviewError(f"{decisions.path}: decides on form {decisions.form}, the extractions use "
-                          f"{comparison.form.name}.")
+        raise ReviewError(
+            f"{decisions.path}: decides on form {decisions.form}, the extractions use {comparison.form.name}."
+        )
     letters = [r.letter for r in comparison.reviewers]
     chosen: dict[tuple, Decision] = {}
     dropped: set[tuple[str, tuple[str, ...]]] = set()
     open_units, stale = [], []
-    for u in sorted(comparison.disagreements, key=lambda u: u.field != ROW):  # rows first: they may drop fields
+    for u in sorted(
+        comparison.disagreements, key=lambda u: u.field != ROW
+    ):  # rows first: they may drop fields
         if u.field != ROW and (u.table, u.key) in dropped:
             continue  # the whole row is dropped, so its values need no decision
         d = decisions.items.get((u.table, u.key, u.field))
@@ -506,16 +626,23 @@ def reconcile(extractions: Sequence[Extraction], decisions: Decisions, *,
         open_units.sort(key=lambda u: order[id(u)])
         raise ConsensusBlocked(str(decisions.path), open_units, stale)
     notes = list(comparison.notes)
-    changed = [r.letter for r, then in zip(comparison.reviewers, decisions.reviewers)
-               if then.sha256 and r.sha256 != then.sha256]
+    changed = [
+        r.letter
+        for r, then in zip(comparison.reviewers, decisions.reviewers, strict=False)
+        if then.sha256 and r.sha256 != then.sha256
+    ]
     if changed:
-        notes.append(f"{', '.join(changed)} changed since the discrepancies were written; every decision still "
-                     "matches the values it was made on")
+        notes.append(
+            f"{', '.join(changed)} changed since the discrepancies were written; every decision still "
+            "matches the values it was made on"
+        )
     current = {(u.table, u.key, u.field) for u in comparison.disagreements}
     obsolete = [d for k, d in decisions.items.items() if d.choice and k not in current]
     if obsolete:
-        notes.append(f"{len(obsolete)} decisions concern values the reviewers now agree on and were not needed: "
-                     + ", ".join(d.id for d in obsolete))
+        notes.append(
+            f"{len(obsolete)} decisions concern values the reviewers now agree on and were not needed: "
+            + ", ".join(d.id for d in obsolete)
+        )
     tables, trail = _build(comparison, chosen, dropped)
     return Consensus(comparison.form, comparison.reviewers, tables, trail, decisions, notes)
 
@@ -533,14 +660,27 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
 
     def log(table, key, name, value, basis, u: Unit, d: Decision | None, via: Unit | None = None) -> None:
         """One trail row; `via` is the row discrepancy a single reviewer's value was kept by."""
-        record = dict.fromkeys(key_columns, "") | dict(zip(form.tables[table].key, key))
-        record = {"table": table, **record, "field": name, "value": value, "basis": basis,
-                  "discrepancy": (via or u).id, "type": (via or u).type,
-                  "decision": d.choice if d else "", "adjudicator": d.adjudicator if d else "",
-                  "decided_on": d.date if d else "", "reason": d.reason if d else ""}
-        for r, e in zip(reviewers, u.entries):
-            record |= {f"{r.letter}_value": e.shown, f"{r.letter}_where": e.where,
-                       f"{r.letter}_source": e.source, f"{r.letter}_location": e.location}
+        record = dict.fromkeys(key_columns, "") | dict(zip(form.tables[table].key, key, strict=False))
+        record = {
+            "table": table,
+            **record,
+            "field": name,
+            "value": value,
+            "basis": basis,
+            "discrepancy": (via or u).id,
+            "type": (via or u).type,
+            "decision": d.choice if d else "",
+            "adjudicator": d.adjudicator if d else "",
+            "decided_on": d.date if d else "",
+            "reason": d.reason if d else "",
+        }
+        for r, e in zip(reviewers, u.entries, strict=False):
+            record |= {
+                f"{r.letter}_value": e.shown,
+                f"{r.letter}_where": e.where,
+                f"{r.letter}_source": e.source,
+                f"{r.letter}_location": e.location,
+            }
         trail.append(record)
 
     for table in form.tables.values():
@@ -554,7 +694,7 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
                 log(table.name, key, ROW, "kept" if kept else "dropped", DECIDED, row_unit, row_decision)
                 if not kept:
                     continue
-            record: dict[str, object] = dict(zip(table.key, key))
+            record: dict[str, object] = dict(zip(table.key, key, strict=False))
             for name, f in table.fields.items():
                 if name in table.key:
                     continue
@@ -572,14 +712,32 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
                 else:
                     value = _agreed(u, f)
                     single = u.status == SINGLE
-                    log(table.name, key, name, show(value), u.status, u, row_decision if single else None,
-                        row_unit if single else None)
+                    log(
+                        table.name,
+                        key,
+                        name,
+                        show(value),
+                        u.status,
+                        u,
+                        row_decision if single else None,
+                        row_unit if single else None,
+                    )
                 record[name] = value
             rows_out.append(record)
         tables[table.name] = pd.DataFrame(rows_out, columns=list(table.fields), dtype=object)
-    columns = ["table", *key_columns, "field", "value", "basis", "discrepancy", "type", "decision", "adjudicator",
-               "decided_on", "reason"] + [f"{r.letter}_{c}" for r in reviewers
-                                           for c in ("value", "where", "source", "location")]
+    columns = [
+        "table",
+        *key_columns,
+        "field",
+        "value",
+        "basis",
+        "discrepancy",
+        "type",
+        "decision",
+        "adjudicator",
+        "decided_on",
+        "reason",
+    ] + [f"{r.letter}_{c}" for r in reviewers for c in ("value", "where", "source", "location")]
     return tables, pd.DataFrame(trail, columns=columns, dtype=object).fillna("")
 
 
@@ -602,15 +760,21 @@ def _decided(u: Unit, d: Decision, f: Field, letters: list[str]) -> object:
         return _value(u.entries[letters.index(d.choice)])
     parsed = parse_value(d.other, f)
     if any(CODES[c].severity == ERROR for c in parsed.codes) or parsed.is_empty:
-        raise ReviewError(f"{d.cell}: Other value {show(d.other)!r} is not a valid {f.type} for {u.table}.{f.name} "
-                          f"({'; '.join(parsed.codes) or parsed.note}); type it as the field expects, or NR/NA.")
+        raise ReviewError(
+            f"{d.cell}: Other value {show(d.other)!r} is not a valid {f.type} for {u.table}.{f.name} "
+            f"({'; '.join(parsed.codes) or parsed.note}); type it as the field expects, or NR/NA."
+        )
     return parsed.missing or parsed.value
 
 
 def _combined(values: list[dict[int, dict]], rows, name: str, reviewers: Sequence[Reviewer]) -> str | None:
     """An annotation (source, location, comment...) of every reviewer who has the row: the text when they all
     wrote the same, else each one's prefixed with the reviewer's letter."""
-    texts = [(r.letter, show(cells[row][name])) for r, cells, row in zip(reviewers, values, rows) if row is not None]
+    texts = [
+        (r.letter, show(cells[row][name]))
+        for r, cells, row in zip(reviewers, values, rows, strict=False)
+        if row is not None
+    ]
     if len({t for _, t in texts}) == 1:
         return texts[0][1] or None
     return " | ".join(f"{letter}: {t}" for letter, t in texts if t)
@@ -633,14 +797,17 @@ def write_consensus(consensus: Consensus, folder: str | Path) -> list[Path]:
         raise ReviewError(f"{folder}: is a file; give a folder for the consensus tables.")
     for r in consensus.reviewers:
         if Path(r.file).resolve() == folder.resolve():
-            raise ReviewError(f"{folder}: is reviewer {r.letter}'s extraction; write the consensus elsewhere.")
+            raise ReviewError(
+                f"{folder}: is reviewer {r.letter}'s extraction; write the consensus elsewhere."
+            )
     if TRAIL[:-4] in consensus.tables:
         raise ReviewError(f"the form has a table named {TRAIL[:-4]!r}, which would overwrite the trail.")
     frames = {f"{name}.csv": frame for name, frame in consensus.tables.items()} | {TRAIL: consensus.trail}
     files = {name: _csv(frame) for name, frame in frames.items()}
     rows = {name: len(frame) for name, frame in frames.items()}
-    files[MANIFEST] = (json.dumps(_manifest(consensus, files, rows), indent=2, sort_keys=True, ensure_ascii=False)
-                       + "\n").encode("utf-8")
+    files[MANIFEST] = (
+        json.dumps(_manifest(consensus, files, rows), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    ).encode("utf-8")
     written = []
     for name, content in files.items():
         with atomic_path(folder / name) as tmp:
@@ -662,13 +829,22 @@ def _manifest(consensus: Consensus, files: dict[str, bytes], rows: dict[str, int
     d = consensus.decisions
     return {
         "form": {"name": consensus.form.name, "version": consensus.form.version},
-        "inputs": [{"letter": r.letter, "reviewer": r.name, "file": Path(r.file).name, "sha256": r.sha256}
-                   for r in consensus.reviewers],
-        "decisions": {"file": d.path.name, "sha256": d.sha256, "decided": d.decided,
-                      "inputs_when_compared": [{"letter": r.letter, "file": Path(r.file).name, "sha256": r.sha256}
-                                               for r in d.reviewers]},
-        "files": {name: {"sha256": hashlib.sha256(content).hexdigest(), "rows": rows[name]}
-                  for name, content in files.items()},
+        "inputs": [
+            {"letter": r.letter, "reviewer": r.name, "file": Path(r.file).name, "sha256": r.sha256}
+            for r in consensus.reviewers
+        ],
+        "decisions": {
+            "file": d.path.name,
+            "sha256": d.sha256,
+            "decided": d.decided,
+            "inputs_when_compared": [
+                {"letter": r.letter, "file": Path(r.file).name, "sha256": r.sha256} for r in d.reviewers
+            ],
+        },
+        "files": {
+            name: {"sha256": hashlib.sha256(content).hexdigest(), "rows": rows[name]}
+            for name, content in files.items()
+        },
         "values": consensus.counts(),
         "notes": consensus.notes,
     }

@@ -30,8 +30,20 @@ RESPONSE_SUMS = {
     "objective response": ("complete response", "partial response"),
     "disease control": ("complete response", "partial response", "stable disease"),
 }
-ARM_OUTCOME_COLUMNS = ["study_id", "arm_id", "domain", "outcome", "timepoint", "grade", "events", "total",
-                       "percent", "derivation", "inputs", "note"]
+ARM_OUTCOME_COLUMNS = [
+    "study_id",
+    "arm_id",
+    "domain",
+    "outcome",
+    "timepoint",
+    "grade",
+    "events",
+    "total",
+    "percent",
+    "derivation",
+    "inputs",
+    "note",
+]
 
 
 @dataclass
@@ -43,16 +55,23 @@ class AnalysisTables:
     hazard_ratios: pd.DataFrame
 
     def frames(self) -> dict[str, pd.DataFrame]:
-        return {"arm_outcomes": self.arm_outcomes, "continuous": self.continuous,
-                "hazard_ratios": self.hazard_ratios}
+        return {
+            "arm_outcomes": self.arm_outcomes,
+            "continuous": self.continuous,
+            "hazard_ratios": self.hazard_ratios,
+        }
 
     def __repr__(self) -> str:
         return "AnalysisTables(" + ", ".join(f"{k}={len(v)} rows" for k, v in self.frames().items()) + ")"
 
 
 def _known(value: object) -> bool:
-    return value is not None and not (isinstance(value, str) and value in MISSING_CODES) and not (
-        isinstance(value, float) and math.isnan(value)) and value is not pd.NA
+    return (
+        value is not None
+        and not (isinstance(value, str) and value in MISSING_CODES)
+        and not (isinstance(value, float) and math.isnan(value))
+        and value is not pd.NA
+    )
 
 
 def _code(value: object) -> str:
@@ -76,8 +95,9 @@ class Count:
 COUNT_POLICIES = ("unique", "nearest")
 
 
-def count_from(events: object, percent: object, total: object, what: str = "count",
-               policy: str = "unique") -> Count:
+def count_from(
+    events: object, percent: object, total: object, what: str = "count", policy: str = "unique"
+) -> Count:
     """The count as reported, or derived from a reported percentage of `total`.
 
     policy "unique" (the default) derives a count only when exactly one whole count fits the printed rounding;
@@ -92,14 +112,24 @@ def count_from(events: object, percent: object, total: object, what: str = "coun
         if len(fits) == 1:
             return Count(fits[0], "percent x total / 100, rounded", inputs)
         if not fits:
-            return Count(None, note=f"{what}: no whole number of patients out of {_fmt(total)} gives "
-                                    f"{_fmt(percent)}% ({exact:.2f})")
+            return Count(
+                None,
+                note=f"{what}: no whole number of patients out of {_fmt(total)} gives "
+                f"{_fmt(percent)}% ({exact:.2f})",
+            )
         if policy == "nearest":
-            return Count(round(exact), "percent x total / 100, nearest whole count", inputs,
-                         note=f"{what}: {_fmt(percent)}% of {_fmt(total)} = {exact:.2f}; "
-                              f"{fits[0]} to {fits[-1]} fit the printed rounding")
-        return Count(None, note=f"{what}: {_fmt(percent)}% of {_fmt(total)} fits "
-                                f"{' or '.join(map(str, fits))} patients; type the count if the report gives it")
+            return Count(
+                round(exact),
+                "percent x total / 100, nearest whole count",
+                inputs,
+                note=f"{what}: {_fmt(percent)}% of {_fmt(total)} = {exact:.2f}; "
+                f"{fits[0]} to {fits[-1]} fit the printed rounding",
+            )
+        return Count(
+            None,
+            note=f"{what}: {_fmt(percent)}% of {_fmt(total)} fits "
+            f"{' or '.join(map(str, fits))} patients; type the count if the report gives it",
+        )
     if _known(percent):
         return Count(None, note=f"{what}: {_fmt(percent)}% without its denominator ({_code(total)})")
     return Count(None, note=f"{what}: {_code(events)}")
@@ -113,21 +143,37 @@ def analysis_tables(tables: Mapping[str, pd.DataFrame], *, counts: str = "unique
     if counts not in COUNT_POLICIES:
         raise ValueError(f"counts must be one of {COUNT_POLICIES}")
     arms = tables.get("arms", pd.DataFrame())
-    rows = _dichotomous(tables.get("dichotomous"), counts) + _response(tables.get("response"), arms, counts) \
-        + _events(tables.get("adverse_events"), "adverse event", "term", "grade", "patients", "at_risk", counts) \
+    rows = (
+        _dichotomous(tables.get("dichotomous"), counts)
+        + _response(tables.get("response"), arms, counts)
+        + _events(
+            tables.get("adverse_events"), "adverse event", "term", "grade", "patients", "at_risk", counts
+        )
         + _events(tables.get("safety"), "safety", "item", None, "patients", "at_risk", counts)
+    )
     arm_outcomes = pd.DataFrame(rows, columns=ARM_OUTCOME_COLUMNS)
     arm_outcomes = arm_outcomes.astype({"events": "Int64", "total": "Int64", "percent": "Float64"})
-    return AnalysisTables(arm_outcomes, _continuous(tables.get("continuous")),
-                          _hazard_ratios(tables.get("hazard_ratios")))
+    return AnalysisTables(
+        arm_outcomes, _continuous(tables.get("continuous")), _hazard_ratios(tables.get("hazard_ratios"))
+    )
 
 
 def _row(study, arm, domain, outcome, timepoint, grade, count: Count, total, percent, total_note="") -> dict:
     note = "; ".join(n for n in (count.note, total_note) if n)
-    return {"study_id": study, "arm_id": arm, "domain": domain, "outcome": outcome, "timepoint": timepoint,
-            "grade": grade, "events": count.value, "total": int(total) if _known(total) else None,
-            "percent": float(percent) if _known(percent) else None, "derivation": count.derivation,
-            "inputs": count.inputs, "note": note}
+    return {
+        "study_id": study,
+        "arm_id": arm,
+        "domain": domain,
+        "outcome": outcome,
+        "timepoint": timepoint,
+        "grade": grade,
+        "events": count.value,
+        "total": int(total) if _known(total) else None,
+        "percent": float(percent) if _known(percent) else None,
+        "derivation": count.derivation,
+        "inputs": count.inputs,
+        "note": note,
+    }
 
 
 def _records(frame: pd.DataFrame | None) -> list[dict]:
@@ -140,19 +186,43 @@ def _dichotomous(frame: pd.DataFrame | None, policy: str) -> list[dict]:
     out = []
     for r in _records(frame):
         count = count_from(r["events"], r.get("percent"), r["total"], "events", policy)
-        out.append(_row(r["study_id"], r["arm_id"], "dichotomous", r["outcome"], r["timepoint"], None, count,
-                        r["total"], r.get("percent"), "" if _known(r["total"]) else f"total: {_code(r['total'])}"))
+        out.append(
+            _row(
+                r["study_id"],
+                r["arm_id"],
+                "dichotomous",
+                r["outcome"],
+                r["timepoint"],
+                None,
+                count,
+                r["total"],
+                r.get("percent"),
+                "" if _known(r["total"]) else f"total: {_code(r['total'])}",
+            )
+        )
     return out
 
 
-def _events(frame, domain: str, term: str, grade: str | None, patients: str, at_risk: str,
-            policy: str) -> list[dict]:
+def _events(
+    frame, domain: str, term: str, grade: str | None, patients: str, at_risk: str, policy: str
+) -> list[dict]:
     out = []
     for r in _records(frame):
         count = count_from(r[patients], r.get("percent"), r[at_risk], "patients", policy)
-        out.append(_row(r["study_id"], r["arm_id"], domain, r[term], None, r[grade] if grade else None, count,
-                        r[at_risk], r.get("percent"),
-                        "" if _known(r[at_risk]) else f"patients at risk: {_code(r[at_risk])}"))
+        out.append(
+            _row(
+                r["study_id"],
+                r["arm_id"],
+                domain,
+                r[term],
+                None,
+                r[grade] if grade else None,
+                count,
+                r[at_risk],
+                r.get("percent"),
+                "" if _known(r[at_risk]) else f"patients at risk: {_code(r[at_risk])}",
+            )
+        )
     return out
 
 
@@ -167,10 +237,23 @@ def _response(frame: pd.DataFrame | None, arms: pd.DataFrame, policy: str) -> li
         counts: dict[str, Count] = {}
         totals = {int(r["denominator"]) for r in rows if _known(r["denominator"])}
         for r in rows:
-            counts[r["category"]] = count_from(r["count"], r["percent"], r["denominator"], r["category"], policy)
-            out.append(_row(study, arm, "response", r["category"], timepoint, None, counts[r["category"]],
-                            r["denominator"], r["percent"],
-                            "" if _known(r["denominator"]) else f"denominator: {_code(r['denominator'])}"))
+            counts[r["category"]] = count_from(
+                r["count"], r["percent"], r["denominator"], r["category"], policy
+            )
+            out.append(
+                _row(
+                    study,
+                    arm,
+                    "response",
+                    r["category"],
+                    timepoint,
+                    None,
+                    counts[r["category"]],
+                    r["denominator"],
+                    r["percent"],
+                    "" if _known(r["denominator"]) else f"denominator: {_code(r['denominator'])}",
+                )
+            )
         total, total_note = _response_total(totals, evaluable.get((study, arm)))
         for outcome, parts in RESPONSE_SUMS.items():
             missing = [p for p in parts if p not in counts or counts[p].value is None]
@@ -178,8 +261,11 @@ def _response(frame: pd.DataFrame | None, arms: pd.DataFrame, policy: str) -> li
                 why = "; ".join(counts[p].note if p in counts else f"{p}: no row" for p in missing)
                 count = Count(None, note=f"not derived, needs {' + '.join(parts)}: {why}")
             else:
-                count = Count(sum(counts[p].value for p in parts), " + ".join(parts),
-                              ", ".join(f"{p}={counts[p].value}" for p in parts))
+                count = Count(
+                    sum(counts[p].value for p in parts),
+                    " + ".join(parts),
+                    ", ".join(f"{p}={counts[p].value}" for p in parts),
+                )
             pct = 100.0 * count.value / total if count.value is not None and total else None
             out.append(_row(study, arm, "response", outcome, timepoint, None, count, total, pct, total_note))
     return out
@@ -209,10 +295,20 @@ def _continuous(frame: pd.DataFrame | None) -> pd.DataFrame:
             inputs = f"SE={_fmt(disp)}, n={_fmt(n)}"
         else:
             note = "SD: dispersion type or n not given"
-        rows.append({"study_id": r["study_id"], "arm_id": r["arm_id"], "outcome": r["outcome"],
-                     "timepoint": r["timepoint"], "mean": float(r["mean"]) if _known(r["mean"]) else None,
-                     "sd": sd, "n": int(n) if _known(n) else None, "derivation": derivation, "inputs": inputs,
-                     "note": note})
+        rows.append(
+            {
+                "study_id": r["study_id"],
+                "arm_id": r["arm_id"],
+                "outcome": r["outcome"],
+                "timepoint": r["timepoint"],
+                "mean": float(r["mean"]) if _known(r["mean"]) else None,
+                "sd": sd,
+                "n": int(n) if _known(n) else None,
+                "derivation": derivation,
+                "inputs": inputs,
+                "note": note,
+            }
+        )
     cols = ["study_id", "arm_id", "outcome", "timepoint", "mean", "sd", "n", "derivation", "inputs", "note"]
     return pd.DataFrame(rows, columns=cols).astype({"mean": "Float64", "sd": "Float64", "n": "Int64"})
 
@@ -243,7 +339,9 @@ def log_hr(hr: object, low: object, high: object, level: object) -> dict:
     else:
         out["yi"] = mid
         out["derivation"] = f"yi = CI midpoint on the log scale; SE = (ln upper - ln lower) / (2 x {z:.4f})"
-    out["inputs"] = f"HR={_fmt(hr) if _known(hr) else _code(hr)}, CI={_fmt(low)} to {_fmt(high)}, level={conf:g}%"
+    out["inputs"] = (
+        f"HR={_fmt(hr) if _known(hr) else _code(hr)}, CI={_fmt(low)} to {_fmt(high)}, level={conf:g}%"
+    )
     if assumed:
         out["note"] = "; ".join(n for n in (out["note"], "CI level not given: 95% assumed") if n)
     return out
@@ -253,14 +351,35 @@ def _hazard_ratios(frame: pd.DataFrame | None) -> pd.DataFrame:
     rows = []
     for r in _records(frame):
         d = log_hr(r["hr"], r["ci_low"], r["ci_high"], r["ci_level"])
-        rows.append({"study_id": r["study_id"], "outcome": r["outcome"], "comparison": r["comparison"],
-                     "experimental_arm": r["experimental_arm"], "control_arm": r["control_arm"],
-                     "hr": float(r["hr"]) if _known(r["hr"]) else None, **d,
-                     "vi": d["sei"] ** 2 if d["sei"] is not None else None})
-    cols = ["study_id", "outcome", "comparison", "experimental_arm", "control_arm", "hr", "yi", "sei", "vi",
-            "derivation", "inputs", "note"]
-    return pd.DataFrame(rows, columns=cols).astype({"hr": "Float64", "yi": "Float64", "sei": "Float64",
-                                                    "vi": "Float64"})
+        rows.append(
+            {
+                "study_id": r["study_id"],
+                "outcome": r["outcome"],
+                "comparison": r["comparison"],
+                "experimental_arm": r["experimental_arm"],
+                "control_arm": r["control_arm"],
+                "hr": float(r["hr"]) if _known(r["hr"]) else None,
+                **d,
+                "vi": d["sei"] ** 2 if d["sei"] is not None else None,
+            }
+        )
+    cols = [
+        "study_id",
+        "outcome",
+        "comparison",
+        "experimental_arm",
+        "control_arm",
+        "hr",
+        "yi",
+        "sei",
+        "vi",
+        "derivation",
+        "inputs",
+        "note",
+    ]
+    return pd.DataFrame(rows, columns=cols).astype(
+        {"hr": "Float64", "yi": "Float64", "sei": "Float64", "vi": "Float64"}
+    )
 
 
 def count_columns(data: pd.DataFrame) -> list[str]:
@@ -268,9 +387,14 @@ def count_columns(data: pd.DataFrame) -> list[str]:
     return [c for c in ("events_e", "n_e", "events_c", "n_c", "events", "n", "yi", "vi") if c in data.columns]
 
 
-def comparison_table(arm_outcomes: pd.DataFrame, arms: Mapping[str, tuple[str, str]], outcome: str,
-                     timepoint: str | None = None, grade: str | None = None,
-                     domain: str | None = None) -> pd.DataFrame:
+def comparison_table(
+    arm_outcomes: pd.DataFrame,
+    arms: Mapping[str, tuple[str, str]],
+    outcome: str,
+    timepoint: str | None = None,
+    grade: str | None = None,
+    domain: str | None = None,
+) -> pd.DataFrame:
     """events_e, n_e, events_c, n_c for one outcome, one row per study, from `arms` {study: (exp, control)}.
 
     A study whose counts cannot be had is kept with empty counts and a note, so nothing disappears silently.
@@ -290,9 +414,12 @@ def comparison_table(arm_outcomes: pd.DataFrame, arms: Mapping[str, tuple[str, s
             found = sel[(sel["study_id"] == study) & (sel["arm_id"] == arm)]
             if len(found) != 1:
                 where = f" at {timepoint}" if timepoint else ""
-                notes.append(f"arm {arm}: no row for {outcome}{where}" if found.empty else
-                             f"arm {arm}: {len(found)} rows for {outcome}{where} (from "
-                             f"{', '.join(sorted(set(found['domain'])))}); choose one with domain = ...")
+                notes.append(
+                    f"arm {arm}: no row for {outcome}{where}"
+                    if found.empty
+                    else f"arm {arm}: {len(found)} rows for {outcome}{where} (from "
+                    f"{', '.join(sorted(set(found['domain'])))}); choose one with domain = ..."
+                )
                 row[f"events_{side}"], row[f"n_{side}"] = None, None
                 continue
             rec = found.iloc[0]
@@ -302,4 +429,6 @@ def comparison_table(arm_outcomes: pd.DataFrame, arms: Mapping[str, tuple[str, s
         row["note"] = "; ".join(dict.fromkeys(notes))  # a one-arm analysis passes its arm as both sides
         rows.append(row)
     cols = ["study_id", "experimental_arm", "control_arm", "events_e", "n_e", "events_c", "n_c", "note"]
-    return pd.DataFrame(rows, columns=cols).astype({c: "Int64" for c in ("events_e", "n_e", "events_c", "n_c")})
+    return pd.DataFrame(rows, columns=cols).astype(
+        {c: "Int64" for c in ("events_e", "n_e", "events_c", "n_c")}
+    )

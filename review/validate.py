@@ -25,8 +25,12 @@ from .schema import field_checks, table_schema
 from .values import EMPTY
 from .workbook import ExtractedTable, Extraction, UnreadableWorkbook, read_extraction
 
-_PANDERA_CODES = {"not_nullable": "required-empty", "multiple_fields_uniqueness": "duplicate-key",
-                  "field_uniqueness": "duplicate-key", "column_in_dataframe": "missing-column"}
+_PANDERA_CODES = {
+    "not_nullable": "required-empty",
+    "multiple_fields_uniqueness": "duplicate-key",
+    "field_uniqueness": "duplicate-key",
+    "column_in_dataframe": "missing-column",
+}
 
 
 def validate(extraction: Extraction) -> Report:
@@ -34,7 +38,9 @@ def validate(extraction: Extraction) -> Report:
     issues = list(extraction.issues)
     refused = {(i.table, i.sheet, i.cell) for i in issues if i.severity == ERROR}
     for et in extraction.tables.values():
-        issues += [i for i in _schema_issues(extraction.form, et) if (i.table, i.sheet, i.cell) not in refused]
+        issues += [
+            i for i in _schema_issues(extraction.form, et) if (i.table, i.sheet, i.cell) not in refused
+        ]
         issues += _field_issues(et, refused)
     issues += _reference_issues(extraction)
     for rule in extraction.form.rules:
@@ -80,8 +86,9 @@ def _letter(i: int) -> str:
 # --- 1. pandera -------------------------------------------------------------------------------------------------
 
 
-def _issue(et: ExtractedTable, code: str, row: int | None, field: str, message: str, *,
-           severity: str | None = None) -> Issue:
+def _issue(
+    et: ExtractedTable, code: str, row: int | None, field: str, message: str, *, severity: str | None = None
+) -> Issue:
     study = ""
     value = ""
     if row is not None and row in et.data.index:
@@ -91,9 +98,18 @@ def _issue(et: ExtractedTable, code: str, row: int | None, field: str, message: 
             v = et.data.at[row, field]
             value = et.missing.at[row, field] if et.missing.at[row, field] else "" if pd.isna(v) else _fmt(v)
     fix = CODES[code].fix
-    return Issue(severity or CODES[code].severity, code, f"{message}. Fix: {fix}", file=et.file, sheet=et.sheet,
-                 cell=et.cell(row, field) if row is not None and field else "", table=et.table.name,
-                 study_id=study, field=field, value=value)
+    return Issue(
+        severity or CODES[code].severity,
+        code,
+        f"{message}. Fix: {fix}",
+        file=et.file,
+        sheet=et.sheet,
+        cell=et.cell(row, field) if row is not None and field else "",
+        table=et.table.name,
+        study_id=study,
+        field=field,
+        value=value,
+    )
 
 
 def _fmt(v: object) -> str:
@@ -121,9 +137,11 @@ def _schema_issues(form: Form, et: ExtractedTable) -> list[Issue]:
         if not code and column in et.table.fields and pd.notna(fc["check_number"]):
             code = field_checks(et.table.fields[column])[int(fc["check_number"])][0]
         if check.startswith("dtype("):
-            raise ReviewError(f"table {et.table.name}: column {column} has dtype {fc['failure_case']}, expected "
-                              f"{check[6:-1]}; build frames with review.schema.empty_frame() or read them with "
-                              "review.workbook.read_workbook().")
+            raise ReviewError(
+                f"table {et.table.name}: column {column} has dtype {fc['failure_case']}, expected "
+                f"{check[6:-1]}; build frames with review.schema.empty_frame() or read them with "
+                "review.workbook.read_workbook()."
+            )
         if code == "missing-column":
             raise ReviewError(f"table {et.table.name}: column {fc['failure_case']} is missing.")
         if not code:
@@ -132,14 +150,25 @@ def _schema_issues(form: Form, et: ExtractedTable) -> list[Issue]:
         row = rows[int(pos)] if pos is not None and not pd.isna(pos) else None
         if code == "required-empty":
             if row is not None and et.missing.at[row, column]:
-                issues.append(_issue(et, "missing-code-in-key", row, column,
-                                     f"{_label(et, column)} is {et.missing.at[row, column]} in a key column"))
+                issues.append(
+                    _issue(
+                        et,
+                        "missing-code-in-key",
+                        row,
+                        column,
+                        f"{_label(et, column)} is {et.missing.at[row, column]} in a key column",
+                    )
+                )
                 continue
-            issues.append(_issue(et, code, row, column, f"{_label(et, column)} is empty but identifies the row"))
+            issues.append(
+                _issue(et, code, row, column, f"{_label(et, column)} is empty but identifies the row")
+            )
         elif code == "duplicate-key":
             if column != et.table.key[0]:
                 continue  # pandera lists each key column; one issue per row is enough
-            key = ", ".join(f"{k}={_fmt(et.data.at[row, k])}" for k in et.table.key) if row is not None else ""
+            key = (
+                ", ".join(f"{k}={_fmt(et.data.at[row, k])}" for k in et.table.key) if row is not None else ""
+            )
             issues.append(_issue(et, code, row, column, f"another row has the same key ({key})"))
         else:
             f = et.table.fields[column]
@@ -182,13 +211,21 @@ def _field_issues(et: ExtractedTable, refused: set) -> list[Issue]:
         if f.type == "integer" and has_location:
             zero = col.eq(0).fillna(False) & data["location"].isna()
             for row in data.index[zero]:
-                issues.append(_issue(et, "zero-without-location", row, name,
-                                     f"{f.label} is 0 but Location is empty"))
+                issues.append(
+                    _issue(et, "zero-without-location", row, name, f"{f.label} is 0 but Location is empty")
+                )
         if f.type == "percent":
             fraction = ((col > 0) & (col < 1)).fillna(False)
             for row in data.index[fraction]:
-                issues.append(_issue(et, "percent-looks-like-fraction", row, name,
-                                     f"{f.label} is {_fmt(col[row])}: did the report say {col[row] * 100:g}%?"))
+                issues.append(
+                    _issue(
+                        et,
+                        "percent-looks-like-fraction",
+                        row,
+                        name,
+                        f"{f.label} is {_fmt(col[row])}: did the report say {col[row] * 100:g}%?",
+                    )
+                )
     return issues
 
 
@@ -210,13 +247,24 @@ def _reference_issues(extraction: Extraction) -> list[Issue]:
             there = [p[1] for p in pairs]
             known = set(target.data[there].dropna().astype(str).itertuples(index=False, name=None))
             rows = et.data[here].dropna()
-            for row, values in zip(rows.index, rows.astype(str).itertuples(index=False, name=None)):
+            for row, values in zip(
+                rows.index, rows.astype(str).itertuples(index=False, name=None), strict=False
+            ):
                 if values not in known:
-                    context = " for " + ", ".join(f"{a}={v}" for a, v in zip(here[:-1], values[:-1])) if len(
-                        values) > 1 else ""
-                    issues.append(_issue(
-                        extraction.tables[et.table.name], "unknown-reference", row, f.name,
-                        f"{f.label} '{values[-1]}'{context} is not on sheet {target.table.sheet}"))
+                    context = (
+                        " for " + ", ".join(f"{a}={v}" for a, v in zip(here[:-1], values[:-1], strict=False))
+                        if len(values) > 1
+                        else ""
+                    )
+                    issues.append(
+                        _issue(
+                            extraction.tables[et.table.name],
+                            "unknown-reference",
+                            row,
+                            f.name,
+                            f"{f.label} '{values[-1]}'{context} is not on sheet {target.table.sheet}",
+                        )
+                    )
     return issues
 
 
@@ -233,8 +281,9 @@ def _field_of(extraction: Extraction, rule: Rule, arg: str) -> tuple[ExtractedTa
     return extraction.tables[table], name
 
 
-def _rule_issue(et: ExtractedTable, rule: Rule, row: int | None, field: str, message: str,
-                code: str | None = None) -> Issue:
+def _rule_issue(
+    et: ExtractedTable, rule: Rule, row: int | None, field: str, message: str, code: str | None = None
+) -> Issue:
     code = code or rule.kind
     severity = rule.severity or CODES[code].severity
     prefix = f"[{rule.name}] " if rule.name else ""
@@ -270,10 +319,16 @@ def _sum_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
         total = int(parts.sum()) if et.table.fields[part].type == "integer" else float(parts.sum())
         if not math.isclose(total, float(stated), abs_tol=1e-9):
             shown = " + ".join(_fmt(v) for v in parts)
-            issues.append(_rule_issue(
-                whole_t, rule, row, whole,
-                f"{et.table.label} {_label(et, part)} add up to {_fmt(total)} ({shown}) but "
-                f"{_label(whole_t, whole)} is {_fmt(stated)} (difference {_fmt(float(stated) - total)})"))
+            issues.append(
+                _rule_issue(
+                    whole_t,
+                    rule,
+                    row,
+                    whole,
+                    f"{et.table.label} {_label(et, part)} add up to {_fmt(total)} ({shown}) but "
+                    f"{_label(whole_t, whole)} is {_fmt(stated)} (difference {_fmt(float(stated) - total)})",
+                )
+            )
     return issues
 
 
@@ -281,10 +336,17 @@ def _count_exceeds_total(extraction: Extraction, rule: Rule) -> list[Issue]:
     et, count = _field_of(extraction, rule, "count")
     _, total = _field_of(extraction, rule, "total")
     over = (et.data[count] > et.data[total]).fillna(False)
-    return [_rule_issue(et, rule, row, count,
-                        f"{_label(et, count)} ({_fmt(et.data.at[row, count])}) is more than "
-                        f"{_label(et, total)} ({_fmt(et.data.at[row, total])})")
-            for row in et.data.index[over]]
+    return [
+        _rule_issue(
+            et,
+            rule,
+            row,
+            count,
+            f"{_label(et, count)} ({_fmt(et.data.at[row, count])}) is more than "
+            f"{_label(et, total)} ({_fmt(et.data.at[row, total])})",
+        )
+        for row in et.data.index[over]
+    ]
 
 
 def _decimals(value: float) -> int:
@@ -313,23 +375,42 @@ def _percent_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
         tol = rounding_tolerance(p)
         if pd.isna(n):
             if et.missing.at[row, total] == EMPTY:
-                issues.append(_rule_issue(et, rule, row, percent,
-                                          f"{_label(et, percent)} {p:g}% has no {_label(et, total)}",
-                                          code="percent-without-denominator"))
+                issues.append(
+                    _rule_issue(
+                        et,
+                        rule,
+                        row,
+                        percent,
+                        f"{_label(et, percent)} {p:g}% has no {_label(et, total)}",
+                        code="percent-without-denominator",
+                    )
+                )
             continue
         if not pd.isna(c):
             actual = 100.0 * float(c) / float(n)
             if abs(actual - p) > tol:
-                issues.append(_rule_issue(
-                    et, rule, row, percent,
-                    f"{p:g}% disagrees with {_fmt(c)}/{_fmt(n)} = {actual:.2f}% (allowed rounding ±{tol:.2g})"))
+                issues.append(
+                    _rule_issue(
+                        et,
+                        rule,
+                        row,
+                        percent,
+                        f"{p:g}% disagrees with {_fmt(c)}/{_fmt(n)} = {actual:.2f}% (allowed rounding ±{tol:.2g})",
+                    )
+                )
         else:
             lo, hi = (p - tol) * float(n) / 100.0, (p + tol) * float(n) / 100.0
             if math.floor(hi) < math.ceil(lo):
-                issues.append(_rule_issue(
-                    et, rule, row, percent,
-                    f"no whole number of patients out of {_fmt(n)} gives {p:g}% ({p * float(n) / 100:.2f})",
-                    code="percent-no-whole-count"))
+                issues.append(
+                    _rule_issue(
+                        et,
+                        rule,
+                        row,
+                        percent,
+                        f"no whole number of patients out of {_fmt(n)} gives {p:g}% ({p * float(n) / 100:.2f})",
+                        code="percent-no-whole-count",
+                    )
+                )
     return issues
 
 
@@ -368,8 +449,13 @@ def _categories_sum_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
         known, unknown = 0, []
         for row in rows.index:
             c = d.at[row, count]
-            if pd.isna(c) and percent and denominator and pd.notna(d.at[row, percent]) \
-                    and pd.notna(d.at[row, denominator]):
+            if (
+                pd.isna(c)
+                and percent
+                and denominator
+                and pd.notna(d.at[row, percent])
+                and pd.notna(d.at[row, denominator])
+            ):
                 c = implied_count(float(d.at[row, percent]), float(d.at[row, denominator]))
             if c is None or pd.isna(c):
                 unknown.append(str(d.at[row, category]))
@@ -379,9 +465,15 @@ def _categories_sum_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
             gap = stated - known
             side = f"{gap} short of" if gap > 0 else f"{-gap} more than"
             extra = f"; without a count: {', '.join(unknown)}" if unknown else ""
-            issues.append(_rule_issue(
-                et, rule, rows.index[0], count,
-                f"categories add up to {known}, {side} {_label(whole_t, whole)} {stated}{extra}"))
+            issues.append(
+                _rule_issue(
+                    et,
+                    rule,
+                    rows.index[0],
+                    count,
+                    f"categories add up to {known}, {side} {_label(whole_t, whole)} {stated}{extra}",
+                )
+            )
     return issues
 
 
@@ -396,9 +488,16 @@ def _grade_exceeds_any(extraction: Extraction, rule: Rule) -> list[Issue]:
             continue
         limit = anyrow[count].iloc[0]
         for row in rows.index[(rows[grade] != "any") & (rows[count] > limit).fillna(False)]:
-            issues.append(_rule_issue(et, rule, row, count,
-                                      f"grade {rows.at[row, grade]} has {_fmt(rows.at[row, count])} patients, "
-                                      f"more than the {_fmt(limit)} with any grade"))
+            issues.append(
+                _rule_issue(
+                    et,
+                    rule,
+                    row,
+                    count,
+                    f"grade {rows.at[row, grade]} has {_fmt(rows.at[row, count])} patients, "
+                    f"more than the {_fmt(limit)} with any grade",
+                )
+            )
     return issues
 
 
@@ -413,17 +512,23 @@ def _ci_excludes_estimate(extraction: Extraction, rule: Rule) -> list[Issue]:
         if pd.isna(lo) or pd.isna(hi):
             continue
         if lo >= hi:
-            issues.append(_rule_issue(et, rule, row, low, f"lower limit {_fmt(lo)} is not below upper {_fmt(hi)}"))
+            issues.append(
+                _rule_issue(et, rule, row, low, f"lower limit {_fmt(lo)} is not below upper {_fmt(hi)}")
+            )
         elif pd.notna(e) and not lo <= e <= hi:
-            issues.append(_rule_issue(et, rule, row, est, f"{_fmt(e)} is outside its CI {_fmt(lo)} to {_fmt(hi)}"))
+            issues.append(
+                _rule_issue(et, rule, row, est, f"{_fmt(e)} is outside its CI {_fmt(lo)} to {_fmt(hi)}")
+            )
     return issues
 
 
 def _not_positive(extraction: Extraction, rule: Rule) -> list[Issue]:
     et, value = _field_of(extraction, rule, "value")
     bad = (et.data[value] <= 0).fillna(False)
-    return [_rule_issue(et, rule, row, value, f"{_label(et, value)} is {_fmt(et.data.at[row, value])}")
-            for row in et.data.index[bad]]
+    return [
+        _rule_issue(et, rule, row, value, f"{_label(et, value)} is {_fmt(et.data.at[row, value])}")
+        for row in et.data.index[bad]
+    ]
 
 
 def _dates_out_of_order(extraction: Extraction, rule: Rule) -> list[Issue]:
@@ -436,7 +541,9 @@ def _dates_out_of_order(extraction: Extraction, rule: Rule) -> list[Issue]:
             continue
         n = min(len(a), len(b))  # compare at the precision both give: 2000-06 vs 2000-06-15 is fine
         if a[:n] > b[:n]:
-            issues.append(_rule_issue(et, rule, row, end, f"{_label(et, end)} {b} is before {_label(et, start)} {a}"))
+            issues.append(
+                _rule_issue(et, rule, row, end, f"{_label(et, end)} {b} is before {_label(et, start)} {a}")
+            )
     return issues
 
 
@@ -444,9 +551,16 @@ def _same_arm_twice(extraction: Extraction, rule: Rule) -> list[Issue]:
     et, first = _field_of(extraction, rule, "first")
     _, second = _field_of(extraction, rule, "second")
     same = (et.data[first] == et.data[second]).fillna(False)
-    return [_rule_issue(et, rule, row, second, f"{_label(et, first)} and {_label(et, second)} are both "
-                                               f"'{et.data.at[row, first]}'")
-            for row in et.data.index[same]]
+    return [
+        _rule_issue(
+            et,
+            rule,
+            row,
+            second,
+            f"{_label(et, first)} and {_label(et, second)} are both '{et.data.at[row, first]}'",
+        )
+        for row in et.data.index[same]
+    ]
 
 
 RULE_CHECKS: dict[str, Callable[[Extraction, Rule], list[Issue]]] = {
@@ -498,4 +612,3 @@ def _report_xlsx(frame: pd.DataFrame, path: Path) -> None:
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = ws.dimensions
     wb.save(path)
-

@@ -18,8 +18,17 @@ from .forms import MISSING_CODES, Field
 EMPTY = ""  # not yet extracted; distinct from the missing codes NR and NA, and from 0
 
 _MISSING_VARIANTS = {
-    "nr": "NR", "n/r": "NR", "n.r.": "NR", "n.r": "NR", "not reported": "NR", "not stated": "NR",
-    "na": "NA", "n/a": "NA", "n.a.": "NA", "n.a": "NA", "not applicable": "NA",
+    "nr": "NR",
+    "n/r": "NR",
+    "n.r.": "NR",
+    "n.r": "NR",
+    "not reported": "NR",
+    "not stated": "NR",
+    "na": "NA",
+    "n/a": "NA",
+    "n.a.": "NA",
+    "n.a": "NA",
+    "not applicable": "NA",
 }
 # Text fields whose content is prose: surrounding spaces there are not worth a warning.
 _PROSE_TYPES = ("text",)
@@ -35,8 +44,12 @@ _AMBIGUOUS_NUMBER = re.compile(
 _ISO_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
 _SLASH_DATE = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
 _YMD_SLASH = re.compile(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})$")
-_MONTHS = {m: i for i, m in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1
+    )
+}
 _EXCEL_EPOCH = dt.date(1899, 12, 30)  # Excel's day 0 on the 1900 date system, allowing for its 1900 leap bug
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
@@ -66,8 +79,15 @@ def parse_value(raw: object, field: Field, *, from_text: bool = False) -> Parsed
             return Parsed(raw)
     elif raw is None:
         return Parsed()
-    elif kind is str and field.type == "text" and raw and raw == raw.strip() and "  " not in raw \
-            and raw not in MISSING_CODES and raw.casefold() not in _MISSING_VARIANTS:
+    elif (
+        kind is str
+        and field.type == "text"
+        and raw
+        and raw == raw.strip()
+        and "  " not in raw
+        and raw not in MISSING_CODES
+        and raw.casefold() not in _MISSING_VARIANTS
+    ):
         return Parsed(raw)
     codes: list[str] = []
     if isinstance(raw, str):
@@ -107,8 +127,10 @@ def _parse_number(raw: object, field: Field, from_text: bool) -> Parsed:
         codes = ["count-prefix"]
     if text.endswith("%"):
         if field.type != "percent":
-            return Parsed(codes=("ambiguous-number",),
-                          note=f"{raw!r} is a percentage in a {field.type} field; type it in the Percent column")
+            return Parsed(
+                codes=("ambiguous-number",),
+                note=f"{raw!r} is a percentage in a {field.type} field; type it in the Percent column",
+            )
         text = text[:-1].strip()
         codes = ["percent-sign"]
     if _NUMBER.match(text):

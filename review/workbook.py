@@ -118,11 +118,24 @@ def _instructions_sheet(ws: Worksheet, form: Form, reviewer: str) -> None:
         ws["B5"].comment = Comment("Type your name or initials here.", "review")
     lines: list[tuple[str, str]] = [
         ("", ""),
-        ("How to fill", "One row per fact, on the sheet of its table. Pick ids and categories from the dropdowns."),
-        ("", ("Type values as the report gives them: counts as whole numbers, percentages as numbers of percent "
-              "(49.3, not 0.493), dates as YYYY-MM-DD, or YYYY-MM when the report gives only the month.")),
-        ("", ("Fill Source and Location on every row: the report and the page, table, figure or registry "
-              "section where the value is. A zero must always have a Location.")),
+        (
+            "How to fill",
+            "One row per fact, on the sheet of its table. Pick ids and categories from the dropdowns.",
+        ),
+        (
+            "",
+            (
+                "Type values as the report gives them: counts as whole numbers, percentages as numbers of percent "
+                "(49.3, not 0.493), dates as YYYY-MM-DD, or YYYY-MM when the report gives only the month."
+            ),
+        ),
+        (
+            "",
+            (
+                "Fill Source and Location on every row: the report and the page, table, figure or registry "
+                "section where the value is. A zero must always have a Location."
+            ),
+        ),
         ("", "Blue headers identify the row and must be filled; orange headers are required."),
         ("", "Check your workbook with: review validate THIS_FILE.xlsx"),
         ("", ""),
@@ -195,8 +208,11 @@ def _validation(form: Form, t: Table, f: Field, letter: str, list_ranges: dict, 
     elif f.references:
         ref_table = form.table(f.references[0])
         ref_col = get_column_letter(list(ref_table.fields).index(f.references[1]) + 1)
-        dv = DataValidation(type="list", formula1=f"{_quote(ref_table.sheet)}!${ref_col}$2:${ref_col}${last}",
-                            allow_blank=True)
+        dv = DataValidation(
+            type="list",
+            formula1=f"{_quote(ref_table.sheet)}!${ref_col}$2:${ref_col}${last}",
+            allow_blank=True,
+        )
     elif f.numeric:
         cell = f"{letter}2"
         conditions = [f"ISNUMBER({cell})"]
@@ -206,8 +222,9 @@ def _validation(form: Form, t: Table, f: Field, letter: str, list_ranges: dict, 
             conditions.append(f"{cell}>={f.min:g}")
         if f.max is not None:
             conditions.append(f"{cell}<={f.max:g}")
-        dv = DataValidation(type="custom", formula1=f"OR(AND({','.join(conditions)}){allow_codes})",
-                            allow_blank=True)
+        dv = DataValidation(
+            type="custom", formula1=f"OR(AND({','.join(conditions)}){allow_codes})", allow_blank=True
+        )
     else:
         dv = DataValidation(allow_blank=True)  # any value; carries the input message
     dv.showInputMessage = True
@@ -246,8 +263,10 @@ def _prompt(f: Field, key: bool) -> str:
 def _fill_rows(ws: Worksheet, t: Table, frame: pd.DataFrame) -> None:
     unknown = [c for c in frame.columns if c not in t.fields]
     if unknown:
-        raise ReviewError(f"table {t.name}: columns {unknown} are not fields of the form; "
-                          f"its fields are {', '.join(t.fields)}")
+        raise ReviewError(
+            f"table {t.name}: columns {unknown} are not fields of the form; "
+            f"its fields are {', '.join(t.fields)}"
+        )
     for r, (_, row) in enumerate(frame.iterrows(), start=2):
         for col, name in enumerate(t.fields, start=1):
             if name not in frame.columns:
@@ -279,7 +298,9 @@ def read_studies(path: str | Path) -> pd.DataFrame:
             with open(path, newline="", encoding="utf-8-sig") as fh:
                 rows = list(csv.DictReader(fh))
         except (UnicodeDecodeError, csv.Error) as exc:
-            raise UnreadableInput(f"{path}: not a readable UTF-8 CSV ({exc}); save it as CSV UTF-8.") from None
+            raise UnreadableInput(
+                f"{path}: not a readable UTF-8 CSV ({exc}); save it as CSV UTF-8."
+            ) from None
     else:
         raise UnreadableInput(f"{path}: give the included studies as .ris or .csv.")
     if not rows:
@@ -301,15 +322,20 @@ def _study_from_ris(entry: dict) -> dict:
     volume = entry.get("volume") or ""
     issue = f"({entry['number']})" if entry.get("number") else ""
     author_text = ", ".join(authors[:3]) + (", et al" if len(authors) > 3 else "")
-    citation = ". ".join(p for p in (author_text, entry.get("title") or entry.get("primary_title"),
-                                     journal) if p)
+    citation = ". ".join(
+        p for p in (author_text, entry.get("title") or entry.get("primary_title"), journal) if p
+    )
     citation += f" {year}" + (f";{volume}{issue}" if volume else "") + (f":{pages}" if pages else "") + "."
-    pmid = next((str(entry[k]) for k in ("accession_number", "pubmed_id") if str(entry.get(k, "")).isdigit()), "")
+    pmid = next(
+        (str(entry[k]) for k in ("accession_number", "pubmed_id") if str(entry.get(k, "")).isdigit()), ""
+    )
     return {
         "citation": citation.strip(),
         "first_author": authors[0].split(",")[0].strip() if authors else "",
         "year": year,
-        "doi": re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", entry.get("doi") or "", flags=re.IGNORECASE),
+        "doi": re.sub(
+            r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", entry.get("doi") or "", flags=re.IGNORECASE
+        ),
         "pmid": pmid,
     }
 
@@ -329,16 +355,20 @@ def _study_ids(frame: pd.DataFrame) -> list[str]:
     return ids
 
 
-def make_study_workbooks(form: Form, studies: pd.DataFrame, folder: str | Path, *, reviewer: str = "",
-                         rows: int = DEFAULT_ROWS) -> list[Path]:
+def make_study_workbooks(
+    form: Form, studies: pd.DataFrame, folder: str | Path, *, reviewer: str = "", rows: int = DEFAULT_ROWS
+) -> list[Path]:
     """One workbook per study, each with its Studies row filled in; returns the paths written."""
     folder = Path(folder)
     paths = []
     for _, study in studies.iterrows():
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(study["study_id"])).strip("_") or "study"
         frame = studies.loc[[study.name], [c for c in studies.columns if c in form.table("studies").fields]]
-        paths.append(make_workbook(form, folder / f"{name}.xlsx", reviewer=reviewer,
-                                   data={"studies": frame}, rows=rows))
+        paths.append(
+            make_workbook(
+                form, folder / f"{name}.xlsx", reviewer=reviewer, data={"studies": frame}, rows=rows
+            )
+        )
     return paths
 
 
@@ -398,12 +428,17 @@ class Extraction:
     def _repr_html_(self) -> str:
         import html
 
-        rows = "".join(f"<tr><td>{html.escape(t.table.sheet)}</td><td>{len(t.data)}</td>"
-                       f"<td>{int(t.missing.eq('NR').sum().sum())}</td><td>{int(t.missing.eq('NA').sum().sum())}</td>"
-                       "</tr>" for t in self.tables.values())
-        return (f"<p><b>Extraction</b> {html.escape(self.source.name)} by {html.escape(self.reviewer or '?')} "
-                f"(form {html.escape(self.form.label)}, {len(self.issues)} reading issues)</p>"
-                "<table><tr><th>sheet</th><th>rows</th><th>NR</th><th>NA</th></tr>" + rows + "</table>")
+        rows = "".join(
+            f"<tr><td>{html.escape(t.table.sheet)}</td><td>{len(t.data)}</td>"
+            f"<td>{int(t.missing.eq('NR').sum().sum())}</td><td>{int(t.missing.eq('NA').sum().sum())}</td>"
+            "</tr>"
+            for t in self.tables.values()
+        )
+        return (
+            f"<p><b>Extraction</b> {html.escape(self.source.name)} by {html.escape(self.reviewer or '?')} "
+            f"(form {html.escape(self.form.label)}, {len(self.issues)} reading issues)</p>"
+            "<table><tr><th>sheet</th><th>rows</th><th>NR</th><th>NA</th></tr>" + rows + "</table>"
+        )
 
 
 def read_workbook(path: str | Path, form: Form) -> Extraction:
@@ -415,11 +450,15 @@ def read_workbook(path: str | Path, form: Form) -> Extraction:
         sheet_names = list(book.sheet_names)
         sheets = {s: book.get_sheet_by_name(s).to_python(skip_empty_area=False) for s in sheet_names}
     except python_calamine.PasswordError:
-        raise UnreadableWorkbook(f"{name}: is password-protected; save a copy without the password.",
-                                 file=name) from None
+        raise UnreadableWorkbook(
+            f"{name}: is password-protected; save a copy without the password.", file=name
+        ) from None
     except (python_calamine.CalamineError, OSError, ValueError) as exc:  # corrupt archive or XML, I/O
-        raise UnreadableWorkbook(f"{name}: cannot be read as .xlsx ({type(exc).__name__}: {exc}); "
-                                 "open it in Excel or LibreOffice and save it again as .xlsx.", file=name) from None
+        raise UnreadableWorkbook(
+            f"{name}: cannot be read as .xlsx ({type(exc).__name__}: {exc}); "
+            "open it in Excel or LibreOffice and save it again as .xlsx.",
+            file=name,
+        ) from None
     issues: list[Issue] = []
     reviewer, version = _read_instructions(sheets, form, name, issues)
     formulas = _formula_cells(path)
@@ -431,9 +470,13 @@ def read_workbook(path: str | Path, form: Form) -> Extraction:
             raise UnreadableWorkbook(
                 f"{name}: has no sheet '{t.sheet}' (table {t.name} of form {form.label}); regenerate the workbook "
                 f"with `review workbook FORM -o OUT.xlsx` and copy the data over, or add the sheet.",
-                code="missing-sheet", file=name, sheet=t.sheet)
-        tables[t.name] = _read_rows(sheets[sheet], t, name, sheet, issues, formulas.get(sheet, set()),
-                                    from_text=False)
+                code="missing-sheet",
+                file=name,
+                sheet=t.sheet,
+            )
+        tables[t.name] = _read_rows(
+            sheets[sheet], t, name, sheet, issues, formulas.get(sheet, set()), from_text=False
+        )
     return Extraction(form, path, reviewer, version, tables, issues)
 
 
@@ -447,14 +490,19 @@ def read_csv_folder(folder: str | Path, form: Form) -> Extraction:
     for t in form.tables.values():
         path = folder / f"{t.name}.csv"
         if not path.exists():
-            raise UnreadableWorkbook(f"{path}: missing; every table of form {form.label} needs its CSV file "
-                                     f"(a header row is enough for an empty table).", code="missing-sheet",
-                                     file=str(path))
+            raise UnreadableWorkbook(
+                f"{path}: missing; every table of form {form.label} needs its CSV file "
+                f"(a header row is enough for an empty table).",
+                code="missing-sheet",
+                file=str(path),
+            )
         try:
             with open(path, newline="", encoding="utf-8-sig") as fh:
                 rows: list[list[object]] = [list(r) for r in csv.reader(fh)]
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            raise UnreadableWorkbook(f"{path}: cannot be read as UTF-8 CSV ({exc}).", file=str(path)) from None
+            raise UnreadableWorkbook(
+                f"{path}: cannot be read as UTF-8 CSV ({exc}).", file=str(path)
+            ) from None
         tables[t.name] = _read_rows(rows, t, str(path), "", issues, set(), from_text=True)
     return Extraction(form, folder, "", form.version, tables, issues)
 
@@ -474,9 +522,17 @@ def _read_instructions(sheets: dict, form: Form, file: str, issues: list[Issue])
     reviewer = str(meta.get("reviewer") or "").strip()
     name, version = str(meta.get("form") or ""), _as_version(meta.get("form version"))
     if (name and name != form.name) or (version and version != form.version):
-        issues.append(Issue(WARNING, "form-version-mismatch",
-                            f"made from form {name} v{version}, validated with {form.label}",
-                            file=file, sheet=INSTRUCTIONS, cell="B4", value=f"{name} v{version}"))
+        issues.append(
+            Issue(
+                WARNING,
+                "form-version-mismatch",
+                f"made from form {name} v{version}, validated with {form.label}",
+                file=file,
+                sheet=INSTRUCTIONS,
+                cell="B4",
+                value=f"{name} v{version}",
+            )
+        )
     return reviewer, version or form.version
 
 
@@ -484,8 +540,16 @@ def _as_version(value: object) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value or "")
 
 
-def _read_rows(rows: list[list[object]], t: Table, file: str, sheet: str, issues: list[Issue],
-               formulas: set[str], *, from_text: bool) -> ExtractedTable:
+def _read_rows(
+    rows: list[list[object]],
+    t: Table,
+    file: str,
+    sheet: str,
+    issues: list[Issue],
+    formulas: set[str],
+    *,
+    from_text: bool,
+) -> ExtractedTable:
     header = rows[0] if rows else []
     columns: dict[str, int] = {}
     for i, h in enumerate(header):
@@ -493,18 +557,31 @@ def _read_rows(rows: list[list[object]], t: Table, file: str, sheet: str, issues
             continue
         f = t.field_for_header(str(h))
         if f is None:
-            issues.append(Issue(WARNING, "unknown-column", f"column '{h}' matches no field of {t.name}; ignored",
-                                file=file, sheet=sheet, cell=f"{get_column_letter(i + 1)}1", table=t.name,
-                                value=str(h)))
+            issues.append(
+                Issue(
+                    WARNING,
+                    "unknown-column",
+                    f"column '{h}' matches no field of {t.name}; ignored",
+                    file=file,
+                    sheet=sheet,
+                    cell=f"{get_column_letter(i + 1)}1",
+                    table=t.name,
+                    value=str(h),
+                )
+            )
         elif f.name not in columns:
             columns[f.name] = i
     missing_cols = [f for f in t.fields.values() if f.name not in columns]
     if missing_cols:
         where = f"sheet '{sheet}'" if sheet else "the header row"
         raise UnreadableWorkbook(
-            f"{file}: {where} has no column " + ", ".join(f"'{f.header}'" for f in missing_cols)
+            f"{file}: {where} has no column "
+            + ", ".join(f"'{f.header}'" for f in missing_cols)
             + f" (table {t.name}); regenerate the workbook with `review workbook` or add the column.",
-            code="missing-column", file=file, sheet=sheet)
+            code="missing-column",
+            file=file,
+            sheet=sheet,
+        )
     letters = {name: get_column_letter(i + 1) for name, i in columns.items()}
     values: dict[str, list] = {name: [] for name in t.fields}
     codes: dict[str, list] = {name: [] for name in t.fields}
@@ -512,7 +589,8 @@ def _read_rows(rows: list[list[object]], t: Table, file: str, sheet: str, issues
     for r, row in enumerate(rows[1:], start=2):
         cells = [row[i] if i < len(row) else None for i in columns.values()]
         if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells) and not any(
-                f"{letters[n]}{r}" in formulas for n in columns):
+            f"{letters[n]}{r}" in formulas for n in columns
+        ):
             continue
         index.append(r)
         study = _text(row, columns.get("study_id"))
@@ -523,13 +601,28 @@ def _read_rows(rows: list[list[object]], t: Table, file: str, sheet: str, issues
             parsed = parse_value(raw, f, from_text=from_text)
             if ref in formulas:
                 parsed_codes = ("formula-cell", *parsed.codes)
-                note = "formula never evaluated; its saved result was used" if not parsed.is_empty else \
-                    "formula has no saved result; the cell is treated as empty"
+                note = (
+                    "formula never evaluated; its saved result was used"
+                    if not parsed.is_empty
+                    else "formula has no saved result; the cell is treated as empty"
+                )
             else:
                 parsed_codes, note = parsed.codes, parsed.note
             for code in parsed_codes:
-                issues.append(Issue(CODES[code].severity, code, _message(code, f, note), file=file, sheet=sheet,
-                                    cell=ref, table=t.name, study_id=study, field=name, value=_shown(raw)))
+                issues.append(
+                    Issue(
+                        CODES[code].severity,
+                        code,
+                        _message(code, f, note),
+                        file=file,
+                        sheet=sheet,
+                        cell=ref,
+                        table=t.name,
+                        study_id=study,
+                        field=name,
+                        value=_shown(raw),
+                    )
+                )
             refused = any(CODES[c].severity == ERROR for c in parsed.codes)
             values[name].append(None if refused else parsed.value)
             codes[name].append(parsed.missing)
@@ -565,9 +658,11 @@ def _message(code: str, f: Field, note: str) -> str:
 
 # --- formulas: found by a streaming scan of the sheet XML, never evaluated ----------------------------------
 
-_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-       "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
-       "rel": "http://schemas.openxmlformats.org/package/2006/relationships"}
+_NS = {
+    "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "rel": "http://schemas.openxmlformats.org/package/2006/relationships",
+}
 
 
 # A formula is an <f> element (possibly prefixed); text content cannot contain a raw '<', so this finds them all.
@@ -601,11 +696,13 @@ def _formula_cells(path: Path) -> dict[str, set[str]]:
                 if cells:
                     found[s.get("name", "")] = cells
     except (KeyError, zipfile.BadZipFile, SafeET.ParseError) as exc:
-        raise UnreadableWorkbook(f"{path}: the workbook's XML is damaged ({exc}); save it again as .xlsx.",
-                                 file=str(path)) from None
+        raise UnreadableWorkbook(
+            f"{path}: the workbook's XML is damaged ({exc}); save it again as .xlsx.", file=str(path)
+        ) from None
     except DefusedXmlException as exc:  # refused DTDs or entities: a hostile or broken file
-        raise UnreadableWorkbook(f"{path}: refused unsafe XML ({type(exc).__name__}); save it again as .xlsx.",
-                                 file=str(path)) from None
+        raise UnreadableWorkbook(
+            f"{path}: refused unsafe XML ({type(exc).__name__}); save it again as .xlsx.", file=str(path)
+        ) from None
     return found
 
 
@@ -617,8 +714,10 @@ def annotate_workbook(source: str | Path, report: Report, target: str | Path) ->
     """Write a copy of `source` to `target` with each issue's cell highlighted and commented."""
     source, target = check_xlsx(source), Path(target)
     if source.resolve() == target.resolve():
-        raise ReviewError(f"{target}: the annotated copy must not overwrite the reviewer's workbook; "
-                          "choose another file name.")
+        raise ReviewError(
+            f"{target}: the annotated copy must not overwrite the reviewer's workbook; "
+            "choose another file name."
+        )
     wb = load_workbook(source)  # openpyxl parses through defusedxml when it is installed (a dependency here)
     by_cell: dict[tuple[str, str], list[Issue]] = {}
     for issue in report:

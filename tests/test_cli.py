@@ -23,7 +23,9 @@ def test_workbook_then_validate_clean_exit_0(tmp_path):
 def test_validate_errors_exit_1_and_report(form, tmp_path):
     path = write(form, tmp_path / "w.xlsx", data=edited("response", 1, percent=55))
     report = tmp_path / "issues.csv"
-    result = runner.invoke(app, ["validate", str(path), "--report", str(report), "--annotate", str(tmp_path / "m")])
+    result = runner.invoke(
+        app, ["validate", str(path), "--report", str(report), "--annotate", str(tmp_path / "m")]
+    )
     assert result.exit_code == 1, result.output
     assert "percent-mismatch" in result.output and "Best response!F3" in result.output
     rows = pd.read_csv(report)
@@ -55,8 +57,10 @@ def test_bad_form_exit_2_one_line(tmp_path):
 def test_workbook_per_study_and_prefill(tmp_path):
     studies = tmp_path / "included.csv"
     studies.write_text("study_id,citation\nB2222,Demetri 2002\nS0033,Blanke 2008\n", encoding="utf-8")
-    result = runner.invoke(app, ["workbook", str(FORM_PATH), "-o", str(tmp_path / "each"), "--studies",
-                                 str(studies), "--per-study"])
+    result = runner.invoke(
+        app,
+        ["workbook", str(FORM_PATH), "-o", str(tmp_path / "each"), "--studies", str(studies), "--per-study"],
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "each").iterdir()) == ["B2222.xlsx", "S0033.xlsx"]
     result = runner.invoke(app, ["workbook", str(FORM_PATH), "-o", str(tmp_path / "each"), "--per-study"])

@@ -46,22 +46,30 @@ def test_identical_extractions_agree_everywhere(form, tmp_path, a):
 def test_numeric_discrepancy_names_both_cells(form, tmp_path, a):
     row = only(pair(form, tmp_path, a, {("arms", 0): {"randomised": 101}}))
     assert (row["id"], row["table"], row["row"], row["field"], row["type"]) == (
-        "D1", "arms", "T1 | low", "randomised", "numeric")
+        "D1",
+        "arms",
+        "T1 | low",
+        "randomised",
+        "numeric",
+    )
     assert (row["A_value"], row["B_value"]) == ("100", "101")
     assert row["A_where"] == f"{a.source}:Arms!H2" and row["B_where"] == f"{tmp_path / 'b.xlsx'}:Arms!H2"
     assert (row["A_location"], row["B_source"]) == ("T1", "main")
     assert "difference 1" in row["detail"]
 
 
-@pytest.mark.parametrize("edits", [
-    {("response", 2): {"percent": 30.62}},        # 30.6 printed is 30.62 rounded
-    {("response", 2): {"percent": 31}},           # 31% is 30.6% rounded to a whole number
-    {("studies", 0): {"follow_up": 24.54}},
-    {("studies", 0): {"enrolment_start": "2001-02-15"}},  # the same month, given to the day
-    {("arms", 0): {"label": "low  DOSE"}},        # text differing in case and spacing only
-    {("response", 1): {"count": None}},           # the count 49 that 50% of 98 stands for
-    {("response", 1): {"percent": None}},         # and the percentage that 49 of 98 is
-])
+@pytest.mark.parametrize(
+    "edits",
+    [
+        {("response", 2): {"percent": 30.62}},  # 30.6 printed is 30.62 rounded
+        {("response", 2): {"percent": 31}},  # 31% is 30.6% rounded to a whole number
+        {("studies", 0): {"follow_up": 24.54}},
+        {("studies", 0): {"enrolment_start": "2001-02-15"}},  # the same month, given to the day
+        {("arms", 0): {"label": "low  DOSE"}},  # text differing in case and spacing only
+        {("response", 1): {"count": None}},  # the count 49 that 50% of 98 stands for
+        {("response", 1): {"percent": None}},  # and the percentage that 49 of 98 is
+    ],
+)
 def test_equal_after_rounding_or_derivation_is_no_discrepancy(form, tmp_path, a, edits):
     result = pair(form, tmp_path, a, edits)
     assert len(result) == 0, result
@@ -71,11 +79,14 @@ def test_equal_after_rounding_or_derivation_is_no_discrepancy(form, tmp_path, a,
     assert status <= {"equivalent", "derived"} and status
 
 
-@pytest.mark.parametrize("edits, value", [
-    ({("response", 2): {"percent": 30.7}}, "30.7"),   # beyond the rounding of either
-    ({("response", 2): {"percent": 30.66}}, "30.66"),
-    ({("response", 1): {"count": None, "percent": 51}}, ""),  # 51% of 98 is 50, not 49
-])
+@pytest.mark.parametrize(
+    "edits, value",
+    [
+        ({("response", 2): {"percent": 30.7}}, "30.7"),  # beyond the rounding of either
+        ({("response", 2): {"percent": 30.66}}, "30.66"),
+        ({("response", 1): {"count": None, "percent": 51}}, ""),  # 51% of 98 is 50, not 49
+    ],
+)
 def test_beyond_rounding_is_a_discrepancy(form, tmp_path, a, edits, value):
     result = pair(form, tmp_path, a, edits)
     assert len(result) >= 1
@@ -87,13 +98,18 @@ def test_arms_swapped_across_rows(form, tmp_path, a):
     frame = result.to_frame()
     assert frame[["row", "field", "type", "A_value", "B_value"]].values.tolist() == [
         ["T1 | low", "treated", "arms-swapped", "99", "100"],
-        ["T1 | high", "treated", "arms-swapped", "100", "99"]]
+        ["T1 | high", "treated", "arms-swapped", "100", "99"],
+    ]
 
 
 def test_arms_swapped_between_experimental_and_control(form, tmp_path, a):
-    result = pair(form, tmp_path, a, {("hazard_ratios", 0): {"experimental_arm": "low", "control_arm": "high"}})
+    result = pair(
+        form, tmp_path, a, {("hazard_ratios", 0): {"experimental_arm": "low", "control_arm": "high"}}
+    )
     assert result.to_frame()[["field", "type"]].values.tolist() == [
-        ["experimental_arm", "arms-swapped"], ["control_arm", "arms-swapped"]]
+        ["experimental_arm", "arms-swapped"],
+        ["control_arm", "arms-swapped"],
+    ]
 
 
 def test_two_different_numbers_on_two_arms_are_not_a_swap(form, tmp_path, a):
@@ -105,15 +121,23 @@ def test_zero_versus_not_reported(form, tmp_path):
     zero = extraction(form, tmp_path / "zero.xlsx", changed({("safety", 0): {"patients": 0, "percent": 0}}))
     nr = extraction(form, tmp_path / "nr.xlsx", changed({("safety", 0): {"patients": "NR", "percent": 0}}))
     row = only(compare([zero, nr]))
-    assert (row["field"], row["type"], row["A_value"], row["B_value"]) == ("patients", "zero-vs-nr", "0", "NR")
+    assert (row["field"], row["type"], row["A_value"], row["B_value"]) == (
+        "patients",
+        "zero-vs-nr",
+        "0",
+        "NR",
+    )
     assert row["A_where"].endswith("Safety summary!D2")
 
 
-@pytest.mark.parametrize("edits, field, b_value", [
-    ({("arms", 0): {"treated": None}}, "treated", ""),         # empty: not extracted
-    ({("arms", 0): {"treated": "NR"}}, "treated", "NR"),       # NR against a number
-    ({("studies", 0): {"funding": "Novartis"}}, "funding", "Novartis"),  # a value against NR
-])
+@pytest.mark.parametrize(
+    "edits, field, b_value",
+    [
+        ({("arms", 0): {"treated": None}}, "treated", ""),  # empty: not extracted
+        ({("arms", 0): {"treated": "NR"}}, "treated", "NR"),  # NR against a number
+        ({("studies", 0): {"funding": "Novartis"}}, "funding", "Novartis"),  # a value against NR
+    ],
+)
 def test_omission(form, tmp_path, a, edits, field, b_value):
     row = only(pair(form, tmp_path, a, edits))
     assert (row["field"], row["type"], row["B_value"]) == (field, "omission", b_value)
@@ -134,8 +158,18 @@ def test_row_present_in_one_extraction_only(form, tmp_path, a):
 
 
 def test_category_and_text(form, tmp_path, a):
-    result = pair(form, tmp_path, a, {("studies", 0): {"blinding": "double-blind", "citation": "Doe J. Other.",
-                                                       "notes": "something else"}})
+    result = pair(
+        form,
+        tmp_path,
+        a,
+        {
+            ("studies", 0): {
+                "blinding": "double-blind",
+                "citation": "Doe J. Other.",
+                "notes": "something else",
+            }
+        },
+    )
     frame = result.to_frame().set_index("field")
     assert frame.loc["blinding", "type"] == "category" and frame.loc["citation", "type"] == "text"
     assert "notes" not in frame.index  # an annotation: carried along, never compared
@@ -158,7 +192,9 @@ def test_cohen_kappa_hand_computed():
     kappa, low, high = cohen_kappa(first, second)
     se = math.sqrt(0.016128)
     assert kappa == pytest.approx(0.4, abs=1e-12)
-    assert (low, high) == pytest.approx((0.4 - 1.959963984540054 * se, 0.4 + 1.959963984540054 * se), abs=1e-12)
+    assert (low, high) == pytest.approx(
+        (0.4 - 1.959963984540054 * se, 0.4 + 1.959963984540054 * se), abs=1e-12
+    )
     assert (low, high) == pytest.approx((0.151092, 0.648908), abs=1e-6)  # statsmodels' cohens_kappa agrees
 
 
@@ -170,17 +206,35 @@ def test_cohen_kappa_edges():
 
 
 def test_agreement_figures_pinned(form, tmp_path):
-    domains = ["randomisation process", "deviations from intended interventions", "missing outcome data",
-               "measurement of the outcome", "selection of the reported result", "overall"]
+    domains = [
+        "randomisation process",
+        "deviations from intended interventions",
+        "missing outcome data",
+        "measurement of the outcome",
+        "selection of the reported result",
+        "overall",
+    ]
 
     def rob(judgements):
         data = complete_study()
-        data["risk_of_bias"] = pd.DataFrame({"study_id": "T1", "domain": domains, "judgement": judgements,
-                                             "support": "quote", "source": "main", "location": "Methods"})
+        data["risk_of_bias"] = pd.DataFrame(
+            {
+                "study_id": "T1",
+                "domain": domains,
+                "judgement": judgements,
+                "support": "quote",
+                "source": "main",
+                "location": "Methods",
+            }
+        )
         return data
 
-    a = extraction(form, tmp_path / "a.xlsx", rob(["low", "low", "some concerns", "high", "low", "some concerns"]))
-    b = extraction(form, tmp_path / "b.xlsx", rob(["low", "some concerns", "some concerns", "high", "low", "low"]))
+    a = extraction(
+        form, tmp_path / "a.xlsx", rob(["low", "low", "some concerns", "high", "low", "some concerns"])
+    )
+    b = extraction(
+        form, tmp_path / "b.xlsx", rob(["low", "some concerns", "some concerns", "high", "low", "low"])
+    )
     result = compare([a, b])
     judgement = result.agreement.query("table == 'risk_of_bias' and field == 'judgement'").iloc[0]
     # po = 4/6; marginals of both: high 1/6, low 3/6, some concerns 2/6; pe = 14/36; kappa = (24 - 14)/22 = 5/11
@@ -209,14 +263,18 @@ def test_three_reviewers(form, tmp_path, a):
     overall = result.overall().set_index("pair")
     assert list(overall.index) == ["A-B", "A-C", "B-C"]
     assert overall.loc["B-C", "agreement"] == 100.0 and overall.loc["A-B", "agreement"] < 100.0
-    assert result.reviewers[1].name == "b" and result.reviewers[2].name == "prefill"  # file stem without a name
+    assert (
+        result.reviewers[1].name == "b" and result.reviewers[2].name == "prefill"
+    )  # file stem without a name
 
 
 def test_duplicate_key_cannot_be_aligned(form, tmp_path, a):
     data = complete_study()
     data["arms"] = pd.concat([data["arms"], data["arms"].iloc[[0]]], ignore_index=True)
     b = extraction(form, tmp_path / "b.xlsx", data)
-    with pytest.raises(ReviewError, match=r"b\.xlsx: sheet Arms, rows 2 and 4 have the same key \(T1 \| low\)"):
+    with pytest.raises(
+        ReviewError, match=r"b\.xlsx: sheet Arms, rows 2 and 4 have the same key \(T1 \| low\)"
+    ):
         compare([a, b])
 
 

@@ -37,12 +37,16 @@ def test_validates_without_errors(example, reviewer_b):
     # both warnings are real inconsistencies of the sources: 18% of 27 GIST patients (S26) and the S2 review's
     # 69% of 73 are no whole number of patients
     assert [(i.code, i.sheet, i.value) for i in report.warnings] == [
-        ("percent-no-whole-count", "Best response", "18"), ("percent-no-whole-count", "Dichotomous outcomes", "69")]
+        ("percent-no-whole-count", "Best response", "18"),
+        ("percent-no-whole-count", "Dichotomous outcomes", "69"),
+    ]
     report = validate(reviewer_b)
     assert report.errors == [] and report.fatal == []
     # B's: S1's 54% PR of 40 patients (van Oosterom), and the same 69% of 73
     assert [(i.code, i.sheet, i.value) for i in report.warnings] == [
-        ("percent-no-whole-count", "Best response", "54"), ("percent-no-whole-count", "Dichotomous outcomes", "69")]
+        ("percent-no-whole-count", "Best response", "54"),
+        ("percent-no-whole-count", "Dichotomous outcomes", "69"),
+    ]
 
 
 def test_sourced_values(example):
@@ -65,14 +69,20 @@ def test_sourced_values(example):
 def test_other_trials_sourced_values(example):
     totals = example["studies"].set_index("study_id")["randomised_total"]
     assert (totals["EORTC 62005"], totals["S0033"], totals["EORTC 62001"], totals["STI571B1202"]) == (
-        946, 746, 51, 74)  # S14, S20, S26, S29
+        946,
+        746,
+        51,
+        74,
+    )  # S14, S20, S26, S29
     hr = study(example, "hazard_ratios", "EORTC 62005").iloc[0]
     assert (hr["hr"], hr["ci_low"], hr["ci_high"], hr["p_value"]) == (0.82, 0.69, 0.98, 0.026)  # S14
     gist = study(example, "response", "EORTC 62001").set_index("category")["percent"]
     assert gist["stable disease"] == 18 and gist["partial response"] == 67  # S26
     nishida = study(example, "response", "STI571B1202").set_index(["arm_id", "category"])
     assert nishida.loc[("all", "partial response"), "count"] == 51  # S29
-    assert nishida.loc[("all", "complete response"), "count"] == 0  # S29: 'No patient had a complete response'
+    assert (
+        nishida.loc[("all", "complete response"), "count"] == 0
+    )  # S29: 'No patient had a complete response'
     schlemmer = example.tables["studies"]
     row = schlemmer.data.index[schlemmer.data["study_id"] == "Schlemmer 2011"][0]
     assert schlemmer.missing.at[row, "randomised_total"] == "NR"  # 95 treated; enrolment not stated

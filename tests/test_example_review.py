@@ -44,10 +44,14 @@ def test_pooled_results_equal_metafor(result):
 def test_studies_left_out_say_why(result):
     pooled = result.pooled.set_index("analysis")
     assert pooled.loc["Complete response, high vs standard dose", "k"] == 2
-    assert "B2222 (arm 600mg: complete response: NR" in pooled.loc["Complete response, high vs standard dose",
-                                                                  "studies_left_out"]
-    assert "S0033 (SE not derived: CI NR)" in pooled.loc["Progression-free survival, high vs standard dose",
-                                                         "studies_left_out"]
+    assert (
+        "B2222 (arm 600mg: complete response: NR"
+        in pooled.loc["Complete response, high vs standard dose", "studies_left_out"]
+    )
+    assert (
+        "S0033 (SE not derived: CI NR)"
+        in pooled.loc["Progression-free survival, high vs standard dose", "studies_left_out"]
+    )
 
 
 def test_outputs_and_provenance(result):
@@ -55,9 +59,15 @@ def test_outputs_and_provenance(result):
     manifest = json.loads((out / "consensus" / "manifest.json").read_text(encoding="utf-8"))
     assert "reviewer_a.xlsx" in json.dumps(manifest) and "sha256" in json.dumps(manifest)
     derived = pd.read_csv(out / "tables" / "arm_outcomes.csv")
-    pr = derived[(derived["study_id"] == "B2222") & (derived["arm_id"] == "400mg")
-                 & (derived["outcome"] == "partial response") & (derived["timepoint"] == "primary report")]
+    pr = derived[
+        (derived["study_id"] == "B2222")
+        & (derived["arm_id"] == "400mg")
+        & (derived["outcome"] == "partial response")
+        & (derived["timepoint"] == "primary report")
+    ]
     # S1: 49.3% PR of 73 -> 36 (the sources file's own arithmetic: 49.3% x 73 = 35.99)
-    assert pr[["events", "total", "derivation"]].values.tolist() == [[36, 73, "percent x total / 100, rounded"]]
+    assert pr[["events", "total", "derivation"]].values.tolist() == [
+        [36, 73, "percent x total / 100, rounded"]
+    ]
     methods = (out / "methods.md").read_text(encoding="utf-8")
     assert "independently by 2 reviewers" in methods and "resolved by Adjudicator C" in methods

@@ -21,17 +21,54 @@ tables:
 
 def test_default_form_has_the_tables_and_fields_the_issue_asks_for(form):
     assert form.name == "oncology_trial" and form.version == "1.0.0"
-    assert list(form.tables) == ["studies", "arms", "response", "dichotomous", "continuous", "hazard_ratios",
-                                 "survival", "adverse_events", "safety", "risk_of_bias"]
+    assert list(form.tables) == [
+        "studies",
+        "arms",
+        "response",
+        "dichotomous",
+        "continuous",
+        "hazard_ratios",
+        "survival",
+        "adverse_events",
+        "safety",
+        "risk_of_bias",
+    ]
     studies = form.table("studies").fields
-    for name in ("study_id", "citation", "first_author", "year", "doi", "pmid", "registration", "design", "phase",
-                 "randomisation_ratio", "blinding", "multicentre", "centres", "countries", "enrolment_start",
-                 "enrolment_end", "follow_up", "follow_up_unit", "follow_up_statistic", "response_criteria",
-                 "funding", "notes"):
+    for name in (
+        "study_id",
+        "citation",
+        "first_author",
+        "year",
+        "doi",
+        "pmid",
+        "registration",
+        "design",
+        "phase",
+        "randomisation_ratio",
+        "blinding",
+        "multicentre",
+        "centres",
+        "countries",
+        "enrolment_start",
+        "enrolment_end",
+        "follow_up",
+        "follow_up_unit",
+        "follow_up_statistic",
+        "response_criteria",
+        "funding",
+        "notes",
+    ):
         assert name in studies
     assert studies["design"].values == ("randomised controlled", "non-randomised controlled", "single-arm")
     assert studies["response_criteria"].values == ("RECIST 1.0", "RECIST 1.1", "SWOG", "WHO", "Choi", "other")
-    assert form.table("adverse_events").fields["grade"].values == ("any", "1-2", "3-4", "3 or higher", "5", "not stated")
+    assert form.table("adverse_events").fields["grade"].values == (
+        "any",
+        "1-2",
+        "3-4",
+        "3 or higher",
+        "5",
+        "not stated",
+    )
     assert set(form.table("risk_of_bias").fields["judgement"].values) == {"low", "some concerns", "high"}
     # provenance on every data row
     for t in form.tables.values():
@@ -62,12 +99,25 @@ def test_minimal_form_with_shorthand_fields():
         (("    key: study_id", "    key: study"), 5, "key field 'study'"),
         (("      study_id: text", "      study_id: text\n      study_id: text"), 8, "duplicate key"),
         (("version: 1", "version: 1\nwidgets: 3"), 3, "unknown key 'widgets'"),
-        (("      year: {type: integer, format: year}", "      year: {type: integer, format: isbn}"), 8, "format"),
+        (
+            ("      year: {type: integer, format: year}", "      year: {type: integer, format: isbn}"),
+            8,
+            "format",
+        ),
         (("      year: {type: integer, format: year}", "      year: {type: category}"), 8, "needs values"),
-        (("      year: {type: integer, format: year}", "      year: {type: integer, min: 5, max: 1}"), 8,
-         "greater than max"),
-        (("      year: {type: integer, format: year}", "      year: {type: text, references: arms.arm_id}"), 8,
-         "references arms.arm_id"),
+        (
+            ("      year: {type: integer, format: year}", "      year: {type: integer, min: 5, max: 1}"),
+            8,
+            "greater than max",
+        ),
+        (
+            (
+                "      year: {type: integer, format: year}",
+                "      year: {type: text, references: arms.arm_id}",
+            ),
+            8,
+            "references arms.arm_id",
+        ),
         (("  studies:\n", "  studies:\n    label: 'A/B'\n"), 5, "31 characters"),
         (("      study_id: text", "      study_id: [text"), 8, "not valid YAML"),
     ],
@@ -92,7 +142,9 @@ def test_rule_errors_point_at_the_rule(tmp_path):
     with pytest.raises(FormError, match=r"line 10: unknown rule 'sum-of-things'"):
         load_form(path)
     path.write_text(text + "    total: nothing\n", encoding="utf-8")
-    with pytest.raises(FormError, match=r"line 13: rule 'count-exceeds-total': total: 'nothing' is not a field"):
+    with pytest.raises(
+        FormError, match=r"line 13: rule 'count-exceeds-total': total: 'nothing' is not a field"
+    ):
         load_form(path)
 
 

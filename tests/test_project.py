@@ -35,15 +35,49 @@ arms = { S1 = ["hi", "lo"], S2 = ["hi", "lo"] }
 
 
 def _data(s1_hi_events: int) -> dict[str, pd.DataFrame]:
-    studies = pd.DataFrame([{"study_id": s, "citation": f"Study {s}", "design": "randomised controlled",
-                             "source": "report", "location": "p. 1"} for s in ("S1", "S2")])
-    arms = pd.DataFrame([{"study_id": s, "arm_id": a, "label": f"{a} dose", "intervention": "drug",
-                          "randomised": n, "source": "report", "location": "p. 2"}
-                         for s, n in (("S1", 50), ("S2", 60)) for a in ("hi", "lo")])
+    studies = pd.DataFrame(
+        [
+            {
+                "study_id": s,
+                "citation": f"Study {s}",
+                "design": "randomised controlled",
+                "source": "report",
+                "location": "p. 1",
+            }
+            for s in ("S1", "S2")
+        ]
+    )
+    arms = pd.DataFrame(
+        [
+            {
+                "study_id": s,
+                "arm_id": a,
+                "label": f"{a} dose",
+                "intervention": "drug",
+                "randomised": n,
+                "source": "report",
+                "location": "p. 2",
+            }
+            for s, n in (("S1", 50), ("S2", 60))
+            for a in ("hi", "lo")
+        ]
+    )
     events = {("S1", "hi"): s1_hi_events, ("S1", "lo"): 8, ("S2", "hi"): 20, ("S2", "lo"): 15}
-    dichotomous = pd.DataFrame([{"study_id": s, "arm_id": a, "outcome": "response", "timepoint": "12 weeks",
-                                 "events": e, "total": 50 if s == "S1" else 60, "source": "report",
-                                 "location": "Table 2"} for (s, a), e in events.items()])
+    dichotomous = pd.DataFrame(
+        [
+            {
+                "study_id": s,
+                "arm_id": a,
+                "outcome": "response",
+                "timepoint": "12 weeks",
+                "events": e,
+                "total": 50 if s == "S1" else 60,
+                "source": "report",
+                "location": "Table 2",
+            }
+            for (s, a), e in events.items()
+        ]
+    )
     return {"studies": studies, "arms": arms, "dichotomous": dichotomous}
 
 
@@ -63,8 +97,12 @@ def review_dir(tmp_path_factory) -> Path:
     wb = openpyxl.load_workbook(folder / "adjudication.xlsx")
     ws = wb["Discrepancies"]
     header = [c.value for c in ws[1]]
-    for name, value in (("Decision", "A"), ("Adjudicator", "C"), ("Date", "2026-11-25"),
-                        ("Reason", "Table 2 gives 10")):
+    for name, value in (
+        ("Decision", "A"),
+        ("Adjudicator", "C"),
+        ("Date", "2026-11-25"),
+        ("Reason", "Table 2 gives 10"),
+    ):
         ws.cell(row=2, column=header.index(name) + 1, value=value)
     wb.save(folder / "adjudication.xlsx")
     (folder / "review.toml").write_text(TOML, encoding="utf-8")
@@ -90,11 +128,23 @@ def test_pooled_result_equals_metafor(result):
 
 def test_run_writes_every_output(result):
     out = result.review.output
-    for name in ("review.xlsx", "pooled.csv", "datapackage.json", "methods.md", "discrepancies.xlsx",
-                 "consensus/arms.csv", "consensus/trail.csv", "consensus/manifest.json", "tables/arm_outcomes.csv",
-                 "plots/response_high_vs_low.png", "r/response_high_vs_low_metafor.csv",
-                 "r/response_high_vs_low_meta.csv", "r/analyses.R", "revman/study-arms.csv",
-                 "revman/study-results.csv"):
+    for name in (
+        "review.xlsx",
+        "pooled.csv",
+        "datapackage.json",
+        "methods.md",
+        "discrepancies.xlsx",
+        "consensus/arms.csv",
+        "consensus/trail.csv",
+        "consensus/manifest.json",
+        "tables/arm_outcomes.csv",
+        "plots/response_high_vs_low.png",
+        "r/response_high_vs_low_metafor.csv",
+        "r/response_high_vs_low_meta.csv",
+        "r/analyses.R",
+        "revman/study-arms.csv",
+        "revman/study-results.csv",
+    ):
         assert (out / name).exists(), name
     assert (out / "plots/response_high_vs_low.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -107,15 +157,20 @@ def test_r_ready_csvs_use_metafor_and_meta_argument_names(result):
     meta = pd.read_csv(r / "response_high_vs_low_meta.csv")
     assert meta.columns.tolist() == ["studlab", "event.e", "n.e", "event.c", "n.c"]
     script = (r / "analyses.R").read_text(encoding="utf-8")
-    assert 'rma(measure="RR", ai=ai, n1i=n1i, ci=ci, n2i=n2i, data=dat, slab=study, method="REML", test="z")' \
+    assert (
+        'rma(measure="RR", ai=ai, n1i=n1i, ci=ci, n2i=n2i, data=dat, slab=study, method="REML", test="z")'
         in script
+    )
 
 
 def test_revman_csvs_one_row_per_arm(result):
     results = pd.read_csv(result.review.output / "revman/study-results.csv")
     assert results[["Study", "Outcome", "Arm", "Cases", "Sample size"]].values.tolist() == [
-        ["S1", "Response, high vs low", "hi", 10, 50], ["S1", "Response, high vs low", "lo", 8, 50],
-        ["S2", "Response, high vs low", "hi", 20, 60], ["S2", "Response, high vs low", "lo", 15, 60]]
+        ["S1", "Response, high vs low", "hi", 10, 50],
+        ["S1", "Response, high vs low", "lo", 8, 50],
+        ["S2", "Response, high vs low", "hi", 20, 60],
+        ["S2", "Response, high vs low", "lo", 15, 60],
+    ]
     arms = pd.read_csv(result.review.output / "revman/study-arms.csv")
     assert arms.loc[0].tolist() == ["S1", "hi", "hi dose", "drug"]
 
@@ -128,8 +183,9 @@ def test_data_package_schema_is_made_from_the_form(result):
     fields = {f["name"]: f for f in arms["fields"]}
     assert fields["randomised"]["type"] == "integer" and fields["randomised"]["constraints"]["minimum"] == 0
     assert fields["dose_unit"]["constraints"]["enum"] == ["mg", "mg/m2", "mg/kg", "g", "IU"]
-    assert {"fields": ["study_id"], "reference": {"resource": "studies", "fields": ["study_id"]}} in \
-        arms["foreignKeys"]
+    assert {"fields": ["study_id"], "reference": {"resource": "studies", "fields": ["study_id"]}} in arms[
+        "foreignKeys"
+    ]
 
 
 def test_data_package_validates_with_frictionless(result):
@@ -148,8 +204,18 @@ def test_methods_paragraph_says_what_was_done(result):
 
 def test_collaborator_workbook(result):
     wb = openpyxl.load_workbook(result.review.output / "review.xlsx")
-    for sheet in ("README", "Studies", "Arms", "Dichotomous outcomes", "Arm outcomes", "Pooled results",
-                  "Forest plots", "Validation issues", "Discrepancies", "Data dictionary"):
+    for sheet in (
+        "README",
+        "Studies",
+        "Arms",
+        "Dichotomous outcomes",
+        "Arm outcomes",
+        "Pooled results",
+        "Forest plots",
+        "Validation issues",
+        "Discrepancies",
+        "Data dictionary",
+    ):
         assert sheet in wb.sheetnames, sheet
     readme = {r[0]: r[1] for r in wb["README"].iter_rows(values_only=True) if r[0]}
     assert readme["Question"] == "Does a high dose improve response?"
@@ -174,15 +240,21 @@ def test_consensus_takes_the_decision(result):
     ("edit", "words"),
     [
         (("reviewer_b.xlsx", "reviewer_c.xlsx"), "reviewer_c.xlsx does not exist"),
-        (('outcome = "response"', 'outcome = "remission"'), "outcome 'remission' is not in the consensus data"),
+        (
+            ('outcome = "response"', 'outcome = "remission"'),
+            "outcome 'remission' is not in the consensus data",
+        ),
         (('S2 = ["hi", "lo"]', 'S3 = ["hi", "lo"]'), "study 'S3' is not in the consensus data"),
         (('S2 = ["hi", "lo"]', 'S2 = ["hi", "mid"]'), "study 'S2' has no arm 'mid'"),
         (('measure = "RR"', 'measure = "XR"'), "measure 'XR' is not one of"),
-        (('title =', 'derive_counts = "closest"\ntitle ='), "derive_counts must be"),
+        (("title =", 'derive_counts = "closest"\ntitle ='), "derive_counts must be"),
         (('S2 = ["hi", "lo"]', 'S2 = "hi"'), "needs [experimental, control]"),
         (("title", "titel"), "unknown key(s) titel"),
         (('S2 = ["hi", "lo"]', "S2 = 5"), "needs [experimental, control]"),
-        (('timepoint = "12 weeks"', "timepoint = 12"), 'timepoint must be text in quotes, e.g. timepoint = "12"'),
+        (
+            ('timepoint = "12 weeks"', "timepoint = 12"),
+            'timepoint must be text in quotes, e.g. timepoint = "12"',
+        ),
         (("[[analysis]]", "[analysis]"), "each analysis is a [[analysis]] table"),
     ],
 )
@@ -228,27 +300,60 @@ def test_hazard_ratio_analysis_orients_each_study_experimental_versus_control():
     from review.project import Analysis, analysis_data
     from review.tables import analysis_tables
 
-    hrs = pd.DataFrame([
-        {"study_id": "S1", "outcome": "progression-free survival", "comparison": "hi vs lo",
-         "experimental_arm": "hi", "control_arm": "lo", "hr": 0.82, "ci_low": 0.69, "ci_high": 0.98,
-         "ci_level": 95},
-        {"study_id": "S2", "outcome": "progression-free survival", "comparison": "lo vs hi",
-         "experimental_arm": "lo", "control_arm": "hi", "hr": 1.25, "ci_low": 1.0, "ci_high": 1.5625,
-         "ci_level": 95},
-    ])
+    hrs = pd.DataFrame(
+        [
+            {
+                "study_id": "S1",
+                "outcome": "progression-free survival",
+                "comparison": "hi vs lo",
+                "experimental_arm": "hi",
+                "control_arm": "lo",
+                "hr": 0.82,
+                "ci_low": 0.69,
+                "ci_high": 0.98,
+                "ci_level": 95,
+            },
+            {
+                "study_id": "S2",
+                "outcome": "progression-free survival",
+                "comparison": "lo vs hi",
+                "experimental_arm": "lo",
+                "control_arm": "hi",
+                "hr": 1.25,
+                "ci_low": 1.0,
+                "ci_high": 1.5625,
+                "ci_level": 95,
+            },
+        ]
+    )
     tables = analysis_tables({"hazard_ratios": hrs})
-    analysis = Analysis("PFS", "progression-free survival", "HR", "REML", "z",
-                        {"S1": ("hi", "lo"), "S2": ("hi", "lo"), "S3": ("hi", "lo")})
+    analysis = Analysis(
+        "PFS",
+        "progression-free survival",
+        "HR",
+        "REML",
+        "z",
+        {"S1": ("hi", "lo"), "S2": ("hi", "lo"), "S3": ("hi", "lo")},
+    )
     data = analysis_data(analysis, tables)
     assert data.loc[0, "yi"] == pytest.approx(math.log(0.82))
     assert data.loc[1, "yi"] == pytest.approx(-math.log(1.25)) and "inverted" in data.loc[1, "note"]
     assert pd.isna(data.loc[2, "yi"]) and data.loc[2, "note"] == "no hazard ratio of hi versus lo"
-    twice = pd.concat([hrs, hrs.iloc[[0]].assign(comparison="hi vs lo, long-term", hr=0.91)], ignore_index=True)
+    twice = pd.concat(
+        [hrs, hrs.iloc[[0]].assign(comparison="hi vs lo, long-term", hr=0.91)], ignore_index=True
+    )
     tables2 = analysis_tables({"hazard_ratios": twice})
     with pytest.raises(ReviewError, match="study 'S1' has 2 hazard ratios .* choose one with comparisons"):
         analysis_data(analysis, tables2)
-    chosen = Analysis("PFS", "progression-free survival", "HR", "REML", "z", {"S1": ("hi", "lo")},
-                      comparisons={"S1": "hi vs lo, long-term"})
+    chosen = Analysis(
+        "PFS",
+        "progression-free survival",
+        "HR",
+        "REML",
+        "z",
+        {"S1": ("hi", "lo")},
+        comparisons={"S1": "hi vs lo, long-term"},
+    )
     assert analysis_data(chosen, tables2).loc[0, "yi"] == pytest.approx(math.log(0.91))
     with pytest.raises(ReviewError, match="no hazard ratio for outcome 'overall survival'"):
         analysis_data(Analysis("OS", "overall survival", "HR", "REML", "z", {"S1": ("hi", "lo")}), tables)

@@ -40,7 +40,7 @@ def b_data(randomised=101, funding="Novartis", drop_not_evaluable=True) -> dict[
     data["arms"] = arms
     studies = data["studies"].astype(object)
     studies.at[0, "funding"] = funding
-    studies.at[0, "comment"] = "=HYPERLINK(\"http://x\")"
+    studies.at[0, "comment"] = '=HYPERLINK("http://x")'
     data["studies"] = studies
     if drop_not_evaluable:
         data["response"] = data["response"].iloc[:-1]
@@ -67,7 +67,13 @@ def decide(path, out, decisions: dict[str, dict[str, object]]):
 
 
 def by(choice, other=None, reason="checked the report"):
-    return {"Decision": choice, "Other value": other, "Adjudicator": "Cleo", "Date": "2024-05-02", "Reason": reason}
+    return {
+        "Decision": choice,
+        "Other value": other,
+        "Adjudicator": "Cleo",
+        "Date": "2024-05-02",
+        "Reason": reason,
+    }
 
 
 def ids(comparison):
@@ -86,13 +92,19 @@ def test_discrepancy_workbook_layout(form, tmp_path, two):
     assert headers.index("Decision") < headers.index("A where")
     rows = {ws.cell(r, 4).value: [c.value for c in ws[r]] for r in range(2, ws.max_row + 1)}
     assert set(rows) == {"randomised", "funding", ROW}
-    randomised = dict(zip(headers, rows["randomised"]))
+    randomised = dict(zip(headers, rows["randomised"], strict=False))
     assert (randomised["Type"], randomised["A value"], randomised["B value"]) == ("numeric", "100", "101")
     assert randomised["A where"] == f"{tmp_path / 'a.xlsx'}:Arms!H2"
-    assert all(ws.cell(r, c).data_type == "s" for r in range(2, ws.max_row + 1) for c in range(1, len(headers))
-               if ws.cell(r, c).value is not None)  # text stays text: nothing becomes a formula
+    assert all(
+        ws.cell(r, c).data_type == "s"
+        for r in range(2, ws.max_row + 1)
+        for c in range(1, len(headers))
+        if ws.cell(r, c).value is not None
+    )  # text stays text: nothing becomes a formula
     validations = {str(dv.sqref): dv for dv in ws.data_validations.dataValidation}
-    decision = validations[f"{chr(ord('A') + headers.index('Decision'))}2:{chr(ord('A') + headers.index('Decision'))}4"]
+    decision = validations[
+        f"{chr(ord('A') + headers.index('Decision'))}2:{chr(ord('A') + headers.index('Decision'))}4"
+    ]
     assert decision.type == "list" and decision.formula1 == '"A,B,other"'
     assert ws.column_dimensions[chr(ord("A") + headers.index("Key"))].hidden
     agreement = pd.read_excel(path, sheet_name="Agreement", engine="calamine")
@@ -107,8 +119,9 @@ def test_undecided_disagreements_block_the_consensus(form, tmp_path, two):
     with pytest.raises(ConsensusBlocked) as blocked:
         reconcile(two, read_decisions(path))
     assert [u.id for u in blocked.value.open] == [d[("studies", "funding")], d[("response", ROW)]]
-    assert "2 undecided (D1 studies T1 funding, D3 response T1 | low | primary | not evaluable (row))" in \
-        str(blocked.value)
+    assert "2 undecided (D1 studies T1 funding, D3 response T1 | low | primary | not evaluable (row))" in str(
+        blocked.value
+    )
     assert blocked.value.exit_code == 1
 
 
@@ -116,9 +129,15 @@ def test_round_trip_values_trace_back_to_their_inputs(form, tmp_path, two):
     comparison = compare(two)
     path = write_discrepancies(comparison, tmp_path / "d.xlsx")
     d = ids(comparison)
-    decide(path, path, {d[("arms", "randomised")]: by("B", reason="registry flow"),
-                        d[("studies", "funding")]: by("other", "NA", reason="industry funding not applicable?"),
-                        d[("response", ROW)]: by("A")})
+    decide(
+        path,
+        path,
+        {
+            d[("arms", "randomised")]: by("B", reason="registry flow"),
+            d[("studies", "funding")]: by("other", "NA", reason="industry funding not applicable?"),
+            d[("response", ROW)]: by("A"),
+        },
+    )
     consensus = reconcile(two, read_decisions(path))
     arms = consensus["arms"].set_index("arm_id")
     assert arms.loc["low", "randomised"] == 101 and arms.loc["high", "randomised"] == 100
@@ -128,16 +147,24 @@ def test_round_trip_values_trace_back_to_their_inputs(form, tmp_path, two):
     assert consensus["studies"].at[0, "comment"] == 'B: =HYPERLINK("http://x")'
     trail = consensus.trail.set_index(["table", "field"])
     randomised = trail.loc[("arms", "randomised")].set_index("arm_id").loc["low"]
-    assert (randomised["value"], randomised["basis"], randomised["decision"], randomised["adjudicator"],
-            randomised["decided_on"], randomised["reason"]) == ("101", "decided", "B", "Cleo", "2024-05-02",
-                                                               "registry flow")
+    assert (
+        randomised["value"],
+        randomised["basis"],
+        randomised["decision"],
+        randomised["adjudicator"],
+        randomised["decided_on"],
+        randomised["reason"],
+    ) == ("101", "decided", "B", "Cleo", "2024-05-02", "registry flow")
     assert (randomised["A_value"], randomised["B_value"]) == ("100", "101")
     assert randomised["B_where"] == f"{tmp_path / 'b.xlsx'}:Arms!H2"
     # every consensus value is in the trail, and each agreed one is what a reviewer typed at the cell named
     for name, frame in consensus.tables.items():
         table = form.tables[name]
-        compared = [f for f in table.fields if f not in table.key and f not in ("source", "location", "comment",
-                                                                                "notes")]
+        compared = [
+            f
+            for f in table.fields
+            if f not in table.key and f not in ("source", "location", "comment", "notes")
+        ]
         for _, row in frame.iterrows():
             for f in compared:
                 if row[f] is None:
@@ -161,21 +188,28 @@ def test_consensus_folder_is_a_valid_extraction_and_byte_identical(form, tmp_pat
     first = write_consensus(reconcile(two, read_decisions(path)), tmp_path / "one")
     second = write_consensus(reconcile(two, read_decisions(path)), tmp_path / "two")
     assert [p.name for p in first] == [*(f"{t}.csv" for t in form.tables), "trail.csv", "manifest.json"]
-    assert all(p.read_bytes() == q.read_bytes() for p, q in zip(first, second))
+    assert all(p.read_bytes() == q.read_bytes() for p, q in zip(first, second, strict=False))
     assert {p.name: p.read_bytes() for p in (tmp_path / "a.xlsx", tmp_path / "b.xlsx", path)} == before
     manifest = json.loads((tmp_path / "one" / "manifest.json").read_text(encoding="utf-8"))
     assert [(i["letter"], i["reviewer"], i["sha256"]) for i in manifest["inputs"]] == [
         ("A", "Ann", hashlib.sha256(before["a.xlsx"]).hexdigest()),
-        ("B", "Ben", hashlib.sha256(before["b.xlsx"]).hexdigest())]
+        ("B", "Ben", hashlib.sha256(before["b.xlsx"]).hexdigest()),
+    ]
     assert manifest["decisions"]["sha256"] == hashlib.sha256(before["d.xlsx"]).hexdigest()
-    assert manifest["files"]["arms.csv"]["sha256"] == hashlib.sha256(
-        (tmp_path / "one" / "arms.csv").read_bytes()).hexdigest()
+    assert (
+        manifest["files"]["arms.csv"]["sha256"]
+        == hashlib.sha256((tmp_path / "one" / "arms.csv").read_bytes()).hexdigest()
+    )
     assert manifest["values"]["decided"] == 2 and manifest["files"]["response.csv"]["rows"] == 5
     consensus = read_csv_folder(tmp_path / "one", form)
     assert validate(consensus).ok
     assert consensus["response"]["percent"].tolist() == [0, 50, 30.6, 15.3, 4.1]
-    assert (tmp_path / "one" / "arms.csv").read_text(encoding="utf-8").splitlines()[1].startswith(
-        "T1,low,Low dose,drug,400,mg,once daily,100,99,98,99,FALSE,")
+    assert (
+        (tmp_path / "one" / "arms.csv")
+        .read_text(encoding="utf-8")
+        .splitlines()[1]
+        .startswith("T1,low,Low dose,drug,400,mg,once daily,100,99,98,99,FALSE,")
+    )
 
 
 def test_changed_input_makes_its_decisions_stale(form, tmp_path, two):
@@ -188,16 +222,21 @@ def test_changed_input_makes_its_decisions_stale(form, tmp_path, two):
     b = extraction(form, tmp_path / "b.xlsx", b_data(randomised=102), reviewer="Ben")
     with pytest.raises(ConsensusBlocked) as blocked:
         reconcile([a, b], read_decisions(path))
-    assert [(u.id, why) for u, why in blocked.value.stale] == [(d[("arms", "randomised")], "B was 101, now 102")]
-    assert blocked.value.open == [] and "1 stale (D2 arms T1 | low randomised: B was 101, now 102)" in \
-        str(blocked.value)
+    assert [(u.id, why) for u, why in blocked.value.stale] == [
+        (d[("arms", "randomised")], "B was 101, now 102")
+    ]
+    assert blocked.value.open == [] and "1 stale (D2 arms T1 | low randomised: B was 101, now 102)" in str(
+        blocked.value
+    )
     # carried over into a new discrepancy workbook: still-valid decisions kept, the stale one to decide again
     again = write_discrepancies(compare([a, b]), tmp_path / "d2.xlsx", previous=read_decisions(path))
     ws = load_workbook(again)[SHEET]
     headers = {c.value: c.column - 1 for c in ws[1]}
     rows = {r[headers["Field"]].value: r for r in ws.iter_rows(min_row=2)}
     assert rows["randomised"][headers["Decision"]].value is None
-    assert rows["randomised"][headers["Status"]].value.startswith("STALE (B was 101, now 102); earlier: B by Cleo")
+    assert rows["randomised"][headers["Status"]].value.startswith(
+        "STALE (B was 101, now 102); earlier: B by Cleo"
+    )
     assert rows["funding"][headers["Decision"]].value == "B"
     assert rows["funding"][headers["Status"]].value == "carried over from d.xlsx"
 
@@ -211,8 +250,12 @@ def test_changed_input_with_unchanged_values_is_noted(form, tmp_path, two):
     data["arms"]["comment"] = [None, "checked again"]
     b = extraction(form, tmp_path / "b.xlsx", data, reviewer="Ben")
     consensus = reconcile([a, b], read_decisions(path))
-    assert consensus.notes == [("B changed since the discrepancies were written; every decision still matches "
-                                "the values it was made on")]
+    assert consensus.notes == [
+        (
+            "B changed since the discrepancies were written; every decision still matches "
+            "the values it was made on"
+        )
+    ]
 
 
 def test_dropping_a_row_by_decision(form, tmp_path, two):
@@ -221,17 +264,24 @@ def test_dropping_a_row_by_decision(form, tmp_path, two):
     decide(path, path, {u.id: by("B") for u in comparison.disagreements})
     consensus = reconcile(two, read_decisions(path))
     assert consensus["response"]["category"].tolist() == [
-        "complete response", "partial response", "stable disease", "progressive disease"]
+        "complete response",
+        "partial response",
+        "stable disease",
+        "progressive disease",
+    ]
     dropped = consensus.trail[(consensus.trail["field"] == ROW)].iloc[0]
     assert (dropped["value"], dropped["decision"], dropped["category"]) == ("dropped", "B", "not evaluable")
 
 
-@pytest.mark.parametrize("decision, message", [
-    (by("C"), r"Discrepancies!\w+2: decision 'C' is not one of A, B, other"),
-    (by("other"), r"'other' needs the value in Other value"),
-    (by("A", 7), r"decision A and an Other value too"),
-    ({**by("A"), "Date": "03/04/2024"}, r"'03/04/2024' is not a date; type YYYY-MM-DD"),
-])
+@pytest.mark.parametrize(
+    "decision, message",
+    [
+        (by("C"), r"Discrepancies!\w+2: decision 'C' is not one of A, B, other"),
+        (by("other"), r"'other' needs the value in Other value"),
+        (by("A", 7), r"decision A and an Other value too"),
+        ({**by("A"), "Date": "03/04/2024"}, r"'03/04/2024' is not a date; type YYYY-MM-DD"),
+    ],
+)
 def test_unusable_decisions_name_their_cell(form, tmp_path, two, decision, message):
     comparison = compare(two)
     path = write_discrepancies(comparison, tmp_path / "d.xlsx")
@@ -243,17 +293,27 @@ def test_unusable_decisions_name_their_cell(form, tmp_path, two, decision, messa
 def test_other_value_must_fit_the_field(form, tmp_path, two):
     comparison = compare(two)
     path = write_discrepancies(comparison, tmp_path / "d.xlsx")
-    decide(path, path, {u.id: by("A") for u in comparison.disagreements}
-           | {ids(comparison)[("arms", "randomised")]: by("other", "about 100")})
-    with pytest.raises(ReviewError, match=r"Discrepancies!\w+3: Other value 'about 100' is not a valid integer"):
+    decide(
+        path,
+        path,
+        {u.id: by("A") for u in comparison.disagreements}
+        | {ids(comparison)[("arms", "randomised")]: by("other", "about 100")},
+    )
+    with pytest.raises(
+        ReviewError, match=r"Discrepancies!\w+3: Other value 'about 100' is not a valid integer"
+    ):
         reconcile(two, read_decisions(path))
 
 
 def test_a_value_typed_without_picking_other_means_other(form, tmp_path, two):
     comparison = compare(two)
     path = write_discrepancies(comparison, tmp_path / "d.xlsx")
-    decide(path, path, {u.id: by("A") for u in comparison.disagreements}
-           | {ids(comparison)[("arms", "randomised")]: {"Decision": None, "Other value": 99}})
+    decide(
+        path,
+        path,
+        {u.id: by("A") for u in comparison.disagreements}
+        | {ids(comparison)[("arms", "randomised")]: {"Decision": None, "Other value": 99}},
+    )
     consensus = reconcile(two, read_decisions(path))
     assert consensus["arms"].at[0, "randomised"] == 99
 
@@ -261,7 +321,9 @@ def test_a_value_typed_without_picking_other_means_other(form, tmp_path, two):
 def test_inputs_must_be_those_compared(form, tmp_path, two):
     a, b = two
     path = write_discrepancies(compare(two), tmp_path / "d.xlsx")
-    with pytest.raises(ReviewError, match=r"was made from A = a.xlsx \(Ann\), B = b.xlsx \(Ben\); give the same"):
+    with pytest.raises(
+        ReviewError, match=r"was made from A = a.xlsx \(Ann\), B = b.xlsx \(Ben\); give the same"
+    ):
         reconcile([b, a], read_decisions(path))
 
 
@@ -282,7 +344,9 @@ def test_the_example_review_reconciles(form, tmp_path):
     folder = ROOT / "data" / "gist_imatinib"
     extractions = [read_workbook(folder / f"reviewer_{x}.xlsx", form) for x in "ab"]
     comparison = compare(extractions)
-    found = {(u.table, u.row, u.field): (u.type, *(e.shown for e in u.entries)) for u in comparison.disagreements}
+    found = {
+        (u.table, u.row, u.field): (u.type, *(e.shown for e in u.entries)) for u in comparison.disagreements
+    }
     assert found[("studies", "B2222", "randomised_total")] == ("numeric", "147", "148")  # S3 vs S5
     assert found[("arms", "B2222 | 400mg", "randomised")] == ("numeric", "73", "74")  # S3 vs S4
     assert found[("studies", "B2222", "centres")] == ("omission", "NR", "5")  # S6 site list
@@ -293,17 +357,27 @@ def test_the_example_review_reconciles(form, tmp_path):
     consensus = reconcile(extractions, decisions)
     assert consensus.notes == []
     arms = consensus["arms"].set_index(["study_id", "arm_id"])
-    assert arms.loc[("B2222", "400mg"), "randomised"] == 73 and consensus["studies"].at[0, "randomised_total"] == 147
+    assert (
+        arms.loc[("B2222", "400mg"), "randomised"] == 73
+        and consensus["studies"].at[0, "randomised_total"] == 147
+    )
     response = consensus["response"].set_index(["study_id", "arm_id", "category"])
-    assert response.loc[("EORTC 62005", "400mg qd", "complete response"), "percent"] == 5  # S17, fits S14's 52 CRs
+    assert (
+        response.loc[("EORTC 62005", "400mg qd", "complete response"), "percent"] == 5
+    )  # S17, fits S14's 52 CRs
     write_consensus(consensus, tmp_path / "consensus")
     assert validate(read_csv_folder(tmp_path / "consensus", form)).ok
 
 
 # --- the commands ---------------------------------------------------------------------------------------------
 
-EXAMPLE = [str(p) for p in (ROOT / "data" / "gist_imatinib" / "reviewer_a.xlsx",
-                            ROOT / "data" / "gist_imatinib" / "reviewer_b.xlsx")]
+EXAMPLE = [
+    str(p)
+    for p in (
+        ROOT / "data" / "gist_imatinib" / "reviewer_a.xlsx",
+        ROOT / "data" / "gist_imatinib" / "reviewer_b.xlsx",
+    )
+]
 ADJUDICATION = str(ROOT / "data" / "gist_imatinib" / "adjudication.xlsx")
 runner = CliRunner()
 
@@ -313,9 +387,13 @@ def test_cli_compare_shows_discrepancies_and_agreement(tmp_path):
     result = runner.invoke(app, ["compare", *EXAMPLE, "-o", str(out), "--by-field"])
     assert result.exit_code == 0, result.output
     assert "31 discrepancies" in result.output and "randomised_total" in result.output
-    assert "all tables" in result.output and "92.8%" in result.output and "0.97 (0.94 to 1.00)" in result.output
+    assert (
+        "all tables" in result.output and "92.8%" in result.output and "0.97 (0.94 to 1.00)" in result.output
+    )
     assert read_decisions(out).decided == 0 and len(read_decisions(out)) == 31
-    carried = runner.invoke(app, ["compare", *EXAMPLE, "--decisions", ADJUDICATION, "-o", str(tmp_path / "e.xlsx")])
+    carried = runner.invoke(
+        app, ["compare", *EXAMPLE, "--decisions", ADJUDICATION, "-o", str(tmp_path / "e.xlsx")]
+    )
     assert "31 decisions carried over from adjudication.xlsx, 0 stale" in carried.output
 
 
@@ -331,12 +409,15 @@ def test_cli_reconcile_blocks_then_writes(tmp_path):
     assert "21 decided" in result.output and (tmp_path / "c" / "trail.csv").exists()
 
 
-@pytest.mark.parametrize("args, code, message", [
-    (["reconcile", *EXAMPLE, EXAMPLE[1], "-o", "c"], 2, "is not a discrepancy workbook"),
-    (["reconcile", *EXAMPLE, "-o", "c"], 1, "two or more extractions and then the decisions"),
-    (["compare", EXAMPLE[0], "missing.xlsx"], 2, "missing.xlsx: file not found"),
-    (["compare", EXAMPLE[0], EXAMPLE[0]], 1, "the same file is given twice"),
-])
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["reconcile", *EXAMPLE, EXAMPLE[1], "-o", "c"], 2, "is not a discrepancy workbook"),
+        (["reconcile", *EXAMPLE, "-o", "c"], 1, "two or more extractions and then the decisions"),
+        (["compare", EXAMPLE[0], "missing.xlsx"], 2, "missing.xlsx: file not found"),
+        (["compare", EXAMPLE[0], EXAMPLE[0]], 1, "the same file is given twice"),
+    ],
+)
 def test_cli_errors_are_one_line(tmp_path, args, code, message):
     result = runner.invoke(app, args)
     assert result.exit_code == code and message in result.output and "Traceback" not in result.output

@@ -10,15 +10,21 @@ from review.tables import analysis_tables, comparison_table, count_from, log_hr
 
 def test_count_from_a_reported_percentage():
     c = count_from(None, 49.3, 73)  # B2222 400 mg PR, S1: 49.3% x 73 = 35.99
-    assert (c.value, c.derivation, c.inputs) == (36, "percent x total / 100, rounded", "percent=49.3, total=73")
+    assert (c.value, c.derivation, c.inputs) == (
+        36,
+        "percent x total / 100, rounded",
+        "percent=49.3, total=73",
+    )
     assert count_from(12, 16.4, 73).derivation == "reported"
 
 
 @pytest.mark.parametrize(
     ("percent", "total", "words"),
-    [(69, 73, "no whole number of patients out of 73 gives 69%"),  # S2: 50/73 = 68.5%, 51/73 = 69.9%
-     (54, 147, "fits 79 or 80 patients"),  # S10: 54% of 147 is ambiguous at whole-percent rounding
-     (5, "NR", "without its denominator (NR)")],
+    [
+        (69, 73, "no whole number of patients out of 73 gives 69%"),  # S2: 50/73 = 68.5%, 51/73 = 69.9%
+        (54, 147, "fits 79 or 80 patients"),  # S10: 54% of 147 is ambiguous at whole-percent rounding
+        (5, "NR", "without its denominator (NR)"),
+    ],
 )
 def test_count_refused_when_not_faithful(percent, total, words):
     c = count_from(None, percent, total)
@@ -33,26 +39,50 @@ def test_nearest_count_policy_records_the_ambiguity():
 
 
 def _response(rows, evaluable=None):
-    frame = pd.DataFrame([{"study_id": "T", "arm_id": "a", "timepoint": "primary", "category": cat, "count": n,
-                           "percent": p, "denominator": d} for cat, n, p, d in rows])
+    frame = pd.DataFrame(
+        [
+            {
+                "study_id": "T",
+                "arm_id": "a",
+                "timepoint": "primary",
+                "category": cat,
+                "count": n,
+                "percent": p,
+                "denominator": d,
+            }
+            for cat, n, p, d in rows
+        ]
+    )
     arms = pd.DataFrame([{"study_id": "T", "arm_id": "a", "evaluable_response": evaluable}])
     out = analysis_tables({"response": frame, "arms": arms}).arm_outcomes
     return out.set_index("outcome")
 
 
 def test_objective_response_and_disease_control_are_derived_from_categories():
-    out = _response([("complete response", 2, None, 50), ("partial response", None, 40, 50),
-                     ("stable disease", 15, None, 50), ("progressive disease", 13, None, 50)])
+    out = _response(
+        [
+            ("complete response", 2, None, 50),
+            ("partial response", None, 40, 50),
+            ("stable disease", 15, None, 50),
+            ("progressive disease", 13, None, 50),
+        ]
+    )
     assert out.loc["partial response", "events"] == 20  # 40% of 50
     orr = out.loc["objective response"]
     assert (orr["events"], orr["total"], orr["derivation"], orr["inputs"]) == (
-        22, 50, "complete response + partial response", "complete response=2, partial response=20")
+        22,
+        50,
+        "complete response + partial response",
+        "complete response=2, partial response=20",
+    )
     assert orr["percent"] == pytest.approx(44.0)
     assert out.loc["disease control", "events"] == 37
 
 
 def test_objective_response_refused_when_a_category_is_not_reported():
-    out = _response([("complete response", "NR", None, None), ("partial response", 36, None, 73)], evaluable=73)
+    out = _response(
+        [("complete response", "NR", None, None), ("partial response", 36, None, 73)], evaluable=73
+    )
     orr = out.loc["objective response"]
     assert pd.isna(orr["events"]) and orr["total"] == 73
     assert orr["note"] == "not derived, needs complete response + partial response: complete response: NR"
@@ -88,24 +118,69 @@ def test_log_hr_refusals_and_assumptions():
 
 
 def test_sd_from_se_and_refusal():
-    frame = pd.DataFrame([
-        {"study_id": "T", "arm_id": "a", "outcome": "QoL", "timepoint": "w12", "mean": 60.0, "dispersion": 2.0,
-         "dispersion_type": "SE", "n": 100},
-        {"study_id": "T", "arm_id": "b", "outcome": "QoL", "timepoint": "w12", "mean": 58.0, "dispersion": "NR",
-         "dispersion_type": "SD", "n": 100},
-    ])
+    frame = pd.DataFrame(
+        [
+            {
+                "study_id": "T",
+                "arm_id": "a",
+                "outcome": "QoL",
+                "timepoint": "w12",
+                "mean": 60.0,
+                "dispersion": 2.0,
+                "dispersion_type": "SE",
+                "n": 100,
+            },
+            {
+                "study_id": "T",
+                "arm_id": "b",
+                "outcome": "QoL",
+                "timepoint": "w12",
+                "mean": 58.0,
+                "dispersion": "NR",
+                "dispersion_type": "SD",
+                "n": 100,
+            },
+        ]
+    )
     out = analysis_tables({"continuous": frame}).continuous
     assert out.loc[0, "sd"] == pytest.approx(20.0) and out.loc[0, "derivation"] == "SD = SE x sqrt(n)"
     assert pd.isna(out.loc[1, "sd"]) and out.loc[1, "note"] == "SD: NR"
 
 
 def test_comparison_table_keeps_studies_it_cannot_fill():
-    arm_outcomes = analysis_tables({"dichotomous": pd.DataFrame([
-        {"study_id": "A", "arm_id": "hi", "outcome": "response", "timepoint": "t", "events": 10, "total": 50},
-        {"study_id": "A", "arm_id": "lo", "outcome": "response", "timepoint": "t", "events": 8, "total": 50},
-        {"study_id": "B", "arm_id": "hi", "outcome": "response", "timepoint": "t", "events": None, "total": 40,
-         "percent": 69},
-    ])}).arm_outcomes
+    arm_outcomes = analysis_tables(
+        {
+            "dichotomous": pd.DataFrame(
+                [
+                    {
+                        "study_id": "A",
+                        "arm_id": "hi",
+                        "outcome": "response",
+                        "timepoint": "t",
+                        "events": 10,
+                        "total": 50,
+                    },
+                    {
+                        "study_id": "A",
+                        "arm_id": "lo",
+                        "outcome": "response",
+                        "timepoint": "t",
+                        "events": 8,
+                        "total": 50,
+                    },
+                    {
+                        "study_id": "B",
+                        "arm_id": "hi",
+                        "outcome": "response",
+                        "timepoint": "t",
+                        "events": None,
+                        "total": 40,
+                        "percent": 69,
+                    },
+                ]
+            )
+        }
+    ).arm_outcomes
     table = comparison_table(arm_outcomes, {"A": ("hi", "lo"), "B": ("hi", "lo")}, "response", "t")
     assert table.loc[0, ["events_e", "n_e", "events_c", "n_c"]].tolist() == [10, 50, 8, 50]
     assert pd.isna(table.loc[1, "events_e"]) and "arm lo: no row for response at t" in table.loc[1, "note"]

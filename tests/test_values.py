@@ -62,8 +62,16 @@ def test_accepted(raw, field, value, codes):
 
 @pytest.mark.parametrize(
     ("raw", "code"),
-    [("NR", "NR"), ("NA", "NA"), ("nr", "NR"), ("N/R", "NR"), ("n.r.", "NR"), ("not reported", "NR"),
-     ("n/a", "NA"), ("Not applicable", "NA")],
+    [
+        ("NR", "NR"),
+        ("NA", "NA"),
+        ("nr", "NR"),
+        ("N/R", "NR"),
+        ("n.r.", "NR"),
+        ("not reported", "NR"),
+        ("n/a", "NA"),
+        ("Not applicable", "NA"),
+    ],
 )
 def test_missing_codes_and_their_variants(raw, code):
     parsed = parse_value(raw, INT)

@@ -29,8 +29,13 @@ def _as_typed(frame: pd.DataFrame) -> list[dict]:
 def _expected(frame: pd.DataFrame) -> list[dict]:
     rows = []
     for row in frame.to_dict("records"):
-        rows.append({k: v for k, v in row.items() if v is not None and v != "" and not (
-            isinstance(v, float) and pd.isna(v))})
+        rows.append(
+            {
+                k: v
+                for k, v in row.items()
+                if v is not None and v != "" and not (isinstance(v, float) and pd.isna(v))
+            }
+        )
     return rows
 
 
@@ -76,7 +81,11 @@ def test_workbook_layout_dropdowns_and_help(form, tmp_path):
     dose_unit = by_col["F"]
     assert dose_unit.type == "list" and dose_unit.formula1.startswith("Lists!")
     randomised = by_col["H"]
-    assert randomised.type == "custom" and "H2=INT(H2)" in randomised.formula1 and 'H2="NR"' in randomised.formula1
+    assert (
+        randomised.type == "custom"
+        and "H2=INT(H2)" in randomised.formula1
+        and 'H2="NR"' in randomised.formula1
+    )
     assert randomised.prompt.startswith("Patients randomised") and randomised.showInputMessage
     # the list behind the dose-unit dropdown holds the vocabulary and the missing codes
     col = dose_unit.formula1.split("!")[1].split(":")[0].replace("$", "").rstrip("0123456789")
@@ -111,8 +120,11 @@ def test_typed_values_report_cells(form, tmp_path):
     data = edited("arms", 1, randomised="n=100", treated="100 or 99", dose_unit="MG")
     ext = read_workbook(write(form, tmp_path / "w.xlsx", data=data), form)
     found = {(i.code, i.cell, i.severity) for i in ext.issues}
-    assert found == {("count-prefix", "H3", "warning"), ("ambiguous-number", "I3", "error"),
-                     ("vocabulary-case", "F3", "warning")}
+    assert found == {
+        ("count-prefix", "H3", "warning"),
+        ("ambiguous-number", "I3", "error"),
+        ("vocabulary-case", "F3", "warning"),
+    }
     assert ext["arms"].at[3, "randomised"] == 100 and pd.isna(ext["arms"].at[3, "treated"])
     assert ext["arms"].at[3, "dose_unit"] == "mg"
 
@@ -163,9 +175,11 @@ def test_unreadable_files_are_refused_before_parsing(form, tmp_path):
 def test_xml_entity_bomb_is_refused(form, tmp_path):
     path = write(form, tmp_path / "w.xlsx")
     evil = tmp_path / "evil.xlsx"
-    laughs = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
-              '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-              '<row r="1"><c r="A1" t="inlineStr"><is><t>&lol2;</t></is></c></row></sheetData></worksheet>')
+    laughs = (
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>&lol2;</t></is></c></row></sheetData></worksheet>'
+    )
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(evil, "w") as dst:
         for item in src.infolist():
             data = src.read(item.filename)
@@ -204,16 +218,22 @@ def test_studies_prefilled_from_ris_and_csv(form, tmp_path):
     ris.write_text(
         "TY  - JOUR\nAU  - Demetri, G D\nAU  - von Mehren, M\nTI  - Efficacy and safety of imatinib mesylate\n"
         "T2  - N Engl J Med\nPY  - 2002\nVL  - 347\nIS  - 7\nSP  - 472\nEP  - 480\nDO  - 10.1056/NEJMoa020461\n"
-        "AN  - 12181401\nER  - \n", encoding="utf-8")
+        "AN  - 12181401\nER  - \n",
+        encoding="utf-8",
+    )
     studies = read_studies(ris)
     row = studies.iloc[0]
     assert row["study_id"] == "Demetri 2002" and row["doi"] == "10.1056/NEJMoa020461"
     assert row["pmid"] == "12181401" and row["citation"].endswith("N Engl J Med 2002;347(7):472-480.")
-    path = make_workbook(form, tmp_path / "w.xlsx", data={"studies": studies[["study_id", "citation", "doi"]]})
+    path = make_workbook(
+        form, tmp_path / "w.xlsx", data={"studies": studies[["study_id", "citation", "doi"]]}
+    )
     assert read_workbook(path, form)["studies"].at[2, "study_id"] == "Demetri 2002"
     table = tmp_path / "included.csv"
     with open(table, "w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh).writerows([["first_author", "year", "citation"], ["Doe", "2020", "x"], ["Doe", "2020", "y"]])
+        csv.writer(fh).writerows(
+            [["first_author", "year", "citation"], ["Doe", "2020", "x"], ["Doe", "2020", "y"]]
+        )
     assert read_studies(table)["study_id"].tolist() == ["Doe 2020a", "Doe 2020b"]
     table.write_bytes(b"\xff\xfe not utf-8")
     with pytest.raises(UnreadableInput, match="not a readable UTF-8 CSV"):
