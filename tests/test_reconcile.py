@@ -433,3 +433,21 @@ def test_nothing_to_adjudicate_gives_the_agreed_values(form, tmp_path):
     assert set(consensus.trail["basis"]) == {"agreed"}
     assert consensus["arms"]["randomised"].tolist() == [100, 100]
     assert consensus["studies"].at[0, "funding"] == "NR" and consensus["survival"].at[0, "rate"] == "NA"
+
+
+@pytest.mark.parametrize(("choice", "grade"), [("A", "3-4"), ("B", "3 or higher")])
+def test_a_key_discrepancy_is_decided_like_a_value(form, tmp_path, choice, grade):
+    a = extraction(form, tmp_path / "a.xlsx", reviewer="Ann")
+    data = complete_study()
+    data["adverse_events"] = data["adverse_events"].astype(object)
+    data["adverse_events"].at[1, "grade"] = "3 or higher"
+    b = extraction(form, tmp_path / "b.xlsx", data, reviewer="Ben")
+    comparison = compare([a, b])
+    (u,) = comparison.disagreements
+    assert (u.field, u.type) == ("grade", "key")
+    path = write_discrepancies(comparison, tmp_path / "d.xlsx")
+    decide(path, path, {u.id: by(choice)})
+    consensus = reconcile([a, b], read_decisions(path))
+    assert consensus["adverse_events"]["grade"].tolist() == ["any", grade]
+    trail = consensus.trail[consensus.trail["field"] == "grade"].iloc[0]
+    assert (trail["value"], trail["type"], trail["decision"]) == (grade, "key", choice)
