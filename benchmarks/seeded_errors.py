@@ -134,8 +134,12 @@ def numeric_slip(x: Extraction, rng: random.Random) -> Seeded:
             if not value.is_integer():
                 continue
             value = int(value)
-        if value == float(v) or (et.table.fields[name].type == "percent" and value > 100):
+        if et.table.fields[name].type == "percent" and value > 100:
             continue
+        coarse = min(dec, _decimals(value))
+        if round(value, coarse) == round(float(v), coarse):
+            continue  # only a trailing decimal added or dropped: a difference of precision, not a slip
+
         _set(et, row, name, round(value, 6))
         return Seeded("numeric slip", "numeric", table, [row], [_cell(et, row, name)], [_key(et, row)])
 
@@ -212,8 +216,10 @@ def omission(x: Extraction, rng: random.Random) -> Seeded:
     """A value left out: the cell left empty or typed NR."""
     table, row, name = rng.choice(_numeric_cells(x))
     et = x.tables[table]
-    _set(et, row, name, rng.choice([None, "NR"]))
-    return Seeded("value omitted", "omission", table, [row], [_cell(et, row, name)], [_key(et, row)])
+    was, now = et.data.at[row, name], rng.choice([None, "NR"])
+    _set(et, row, name, now)
+    expected = "zero-vs-nr" if now == "NR" and was == 0 else "omission"  # the zero was stated, NR typed
+    return Seeded("value omitted", expected, table, [row], [_cell(et, row, name)], [_key(et, row)])
 
 
 _DENOMINATORS = {
@@ -386,7 +392,16 @@ def run(workbook: Path, n: int, seed: int) -> tuple[pd.DataFrame, dict]:
             report = validate(x)
             v, v_err = caught_by_validation(s, clean_issues, report)
             c, typed = caught_by_compare(s, compare([clean, x]))
-            rows.append({"kind": kind, "validation": v, "as_error": v_err, "compare": c, "typed": typed})
+            rows.append(
+                {
+                    "kind": kind,
+                    "validation": v,
+                    "as_error": v_err,
+                    "compare": c,
+                    "typed": typed,
+                    "cells": " ".join(s.cells),
+                }
+            )
     alarms = {
         "clean errors": len(clean_report.errors),
         "clean warnings": len(clean_report.warnings),
@@ -423,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=20, help="errors seeded per kind")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--misses", action="store_true", help="list the seeded errors validation missed")
     p.add_argument("--workbook", type=Path, default=ROOT / "data" / "gist_imatinib" / "reviewer_a.xlsx")
     args = p.parse_args(argv)
     results, alarms = run(args.workbook, args.n, args.seed)
@@ -430,6 +446,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(results)} seeded errors in {args.workbook.name} (seed {args.seed}); % caught:")
     print(shown.rename_axis("kind").reset_index().to_markdown(index=False))
     print()
+    if args.misses:
+        missed = results[~results["validation"] | ~results["typed"]]
+        print(missed[["kind", "validation", "typed", "cells"]].to_string(index=False))
+        print()
     print("False alarms on the clean workbook: " + ", ".join(f"{k} {v}" for k, v in alarms.items()))
     return 0
 

@@ -168,6 +168,8 @@ def _unit_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
     issues = []
     for _, rows in _groups(et, arm):
         given = rows[unit].dropna()
+        allowed = et.table.fields[unit].values
+        given = given[given.isin(allowed)] if allowed else given  # a value outside them is refused already
         if given.nunique() < 2:
             continue
         common = given.mode().iloc[0] if given.value_counts().iloc[0] > 1 else None
@@ -191,27 +193,62 @@ def _unit_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
 
 def _denominator_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
     """Rows of one arm and timepoint that differ only in `across` (the category or outcome) share the arm's
-    denominator; the odd one out is usually a neighbouring arm's number or a typing slip."""
+    denominator, and so do another table's rows of the same arm and timepoint (`with`): the odd one out is
+    usually a neighbouring arm's number or a typing slip. A row with a count but no denominator, where the
+    others give one, is reported too."""
     et, denominator = _field_of(extraction, rule, "denominator")
     across = rule.args["across"]
+    members = [(et, denominator, [k for k in et.table.key if k != across])]
+    if "with" in rule.args:
+        other, other_field = _field_of(extraction, rule, "with")
+        shared = [k for k in members[0][2] if k in other.table.key]
+        members = [(et, denominator, shared), (other, other_field, shared)]
+    groups: dict[tuple, list[tuple[ExtractedTable, str, int]]] = {}
+    for t, name, keys in members:
+        d = t.data.dropna(subset=keys)
+        for row in d.index:
+            groups.setdefault(tuple(str(d.at[row, k]) for k in keys), []).append((t, name, row))
     issues = []
-    for _, rows in _groups(et, across):
-        given = rows[denominator].dropna()
-        if given.nunique() < 2:
+    for rows in groups.values():
+        given = [
+            (t, name, row, t.data.at[row, name]) for t, name, row in rows if pd.notna(t.data.at[row, name])
+        ]
+        values = pd.Series([float(v) for *_, v in given], dtype=float)
+        if values.empty:
             continue
-        counts = given.value_counts()
-        common = counts.index[0] if counts.iloc[0] > counts.iloc[1] else None
-        cells = ", ".join(f"{_where(et, r, denominator)} {_fmt(given[r])}" for r in given.index)
-        for row in given.index:
-            if common is None or given[row] != common:
+        counts = values.value_counts()
+        common = counts.index[0] if len(counts) == 1 or counts.iloc[0] > counts.iloc[1] else None
+        cells = ", ".join(f"{_where(t, row, name)} {_fmt(v)}" for t, name, row, v in given)
+        for t, name, row, v in given:
+            if t is et and len(counts) > 1 and (common is None or float(v) != common):
                 issues.append(
                     _rule_issue(
                         et,
                         rule,
                         row,
-                        denominator,
-                        f"{_label(et, denominator)} {_fmt(given[row])} differs from the other rows of this arm "
-                        f"and {et.table.fields[across].label.lower()}s ({cells})",
+                        name,
+                        f"{_label(et, name)} {_fmt(v)} differs from the other rows of this arm and timepoint "
+                        f"({cells})",
+                    )
+                )
+        if common is None:
+            continue
+        valued = [f.name for f in et.table.fields.values() if f.numeric and f.name not in et.table.key]
+        for t, name, row in rows:
+            lacks = (
+                t is et
+                and pd.isna(et.data.at[row, name])
+                and any(pd.notna(et.data.at[row, f]) for f in valued if f != name)
+            )
+            if lacks:
+                issues.append(
+                    _rule_issue(
+                        et,
+                        rule,
+                        row,
+                        name,
+                        f"{_label(et, name)} is {_shown(et, row, name)} though the other rows of this arm and "
+                        f"timepoint give {_fmt(common)} ({cells})",
                     )
                 )
     return issues

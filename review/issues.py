@@ -362,7 +362,7 @@ _CODES = [
     Code(
         "denominator-differs",
         WARNING,
-        "Rows of one arm and timepoint use different denominators.",
+        "Rows of one arm and timepoint use different denominators (in one table or two), or one lacks it.",
         "Check the odd denominator against the report; it is often a neighbouring arm's or the study's.",
         "rule",
     ),
@@ -467,11 +467,13 @@ RULE_KINDS: dict[str, RuleKind] = {
         ),
         RuleKind(
             "denominator-differs",
-            "Rows that differ only in `across` share one `denominator`.",
+            "Rows that differ only in `across` share one `denominator`, with the rows of another table that "
+            "share their key fields (`with`); a row with a count but no denominator where the others give one.",
             {
                 "denominator": "the denominator field",
                 "across": "the key field that varies (category, outcome)",
             },
+            {"with": "table.field: the denominator of another table with the same arm and timepoint"},
         ),
         RuleKind(
             "exceeds-arm-total",

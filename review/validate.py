@@ -372,8 +372,21 @@ def _percent_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
     d = et.data
     for row in d.index[d[percent].notna()]:
         p = float(d.at[row, percent])
-        n, c = d.at[row, total], d.at[row, count]
+        n = d.at[row, total]
         tol = rounding_tolerance(p)
+        c = d.at[row, count]
+        if pd.notna(c) and (c == 0) != (p <= tol):
+            issues.append(
+                _rule_issue(
+                    et,
+                    rule,
+                    row,
+                    count,
+                    f"{_label(et, count)} {_fmt(c)} ({et.sheet}!{et.cell(row, count)}) and {_label(et, percent)} "
+                    f"{p:g}% ({et.sheet}!{et.cell(row, percent)}) cannot both be right: one is zero, the other not",
+                )
+            )
+            continue
         if pd.isna(n):
             if et.missing.at[row, total] == EMPTY:
                 issues.append(
@@ -387,6 +400,8 @@ def _percent_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
                     )
                 )
             continue
+        if float(n) <= 0:
+            continue  # out-of-range reports a denominator of 0
         if not pd.isna(c):
             actual = 100.0 * float(c) / float(n)
             if abs(actual - p) > tol:

@@ -23,6 +23,7 @@ SURVIVAL = {
 }
 
 
+OR_LOW = {"arm_id": "low", "outcome": "objective response", "timepoint": "primary"}
 OS_CI = {"median_ci_low": 50.0, "median_ci_high": 66.0}
 
 
@@ -88,6 +89,21 @@ FAILING = [
         "denominator-differs: one category over another arm's number",
         {("response", 2): {"denominator": 100, "percent": 30}},
         {("denominator-differs", "Best response!G4", "warning")},
+    ),
+    (
+        "denominator-differs: across tables, for the same arm and timepoint",
+        {("dichotomous", 0): OR_LOW | {"events": 49, "total": 99, "percent": 49.5}},
+        {("denominator-differs", "Dichotomous outcomes!F2", "warning")},
+    ),
+    (
+        "denominator-differs: NR where the arm's other rows give the denominator",
+        {("response", 2): {"denominator": "NR"}},
+        {("denominator-differs", "Best response!G4", "warning")},
+    ),
+    (
+        "percent-mismatch: a zero count with a positive percentage, even without a total",
+        {("safety", 0): {"patients": 0, "percent": 1, "at_risk": "NR", "comment": "'none'"}},
+        {("percent-mismatch", "Safety summary!D2", "error")},
     ),
     (
         "exceeds-arm-total: a total larger than the arm's randomised and treated",
@@ -198,6 +214,10 @@ PASSING = [
         {("arms", 0): {"evaluable_response": "NR"}},
     ),
     ("a total within the arm's treated number", {("dichotomous", 0): {"total": 100}}),
+    (
+        "one denominator across tables",
+        {("dichotomous", 0): OR_LOW | {"events": 49, "total": 98, "percent": 50}},
+    ),
 ]
 
 

@@ -125,6 +125,7 @@ CASES = [
         {"count": None, "denominator": None},
         {
             ("percent-without-denominator", "Best response!F3", "error"),
+            ("denominator-differs", "Best response!G3", "warning"),  # the arm's other rows give 98
             ("categories-sum-mismatch", "Best response!E2", "warning"),
         },
     ),
