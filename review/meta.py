@@ -695,3 +695,22 @@ class _Notes:
 
     def joined(self) -> list[str]:
         return ["; ".join(p) for p in self._parts]
+
+
+# meta-regression and the diagnostics live in their own modules (meta.py stays one stage); reachable from here
+_ELSEWHERE = {
+    "metareg": "regression",
+    "MetaRegression": "regression",
+    "ranktest": "diagnostics",
+    "trimfill": "diagnostics",
+    "cumulative": "diagnostics",
+    "influence": "diagnostics",
+}
+
+
+def __getattr__(name: str):
+    if name in _ELSEWHERE:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__package__}.{_ELSEWHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

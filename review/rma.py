@@ -46,9 +46,9 @@ class Design:
         nonzero = self.sum_cols((X != 0).astype(float)) > 0
         self.present = nonzero if len(g) else np.zeros((n_groups, self.p), dtype=bool)
         self.p_eff = self.present.sum(axis=1)
-        self._absent = np.zeros((n_groups, self.p, self.p))
+        self.absent = np.zeros((n_groups, self.p, self.p))
         idx = np.arange(self.p)
-        self._absent[:, idx, idx] = ~self.present
+        self.absent[:, idx, idx] = ~self.present
 
     def subset(self, live: np.ndarray) -> Design:
         """The same analyses with only the studies of `live` analyses (the others then sum to 0)."""
@@ -73,7 +73,7 @@ class Design:
     def wls(self, w: np.ndarray, y: np.ndarray | None = None):
         """Weighted least squares per analysis: (beta, (X'WX)^-1, residuals, log det X'WX)."""
         y = self.y if y is None else y
-        xwx = self.cross(w) + self._absent
+        xwx = self.cross(w) + self.absent
         xwy = self.sum_cols(self.X * (w * y)[:, None])
         if self.p == 1:  # intercept only: scalars, without the overhead of stacked linear algebra
             inv = 1 / xwx
