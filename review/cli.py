@@ -499,8 +499,8 @@ def meta(
     import pandas as pd  # imported here so that other commands start without pandas/scipy
 
     from .errors import UnreadableInput
-    from .files import atomic_path
     from .meta import pool
+    from .sheets import write_csv
 
     if not input_csv.is_file():
         raise UnreadableInput(f"{input_csv}: file not found.")
@@ -527,8 +527,7 @@ def meta(
         single_study=single_study,
     )
     if output is not None:
-        with atomic_path(output) as tmp:
-            result.to_csv(tmp, index=False)
+        write_csv(result, output)
     _render_meta(result, list(by or []), output)
 
 
