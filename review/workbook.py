@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -26,8 +26,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .errors import ReviewError, UnreadableInput
-from .files import check_xlsx
+from .errors import RefusedOutput, ReviewError, UnreadableInput
+from .files import check_output, check_xlsx
 from .forms import MISSING_CODES, Field, Form, Table
 from .issues import CODES, ERROR, FATAL, WARNING, Issue, Report
 from .schema import DTYPES
@@ -351,18 +351,36 @@ def _study_ids(frame: pd.DataFrame) -> list[str]:
 
 
 def make_study_workbooks(
-    form: Form, studies: pd.DataFrame, folder: str | Path, *, reviewer: str = "", rows: int = DEFAULT_ROWS
+    form: Form,
+    studies: pd.DataFrame,
+    folder: str | Path,
+    *,
+    reviewer: str = "",
+    rows: int = DEFAULT_ROWS,
+    inputs: Sequence[str | Path] = (),
+    force: bool = False,
 ) -> list[Path]:
-    """One workbook per study, each with its Studies row filled in; returns the paths written."""
+    """One workbook per study, each with its Studies row filled in; returns the paths written.
+
+    Every target is checked before any is written: none may be one of `inputs`, and none that exists is
+    replaced unless `force` (a reviewer may already have filled it in)."""
     folder = Path(folder)
-    paths = []
+    if folder.exists() and not folder.is_dir():
+        raise RefusedOutput(f"{folder}: is a file; give a folder for the per-study workbooks.")
+    targets = {}
     for _, study in studies.iterrows():
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(study["study_id"])).strip("_") or "study"
+        target = folder / f"{name}.xlsx"
+        if target in targets.values():
+            raise ReviewError(
+                f"studies {study['study_id']!r} and another give the same file name {target.name}."
+            )
+        targets[study.name] = check_output(target, inputs, force=force)
+    paths = []
+    for _, study in studies.iterrows():
         frame = studies.loc[[study.name], [c for c in studies.columns if c in form.table("studies").fields]]
         paths.append(
-            make_workbook(
-                form, folder / f"{name}.xlsx", reviewer=reviewer, data={"studies": frame}, rows=rows
-            )
+            make_workbook(form, targets[study.name], reviewer=reviewer, data={"studies": frame}, rows=rows)
         )
     return paths
 
