@@ -10,9 +10,14 @@ Each trial copies the clean extraction, seeds ONE error of one kind at a random 
   kind calls for (a slip is `numeric`, NR typed as 0 `zero-vs-nr`, an inverted HR `inverted`...).
 False alarms: issues on the clean workbooks (errors must be 0) and discrepancies between a workbook and itself.
 
-The kinds are those published audits report (Jones 2005, Carroll 2017, Mathes 2017): numeric slips, off-by-one
-counts, arms swapped, 0 typed for not reported, values omitted, a wrong denominator, a wrong category, a hazard
-ratio oriented the wrong way, a count over its total, a row filed under the wrong study.
+The kinds are those published audits report: numeric slips (any numeric cell: two digits transposed, a digit
+dropped or doubled, the decimal point moved; a change that only adds or drops a trailing decimal is a difference
+of precision, which compare accepts on purpose, and is not seeded), off-by-one counts, arms swapped (a row's
+values typed on its sibling arm's row and back, or experimental and control crossed), 0 typed for NR, values
+omitted (left empty or typed NR), a wrong denominator (a sibling arm's or the study's number, or a slip), a wrong
+category (another value of a result row's vocabulary: response category, grade, outcome, unit, SD/SE; the study
+descriptors of the studies sheet are left out), a hazard ratio oriented the wrong way (1/HR with the CI inverted),
+a count over its total, a row filed under another study.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from .forms import Rule
+from .forms import Form, Rule
 from .issues import Issue
 from .validate import (
     RULE_CHECKS,
@@ -54,7 +54,7 @@ def _shown(et: ExtractedTable, row: int, field: str) -> str:
 def _arm_table(extraction: Extraction, et: ExtractedTable, arm: str) -> ExtractedTable | None:
     """The table the arm field refers to (arms), when the extraction has it."""
     ref = et.table.fields[arm].references
-    if et.table.name != (ref[0] if ref else et.table.name) and ref and ref[0] in extraction.tables:
+    if ref and ref[0] != et.table.name and ref[0] in extraction.tables:
         return extraction.tables[ref[0]]
     return None
 
@@ -71,8 +71,9 @@ def _pooled_arms(extraction: Extraction, rule: Rule, et: ExtractedTable, arm: st
     return set(pooled[keys].astype(str).itertuples(index=False, name=None))
 
 
-def _arm_keys(arms_t: ExtractedTable, study_keys: list[str], arm: str) -> set[tuple]:
-    names = [*study_keys, arms_t.table.key[-1] if arm not in arms_t.table.key else arm]
+def _arm_keys(arms_t: ExtractedTable, study_keys: list[str], arm_field: str) -> set[tuple]:
+    """(study key..., arm id) of every arm on the arms sheet."""
+    names = [*study_keys, arm_field]
     return set(arms_t.data[names].dropna().astype(str).itertuples(index=False, name=None))
 
 
@@ -96,7 +97,9 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
     study_keys = [k for k in (arms_t.table.key if arms_t else ()) if k != arm and k in et.table.fields]
     pooled = _pooled_arms(extraction, rule, et, arm) if arms_t else set()
     d = et.data.dropna(subset=list(et.table.key))
-    known = _arm_keys(arms_t, study_keys, arm) if arms_t else None  # unknown arms: unknown-reference says so
+    known = (
+        _arm_keys(arms_t, study_keys, et.table.fields[arm].references[1]) if arms_t else None
+    )  # unknown arms: unknown-reference says so
     keep = [
         (key := tuple(map(str, (*(r[k] for k in study_keys), r[arm])))) not in pooled
         and (known is None or key in known)
@@ -423,6 +426,39 @@ def zero_issues(et: ExtractedTable) -> list[Issue]:
                         "says the report states none",
                     )
                 )
+    return issues
+
+
+def empty_issues(form: Form, et: ExtractedTable) -> list[Issue]:
+    """Numeric cells left empty in rows that hold data: empty means 'not yet extracted', so a finished workbook
+    has a number, NR or NA there. A count may stay empty where its percentage is given, and the other way round
+    (the pairs of the form's percent-mismatch rules)."""
+    if not et.file:
+        return []  # plain DataFrames (validate_frames) have no missing codes: a missing value there says nothing
+    t, d, m = et.table, et.data, et.missing
+    partner: dict[str, str] = {}
+    for r in form.rules:
+        if r.kind == "percent-mismatch" and r.table == t.name:
+            partner[r.args["count"]], partner[r.args["percent"]] = r.args["percent"], r.args["count"]
+    numeric = [f for f in t.fields.values() if f.numeric and f.name not in t.key]
+    if not numeric:
+        return []
+    filled = (d[[f.name for f in numeric]].notna() | m[[f.name for f in numeric]].ne(EMPTY)).any(axis=1)
+    issues = []
+    for f in numeric:
+        empty = d[f.name].isna() & m[f.name].eq(EMPTY) & filled
+        if f.name in partner:
+            empty &= d[partner[f.name]].isna()
+        for row in d.index[empty]:
+            issues.append(
+                _issue(
+                    et,
+                    "not-extracted",
+                    row,
+                    f.name,
+                    f"{f.label} is empty in a row that holds other values",
+                )
+            )
     return issues
 
 

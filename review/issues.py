@@ -236,6 +236,13 @@ _CODES = [
         "field",
     ),
     Code(
+        "not-extracted",
+        WARNING,
+        "A number is left empty (not yet extracted) in a row that holds other values.",
+        "Type the value, or NR if the report does not give it, or NA if it does not apply.",
+        "field",
+    ),
+    Code(
         "zero-not-stated",
         WARNING,
         "A zero whose Location and Comment do not say the report states it (no 'no', 'none', 0...).",

@@ -41,7 +41,7 @@ def validate(extraction: Extraction) -> Report:
             i for i in _schema_issues(extraction.form, et) if (i.table, i.sheet, i.cell) not in refused
         ]
         issues += _field_issues(et, refused)
-        issues += consistency.zero_issues(et)
+        issues += consistency.zero_issues(et) + consistency.empty_issues(extraction.form, et)
     issues += _reference_issues(extraction)
     for rule in extraction.form.rules:
         if _tables_of(rule) <= set(extraction.tables):  # validate_frames may be given some tables only

@@ -34,6 +34,14 @@ def _issues(form, tmp_path, data):
 
 FAILING = [
     (
+        "not-extracted: a count and its percentage both left empty",
+        {("dichotomous", 0): {"events": None, "percent": None}},
+        {
+            ("not-extracted", "Dichotomous outcomes!E2", "warning"),
+            ("not-extracted", "Dichotomous outcomes!G2", "warning"),
+        },
+    ),
+    (
         "zero-not-stated: a zero whose comment does not quote the report",
         {("safety", 0): {"patients": 0, "percent": 0}},
         {
@@ -142,6 +150,8 @@ FAILING = [
 ]
 
 PASSING = [
+    ("a count left empty where its percentage is given", {("dichotomous", 0): {"events": None}}),
+    ("NR and NA are statements, not gaps", {("dichotomous", 0): {"events": "NR", "percent": "NA"}}),
     (
         "sibling arms with a number on both",
         {
@@ -182,6 +192,10 @@ PASSING = [
                 "label": "Both",
                 "intervention": "drug",
                 "randomised": 200,
+                "dose": "NA",
+                "treated": "NR",
+                "evaluable_response": "NR",
+                "evaluable_safety": "NR",
                 "pooled": True,
             },
             ("dichotomous", 1): {

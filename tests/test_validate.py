@@ -59,7 +59,7 @@ CASES = [
         "out-of-range",
         "dichotomous",
         0,
-        {"events": None, "total": 0, "percent": None},
+        {"events": "NR", "total": 0, "percent": "NR"},
         {("out-of-range", "Dichotomous outcomes!F2", "error")},
     ),
     ("doi-format", "studies", 0, {"doi": "https://doi.org/10.1/x"}, {("doi-format", "Studies!E2", "error")}),
@@ -125,6 +125,7 @@ CASES = [
         {"count": None, "denominator": None},
         {
             ("percent-without-denominator", "Best response!F3", "error"),
+            ("not-extracted", "Best response!G3", "warning"),
             ("denominator-differs", "Best response!G3", "warning"),  # the arm's other rows give 98
             ("categories-sum-mismatch", "Best response!E2", "warning"),
         },
@@ -192,6 +193,10 @@ def test_each_check_fails_where_it_should(form, tmp_path, name, table, row, valu
                 "label": "Both",
                 "intervention": "drug",
                 "randomised": 200,
+                "dose": "NA",
+                "treated": "NR",
+                "evaluable_response": "NR",
+                "evaluable_safety": "NR",
                 "pooled": True,
                 "location": "T1",
             },
