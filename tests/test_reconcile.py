@@ -451,3 +451,19 @@ def test_a_key_discrepancy_is_decided_like_a_value(form, tmp_path, choice, grade
     assert consensus["adverse_events"]["grade"].tolist() == ["any", grade]
     trail = consensus.trail[consensus.trail["field"] == "grade"].iloc[0]
     assert (trail["value"], trail["type"], trail["decision"]) == (grade, "key", choice)
+
+
+def test_one_decision_on_an_inverted_ratio_decides_its_ci_too(form, tmp_path):
+    a = extraction(form, tmp_path / "a.xlsx", reviewer="Ann")
+    data = complete_study()
+    data["hazard_ratios"] = data["hazard_ratios"].astype(object)
+    data["hazard_ratios"].loc[0, ["hr", "ci_low", "ci_high"]] = [1.22, 1.06, 1.41]
+    b = extraction(form, tmp_path / "b.xlsx", data, reviewer="Ben")
+    comparison = compare([a, b])
+    assert len(comparison) == 1 and {u.id for u in comparison.disagreements} == {"D1"}
+    path = write_discrepancies(comparison, tmp_path / "d.xlsx")
+    decide(path, path, {"D1": by("A", reason="the report gives high versus low")})
+    consensus = reconcile([a, b], read_decisions(path))
+    assert consensus["hazard_ratios"][["hr", "ci_low", "ci_high"]].values.tolist() == [[0.82, 0.71, 0.94]]
+    trail = consensus.trail[consensus.trail["field"].isin(["hr", "ci_low", "ci_high"])]
+    assert set(trail["type"]) == {"inverted"} and set(trail["discrepancy"]) == {"D1"}
