@@ -94,8 +94,9 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
     nothing on another, or a row on one arm that a sibling arm lacks, is what a dropped value looks like."""
     et, arm = _field_of(extraction, rule, "arm")
     arms_t = _arm_table(extraction, et, arm)
-    study_keys = [k for k in (arms_t.table.key if arms_t else ()) if k != arm and k in et.table.fields]
-    pooled = _pooled_arms(extraction, rule, et, arm) if arms_t else set()
+    # the study's key fields: those of the arms table beside the arm (or, on the arms table itself, its own)
+    study_keys = [k for k in (arms_t or et).table.key if k != arm and k in et.table.key]
+    pooled = _pooled_arms(extraction, rule, et, arm)
     d = et.data.dropna(subset=list(et.table.key))
     known = (
         _arm_keys(arms_t, study_keys, et.table.fields[arm].references[1]) if arms_t else None
@@ -117,7 +118,7 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
         index = {a: {tuple(r[k] for k in rest): i for i, r in rows.iterrows()} for a, rows in by_arm.items()}
         for a in arms:
             for what, row in index[a].items():
-                label = ", ".join(str(x) for x in what)
+                label = ", ".join(str(x) for x in what) or "the arm"
                 lacking = [b for b in arms if b != a and what not in index[b]]
                 if lacking:
                     issues.append(
@@ -188,6 +189,69 @@ def _unit_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
                         f"{_label(et, unit)} differs between arms of the same study and row ({cells})",
                     )
                 )
+    return issues
+
+
+# --- survival over time --------------------------------------------------------------------------------------------
+
+_TIME = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
+_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "year": 365.25}
+
+
+def _days(amount: float, unit: object) -> float | None:
+    unit = str(unit).rstrip("s").lower()
+    return amount * _DAYS[unit] if unit in _DAYS else None
+
+
+def _rates_over_time(extraction: Extraction, rule: Rule) -> list[Issue]:
+    """Landmark rates of one arm and outcome (a Kaplan-Meier curve read at times typed as '1 year', '36 months')
+    never rise with time, and sit on the right side of 50% against the median: above it before the median,
+    below it after."""
+    et, rate = _field_of(extraction, rule, "rate")
+    time = rule.args["timepoint"]
+    median = rule.args.get("median")
+    unit = rule.args.get("unit")
+    issues = []
+    for _, rows in _groups(et, time):
+        points, medians = [], []
+        for row in rows.index:
+            match = _TIME.match(str(et.data.at[row, time]))
+            if match and pd.notna(et.data.at[row, rate]):
+                points.append((_days(float(match[1]), match[2]), float(et.data.at[row, rate]), row))
+            if median and unit and pd.notna(et.data.at[row, median]):
+                days = _days(float(et.data.at[row, median]), et.data.at[row, unit])
+                if days is not None:
+                    medians.append((days, row))
+        points.sort()
+        for (t1, r1, row1), (t2, r2, row2) in zip(points, points[1:], strict=False):
+            if t2 > t1 and r2 > r1 + rounding_tolerance(r1) + rounding_tolerance(r2):
+                issues.append(
+                    _rule_issue(
+                        et,
+                        rule,
+                        row2,
+                        rate,
+                        f"{_label(et, rate)} {r2:g}% at {et.data.at[row2, time]} is higher than {r1:g}% at the earlier "
+                        f"{et.data.at[row1, time]} ({_where(et, row1, rate)}); a survival curve never rises",
+                    )
+                )
+        for m, mrow in medians[:1]:
+            for t, r, row in points:
+                wrong = (t < m and r < 50 - rounding_tolerance(r)) or (
+                    t > m and r > 50 + rounding_tolerance(r)
+                )
+                if wrong:
+                    issues.append(
+                        _rule_issue(
+                            et,
+                            rule,
+                            row,
+                            rate,
+                            f"{_label(et, rate)} {r:g}% at {et.data.at[row, time]} is on the wrong side of 50% for "
+                            f"the median {_fmt(et.data.at[mrow, median])} {et.data.at[mrow, unit]} "
+                            f"({_where(et, mrow, median)})",
+                        )
+                    )
     return issues
 
 
@@ -465,6 +529,7 @@ def empty_issues(form: Form, et: ExtractedTable) -> list[Issue]:
 CHECKS: dict[str, Callable[[Extraction, Rule], list[Issue]]] = {
     "sibling-value-missing": _sibling_value_missing,
     "unit-differs-between-arms": _unit_differs,
+    "rates-over-time": _rates_over_time,
     "denominator-differs": _denominator_differs,
     "exceeds-arm-total": _exceeds_arm_total,
     "comparison-label-reversed": _comparison_label,

@@ -367,6 +367,13 @@ _CODES = [
         "rule",
     ),
     Code(
+        "rates-over-time",
+        WARNING,
+        "Landmark rates of one arm and outcome rise with time, or sit on the wrong side of 50% for its median.",
+        "Check the rates, their timepoints and the median against the report (and the time units).",
+        "rule",
+    ),
+    Code(
         "denominator-differs",
         WARNING,
         "Rows of one arm and timepoint use different denominators (in one table or two), or one lacks it.",
@@ -471,6 +478,13 @@ RULE_KINDS: dict[str, RuleKind] = {
             "unit-differs-between-arms",
             "Rows that differ only in their arm give `unit` the same value.",
             {"arm": "the arm field of the table's key", "unit": "the unit field"},
+        ),
+        RuleKind(
+            "rates-over-time",
+            "Rows differing only in `timepoint` ('1 year', '36 months') have `rate`s that do not rise with "
+            "time, and above 50% before the `median`, below it after.",
+            {"rate": "the rate field (percent)", "timepoint": "the key field holding the time"},
+            {"median": "the median field", "unit": "the median's time unit field"},
         ),
         RuleKind(
             "denominator-differs",

@@ -32,7 +32,29 @@ def _issues(form, tmp_path, data):
     return {(i.code, f"{i.sheet}!{i.cell}", i.severity) for i in report}
 
 
+def rates(*points):
+    """Landmark overall survival rates of arm low, beside its median of 55 months."""
+    row = SURVIVAL | {"arm_id": "low", "outcome": "overall survival", "median": "NA", "time_unit": "NA"}
+    row |= {"median_ci_low": "NA", "median_ci_high": "NA"}
+    return {("survival", i): row | {"timepoint": t, "rate": r} for i, (t, r) in enumerate(points, start=1)}
+
+
 FAILING = [
+    (
+        "rates-over-time: a later rate above an earlier one",
+        rates(("1 year", 80), ("2 years", 85)),
+        {("rates-over-time", "Survival per arm!I4", "warning")},
+    ),
+    (
+        "rates-over-time: above 50% after the median (5 years against 55 months)",
+        rates(("5 years", 60)),
+        {("rates-over-time", "Survival per arm!I3", "warning")},
+    ),
+    (
+        "sibling-value-missing on the arms sheet: a dose on one arm, NR on the other",
+        {("arms", 1): {"dose": "NR"}},
+        {("sibling-value-missing", "Arms!E3", "warning")},
+    ),
     (
         "not-extracted: a count and its percentage both left empty",
         {("dichotomous", 0): {"events": None, "percent": None}},
@@ -150,6 +172,10 @@ FAILING = [
 ]
 
 PASSING = [
+    (
+        "rates falling over time, each on its side of the median",
+        rates(("1 year", 90), ("24 months", 80), ("5 years", 40)),
+    ),
     ("a count left empty where its percentage is given", {("dichotomous", 0): {"events": None}}),
     ("NR and NA are statements, not gaps", {("dichotomous", 0): {"events": "NR", "percent": "NA"}}),
     (
