@@ -32,7 +32,11 @@ MEDIAN_METHODS = {
     "luo2018": "mean by Luo et al. 2018, SD by Wan et al. 2014",
     "shi2020": "mean by Luo et al. 2018, SD by Shi et al. 2020",
 }
-CI_DISTRIBUTIONS = ("auto", "normal", "t")  # auto: t with n - 1 df when n < 60, as the Cochrane Handbook advises
+CI_DISTRIBUTIONS = (
+    "auto",
+    "normal",
+    "t",
+)  # auto: t with n - 1 df when n < 60, as the Cochrane Handbook advises
 COUNT_POLICIES = ("unique", "nearest")
 
 
@@ -164,7 +168,9 @@ def sd_from_se(se: object, n: object) -> Derived:
     return Derived(float(se) * math.sqrt(float(n)), "SD = SE x sqrt(n)", f"SE={fmt(se)}, n={fmt(n)}")  # type: ignore[arg-type]
 
 
-def sd_from_ci(low: object, high: object, n: object, level: object = 95.0, distribution: str = "auto") -> Derived:
+def sd_from_ci(
+    low: object, high: object, n: object, level: object = 95.0, distribution: str = "auto"
+) -> Derived:
     """SD = sqrt(n) x (upper - lower) / (2 x crit) for a CI of one arm's mean (Cochrane Handbook 6.5.2.2)."""
     if not (known(low) and known(high) and known(n)):
         return Derived(
@@ -189,14 +195,22 @@ def sd_from_ci(low: object, high: object, n: object, level: object = 95.0, distr
 def sd_from_p(mean_e: object, mean_c: object, n_e: object, n_c: object, p: object) -> Derived:
     """A common SD from the two-sided p-value of a t-test of the difference in means (Cochrane 6.5.2.3):
     t = qt(1 - p/2, n1 + n2 - 2); SE(MD) = |MD| / t; SD = SE(MD) / sqrt(1/n1 + 1/n2)."""
-    values = {"mean (experimental)": mean_e, "mean (control)": mean_c, "n (exp.)": n_e, "n (control)": n_c, "p": p}
+    values = {
+        "mean (experimental)": mean_e,
+        "mean (control)": mean_c,
+        "n (exp.)": n_e,
+        "n (control)": n_c,
+        "p": p,
+    }
     missing = [k for k, v in values.items() if not known(v)]
     if missing:
         return Derived(note=f"SD from a p-value needs {', '.join(missing)}")
     pv, n1, n2 = float(p), float(n_e), float(n_c)  # type: ignore[arg-type]
     md = abs(float(mean_e) - float(mean_c))  # type: ignore[arg-type]
     if not 0 < pv < 1:
-        return Derived(note=f"SD from a p-value needs 0 < p < 1 (p = {fmt(p)}); a bound such as p < 0.05 gives none")
+        return Derived(
+            note=f"SD from a p-value needs 0 < p < 1 (p = {fmt(p)}); a bound such as p < 0.05 gives none"
+        )
     if md == 0:
         return Derived(note="SD from a p-value: the means are equal, so the p-value says nothing of the SD")
     tval = float(t.ppf(1 - pv / 2, n1 + n2 - 2))
@@ -238,7 +252,9 @@ def mean_sd_from_median(
             sd = w3 * (b - a) / xi + (1 - w3) * (uq - lq) / eta
         else:
             sd = (b - a) / (2 * xi) + (uq - lq) / (2 * eta)
-        inputs = f"median={fmt(median)}, IQR={fmt(q1)} to {fmt(q3)}, range={fmt(low)} to {fmt(high)}, n={fmt(n)}"
+        inputs = (
+            f"median={fmt(median)}, IQR={fmt(q1)} to {fmt(q3)}, range={fmt(low)} to {fmt(high)}, n={fmt(n)}"
+        )
     elif has_iqr:
         scenario = "median and IQR"
         mean = (0.7 + 0.39 / size) * (lq + uq) / 2 + (0.3 - 0.39 / size) * m if luo else (lq + m + uq) / 3
@@ -344,7 +360,9 @@ def log_hr_from_p(
         sign = -1.0 if favours == "experimental" else 1.0
         direction = f"favours {favours}"
     else:
-        out["note"] = "not derived from a p-value: a p-value has no direction; give the HR or which arm did better"
+        out["note"] = (
+            "not derived from a p-value: a p-value has no direction; give the HR or which arm did better"
+        )
         return out
     if sign == 0:
         out["note"] = "not derived from a p-value: HR = 1 gives no direction"

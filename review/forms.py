@@ -387,7 +387,10 @@ def _build_table(tname: str, tdoc: Any, vocabularies: dict[str, list], line: int
         headers[folded] = f.name
     outcome = None
     if "outcome" in tdoc:
-        from .outcomes import SpecError, parse_spec  # outcomes imports the engine; forms stays light without it
+        from .outcomes import (
+            SpecError,
+            parse_spec,
+        )  # outcomes imports the engine; forms stays light without it
 
         odoc = tdoc["outcome"]
         try:
@@ -499,7 +502,9 @@ def _check_tables(tables: dict[str, Table]) -> None:
         if ref:
             rt, rf = str(ref).split(".", 1)
             if rt not in tables or rf not in tables[rt].fields:
-                raise _LoadError(f"table {t.name!r}: outcome: total_from: {ref} is not a field of the form", t.line)
+                raise _LoadError(
+                    f"table {t.name!r}: outcome: total_from: {ref} is not a field of the form", t.line
+                )
         for f in t.fields.values():
             if f.references:
                 rt, rf = f.references

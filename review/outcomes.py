@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -173,12 +174,16 @@ _COUNT_WORDS = {  # how notes name the count and the total of each kind
 }
 
 
-def _arm_rows(frame, spec, settings, outcome: pd.Series, grade: pd.Series | None, timepoint: pd.Series | None):
+def _arm_rows(
+    frame, spec, settings, outcome: pd.Series, grade: pd.Series | None, timepoint: pd.Series | None
+):
     """Arm-level events out of a total: the shared part of the count kinds."""
     events, total = _col(frame, spec, "events"), _col(frame, spec, "total")
     percent = _col(frame, spec, "percent")
     what, total_what = _COUNT_WORDS[spec.kind]
-    counts = derive.counts_from(events, percent, total, outcome.astype(str) if what is None else what, settings.counts)
+    counts = derive.counts_from(
+        events, percent, total, outcome.astype(str) if what is None else what, settings.counts
+    )
     tot = _number(total)
     none = pd.Series([None] * len(frame), index=frame.index, dtype=object)
     return pd.DataFrame(
@@ -208,11 +213,15 @@ def _timepoint(frame, spec):
 
 
 def _build_arm_counts(frame, spec, tables, settings, issues):
-    return _arm_rows(frame, spec, settings, _col(frame, spec, "outcome"), None, _timepoint(frame, spec))[ARM_OUTCOME_COLUMNS]
+    return _arm_rows(frame, spec, settings, _col(frame, spec, "outcome"), None, _timepoint(frame, spec))[
+        ARM_OUTCOME_COLUMNS
+    ]
 
 
 def _build_safety(frame, spec, tables, settings, issues):
-    return _arm_rows(frame, spec, settings, _col(frame, spec, "item"), None, _timepoint(frame, spec))[ARM_OUTCOME_COLUMNS]
+    return _arm_rows(frame, spec, settings, _col(frame, spec, "item"), None, _timepoint(frame, spec))[
+        ARM_OUTCOME_COLUMNS
+    ]
 
 
 def match_terms(term: pd.Series, ctcae: pd.Series) -> pd.DataFrame:
@@ -226,14 +235,20 @@ def match_terms(term: pd.Series, ctcae: pd.Series) -> pd.DataFrame:
     folded = raw.str.casefold().str.replace(r"\s+", " ", regex=True)
     names = raw.groupby(folded, sort=False).transform("first")
     return pd.DataFrame(
-        {"outcome": names, "matched_on": np.where(on_ctcae, "CTCAE term", "reported term"), "reported_term": term}
+        {
+            "outcome": names,
+            "matched_on": np.where(on_ctcae, "CTCAE term", "reported term"),
+            "reported_term": term,
+        }
     )
 
 
 def _build_adverse_events(frame, spec, tables, settings, issues):
     matched = match_terms(_col(frame, spec, "term"), _col(frame, spec, "ctcae_term"))
     grade = _col(frame, spec, "grade") if spec.field("grade") else None
-    out = _arm_rows(frame, spec, settings, matched["outcome"], grade, _timepoint(frame, spec))[ARM_OUTCOME_COLUMNS]
+    out = _arm_rows(frame, spec, settings, matched["outcome"], grade, _timepoint(frame, spec))[
+        ARM_OUTCOME_COLUMNS
+    ]
     out["reported_term"], out["matched_on"] = matched["reported_term"], matched["matched_on"]
     return out
 
@@ -254,10 +269,19 @@ def _build_best_response(frame, spec, tables, settings, issues):
             missing = [p for p in parts if p not in counts or pd.isna(counts[p][0])]
             if missing:
                 why = "; ".join(counts[p][1] if p in counts else f"{p}: no row" for p in missing)
-                value, derivation, inputs, note = None, "", "", f"not derived, needs {' + '.join(parts)}: {why}"
+                value, derivation, inputs, note = (
+                    None,
+                    "",
+                    "",
+                    f"not derived, needs {' + '.join(parts)}: {why}",
+                )
             else:
                 value = int(sum(int(counts[p][0]) for p in parts))
-                derivation, inputs, note = " + ".join(parts), ", ".join(f"{p}={int(counts[p][0])}" for p in parts), ""
+                derivation, inputs, note = (
+                    " + ".join(parts),
+                    ", ".join(f"{p}={int(counts[p][0])}" for p in parts),
+                    "",
+                )
             pct = 100.0 * value / total if value is not None and total else None
             derived.append(
                 {
@@ -291,7 +315,9 @@ def _fallback_totals(spec: OutcomeSpec, tables: Mapping[str, pd.DataFrame]) -> d
     if arms is None or arms.empty or fname not in arms.columns:
         return {}
     values = _number(arms[fname])
-    return {(s, a): v for s, a, v in zip(arms["study_id"], arms["arm_id"], values, strict=True) if pd.notna(v)}
+    return {
+        (s, a): v for s, a, v in zip(arms["study_id"], arms["arm_id"], values, strict=True) if pd.notna(v)
+    }
 
 
 def _response_total(denominators: set[int], evaluable: object) -> tuple[int | None, str]:
@@ -330,17 +356,21 @@ def _build_continuous(frame, spec, tables, settings, issues):
         else:
             se = value(r, "se") if get.get("se") else disp if dtype == "SE" else None
             attempts = [
-                ("SE", lambda se=se: derive.sd_from_se(se, n), get.get("se") or dtype == "SE"),
+                (partial(derive.sd_from_se, se, n), get.get("se") or dtype == "SE"),
                 (
-                    "CI",
-                    lambda: derive.sd_from_ci(
-                        value(r, "ci_low"), value(r, "ci_high"), n, value(r, "ci_level"), settings.ci_distribution
+                    partial(
+                        derive.sd_from_ci,
+                        value(r, "ci_low"),
+                        value(r, "ci_high"),
+                        n,
+                        value(r, "ci_level"),
+                        settings.ci_distribution,
                     ),
                     get.get("ci_low"),
                 ),
-                ("p", lambda: _sd_from_p(r, groups, value), get.get("p_value")),
+                (partial(_sd_from_p, r, groups, value), get.get("p_value")),
             ]
-            for _, attempt, available in attempts:
+            for attempt, available in attempts:
                 if not available:
                     continue
                 d = attempt()
@@ -350,7 +380,12 @@ def _build_continuous(frame, spec, tables, settings, issues):
                 tried.append(d.note)
         if result is None and not derive.known(mean) and get.get("median"):
             d = derive.mean_sd_from_median(
-                value(r, "median"), value(r, "q1"), value(r, "q3"), value(r, "minimum"), value(r, "maximum"), n,
+                value(r, "median"),
+                value(r, "q1"),
+                value(r, "q3"),
+                value(r, "minimum"),
+                value(r, "maximum"),
+                n,
                 settings.median_method,
             )
             if d.value is not None:
@@ -358,7 +393,9 @@ def _build_continuous(frame, spec, tables, settings, issues):
             else:
                 tried.append(d.note)
         if result is None and not tried:
-            tried.append(f"SD: {derive.code(disp)}" if not derive.known(disp) else "SD: dispersion type or n not given")
+            tried.append(
+                f"SD: {derive.code(disp)}" if not derive.known(disp) else "SD: dispersion type or n not given"
+            )
         if not derive.known(mean):
             tried.insert(0, f"mean: {derive.code(mean)}")
         rows.append(
@@ -373,20 +410,31 @@ def _build_continuous(frame, spec, tables, settings, issues):
                 "n": int(float(n)) if derive.known(n) else None,
                 "derivation": result.derivation if result else "",
                 "inputs": result.inputs if result else "",
-                "note": "; ".join([*(t for t in tried if result is None), *([result.note] if result and result.note else [])]),
+                "note": "; ".join(
+                    [
+                        *(t for t in tried if result is None),
+                        *([result.note] if result and result.note else []),
+                    ]
+                ),
             }
         )
-    return pd.DataFrame(rows, columns=CONTINUOUS_COLUMNS).astype({"mean": "Float64", "sd": "Float64", "n": "Int64"})
+    return pd.DataFrame(rows, columns=CONTINUOUS_COLUMNS).astype(
+        {"mean": "Float64", "sd": "Float64", "n": "Int64"}
+    )
 
 
 def _sd_from_p(r, groups, value) -> derive.Derived:
     siblings = groups[(value(r, "study"), value(r, "outcome"), value(r, "timepoint"))]
     if len(siblings) != 2:
-        return derive.Derived(note=f"SD from a p-value needs exactly two arms of the outcome ({len(siblings)} given)")
+        return derive.Derived(
+            note=f"SD from a p-value needs exactly two arms of the outcome ({len(siblings)} given)"
+        )
     other = siblings[1] if siblings[0] is r else siblings[0]
     if value(other, "p_value") != value(r, "p_value"):
         return derive.Derived(note="SD from a p-value: the two arms give different p-values")
-    return derive.sd_from_p(value(r, "mean"), value(other, "mean"), value(r, "n"), value(other, "n"), value(r, "p_value"))
+    return derive.sd_from_p(
+        value(r, "mean"), value(other, "mean"), value(r, "n"), value(other, "n"), value(r, "p_value")
+    )
 
 
 _REVERSED = {"control vs experimental", "control versus experimental", "reversed"}
@@ -407,13 +455,13 @@ def _build_contrast(frame, spec, tables, settings, issues):
         d = derive.log_hr(hr, value(r, "ci_low"), value(r, "ci_high"), value(r, "ci_level"))
         tried = []
         # the other routes are tried (and their refusals told) only when the row gives some of their inputs
-        routes = [
-            lambda: derive.log_hr_from_oe(value(r, "o_minus_e"), value(r, "variance"), hr)
-        ] * (derive.known(value(r, "o_minus_e")) or derive.known(value(r, "variance"))) + [
-            lambda: derive.log_hr_from_p(
-                value(r, "p_value"), value(r, "events"), hr, value(r, "n_e"), value(r, "n_c"), str(value(r, "favours") or "")
-            )
-        ] * derive.known(value(r, "p_value"))
+        routes = []
+        if derive.known(value(r, "o_minus_e")) or derive.known(value(r, "variance")):
+            routes.append(partial(derive.log_hr_from_oe, value(r, "o_minus_e"), value(r, "variance"), hr))
+        if derive.known(value(r, "p_value")):
+            favours = str(value(r, "favours") or "")
+            args = (value(r, "p_value"), value(r, "events"), hr, value(r, "n_e"), value(r, "n_c"), favours)
+            routes.append(partial(derive.log_hr_from_p, *args))
         if d["sei"] is None and routes:
             tried.append(d["note"])
             for attempt in routes:
@@ -430,7 +478,12 @@ def _build_contrast(frame, spec, tables, settings, issues):
                 **d,
                 "yi": -d["yi"],
                 "derivation": "; ".join(
-                    x for x in (d["derivation"], "inverted: reported control versus experimental, ln HR negated") if x
+                    x
+                    for x in (
+                        d["derivation"],
+                        "inverted: reported control versus experimental, ln HR negated",
+                    )
+                    if x
                 ),
             }
         rows.append(
@@ -466,11 +519,19 @@ KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
         Kind("studies", "studies", (_STUDY,), arm_level=False),
-        Kind("arms", "arms of each study", (_STUDY, _ARM, Role("pooled", False, "TRUE for a row pooling other arms"))),
+        Kind(
+            "arms",
+            "arms of each study",
+            (_STUDY, _ARM, Role("pooled", False, "TRUE for a row pooling other arms")),
+        ),
         Kind(
             "risk_of_bias",
             "risk of bias judgements",
-            (_STUDY, Role("domain", True, "the bias domain"), Role("judgement", True, "low, some concerns, high")),
+            (
+                _STUDY,
+                Role("domain", True, "the bias domain"),
+                Role("judgement", True, "low, some concerns, high"),
+            ),
             arm_level=False,
         ),
         Kind(
@@ -621,7 +682,8 @@ def parse_spec(table: str, doc: object, fields: Mapping[str, object], line: int 
         if key not in allowed:
             raise SpecError(
                 f"outcome kind {kind.name}: unknown key {key!r}; its roles are "
-                f"{', '.join(r.name for r in kind.roles)}" + (f" and its options {', '.join(kind.options)}" if kind.options else ""),
+                f"{', '.join(r.name for r in kind.roles)}"
+                + (f" and its options {', '.join(kind.options)}" if kind.options else ""),
                 key,
             )
     roles: dict[str, str] = {}
@@ -645,7 +707,9 @@ def parse_spec(table: str, doc: object, fields: Mapping[str, object], line: int 
             raise SpecError("outcome: sums: must map each derived outcome to a list of categories", "sums")
         options["sums"] = {str(k): [str(x) for x in v] for k, v in sums.items()}
     if "total_from" in options and str(options["total_from"]).count(".") != 1:
-        raise SpecError("outcome: total_from: must be 'table.field', e.g. arms.evaluable_response", "total_from")
+        raise SpecError(
+            "outcome: total_from: must be 'table.field', e.g. arms.evaluable_response", "total_from"
+        )
     if "measure" in options and str(options["measure"]) not in kind.measures:
         raise SpecError(f"outcome: measure must be one of {', '.join(kind.measures)}", "measure")
     return OutcomeSpec(kind.name, table, roles, options, line)
@@ -662,7 +726,11 @@ def build(
         if kind.build is None or kind.frame is None or frame is None or frame.empty:
             continue
         parts[kind.frame].append(kind.build(frame, spec, tables, settings, {}))
-    columns = {"arm_outcomes": ARM_OUTCOME_COLUMNS, "continuous": CONTINUOUS_COLUMNS, "hazard_ratios": CONTRAST_COLUMNS}
+    columns = {
+        "arm_outcomes": ARM_OUTCOME_COLUMNS,
+        "continuous": CONTINUOUS_COLUMNS,
+        "hazard_ratios": CONTRAST_COLUMNS,
+    }
     types = {
         "arm_outcomes": {"events": "Int64", "total": "Int64", "percent": "Float64"},
         "continuous": {"mean": "Float64", "sd": "Float64", "n": "Int64"},

@@ -79,7 +79,21 @@ def analysis_tables(
 
 def count_columns(data: pd.DataFrame) -> list[str]:
     """The columns an analysis's rows need filled to be pooled."""
-    return [c for c in ("events_e", "n_e", "events_c", "n_c", "events", "n", "yi", "vi") if c in data.columns]
+    names = (
+        "events_e",
+        "n_e",
+        "events_c",
+        "n_c",
+        "events",
+        "n",
+        "mean_e",
+        "sd_e",
+        "mean_c",
+        "sd_c",
+        "yi",
+        "vi",
+    )
+    return [c for c in names if c in data.columns]
 
 
 def comparison_table(
