@@ -588,11 +588,12 @@ def export_all(
     from .outcomes import table_of_kind
 
     arms_table = table_of_kind(review.form, "arms")
-    arms = (
-        consensus.tables.get(arms_table, pd.DataFrame(columns=["study_id", "arm_id"]))
-        if arms_table
-        else pd.DataFrame(columns=["study_id", "arm_id"])
-    )
+    arms = pd.DataFrame(columns=["study_id", "arm_id"])
+    if arms_table in consensus.tables:
+        roles = review.form.table(arms_table).outcome.roles
+        arms = consensus.tables[arms_table].rename(
+            columns={roles["study"]: "study_id", roles["arm"]: "arm_id"}
+        )
     written += revman_exports(list(review.analyses), datasets, arms, out / "revman")
     files = {name: f"consensus/{name}.csv" for name in consensus.tables}
     package = json.dumps(datapackage(review, files), indent=2, ensure_ascii=False) + "\n"

@@ -93,7 +93,7 @@ def count_columns(data: pd.DataFrame) -> list[str]:
         "yi",
         "vi",
     )
-    return [c for c in names if c in data.columns]
+    return [c for c in data.columns if c in names]  # the data's order: metafor's m1i, sd1i, n1i for means
 
 
 def comparison_table(
