@@ -33,7 +33,8 @@ import pandas as pd
 
 from .derive import CI_DISTRIBUTIONS, COUNT_POLICIES, MEDIAN_METHODS
 from .effects import CORRECTIONS, MEASURES, ONE_ARM
-from .errors import ReviewError
+from .errors import RefusedOutput, ReviewError
+from .files import check_output, claim_folder
 from .forms import Form, default_form_path, load_form
 from .issues import Report
 from .meta import METHODS, TESTS
@@ -422,15 +423,26 @@ def matches(frame: pd.DataFrame, rule: Mapping[str, object]) -> pd.Series:
 
 
 def init_review(
-    folder: str | Path, reviewers: tuple[str, ...] = ("A", "B"), form_path: str | Path | None = None
+    folder: str | Path,
+    reviewers: tuple[str, ...] = ("A", "B"),
+    form_path: str | Path | None = None,
+    *,
+    force: bool = False,
 ) -> list[Path]:
-    """Make a new review folder: review.toml and a blank workbook per reviewer. Refuses to overwrite."""
+    """Make a new review folder: review.toml and a blank workbook per reviewer. An existing review.toml is
+    never replaced; an existing workbook only with `force`."""
     folder = Path(folder)
     if (folder / CONFIG).exists():
-        raise ReviewError(f"{folder / CONFIG} already exists; choose a new folder.")
+        raise RefusedOutput(f"{folder / CONFIG} already exists; choose a new folder.")
     form = load_form(form_path or default_form_path())
-    folder.mkdir(parents=True, exist_ok=True)
     names = [f"reviewer_{r.lower()}.xlsx" for r in reviewers]
+    if len(set(names)) < len(names):
+        raise ReviewError(
+            f"reviewers {', '.join(reviewers)}: two would share a workbook; give distinct initials."
+        )
+    for n in names:
+        check_output(folder / n, [form.path] if form.path else [], force=force)
+    folder.mkdir(parents=True, exist_ok=True)
     written = [make_workbook(form, folder / n, reviewer=r) for n, r in zip(names, reviewers, strict=False)]
     form_line = f"form = {json.dumps(str(Path(form_path).resolve()))}\n" if form_path else ""
     (folder / CONFIG).write_text(  # JSON strings and lists of strings are valid TOML
@@ -446,6 +458,23 @@ def init_review(
 
 # --------------------------------------------------------------------------------------------------------------
 # Running
+
+
+def _keep_decisions(path: Path, force: bool) -> None:
+    """The discrepancy workbook a run writes is where an adjudicator may have typed decisions: keep them."""
+    from .reconcile import read_decisions
+
+    if force or not path.exists():
+        return
+    try:
+        decided = read_decisions(path).decided
+    except ReviewError:
+        decided = 0  # not readable as decisions: one of ours, left half-written, or damaged; ours to replace
+    if decided:
+        raise RefusedOutput(
+            f"{path}: holds {decided} decisions an adjudicator typed; a re-run would replace them. Move it "
+            "into the review folder and name it in review.toml (adjudication = ...), or pass --force."
+        )
 
 
 Progress = Callable[[str], None]
@@ -492,8 +521,17 @@ class RunResult:
 STAGES = ("validate", "compare", "reconcile", "aggregate", "pool", "export")
 
 
-def run(folder: str | Path, out: str | Path | None = None, progress: Progress | None = None) -> RunResult:
-    """Run the review in `folder` end to end; outputs go to `out` (default: the review's output folder)."""
+def run(
+    folder: str | Path,
+    out: str | Path | None = None,
+    progress: Progress | None = None,
+    *,
+    force: bool = False,
+) -> RunResult:
+    """Run the review in `folder` end to end; outputs go to `out` (default: the review's output folder).
+
+    The output folder must not hold any input, and is written only if the toolkit made it or it is empty
+    (or `force`); a discrepancy workbook there that already holds decisions is not replaced unless `force`."""
     from .compare import compare
     from .export import export_all
     from .reconcile import read_decisions, reconcile, write_discrepancies
@@ -503,6 +541,14 @@ def run(folder: str | Path, out: str | Path | None = None, progress: Progress | 
     step = progress or (lambda stage: None)
     review = load_review(folder)
     out_dir = Path(out) if out else review.output
+    inputs = [
+        folder / CONFIG,
+        *review.reviewers,
+        *([review.adjudication] if review.adjudication else []),
+        *([review.form.path] if review.form.path else []),
+    ]
+    claim_folder(out_dir, inputs, force=force)
+    _keep_decisions(out_dir / "discrepancies.xlsx", force)
 
     step("validate")
     extractions: list[Extraction] = []
@@ -892,7 +938,7 @@ class Pooled:
 
 
 def _config(a: Analysis, columns: tuple[str, ...]) -> tuple:
-    return (a.measure, a.method, a.test, a.level, a.add, a.to, a.drop00, columns)
+    return (a.measure, a.method, a.test, a.level, a.add, a.to, a.drop00, a.subgroup_model, columns)
 
 
 def _batched(analyses, frames: dict[str, pd.DataFrame], call) -> pd.DataFrame:
@@ -1039,19 +1085,21 @@ def _with_subgroup(data: pd.DataFrame, a: Analysis, attributes: pd.DataFrame) ->
 
 
 def _subgroups(subgroups, data: pd.DataFrame, a: Analysis) -> pd.DataFrame:
-    import inspect
-
+    """Subgroup estimates and the test for differences: one tau^2 for all subgroups by default (metafor's
+    rma(yi, vi, mods = ~ factor(subgroup)) with its QM), or a separate tau^2 in each."""
     columns = [*BY, "study_id", "subgroup", *count_columns(data)]
-    kwargs = {"by": BY, "single_study": "keep", **_options(a)}
-    if "model" in inspect.signature(subgroups).parameters:  # the engine's common-tau^2 model, once it has one
-        kwargs["model"] = a.subgroup_model
-    elif a.subgroup_model == "common":
-        raise ReviewError(
-            f'analysis {a.name!r}: subgroup_model = "common" (one tau^2 for all subgroups, metafor\'s '
-            'mods = ~ factor(subgroup)) is not available in this engine yet; use subgroup_model = "separate".'
-        )
-    out = subgroups(data[columns], "subgroup", a.measure, a.method, a.test, **kwargs)
-    return out.assign(subgroup_field=a.subgroup, subgroup_model=a.subgroup_model)
+    out = subgroups(
+        data[columns],
+        "subgroup",
+        a.measure,
+        a.method,
+        a.test,
+        by=BY,
+        tau2=a.subgroup_model,
+        single_study="keep",
+        **_options(a),
+    )
+    return out.assign(subgroup_field=a.subgroup)
 
 
 def _left_out(data: pd.DataFrame, counts: list[str]) -> pd.DataFrame:

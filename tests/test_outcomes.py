@@ -36,6 +36,14 @@ subgroup_model = "separate"
 sensitivity = { leave_one_out = true, exclude = { quality = "poor" } }
 
 [[analysis]]
+name = "Response, common tau2"
+outcome = "response"
+measure = "RR"
+experimental = { daily_dose = ">= 800" }
+control = { daily_dose = 400 }
+subgroup = "region"
+
+[[analysis]]
 name = "QoL MD"
 outcome = "QoL"
 measure = "MD"
@@ -104,8 +112,8 @@ def _data() -> dict[str, pd.DataFrame]:
                 ("T1", "lo", 12, 50),
                 ("T2", "hi", 30, 80),
                 ("T2", "lo", 25, 80),
-                ("T3", "hi", 15, 40),
-                ("T3", "lo", 10, 42),
+                ("T3", "hi", 25, 40),
+                ("T3", "lo", 8, 42),
                 ("T4", "hi", 22, 60),
                 ("T4", "lo", 18, 61),
             )
@@ -256,23 +264,23 @@ def _row(frame, analysis, **where):
 
 
 @pytest.mark.parametrize(
-    ("analysis", "theta", "se"),
+    ("analysis", "theta", "se", "tau2"),
     [
-        # rma(measure="RR", ai=c(20,30,15,22), n1i=c(50,80,40,60), ci=c(12,25,10,18), n2i=c(50,80,42,61))
-        ("Response", 0.298432555873, 0.135326181446),
+        # rma(measure="RR", ai=c(20,30,25,22), n1i=c(50,80,40,60), ci=c(12,25,8,18), n2i=c(50,80,42,61))
+        ("Response", 0.475271663803, 0.213870804632, 0.105036180892),
         # rma(measure="MD", m1i, sd1i, n1i, m2i, sd2i, n2i) with the SDs derived in make_reference_outcomes.R
-        ("QoL MD", 3.121413286404, 1.094652278179),
-        ("QoL SMD", 0.264168726850, 0.093374577150),
+        ("QoL MD", 3.121413286404, 1.094652278179, 0.0),
+        ("QoL SMD", 0.264168726850, 0.093374577150, 0.0),
         # rma(yi, sei=sei): ln HR from a CI, from O-E and V, from a log-rank p (Tierney 2007), and one inverted
-        ("PFS", -0.198103008962, 0.068172784211),
+        ("PFS", -0.198103008962, 0.068172784211, 0.0),
     ],
 )
-def test_pooled_equal_metafor(result, analysis, theta, se):
+def test_pooled_equal_metafor(result, analysis, theta, se, tau2):
     row = _row(result.pooled, analysis)
     assert row["k"] == 4
     assert row["theta"] == pytest.approx(theta, abs=1e-9)
     assert row["se"] == pytest.approx(se, abs=1e-9)
-    assert row["tau2"] == pytest.approx(0.0, abs=1e-9)
+    assert row["tau2"] == pytest.approx(tau2, abs=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -335,21 +343,33 @@ def test_safety_table_contents(result):
 
 
 def test_subgroups_and_sensitivity_equal_metafor(result):
-    sub = result.subgroups.set_index("subgroup")
+    subs = result.subgroups
+    sep = subs[subs["analysis"] == "Response"].set_index("subgroup")
     # rma(yi, vi, subset=region=="EU") and =="US", each REML; Q between: rma(theta, sei=se, method="EE")$QE
-    assert sub.loc["EU", "theta"] == pytest.approx(0.294399414937, abs=1e-9)
-    assert sub.loc["US", "theta"] == pytest.approx(0.303891523016, abs=1e-9)
-    assert sub.loc["US", "se"] == pytest.approx(0.207606747894, abs=1e-9)
-    assert sub.loc["EU", "q_between"] == pytest.approx(0.001202237372, abs=1e-9)
-    assert (sub["subgroup_model"] == "separate").all()
+    assert sep.loc["EU", "theta"] == pytest.approx(0.294399414937, abs=1e-9)
+    assert sep.loc["US", "theta"] == pytest.approx(0.677872227639, abs=1e-9)
+    assert sep.loc["US", "se"] == pytest.approx(0.484876371108, abs=1e-9)
+    assert sep.loc["US", "tau2"] == pytest.approx(0.379374007239, abs=1e-9)
+    assert sep.loc["EU", "q_between"] == pytest.approx(0.550861104032, abs=1e-9)
+    assert (sep["model"] == "separate tau2").all()
+    # common <- rma(yi, vi, mods = ~ factor(region), method="REML"); predict(common, newmods=c(0, 1)); QM, QMp
+    com = subs[subs["analysis"] == "Response, common tau2"].set_index("subgroup")
+    assert com["model"].str.startswith("common").all()
+    assert com.loc["EU", "theta"] == pytest.approx(0.330846197650, abs=1e-9)
+    assert com.loc["US", "theta"] == pytest.approx(0.657006678154, abs=1e-9)
+    assert com.loc["US", "se"] == pytest.approx(0.356335027596, abs=1e-9)
+    assert com.loc["US", "tau2"] == pytest.approx(0.164149720785, abs=1e-9)
+    qm = [c for c in com.columns if c in ("qm", "q_between")][0]
+    assert com.loc["EU", qm] == pytest.approx(0.437080848253, abs=1e-9)
     sens = result.sensitivity
     loo = sens[sens["sensitivity"] == "leave one out"].set_index("omitted")
     # leave1out(rma(measure="RR", ...))$estimate
-    assert loo.loc["T1", "theta"] == pytest.approx(0.246585270967, abs=1e-9)
-    assert loo.loc["T4", "theta"] == pytest.approx(0.328402771527, abs=1e-9)
+    assert loo.loc["T1", "theta"] == pytest.approx(0.486725463819, abs=1e-9)
+    assert loo.loc["T4", "theta"] == pytest.approx(0.583780979071, abs=1e-9)
     excl = _row(sens, "Response", sensitivity="excluding quality = poor")
     # rma(measure="RR", ...) on T1-T3
-    assert excl["k"] == 3 and excl["se"] == pytest.approx(0.158334141702, abs=1e-9)
+    assert excl["k"] == 3 and excl["se"] == pytest.approx(0.291287563025, abs=1e-9)
+    assert excl["tau2"] == pytest.approx(0.171821437462, abs=1e-9)
 
 
 def test_derivations_recorded(result):
@@ -499,6 +519,6 @@ def test_a_form_without_the_kind_an_analysis_needs_is_a_located_error(folder):
         (bad / f).write_bytes((folder / f).read_bytes())
     (bad / "review.toml").write_text(TOML.replace("FORM", "form.yaml"), encoding="utf-8")
     with pytest.raises(
-        ReviewError, match=r"analysis 2 \(QoL MD\): measure MD needs a table of kind continuous"
+        ReviewError, match=r"analysis 3 \(QoL MD\): measure MD needs a table of kind continuous"
     ):
         load_review(bad)

@@ -6,7 +6,7 @@ p <- function(label, x) cat(sprintf("%s = %.12f\n", label, x))
 show <- function(label, res) { p(paste(label, "theta"), res$beta[1]); p(paste(label, "se"), res$se); p(paste(label, "tau2"), res$tau2); p(paste(label, "i2"), res$I2) }
 
 # response, 800 vs 400 mg (T1..T4)
-ai <- c(20, 30, 15, 22); n1 <- c(50, 80, 40, 60); ci <- c(12, 25, 10, 18); n2 <- c(50, 80, 42, 61)
+ai <- c(20, 30, 25, 22); n1 <- c(50, 80, 40, 60); ci <- c(12, 25, 8, 18); n2 <- c(50, 80, 42, 61)
 res <- rma(measure="RR", ai=ai, n1i=n1, ci=ci, n2i=n2, method="REML"); show("response RR", res)
 l1 <- leave1out(res); p("response loo T1 theta", l1$estimate[1]); p("response loo T4 theta", l1$estimate[4])
 res_x <- rma(measure="RR", ai=ai[1:3], n1i=n1[1:3], ci=ci[1:3], n2i=n2[1:3], method="REML"); show("response excl poor", res_x)
@@ -46,3 +46,7 @@ sei <- c((log(0.98) - log(0.65)) / (2 * qnorm(0.975)), 1 / sqrt(30.2), 1 / sqrt(
          (log(1.47) - log(0.90)) / (2 * qnorm(0.975)))
 p("T3 log HR", yi[3]); p("T3 se", sei[3])
 show("pfs HR", rma(yi, sei=sei, method="REML"))
+
+# the response subgroups with one tau^2 for both (the default, subgroup_model = "common")
+pc <- predict(common, newmods=c(0, 1)); p("response common EU theta", pc$pred[1]); p("response common US theta", pc$pred[2])
+p("response common US se", pc$se[2]); p("response common QMp", common$QMp)
