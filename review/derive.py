@@ -169,7 +169,7 @@ def sd_from_se(se: object, n: object) -> Derived:
 
 
 def sd_from_ci(
-    low: object, high: object, n: object, level: object = 95.0, distribution: str = "auto"
+    low: object, high: object, n: object, level: object = None, distribution: str = "auto"
 ) -> Derived:
     """SD = sqrt(n) x (upper - lower) / (2 x crit) for a CI of one arm's mean (Cochrane Handbook 6.5.2.2)."""
     if not (known(low) and known(high) and known(n)):

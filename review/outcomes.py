@@ -155,15 +155,25 @@ def _number(series: pd.Series) -> pd.Series:
 
 def _missing_note(what: str, series: pd.Series) -> pd.Series:
     """'what: NR' (or NA, or empty) where a value is missing, '' where one was typed."""
-    num = _number(series)
-    shown = series.astype(object).where(series.isin(derive.MISSING), "empty")
-    return pd.Series(np.where(num.isna(), what + ": " + shown.astype(str), ""), index=series.index)
+    missing = _number(series).isna().to_numpy()
+    out = np.full(len(series), "", dtype=object)
+    if missing.any():
+        shown = series[missing].astype(object)
+        out[missing] = (what + ": " + shown.where(shown.isin(derive.MISSING), "empty").astype(str)).to_numpy()
+    return pd.Series(out, index=series.index, dtype=object)
 
 
 def _join_notes(*parts: pd.Series) -> pd.Series:
-    frame = pd.concat([p.fillna("").astype(str) for p in parts], axis=1)
-    joined = frame.agg("; ".join, axis=1) if len(frame) else pd.Series([], dtype=object)
-    return joined.str.replace(r"(; )+", "; ", regex=True).str.strip("; ")
+    """Join notes column-wise with '; ', skipping empty ones (vectorised: no per-row Python)."""
+    out = None
+    for p in parts:
+        p = p.fillna("").astype(str)
+        if out is None:
+            out = p
+            continue
+        both = (out != "") & (p != "")
+        out = (out + np.where(both, "; ", "") + p).astype(str)
+    return out if out is not None else pd.Series([], dtype=object)
 
 
 _COUNT_WORDS = {  # how notes name the count and the total of each kind
@@ -227,19 +237,33 @@ def _build_safety(frame, spec, tables, settings, issues):
 def match_terms(term: pd.Series, ctcae: pd.Series) -> pd.DataFrame:
     """The term each adverse-event row is pooled under: its CTCAE term when given, else the reported term.
 
-    Terms match across studies ignoring case and spacing; the first spelling met names the group."""
-    ct = ctcae.astype(object).where(~ctcae.isin(derive.MISSING) & ctcae.notna(), None)
+    Terms match across studies ignoring case and spacing; the first spelling met names the group. The text
+    work is done once per distinct (term, CTCAE term) pair, not per row."""
+    t_codes, t_uni = pd.factorize(term.astype(object), use_na_sentinel=True)
+    c_codes, c_uni = pd.factorize(ctcae.astype(object), use_na_sentinel=True)
+    codes, combined = pd.factorize((t_codes + 1) * (len(c_uni) + 1) + (c_codes + 1))
+    t_at, c_at = combined // (len(c_uni) + 1) - 1, combined % (len(c_uni) + 1) - 1
+    u = pd.DataFrame(
+        {
+            "term": np.where(t_at >= 0, np.asarray(t_uni, dtype=object)[np.maximum(t_at, 0)], None),
+            "ctcae": np.where(
+                c_at >= 0, np.asarray(c_uni, dtype=object)[np.maximum(c_at, 0)] if len(c_uni) else None, None
+            ),
+        }
+    )
+    ct = u["ctcae"].where(~u["ctcae"].isin(derive.MISSING) & u["ctcae"].notna(), None)
     ct = ct.where(ct.astype(str).str.strip() != "", None)
-    on_ctcae = ct.notna()
-    raw = ct.where(on_ctcae, term).astype(str).str.strip()
+    on_ctcae = ct.notna().to_numpy()
+    raw = ct.where(on_ctcae, u["term"]).astype(str).str.strip()
     folded = raw.str.casefold().str.replace(r"\s+", " ", regex=True)
-    names = raw.groupby(folded, sort=False).transform("first")
+    names = raw.groupby(folded, sort=False).transform("first").to_numpy(dtype=object)
     return pd.DataFrame(
         {
-            "outcome": names,
-            "matched_on": np.where(on_ctcae, "CTCAE term", "reported term"),
-            "reported_term": term,
-        }
+            "outcome": names[codes],
+            "matched_on": np.where(on_ctcae, "CTCAE term", "reported term")[codes],
+            "reported_term": term.to_numpy(dtype=object),
+        },
+        index=term.index,
     )
 
 

@@ -641,7 +641,9 @@ def _normalised(frame: pd.DataFrame | None, form: Form, table: str) -> pd.DataFr
     if frame is None:
         return pd.DataFrame(columns=["study_id", "arm_id"])
     roles = form.table(table).outcome.roles
-    rename = {roles[r]: n for r, n in (("study", "study_id"), ("arm", "arm_id")) if r in roles}
+    rename = {
+        roles[r]: n for r, n in (("study", "study_id"), ("arm", "arm_id"), ("pooled", "pooled")) if r in roles
+    }
     return frame.rename(columns=rename)
 
 
@@ -652,30 +654,34 @@ def arm_pairs(analysis: Analysis, attributes: pd.DataFrame) -> pd.DataFrame:
     if analysis.groups:
         sides = ("arm",) if analysis.one_arm else ("experimental", "control")
         pooled_col = "pooled" if "pooled" in attributes.columns else None
-        chosen = {}
+        first, count, several = {}, {}, {}
         for side in sides:
             rule = analysis.groups[side]
             hit = matches(attributes, rule)
             if pooled_col and pooled_col not in rule:  # an 'all arms' row is chosen only by asking for it
                 hit &= ~attributes[pooled_col].astype(str).str.casefold().isin(("true", "1"))
-            chosen[side] = attributes.loc[hit].groupby("study_id", sort=False)["arm_id"].agg(list)
-        studies = chosen[sides[0]].index
+            picked = attributes.loc[hit, ["study_id", "arm_id"]]
+            count[side] = picked.groupby("study_id", sort=False).size()
+            first[side] = picked.drop_duplicates("study_id").set_index("study_id")["arm_id"]
+            many = picked[picked["study_id"].isin(count[side].index[count[side] > 1])]
+            several[side] = many.groupby("study_id")["arm_id"].agg(list).to_dict() if len(many) else {}
+        studies = count[sides[0]].index
         for side in sides[1:]:
-            studies = studies.intersection(chosen[side].index, sort=False)
-        for study in studies:
-            if study in analysis.arms:
-                continue
-            picked = [chosen[side][study] for side in sides]
-            notes = [
-                f"{len(arms)} arms match {side} ({', '.join(map(str, arms))}); list the study under arms = {{...}}"
-                for side, arms in zip(sides, picked, strict=True)
-                if len(arms) > 1
-            ]
-            if not notes and len(sides) == 2 and picked[0][0] == picked[1][0]:
-                notes.append(f"arm {picked[0][0]} matches both experimental and control")
-            exp = picked[0][0] if len(picked[0]) == 1 else None
-            ctl = picked[-1][0] if len(picked[-1]) == 1 else None
-            rows.append((study, exp, ctl, "; ".join(notes)))
+            studies = studies.intersection(count[side].index, sort=False)
+        studies = studies[~studies.isin(list(analysis.arms))]
+        exp = first[sides[0]].reindex(studies).to_numpy(dtype=object)
+        ctl = first[sides[-1]].reindex(studies).to_numpy(dtype=object)
+        notes = np.full(len(studies), "", dtype=object)
+        if len(sides) == 2:
+            notes[exp == ctl] = [f"arm {a} matches both experimental and control" for a in exp[exp == ctl]]
+        for side in sides:  # ambiguous rules: few studies, told one by one
+            for i in np.flatnonzero(studies.isin(list(several[side]))):
+                arms = several[side][studies[i]]
+                notes[i] = (
+                    f"{len(arms)} arms match {side} ({', '.join(map(str, arms))}); list the study under arms = {{...}}"
+                )
+                (exp if side == sides[0] else ctl)[i] = None
+        rows += list(zip(studies, exp, ctl, notes, strict=True))
     for study, arms in analysis.arms.items():
         rows.append((study, arms[0], arms[-1], ""))
     return pd.DataFrame(rows, columns=["study_id", "experimental_arm", "control_arm", "pair_note"])
@@ -777,20 +783,20 @@ def arm_dataset(
             )
         )
     data = merged
-    for side, arm_col in sides:
-        has = data[f"note_{side}"].notna()
-        missing = data[[f"{v}_{side}" for v in values.values()]].isna().any(axis=1)
-        arm = data[arm_col].astype(str)
-        what = data["outcome"].astype(str)
-        data[f"why_{side}"] = np.where(
-            ~has,
-            "arm " + arm + ": no row for " + what,
-            np.where(
-                missing,
-                "arm " + arm + ": " + data[f"note_{side}"].fillna("").replace("", "value missing"),
-                "",
-            ),
-        )
+    for side, arm_col in sides:  # notes only where something is missing: most rows need none
+        has = data[f"note_{side}"].notna().to_numpy()
+        missing = data[[f"{v}_{side}" for v in values.values()]].isna().any(axis=1).to_numpy()
+        why = np.full(len(data), "", dtype=object)
+        for mask, text in ((~has, None), (has & missing, "value")):
+            if mask.any():
+                part = data.loc[mask]
+                arm = "arm " + part[arm_col].astype(str) + ": "
+                why[mask] = (
+                    arm + "no row for " + part["outcome"].astype(str)
+                    if text is None
+                    else arm + part[f"note_{side}"].fillna("").replace("", "value missing")
+                ).to_numpy()
+        data[f"why_{side}"] = why
     whys = [data[f"why_{s}"] for s, _ in sides]
     note = (
         whys[0]
@@ -847,12 +853,9 @@ def arm_dataset(
 
 
 def _join(*parts) -> pd.Series:
-    frame = pd.concat([p.fillna("").astype(str) for p in parts if p is not None], axis=1)
-    return (
-        frame.apply(lambda r: "; ".join(x for x in r if x), axis=1)
-        if len(frame)
-        else pd.Series([], dtype=object)
-    )
+    from .outcomes import _join_notes
+
+    return _join_notes(*(p for p in parts if p is not None))
 
 
 def contrast_dataset(analysis: Analysis, pairs: pd.DataFrame, contrasts: pd.DataFrame) -> pd.DataFrame:
