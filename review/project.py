@@ -542,7 +542,7 @@ def run(
     review = load_review(folder)
     out_dir = Path(out) if out else review.output
     inputs = [
-        folder / CONFIG,
+        review.folder / CONFIG,
         *review.reviewers,
         *([review.adjudication] if review.adjudication else []),
         *([review.form.path] if review.form.path else []),
@@ -669,8 +669,8 @@ def arm_pairs(analysis: Analysis, attributes: pd.DataFrame) -> pd.DataFrame:
         for side in sides[1:]:
             studies = studies.intersection(count[side].index, sort=False)
         studies = studies[~studies.isin(list(analysis.arms))]
-        exp = first[sides[0]].reindex(studies).to_numpy(dtype=object)
-        ctl = first[sides[-1]].reindex(studies).to_numpy(dtype=object)
+        exp = np.array(first[sides[0]].reindex(studies), dtype=object)
+        ctl = np.array(first[sides[-1]].reindex(studies), dtype=object)
         notes = np.full(len(studies), "", dtype=object)
         if len(sides) == 2:
             notes[exp == ctl] = [f"arm {a} matches both experimental and control" for a in exp[exp == ctl]]
@@ -811,6 +811,16 @@ def arm_dataset(
         )
     )
     data["note"] = note
+    if analysis.outcome is None:  # every outcome: a study giving none at all is still listed, with why
+        lacking = pairs[~pairs["study_id"].isin(set(data["study_id"]))]
+        if len(lacking):
+            why = [
+                ""
+                if p.pair_note
+                else "; ".join(dict.fromkeys(f"arm {getattr(p, a)}: no rows" for _, a in sides))
+                for p in lacking.itertuples()
+            ]
+            data = pd.concat([data, lacking.assign(note=why, outcome="")], ignore_index=True)
     if analysis.outcome is not None:  # one outcome: one row per study, or a note saying why not
         counts = data.groupby("study_id", sort=False)["study_id"].transform("size")
         dup = data[counts > 1]
@@ -1144,6 +1154,12 @@ SAFETY_COLUMNS = [
 ]
 
 
+def _join_notes(*parts):
+    from .outcomes import _join_notes as join
+
+    return join(*parts)
+
+
 def _safety_rows(
     a: Analysis,
     results: pd.DataFrame,
@@ -1159,8 +1175,11 @@ def _safety_rows(
     out = results.merge(sums.reset_index(), on=keys, how="left") if len(results) else sums.reset_index()
     if len(left_out):
         lo = left_out.assign(**{k: left_out[k].astype(object).where(left_out[k].notna(), "") for k in keys})
+        whole = "; ".join(lo.loc[lo["outcome"] == "", "text"])  # studies that give no term at all
         text = lo.groupby(keys, sort=False, dropna=False)["text"].agg("; ".join).rename("studies_left_out")
         out = out.merge(text.reset_index(), on=keys, how="left")
+        if whole:
+            out["studies_left_out"] = _join_notes(out["studies_left_out"], pd.Series(whole, index=out.index))
     terms = arm_outcomes[arm_outcomes["domain"] == a.domain].groupby("outcome", sort=False)
     shown = pd.DataFrame(
         {
