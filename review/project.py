@@ -1191,6 +1191,14 @@ def _safety_rows(
     )
     out = out.merge(shown, left_on="outcome", right_index=True, how="left")
     out["analysis"] = a.name
+    if a.method not in ("MH", "PETO") and "k_corrected" in out and len(out):  # Cochrane Handbook 10.4.4.2
+        advice = np.where(
+            out["k_corrected"].fillna(0) > 0,
+            "zero cells corrected by adding " + out["add"].astype(str) + "; for rare events the Cochrane "
+            "Handbook (10.4.4.2) prefers method MH or PETO, which need no correction",
+            "",
+        )
+        out["note"] = _join_notes(out["note"], pd.Series(advice, index=out.index))
     out = out.rename(columns={"outcome": "term"})
     for c in SAFETY_COLUMNS:
         if c not in out.columns:

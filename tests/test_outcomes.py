@@ -82,6 +82,27 @@ experimental = { daily_dose = ">= 800" }
 control = { daily_dose = 400 }
 
 [[analysis]]
+name = "Toxicity, high dose"
+table = "toxicity"
+measure = "PLO"
+arm = { daily_dose = 800 }
+
+[[analysis]]
+name = "Toxicity IV"
+table = "toxicity"
+measure = "RR"
+method = "DL"
+experimental = { daily_dose = ">= 800" }
+control = { daily_dose = 400 }
+
+[[analysis]]
+name = "Ambiguous arms"
+outcome = "response"
+measure = "RR"
+experimental = { daily_dose = ">= 400" }
+control = { daily_dose = 400 }
+
+[[analysis]]
 name = "PFS"
 outcome = "PFS"
 measure = "HR"
@@ -89,6 +110,7 @@ experimental = { daily_dose = ">= 800" }
 control = { daily_dose = 400 }
 """
 TRIALS = ("T1", "T2", "T3", "T4")
+PLO_NAUSEA = 0.207620857466  # transf.ilogit(rma(measure="PLO", xi=c(10,20,5), ni=c(50,80,40))$beta)
 
 
 def _data() -> dict[str, pd.DataFrame]:
@@ -339,7 +361,24 @@ def test_safety_table_contents(result):
     assert pd.isna(severe["estimate"]) and "undefined" in severe["note"]
     assert _row(safety, "Toxicity RD", term="Nausea", grade="3-4")["k_double_zero"] == 1
     written = pd.read_csv(result.review.output / "safety.csv")
-    assert len(written) == len(safety) == 9
+    assert len(written) == len(safety) == 3 * 5
+    # single-arm: pooled proportions per term. R: rma(measure="PLO", xi=c(10,20,5), ni=c(50,80,40))
+    prop = _row(safety, "Toxicity, high dose", term="Nausea", grade="any")
+    assert (prop["events"], prop["n"], prop["k"]) == (35, 170, 3)
+    assert prop["estimate"] == pytest.approx(PLO_NAUSEA, abs=1e-9)
+    # inverse variance with zero cells: corrected as metafor, and the Cochrane advice said
+    iv = _row(safety, "Toxicity IV", term="Nausea", grade="3-4")
+    assert "Cochrane" in iv["note"] and "MH or PETO" in iv["note"]
+    assert "Cochrane" not in str(_row(safety, "Toxicity RR", term="Nausea", grade="3-4")["note"])
+
+
+def test_ambiguous_arm_rule_is_told_not_guessed(result):
+    row = _row(result.pooled, "Ambiguous arms")
+    assert row["k"] == 0
+    assert (
+        "T1 (2 arms match experimental (hi, lo); list the study under arms = {...})"
+        in row["studies_left_out"]
+    )
 
 
 def test_subgroups_and_sensitivity_equal_metafor(result):

@@ -50,3 +50,6 @@ show("pfs HR", rma(yi, sei=sei, method="REML"))
 # the response subgroups with one tau^2 for both (the default, subgroup_model = "common")
 pc <- predict(common, newmods=c(0, 1)); p("response common EU theta", pc$pred[1]); p("response common US theta", pc$pred[2])
 p("response common US se", pc$se[2]); p("response common QMp", common$QMp)
+
+# single-arm proportions per term: Nausea (any grade) in the 800 mg arms
+p("plo nausea estimate", transf.ilogit(rma(measure="PLO", xi=c(10, 20, 5), ni=c(50, 80, 40), method="REML")$beta[1]))
