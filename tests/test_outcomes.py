@@ -561,3 +561,18 @@ def test_a_form_without_the_kind_an_analysis_needs_is_a_located_error(folder):
         ReviewError, match=r"analysis 3 \(QoL MD\): measure MD needs a table of kind continuous"
     ):
         load_review(bad)
+
+
+def test_every_kind_and_role_is_documented():
+    from conftest import ROOT
+
+    from review.outcomes import KINDS
+
+    doc = (ROOT / "extraction_forms" / "README.md").read_text(encoding="utf-8")
+    for kind in KINDS.values():
+        row = next((line for line in doc.splitlines() if line.startswith(f"| `{kind.name}` |")), "")
+        assert row, kind.name
+        for role in kind.roles:
+            assert f"`{role.name}`" in row, (kind.name, role.name)
+        for option in kind.options:
+            assert f"`{option}`" in row, (kind.name, option)
