@@ -719,20 +719,24 @@ def analysis_data(analysis: Analysis, tables: AnalysisTables) -> pd.DataFrame:
     frame = tables.frames()[frame_name]
     if frame_name == "hazard_ratios":
         return contrast_dataset(analysis, pairs, frame)
-    sel = frame
     if analysis.domain:
-        sel = sel[sel["domain"] == analysis.domain]
+        domains = [analysis.domain]
     else:
-        usable = [t for t, s in specs_of(tables.form).items() if analysis.measure in KINDS[s.kind].measures]
-        sel = sel[sel["domain"].isin(usable)]
+        domains = [t for t, s in specs_of(tables.form).items() if analysis.measure in KINDS[s.kind].measures]
+    groups = tables.groups(frame_name)  # grouped once per run: no analysis scans the whole table
     if analysis.outcome is not None:
-        known = sorted(set(sel["outcome"].dropna().astype(str)))
+        known = sorted({str(o) for d, o in groups if d in domains})
         if analysis.outcome not in known:
             raise ReviewError(
                 f"analysis {analysis.name!r}: outcome {analysis.outcome!r} is not in the consensus "
                 f"data; outcomes are: {', '.join(known)}."
             )
-        sel = sel[sel["outcome"] == analysis.outcome]
+    positions = [
+        idx
+        for (d, o), idx in groups.items()
+        if d in domains and (analysis.outcome is None or o == analysis.outcome)
+    ]
+    sel = frame.iloc[np.sort(np.concatenate(positions))] if positions else frame.iloc[:0]
     if analysis.timepoint is not None:
         sel = sel[sel["timepoint"] == analysis.timepoint]
     if analysis.grade is not None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .derive import COUNT_POLICIES, Count, count_from, log_hr  # noqa: F401  (the public derivations)
@@ -33,6 +34,7 @@ class AnalysisTables:
     frames_: dict[str, pd.DataFrame]
     form: object = None
     source: Mapping[str, pd.DataFrame] = field(default_factory=dict)  # the consensus tables, for arm groups
+    _groups: dict = field(default_factory=dict, repr=False)
 
     @property
     def arm_outcomes(self) -> pd.DataFrame:
@@ -48,6 +50,18 @@ class AnalysisTables:
 
     def frames(self) -> dict[str, pd.DataFrame]:
         return dict(self.frames_)
+
+    def groups(self, frame: str) -> dict[tuple, np.ndarray]:
+        """Row positions of `frame` per (domain, outcome), computed once and kept: analyses pick their rows
+        from these instead of each scanning the whole table."""
+        if frame not in self._groups:
+            data = self.frames_[frame]
+            keys = [
+                data["domain"].astype(object),
+                data["outcome"].astype(object).where(data["outcome"].notna(), ""),
+            ]
+            self._groups[frame] = data.groupby(keys, sort=False).indices if len(data) else {}
+        return self._groups[frame]
 
     def __repr__(self) -> str:
         return "AnalysisTables(" + ", ".join(f"{k}={len(v)} rows" for k, v in self.frames_.items()) + ")"
