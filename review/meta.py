@@ -302,7 +302,16 @@ def expand(data: pd.DataFrame, by: list[str], name: str, labels, cumulative: boo
     Leave-one-out (`cumulative=False`): copy i holds every study but the i-th. Cumulative: copy i holds the
     studies up to the i-th, in data order. Column `name` holds the label of study i (the copy's key).
     """
-    codes = group_codes(data, by)
+    member, current = copies(group_codes(data, by), cumulative)
+    frame = data.iloc[member].reset_index(drop=True)
+    frame[name] = np.asarray(labels)[current]
+    return frame
+
+
+def copies(codes: np.ndarray, cumulative: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(member, current): row `member[j]` belongs to the copy made for row `current[j]` (see `expand`)."""
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
     order = np.argsort(codes, kind="stable")
     sizes = np.bincount(codes)
     starts = np.cumsum(sizes) - sizes
@@ -313,9 +322,7 @@ def expand(data: pd.DataFrame, by: list[str], name: str, labels, cumulative: boo
     position = np.repeat(np.arange(len(order)) - starts[codes[order]], rep)
     member = order[starts[codes[current]] + within]
     keep = within <= position if cumulative else member != current
-    frame = data.iloc[member[keep]].reset_index(drop=True)
-    frame[name] = np.asarray(labels)[current[keep]]
-    return frame
+    return member[keep], current[keep]
 
 
 def egger_test(
@@ -702,6 +709,7 @@ _ELSEWHERE = {
     "metareg": "regression",
     "MetaRegression": "regression",
     "ranktest": "diagnostics",
+    "TrimFill": "diagnostics",
     "trimfill": "diagnostics",
     "cumulative": "diagnostics",
     "influence": "diagnostics",

@@ -12,9 +12,31 @@ import numpy as np
 import pandas as pd
 import pytest
 from datasets import BCG
-from metafor_reference import METAREG, POOL, RANDOM, SUBGROUPS
+from metafor_reference import (
+    CLOPPER_PEARSON,
+    CUMUL,
+    INFLUENCE,
+    METAREG,
+    POOL,
+    RANDOM,
+    RANKTEST,
+    SUBGROUPS,
+    TRIMFILL,
+)
 
-from review.meta import METHODS, TESTS, metareg, pool, subgroups
+from review.meta import (
+    METHODS,
+    TESTS,
+    clopper_pearson,
+    cumulative,
+    influence,
+    metareg,
+    pool,
+    ranktest,
+    study_weights,
+    subgroups,
+    trimfill,
+)
 
 BCG_MODS = BCG.assign(
     ablat=[44, 55, 42, 52, 13, 44, 19, 13, 27, 42, 18, 33, 33],
@@ -107,3 +129,92 @@ def test_subgroups_with_a_common_tau2_equal_rma_with_a_factor(key):
     close(result["q_between"], [ref["QM"]] * 3)
     close(result["q_between_pval"], [ref["QMp"]] * 3)
     close(result["q"], [ref["QE"]] * 3)
+
+
+# --- small-study effects and sensitivity ---------------------------------------------------------------------
+
+TIED = pd.DataFrame({"yi": [0.1, 0.3, 0.3, 0.5, -0.2, 0.4, 0.9], "vi": [0.1, 0.2, 0.2, 0.05, 0.1, 0.3, 0.4]})
+
+
+@pytest.mark.parametrize("key", list(RANKTEST))
+def test_ranktest_equals_metafor(key):
+    data, measure = (TIED, "GEN") if key == "tied" else DATA[key]
+    row = ranktest(data, measure).iloc[0]
+    close([row.tau, row.pval], [RANKTEST[key]["tau"], RANKTEST[key]["pval"]])
+    assert row.exact == (key != "tied")
+
+
+@pytest.mark.parametrize("key", list(TRIMFILL), ids=lambda k: "-".join(k))
+def test_trimfill_equals_metafor(key):
+    dataset, method, estimator = key
+    ref = TRIMFILL[key]
+    data, measure = DATA[dataset]
+    result, filled = trimfill(data, measure, method, estimator=estimator)
+    row = result.iloc[0]
+    assert row["k0"] == ref["k0"] and row["side"] == ref["side"]
+    close(
+        [row["se.k0"], row.theta, row.se, row.tau2, row.q],
+        [ref["se_k0"], ref["beta"], ref["se"], ref["tau2"], ref["QE"]],
+    )
+    close(filled["yi"], np.atleast_1d(ref["filled_yi"]))
+    close(filled["vi"], np.atleast_1d(ref["filled_vi"]))
+
+
+@pytest.mark.parametrize("key", list(CUMUL), ids=lambda k: "-".join(k))
+def test_cumulative_equals_cumul(key):
+    dataset, method, test = key
+    ref = CUMUL[key]
+    data, measure = DATA[dataset]
+    result = cumulative(data, measure, method, test, order="year" if dataset == "bcg" else None)
+    close(result["theta"], ref["beta"])
+    close(result["se"], ref["se"])
+    close(result["pval"], ref["pval"])
+    close(np.log(result["ci_low"]) if measure == "RR" else result["ci_low"], ref["ci_lb"])
+    close(np.log(result["ci_high"]) if measure == "RR" else result["ci_high"], ref["ci_ub"])
+    if method != "EE":  # cumul() reports no tau2, I2 for a common-effect model
+        close(result["tau2"], ref["tau2"])
+        close(result["i2"], ref["I2"])
+    close(result["q"], ref["QE"])
+
+
+def test_cumulative_labels_the_study_added_in_order():
+    result = cumulative(BCG_MODS, "RR", order="year")
+    assert result["added"].tolist()[:3] == ["Aronson", "Ferguson & Simes", "Stein & Aronson"]
+    assert result["k"].tolist() == list(range(1, 14))
+
+
+@pytest.mark.parametrize("key", list(INFLUENCE), ids=lambda k: "-".join(k))
+def test_influence_equals_metafor(key):
+    dataset, method, test = key
+    ref = INFLUENCE[key]
+    data, measure = DATA[dataset]
+    result = influence(data, measure, method, test)
+    for ours, theirs in [
+        ("rstudent", "rstudent"),
+        ("dffits", "dffits"),
+        ("cook.d", "cook_d"),
+        ("cov.r", "cov_r"),
+        ("tau2.del", "tau2_del"),
+        ("QE.del", "QE_del"),
+        ("hat", "hat"),
+        ("weight", "weight"),
+        ("dfbs", "dfbs"),
+        ("baujat_x", "baujat_x"),
+        ("baujat_y", "baujat_y"),
+    ]:
+        close(result[ours], ref[theirs])
+    assert result["inf"].tolist() == ref["inf"]
+
+
+def test_clopper_pearson_equals_binom_test():
+    ref = CLOPPER_PEARSON
+    low, high = clopper_pearson(np.array(ref["xi"]), np.array(ref["ni"]))
+    close(low, ref["lower"])
+    close(high, ref["upper"])
+    close(
+        clopper_pearson(np.array([0.0, 10.0]), np.array([20.0, 10.0])), np.array([ref["zero"], ref["all"]]).T
+    )
+    data = pd.DataFrame({"events": ref["xi"], "n": ref["ni"]})
+    rows = study_weights(data, "PLO", "REML", study_ci="exact")
+    close(rows["ci_low"], ref["lower"])
+    close(rows["ci_high"], ref["upper"])
