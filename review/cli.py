@@ -455,9 +455,18 @@ def meta(
         ),
     ],
     method: Annotated[
-        str, typer.Option(help="EE, DL, REML, PM, MH or PETO (Peto's OR: --measure OR --method PETO).")
+        str,
+        typer.Option(
+            help="tau^2 estimator, metafor's codes: EE (common effect), DL, HE, HS, SJ, ML, REML, EB, PM; "
+            "or MH, PETO (Peto's OR: --measure OR --method PETO)."
+        ),
     ] = "REML",
-    test: Annotated[str, typer.Option(help="z, or knha (Hartung-Knapp-Sidik-Jonkman).")] = "z",
+    test: Annotated[
+        str,
+        typer.Option(
+            help="z; t (t on k-1 df); knha (Hartung-Knapp-Sidik-Jonkman); adhoc (knha, never narrower than z)."
+        ),
+    ] = "z",
     by: Annotated[
         list[str] | None,
         typer.Option(
@@ -494,7 +503,8 @@ def meta(
     """Pool every analysis of INPUT.csv (each group of --by values) at once; results equal R's metafor.
 
     Per analysis: k; theta, se on the analysis scale; estimate, ci_low, ci_high, pi_low, pi_high on the natural
-    scale; tau2, i2, q; measure, method, test; a note where a value is missing or something was adjusted.
+    scale; tau2 and i2 with their Q-profile intervals (tau2_ci_low, tau2_ci_high, i2_ci_low, i2_ci_high, as
+    metafor's confint); q; measure, method, test; a note where a value is missing or something was adjusted.
     """
     import pandas as pd  # imported here so that other commands start without pandas/scipy
 
@@ -537,8 +547,8 @@ def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) ->
     table = RichTable(
         header_style="bold", title=f"{first['measure']}, {first['method']}, test {first['test']}"
     )
-    for col in [*by, "k", "estimate", "CI", "PI", "tau2", "I2", "note"]:
-        table.add_column(col, overflow="fold", justify="right" if col in ("k", "tau2", "I2") else "left")
+    for col in [*by, "k", "estimate", "CI", "PI", "tau2", "I2 [CI]", "note"]:
+        table.add_column(col, overflow="fold", justify="right" if col in ("k", "tau2", "I2 [CI]") else "left")
     for _, row in result.head(shown).iterrows():
         table.add_row(
             *(str(row[c]) for c in by),
@@ -547,7 +557,12 @@ def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) ->
             f"{row['ci_low']:.4g} to {row['ci_high']:.4g}",
             "" if row["pi_low"] != row["pi_low"] else f"{row['pi_low']:.4g} to {row['pi_high']:.4g}",
             f"{row['tau2']:.4g}",
-            f"{row['i2']:.1f}%",
+            f"{row['i2']:.1f}%"
+            + (
+                ""
+                if row["i2_ci_low"] != row["i2_ci_low"]
+                else f" [{row['i2_ci_low']:.1f}, {row['i2_ci_high']:.1f}]"
+            ),
             row["note"],
         )
     out.print(table)

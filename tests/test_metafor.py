@@ -218,3 +218,68 @@ def test_clopper_pearson_equals_binom_test():
     rows = study_weights(data, "PLO", "REML", study_ci="exact")
     close(rows["ci_low"], ref["lower"])
     close(rows["ci_high"], ref["upper"])
+
+
+# --- every analysis at once equals one at a time -------------------------------------------------------------
+
+MANY = (
+    pd.concat(
+        [pd.DataFrame(d).assign(analysis=f"set{i}") for i, d in enumerate(RANDOM, 1)], ignore_index=True
+    )
+    .assign(study=lambda d: [f"s{i}" for i in range(len(d))])
+    .sample(frac=1, random_state=3)  # analyses interleaved: groups need not be contiguous
+    .reset_index(drop=True)
+)
+
+
+def _alone(frame):
+    return [(name, rows.reset_index(drop=True)) for name, rows in frame.groupby("analysis", sort=False)]
+
+
+def _same(together, alone, columns):
+    np.testing.assert_allclose(
+        together[columns].to_numpy(float),
+        alone[columns].to_numpy(float),
+        rtol=1e-10,
+        atol=1e-12,
+        equal_nan=True,
+    )
+
+
+@pytest.mark.parametrize("method", ["HE", "HS", "SJ", "ML", "EB", "REML", "PM"])
+@pytest.mark.parametrize("test", ["t", "adhoc"])
+def test_grouped_new_estimators_equal_one_analysis_at_a_time(method, test):
+    together = pool(MANY, "GEN", method, test, by=["analysis"]).set_index("analysis")
+    columns = ["theta", "se", "tau2", "tau2_ci_low", "tau2_ci_high", "i2_ci_high", "ci_low", "pi_high"]
+    for name, rows in _alone(MANY):
+        _same(together.loc[[name]], pool(rows, "GEN", method, test), columns)
+
+
+def test_grouped_metareg_subgroups_and_diagnostics_equal_one_analysis_at_a_time():
+    reg = metareg(MANY, "GEN", ["x", "grp"], "REML", "knha", by=["analysis"])
+    sub = subgroups(MANY, "grp", "GEN", "REML", by=["analysis"])
+    rank = ranktest(MANY, "GEN", by=["analysis"]).set_index("analysis")
+    tf = trimfill(MANY, "GEN", "REML", by=["analysis"])
+    cum = cumulative(MANY, "GEN", "DL", by=["analysis"])
+    inf = influence(MANY, "GEN", "REML", "knha", by=["analysis"])
+    for name, rows in _alone(MANY):
+        alone = metareg(rows, "GEN", ["x", "grp"], "REML", "knha")
+        _same(
+            reg.coefficients[reg.coefficients["analysis"] == name],
+            alone.coefficients,
+            ["estimate", "se", "pval"],
+        )
+        _same(reg.model[reg.model["analysis"] == name], alone.model, ["tau2", "QM", "QMp", "R2", "tau2.ub"])
+        _same(
+            sub[sub["analysis"] == name], subgroups(rows, "grp", "GEN", "REML"), ["theta", "se", "q_between"]
+        )
+        _same(rank.loc[[name]], ranktest(rows, "GEN"), ["tau", "pval"])
+        tf_alone = trimfill(rows, "GEN", "REML")
+        _same(tf.result[tf.result["analysis"] == name], tf_alone.result, ["k0", "se.k0", "theta", "tau2"])
+        _same(tf.filled[tf.filled["analysis"] == name], tf_alone.filled, ["yi", "vi"])
+        _same(cum[cum["analysis"] == name], cumulative(rows, "GEN", "DL"), ["theta", "se", "tau2"])
+        _same(
+            inf[inf["analysis"] == name],
+            influence(rows, "GEN", "REML", "knha"),
+            ["rstudent", "cook.d", "dfbs"],
+        )
