@@ -139,9 +139,9 @@ class Options:
 
 
 def options(measure: str | Options, method: str = "REML", test: str = "z", **kwargs) -> Options:
-    """An `Options` from the public functions' arguments (or the given one, with `kwargs` replaced)."""
+    """An `Options` from the public functions' arguments; a given `Options` is used as it is."""
     if isinstance(measure, Options):
-        return measure.replace(**kwargs) if kwargs else measure
+        return measure
     return Options(measure=measure, method=method, test=test, **kwargs)
 
 
