@@ -453,7 +453,7 @@ def _analyse(data: pd.DataFrame, opts: Options, by):
     corrected = es["corrected"].to_numpy(dtype=float)
     double_zero = es["double_zero"].to_numpy(dtype=float) if "double_zero" in es else np.zeros(len(es))
     tau2_lb, tau2_ub, i2_lb, i2_ub = fit["tau2_ci"]
-    result = _keys(data, by, codes, n_groups).assign(
+    columns = dict(
         measure=opts.measure,
         method=method,
         test=opts.test,
@@ -486,6 +486,8 @@ def _analyse(data: pd.DataFrame, opts: Options, by):
         k_double_zero=s_rows(double_zero).astype(int),
         note=notes.joined(),
     )
+    # one frame from a dict: assigning 30 columns one by one cost more than the pooling of one analysis
+    result = pd.concat([_keys(data, by, codes, n_groups), pd.DataFrame(columns)], axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         weight = 100 * weight / s_rows(np.nan_to_num(weight))[codes]
     low, high = _study_intervals(data, es, opts, codes, n_harmonic)
