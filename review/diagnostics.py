@@ -234,7 +234,7 @@ def trimfill(
             np.maximum.at(neg, g, np.where(signed < 0, -signed, -np.inf))
             raw = (k - neg) - 1
             se = np.sqrt(2 * np.maximum(0, raw) + 2)
-        new = np.maximum(0.0, np.round(raw))
+        new = np.where(np.round(raw) > 0, np.round(raw), 0.0)  # no -0.0
         se_k0 = np.where(done, se_k0, np.maximum(0.0, se))
         changed = ~done & (new != k0)
         k0 = np.where(done, k0, new)
