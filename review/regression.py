@@ -86,9 +86,9 @@ def _metareg(data: pd.DataFrame, opts: Options, mods: list[str], by) -> MetaRegr
     moderators = design_matrix(data, mods, codes, n_groups)
     X = moderators.X
     d = rma.Design(y[use], v[use], X[use], codes[use], n_groups)
-    fitted, notes = _fit(d, opts, data, by, codes)
-    k, p = fitted.k, fitted.p
-    m = p - 1
+    d, fitted, notes = _fit(d, opts)
+    k, p = np.bincount(codes[use], minlength=n_groups), fitted.p  # k: also where the fit was left out
+    m = np.maximum(p - 1, 0)
     beta, vb = fitted.beta, fitted.vb
     with np.errstate(divide="ignore", invalid="ignore"):
         se = np.sqrt(np.diagonal(vb, axis1=1, axis2=2))
@@ -149,8 +149,8 @@ def _metareg(data: pd.DataFrame, opts: Options, mods: list[str], by) -> MetaRegr
     return MetaRegression(coefficients, model)
 
 
-def _fit(d: rma.Design, opts: Options, data, by, codes):
-    """Fit, with a note (and no numbers) where the moderators are collinear within an analysis."""
+def _fit(d: rma.Design, opts: Options):
+    """(design, fit, notes): an analysis whose moderators are collinear is left out, with a note."""
     notes = _Notes(d.n_groups)
     rank = np.linalg.matrix_rank(d.cross(np.ones(d.n)) + d.absent)
     deficient = (rank < d.p) & (d.k > 0)
@@ -163,7 +163,7 @@ def _fit(d: rma.Design, opts: Options, data, by, codes):
     for text, mask in fitted.notes.items():
         notes.add(mask, text)
     notes.add((d.k > 0) & (d.k <= d.p_eff), "k <= p: no residual degrees of freedom (QE, tau2 not estimable)")
-    return fitted, notes
+    return d, fitted, notes
 
 
 def _wald(b: np.ndarray, vb: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -249,7 +249,7 @@ def common_tau2_subgroups(data: pd.DataFrame, subgroup: str, opts: Options, by: 
     use = np.isfinite(y)
     moderators = design_matrix(data, [subgroup], codes, n_groups)
     d = rma.Design(y[use], v[use], moderators.X[use], codes[use], n_groups)
-    fitted, notes = _fit(d, opts, data, by, codes)
+    d, fitted, notes = _fit(d, opts)
     # the rows: each (analysis, subgroup) in order of first appearance, as pool(by=[*by, subgroup])
     rows_code = group_codes(data, [*by, subgroup])
     n_rows = int(rows_code.max()) + 1
@@ -272,7 +272,7 @@ def common_tau2_subgroups(data: pd.DataFrame, subgroup: str, opts: Options, by: 
             2 * stats.t.sf(np.abs(stat), np.nan_to_num(ddf, nan=1)),
             2 * stats.norm.sf(np.abs(stat)),
         )
-        m = fitted.p - 1
+        m = np.maximum(fitted.p - 1, 0)
         t_based = np.isfinite(fitted.ddf)
         qm = _wald(fitted.beta[:, 1:], fitted.vb[:, 1:, 1:], d.present[:, 1:])
         qm = np.where(m >= 1, np.where(t_based, qm / m, qm), np.nan)

@@ -283,3 +283,65 @@ def test_grouped_metareg_subgroups_and_diagnostics_equal_one_analysis_at_a_time(
             influence(rows, "GEN", "REML", "knha"),
             ["rstudent", "cook.d", "dfbs"],
         )
+
+
+# --- options and input that the user must fix ---------------------------------------------------------------
+
+
+def test_options_are_checked_once_frozen_and_keyword_only():
+    from review.errors import ReviewError
+    from review.meta import Options
+
+    opts = Options(measure="rr", method="fe", test="KNHA", level=0.9)
+    assert (opts.measure, opts.method, opts.test, opts.level, opts.add, opts.drop00) == (
+        "RR",
+        "EE",
+        "knha",
+        90,
+        0.5,
+        False,
+    )
+    with pytest.raises(AttributeError):
+        opts.method = "DL"  # frozen
+    with pytest.raises(TypeError):
+        Options("RR", "REML")  # keyword-only: no argument can land in the wrong place
+    with pytest.raises(TypeError):
+        pool(BCG, "RR", "REML", "z", ["alloc"])  # by, level, add... are keyword-only too
+    with pytest.raises(ReviewError, match="max_iter"):
+        Options(measure="RR", max_iter=0)
+    # an Options object stands for all the arguments
+    close(pool(BCG, Options(measure="RR", method="SJ", test="t"))["tau2"], pool(BCG, "RR", "SJ", "t")["tau2"])
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda: metareg(BCG_MODS, "RR", ["latitude"]), "moderator column latitude"),
+        (lambda: metareg(BCG_MODS.assign(ablat=[None] + [1.0] * 12), "RR", ["ablat"]), "row 1"),
+        (lambda: metareg(BCG_MODS, "RR", []), "at least one moderator"),
+        (lambda: metareg(BCG_MODS, "RR", ["ablat"], "MH"), "inverse-variance"),
+        (lambda: subgroups(BCG, "alloc", "RR", tau2="pooled"), "tau2="),
+        (lambda: subgroups(BCG, "alloc", "OR", "MH"), "tau2='separate'"),
+        (lambda: trimfill(BCG, "OR", "MH"), "inverse-variance"),
+        (lambda: trimfill(BCG, "RR", side="up"), "side"),
+        (lambda: influence(BCG, "OR", "PETO"), "inverse-variance"),
+        (lambda: cumulative(BCG, "RR", order="year"), "order column"),
+        (lambda: study_weights(BCG, "RR", study_ci="exact"), "single proportion"),
+        (lambda: pool(BCG, "RR", "REML", test="t", level=120), "level"),
+    ],
+)
+def test_bad_input_to_the_new_functions_is_one_line(call, words):
+    from review.errors import ReviewError
+
+    with pytest.raises(ReviewError, match=words) as caught:
+        call()
+    assert "\n" not in str(caught.value)
+
+
+def test_collinear_moderators_are_reported_for_that_analysis_alone():
+    data = MANY.assign(x2=lambda d: np.where(d["analysis"] == "set2", 2 * d["x"], d["x"] ** 2))
+    coefficients, model = metareg(data, "GEN", ["x", "x2"], by=["analysis"])
+    bad = model.set_index("analysis").loc["set2"]
+    assert "collinear" in bad["note"] and np.isnan(bad["tau2"])
+    assert model.set_index("analysis").drop("set2")["tau2"].notna().all()
+    assert "set2" not in set(coefficients["analysis"])
