@@ -42,6 +42,7 @@ class Design:
     def __init__(self, y: np.ndarray, v: np.ndarray, X: np.ndarray, g: np.ndarray, n_groups: int):
         self.y, self.v, self.X, self.g, self.n_groups = y, v, X, g, n_groups
         self.n, self.p = X.shape
+        self.intercept_only = self.p == 1 and bool(np.all(X == 1))
         self.k = np.bincount(g, minlength=n_groups)
         nonzero = self.sum_cols((X != 0).astype(float)) > 0
         self.present = nonzero if len(g) else np.zeros((n_groups, self.p), dtype=bool)
@@ -98,7 +99,11 @@ class Design:
     def rss(self, tau2: np.ndarray) -> np.ndarray:
         """Y'PY at tau^2 (metafor's .QE.func with objective 0), per analysis."""
         w = 1 / (self.v + tau2[self.g])
-        r = self.wls(w)[2]
+        if self.intercept_only:  # the weighted mean: three sums
+            sw = self.sum(w)
+            r = self.y - (self.sum(w * self.y) / np.where(sw > 0, sw, 1.0))[self.g]
+        else:
+            r = self.wls(w)[2]
         return self.sum(w * r * r)
 
 
