@@ -228,8 +228,8 @@ def subgroups(
     model `rma(yi, vi, mods = ~ factor(subgroup))`; each subgroup's estimate is its fitted value and the test
     of differences is the model's QM (an F test for test t, knha, adhoc). `tau2="separate"`: each subgroup
     pooled on its own (`pool(by=[*by, subgroup])`), tested with the Q statistic between the subgroup
-    estimates (metafor's `rma(theta, sei=se, method="EE")` on the subgroup fits). The `model` column names
-    which. Rows: one per analysis and subgroup, with the test repeated on each row of its analysis as
+    estimates (metafor's `rma(theta, sei=se, method="EE")` on the subgroup fits); MH and Peto, which have no
+    tau^2, always pool the subgroups separately. The `model` column names which. Rows: one per analysis and subgroup, with the test repeated on each row of its analysis as
     q_between, q_between_df (and q_between_ddf for an F test) and q_between_pval.
     """
     opts = _opts(measure, method, test, level, add, to, drop00, single_study, MAX_ITER, THRESHOLD)
@@ -238,12 +238,13 @@ def subgroups(
         raise ReviewError(
             f"subgroup column {subgroup!r} is not in the data; columns are {', '.join(data.columns)}."
         )
-    if tau2 == "common":
+    if tau2 not in ("common", "separate"):
+        raise ReviewError(f"tau2={tau2!r}: use 'common' (one tau^2 for all subgroups) or 'separate'.")
+    fixed = opts.method in ("MH", "PETO")  # no tau^2 to share: the subgroups are pooled separately
+    if tau2 == "common" and not fixed:
         from .regression import common_tau2_subgroups
 
         return common_tau2_subgroups(data, subgroup, opts, by)
-    if tau2 != "separate":
-        raise ReviewError(f"tau2={tau2!r}: use 'common' (one tau^2 for all subgroups) or 'separate'.")
     result = _analyse(data, opts, [*by, subgroup])[0]
     codes = group_codes(result, by)
     theta, se = result["theta"].to_numpy(), result["se"].to_numpy()
@@ -256,7 +257,7 @@ def subgroups(
     q = g_sum(np.where(ok, w * (theta - mean[codes]) ** 2, 0.0))
     valid = n_ok >= 2
     df = np.where(valid, n_ok - 1, np.nan)
-    result.insert(len(by) + 1, "model", "separate tau2")
+    result.insert(len(by) + 1, "model", f"separate fits ({opts.method})" if fixed else "separate tau2")
     result["q_between"] = np.where(valid, q, np.nan)[codes]
     result["q_between_df"] = df[codes]
     result["q_between_ddf"] = np.nan

@@ -240,10 +240,6 @@ def design_matrix(data: pd.DataFrame, mods: list[str], codes: np.ndarray, n_grou
 
 def common_tau2_subgroups(data: pd.DataFrame, subgroup: str, opts: Options, by: list[str]) -> pd.DataFrame:
     """Subgroups sharing one tau^2: rma(yi, vi, mods = ~ factor(subgroup)) in each analysis (meta.subgroups)."""
-    if opts.method in ("MH", "PETO"):
-        raise ReviewError(
-            f"a common tau^2 needs an inverse-variance method, not {opts.method}: use tau2='separate'."
-        )
     by, es, codes, n_groups = prepare(data, opts, by)
     y, v = es["yi"].to_numpy(dtype=float), es["vi"].to_numpy(dtype=float)
     use = np.isfinite(y)

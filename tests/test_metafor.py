@@ -321,7 +321,6 @@ def test_options_are_checked_once_frozen_and_keyword_only():
         (lambda: metareg(BCG_MODS, "RR", []), "at least one moderator"),
         (lambda: metareg(BCG_MODS, "RR", ["ablat"], "MH"), "inverse-variance"),
         (lambda: subgroups(BCG, "alloc", "RR", tau2="pooled"), "tau2="),
-        (lambda: subgroups(BCG, "alloc", "OR", "MH"), "tau2='separate'"),
         (lambda: trimfill(BCG, "OR", "MH"), "inverse-variance"),
         (lambda: trimfill(BCG, "RR", side="up"), "side"),
         (lambda: influence(BCG, "OR", "PETO"), "inverse-variance"),
@@ -345,3 +344,9 @@ def test_collinear_moderators_are_reported_for_that_analysis_alone():
     assert "collinear" in bad["note"] and np.isnan(bad["tau2"])
     assert model.set_index("analysis").drop("set2")["tau2"].notna().all()
     assert "set2" not in set(coefficients["analysis"])
+
+
+def test_mantel_haenszel_subgroups_are_pooled_separately():
+    result = subgroups(BCG, "alloc", "OR", "MH")
+    assert (result["model"] == "separate fits (MH)").all()
+    close(result["theta"], pool(BCG, "OR", "MH", by=["alloc"])["theta"])
