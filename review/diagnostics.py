@@ -20,15 +20,13 @@ from scipy import stats
 from . import rma
 from .errors import ReviewError
 from .meta import (
-    MAX_ITER,
-    THRESHOLD,
     Options,
     _analyse,
     _columns,
     _keys,
-    _opts,
     copies,
     group_codes,
+    options,
     prepare,
     study_labels,
 )
@@ -49,7 +47,7 @@ def ranktest(
     estimate) and vi; the p-value is exact (R's cor.test(exact=TRUE)) unless there are ties, then the normal
     approximation with the tie correction, as R. Columns: the `by` values, k, tau, pval, exact.
     """
-    opts = _opts(measure, "EE", "z", 95.0, add, to, drop00, "keep", MAX_ITER, THRESHOLD)
+    opts = options(measure, "EE", "z", level=95.0, add=add, to=to, drop00=drop00, single_study="keep")
     by, es, codes, n_groups = prepare(data, opts, by)
     y, v = es["yi"].to_numpy(dtype=float), es["vi"].to_numpy(dtype=float)
     use = np.isfinite(y)
@@ -171,7 +169,7 @@ def trimfill(
     (the analysis itself where k0 = 0), with k0, se.k0 and side; `filled` lists each imputed study (yi, vi).
     The filled model is fitted with the analysis's `test` (metafor's trimfill(res, test=res$test)).
     """
-    opts = _opts(measure, method, test, level, add, to, drop00, "keep", MAX_ITER, THRESHOLD)
+    opts = options(measure, method, test, level=level, add=add, to=to, drop00=drop00, single_study="keep")
     if opts.method in ("MH", "PETO"):
         raise ReviewError(
             f"trim and fill refits inverse-variance models: use a method other than {opts.method}."
@@ -282,7 +280,7 @@ def cumulative(
     keep data order, as R's order()). One pool() row per analysis and study added; column `added` is the
     label of the study added at that step (`study` column, default study_id or study, else 1, 2, ...).
     """
-    opts = _opts(measure, method, test, level, add, to, drop00, "keep", MAX_ITER, THRESHOLD)
+    opts = options(measure, method, test, level=level, add=add, to=to, drop00=drop00, single_study="keep")
     by = _columns(data, by)
     labels = study_labels(data, study)
     if order is not None:
@@ -322,7 +320,7 @@ def influence(
     baujat_x (the study's contribution to Q: (yi - theta)^2 / (vi + tau^2)) and baujat_y (its influence on
     theta: (theta - theta_del)^2 / var(theta_del)).
     """
-    opts = _opts(measure, method, test, level, add, to, drop00, "keep", MAX_ITER, THRESHOLD)
+    opts = options(measure, method, test, level=level, add=add, to=to, drop00=drop00, single_study="keep")
     if opts.method in ("MH", "PETO"):
         raise ReviewError(f"influence refits inverse-variance models: use a method other than {opts.method}.")
     by, es, codes, n_groups = prepare(data, opts, by)

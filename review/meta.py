@@ -177,7 +177,18 @@ def pool(
     i2_ci_low, i2_ci_high (Q-profile, metafor's confint), h2, q, q_df, q_pval, converged, add, to, drop00,
     k_corrected, k_double_zero and note (why a value is missing, or what was adjusted).
     """
-    opts = _opts(measure, method, test, level, add, to, drop00, single_study, max_iter, threshold)
+    opts = options(
+        measure,
+        method,
+        test,
+        level=level,
+        add=add,
+        to=to,
+        drop00=drop00,
+        single_study=single_study,
+        max_iter=max_iter,
+        threshold=threshold,
+    )
     return _analyse(data, opts, by)[0]
 
 
@@ -201,7 +212,9 @@ def study_weights(
     interval is Wald's on the analysis scale (metafor's), or with `study_ci="exact"` the Clopper-Pearson
     interval of a single proportion (PR, PLO, PAS, PFT from events and n; R's binom.test, meta's "CP").
     """
-    opts = _opts(measure, method, "z", level, add, to, drop00, single_study, MAX_ITER, THRESHOLD)
+    opts = options(
+        measure, method, "z", level=level, add=add, to=to, drop00=drop00, single_study=single_study
+    )
     if study_ci != "wald":
         opts = opts.replace(study_ci=study_ci)
     return _analyse(data, opts, by)[1]
@@ -232,7 +245,9 @@ def subgroups(
     tau^2, always pool the subgroups separately. The `model` column names which. Rows: one per analysis and subgroup, with the test repeated on each row of its analysis as
     q_between, q_between_df (and q_between_ddf for an F test) and q_between_pval.
     """
-    opts = _opts(measure, method, test, level, add, to, drop00, single_study, MAX_ITER, THRESHOLD)
+    opts = options(
+        measure, method, test, level=level, add=add, to=to, drop00=drop00, single_study=single_study
+    )
     by = _columns(data, by)
     if subgroup not in data.columns:
         raise ReviewError(
@@ -283,7 +298,7 @@ def leave_one_out(
     `study` names the column that labels studies (default: study_id or study if present, else the 1-based row
     number); the result has one row per analysis and omitted study, with the pool() columns.
     """
-    opts = _opts(measure, method, test, level, add, to, drop00, "keep", MAX_ITER, THRESHOLD)
+    opts = options(measure, method, test, level=level, add=add, to=to, drop00=drop00, single_study="keep")
     by = _columns(data, by)
     frame = expand(data, by, "omitted", study_labels(data, study), cumulative=False)
     return _analyse(frame, opts.replace(single_study="keep"), [*by, "omitted"])[0]
@@ -378,23 +393,6 @@ def egger_test(
 
 
 # --- the engine --------------------------------------------------------------------------------------------
-
-
-def _opts(measure, method, test, level, add, to, drop00, single_study, max_iter, threshold) -> Options:
-    if isinstance(measure, Options):
-        return measure
-    return Options(
-        measure=measure,
-        method=method,
-        test=test,
-        level=level,
-        add=add,
-        to=to,
-        drop00=drop00,
-        single_study=single_study,
-        max_iter=max_iter,
-        threshold=threshold,
-    )
 
 
 def prepare(data: pd.DataFrame, opts: Options, by: Sequence[str] | None):

@@ -22,7 +22,7 @@ from scipy import stats
 from . import rma
 from .effects import group_codes, row_label, to_natural
 from .errors import ReviewError
-from .meta import MAX_ITER, THRESHOLD, Options, _keys, _Notes, _opts, harmonic_n, prepare
+from .meta import MAX_ITER, THRESHOLD, Options, _keys, _Notes, harmonic_n, options, prepare
 
 INTERCEPT = "intrcpt"
 
@@ -65,7 +65,18 @@ def metareg(
     reduction of tau^2 against the same model without moderators; for EE the adjusted R^2 of weighted
     least squares, as metafor). Methods EE, DL, HE, HS, SJ, ML, REML, EB, PM.
     """
-    opts = _opts(measure, method, test, level, add, to, drop00, "keep", max_iter, threshold)
+    opts = options(
+        measure,
+        method,
+        test,
+        level=level,
+        add=add,
+        to=to,
+        drop00=drop00,
+        single_study="keep",
+        max_iter=max_iter,
+        threshold=threshold,
+    )
     mods = [mods] if isinstance(mods, str) else list(mods)
     if not mods:
         raise ReviewError("metareg needs at least one moderator column (mods=...); use pool() without.")
