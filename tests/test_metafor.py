@@ -42,7 +42,14 @@ BCG_MODS = BCG.assign(
     ablat=[44, 55, 42, 52, 13, 44, 19, 13, 27, 42, 18, 33, 33],
     year=[1948, 1949, 1960, 1977, 1973, 1953, 1973, 1980, 1968, 1961, 1974, 1969, 1976],
 )
-DATA = {"bcg": (BCG_MODS, "RR")} | {f"random{i}": (pd.DataFrame(d), "GEN") for i, d in enumerate(RANDOM, 1)}
+DATA = (
+    {"bcg": (BCG_MODS, "RR")}
+    | {f"random{i}": (pd.DataFrame(d), "GEN") for i, d in enumerate(RANDOM, 1)}
+    # k2 <- data.frame(yi=c(0.2,0.6), vi=c(0.04,0.09)); homog <- data.frame(yi=c(0.10,0.12,0.11,0.09),
+    #                                                                       vi=c(0.02,0.03,0.025,0.04))
+    | {"k2": (pd.DataFrame({"yi": [0.2, 0.6], "vi": [0.04, 0.09]}), "GEN")}
+    | {"homog": (pd.DataFrame({"yi": [0.10, 0.12, 0.11, 0.09], "vi": [0.02, 0.03, 0.025, 0.04]}), "GEN")}
+)
 
 
 def close(actual, expected, rtol=1e-6, atol=1e-10) -> None:

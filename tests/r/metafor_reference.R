@@ -60,7 +60,11 @@ for (i in 1:6) {
 cat("# random data sets: yi, vi, a numeric moderator x and a factor grp\nRANDOM = [\n")
 for (d in random_sets) cat(sprintf('    {"yi": %s, "vi": %s, "x": %s, "grp": %s},\n', num(d$yi), num(d$vi), num(d$x), str_(d$grp)))
 cat("]\n\n")
+# edge cases: two studies; a homogeneous set (the moment estimates are negative and truncated at 0)
+k2 <- data.frame(yi = c(0.2, 0.6), vi = c(0.04, 0.09))
+homog <- data.frame(yi = c(0.10, 0.12, 0.11, 0.09), vi = c(0.02, 0.03, 0.025, 0.04))
 datasets <- c(list(bcg = bcg), setNames(random_sets, paste0("random", seq_along(random_sets))))
+edge_sets <- list(k2 = k2, homog = homog)
 methods <- c("EE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
 tests <- c("z", "t", "knha", "adhoc")
 
@@ -68,6 +72,10 @@ tests <- c("z", "t", "knha", "adhoc")
 cat("POOL = {\n")
 for (dn in names(datasets)) for (m in methods) for (t in tests) {
   res <- suppressWarnings(rma(yi, vi, data = datasets[[dn]], method = m, test = t))
+  entry(sprintf('("%s", "%s", "%s")', dn, m, t), sprintf('rma(yi, vi, data=%s, method="%s", test="%s"); predict(); confint()', dn, m, t), fit_values(res))
+}
+for (dn in names(edge_sets)) for (m in methods) for (t in tests) {
+  res <- suppressWarnings(rma(yi, vi, data = edge_sets[[dn]], method = m, test = t))
   entry(sprintf('("%s", "%s", "%s")', dn, m, t), sprintf('rma(yi, vi, data=%s, method="%s", test="%s"); predict(); confint()', dn, m, t), fit_values(res))
 }
 cat("}\n\n")
