@@ -548,6 +548,16 @@ def meta(
             help="A random-effects analysis with one study: 'error', or 'keep' it as metafor does (tau2 = 0)."
         ),
     ] = "error",
+    subgroup: Annotated[
+        str | None,
+        typer.Option(
+            help="Pool each level of this column within each analysis and test the differences "
+            "(q_between; one common tau2 as rma(mods = ~ factor(subgroup)), or see --tau2)."
+        ),
+    ] = None,
+    tau2: Annotated[
+        str, typer.Option(help="With --subgroup: 'common' tau2 (metafor's model) or 'separate' per subgroup.")
+    ] = "common",
     force: ForceOption = False,
 ) -> None:
     """Pool every analysis of INPUT.csv (each group of --by values) at once; results equal R's metafor.
@@ -560,7 +570,7 @@ def meta(
 
     from .errors import UnreadableInput
     from .files import check_file, check_output
-    from .meta import pool
+    from .meta import Options, pool, subgroups
     from .sheets import write_csv
 
     check_file(input_csv, "CSV file")
@@ -574,21 +584,23 @@ def meta(
             f"{input_csv}: cannot be read as CSV ({reason}); save it as comma-separated "
             "UTF-8 text with a header row."
         ) from None
-    result = pool(
-        data,
-        measure,
-        method,
-        test,
-        by=by,
+    opts = Options(
+        measure=measure,
+        method=method,
+        test=test,
         level=level,
         add=add,
         to=to,
         drop00=drop00,
         single_study=single_study,
     )
+    if subgroup is None:
+        result = pool(data, opts, by=by)
+    else:
+        result = subgroups(data, subgroup, opts, by=by, tau2=tau2)
     if output is not None:
         write_csv(result, output)
-    _render_meta(result, list(by or []), output)
+    _render_meta(result, [*(by or []), *([subgroup] if subgroup else [])], output)
 
 
 def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) -> None:
@@ -617,6 +629,15 @@ def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) ->
     out.print(table)
     if len(result) > shown:
         out.print(f"... and {len(result) - shown} more analyses.")
+    if "q_between" in result:  # one test per analysis: print it once
+        model = first["model"]
+        for _, row in result.drop_duplicates(subset=[*by[:-1], "q_between"]).head(shown).iterrows():
+            where = ", ".join(f"{c}={row[c]}" for c in by[:-1])
+            stat = "F" if row["q_between_ddf"] == row["q_between_ddf"] else "Q"
+            out.print(
+                f"Subgroup differences{' (' + where + ')' if where else ''}: {stat} = {row['q_between']:.3f}, "
+                f"df = {row['q_between_df']:.0f}, p = {row['q_between_pval']:.4g} ({model})"
+            )
     failed = int((~result["converged"].astype(bool)).sum())
     if failed:
         out.print(f"{failed} of {len(result)} analyses have no estimate; see their note.", style="yellow")

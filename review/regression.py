@@ -288,6 +288,8 @@ def common_tau2_subgroups(data: pd.DataFrame, subgroup: str, opts: Options, by: 
             stats.f.sf(qm, np.maximum(m, 1), np.nan_to_num(fitted.ddf, nan=1)),
             stats.chi2.sf(qm, np.maximum(m, 1)),
         )
+    ci = rma.q_profile(d, fitted, opts.alpha) if opts.method != "EE" else [np.full(n_groups, np.nan)] * 4
+    tau2_lb, tau2_ub, i2_lb, i2_ub = (x[g] for x in ci)
     n_harmonic = harmonic_n(data, opts.measure, codes, n_groups)
     nh = None if n_harmonic is None else n_harmonic[g]
 
@@ -314,7 +316,11 @@ def common_tau2_subgroups(data: pd.DataFrame, subgroup: str, opts: Options, by: 
         pi_low=natural(theta - half_pi),
         pi_high=natural(theta + half_pi),
         tau2=tau2,
+        tau2_ci_low=tau2_lb,
+        tau2_ci_high=tau2_ub,
         i2=fitted.i2[g],
+        i2_ci_low=i2_lb,
+        i2_ci_high=i2_ub,
         h2=fitted.h2[g],
         q=fitted.qe[g],
         q_df=fitted.qe_df[g],
