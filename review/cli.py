@@ -610,3 +610,7 @@ def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) ->
 
 
 # --- end meta ---
+
+
+if __name__ == "__main__":  # python -m review.cli
+    main()

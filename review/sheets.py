@@ -33,7 +33,8 @@ from openpyxl.worksheet.table import Table as ExcelTable
 from openpyxl.worksheet.table import TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .files import atomic_path
+from .errors import ReviewError
+from .files import MAX_CELL_CHARS, atomic_path
 
 # --- styles: one palette for every workbook -------------------------------------------------------------------
 
@@ -48,9 +49,6 @@ BOLD = Font(bold=True)
 TITLE = Font(bold=True, size=14)
 WRAP = Alignment(wrap_text=True, vertical="top")
 
-# Excel's limits: a longer text is cut short by Excel itself, a longer sheet does not open.
-MAX_CELL_CHARS = 32_767
-MAX_SHEET_ROWS = 1_048_576
 
 # --- text that must never run -----------------------------------------------------------------------------------
 
@@ -97,6 +95,11 @@ def put(ws: Worksheet, row: int, col: int, value: object, *, font: Font | None =
     value = plain(value)
     cell = ws.cell(row=row, column=col)
     if isinstance(value, str):
+        if len(value) > MAX_CELL_CHARS:  # Excel would cut it short on opening: refuse rather than lose text
+            raise ReviewError(
+                f"sheet '{ws.title}', cell {cell.coordinate}: {len(value):,} characters of text is more than the "
+                f"{MAX_CELL_CHARS:,} a spreadsheet cell holds; shorten it in the input."
+            )
         cell.value = value
         cell.data_type = "s"
         if runs(value):
