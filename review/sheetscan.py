@@ -13,6 +13,7 @@ interest): a plain data sheet costs a few byte searches per megabyte. defusedxml
 
 from __future__ import annotations
 
+import html
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from .errors import UnreadableInput
-from .files import MAX_SHEET_ROWS
+from .files import MAX_CELL_CHARS, MAX_SHEET_ROWS
 
 _NS = {
     "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
@@ -39,6 +40,9 @@ _ATTR = re.compile(rb'\b([rst])="([^"]*)"')
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 _ERROR_TYPE = re.compile(rb'\bt="e"')
+_LONG_INLINE = re.compile(rb"<(?:\w+:)?t\b[^>]*>[^<]{%d,}" % (MAX_CELL_CHARS + 1))
+_SHARED = re.compile(rb"<(?:\w+:)?si>(.*?)</(?:\w+:)?si>", re.S)
+_TEXT = re.compile(rb"<(?:\w+:)?t\b[^>]*>([^<]*)</(?:\w+:)?t>")
 _MERGED = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([^"]+)"')
 
 # Built-in number formats (ECMA-376 18.8.30) that matter here; custom ones are classified by their code.
@@ -56,6 +60,7 @@ class SheetFacts:
     errors: dict[str, str] = field(default_factory=dict)  # error values: '#DIV/0!', '#N/A'...
     formats: dict[str, str] = field(default_factory=dict)  # 'percent', 'month' (shows month and year), 'year'
     merged: list[str] = field(default_factory=list)  # merged ranges, 'A2:A4'
+    long_text: dict[str, int] = field(default_factory=dict)  # text beyond MAX_CELL_CHARS: its length
 
 
 def format_kind(code: str) -> str:
@@ -87,6 +92,23 @@ def _styles(zf: zipfile.ZipFile) -> dict[int, str]:
     return kinds
 
 
+def _long_shared(zf: zipfile.ZipFile) -> set[bytes]:
+    """Indexes (as the bytes a cell's <v> holds) of shared strings longer than a cell may hold. calamine cuts
+    such text at the limit without a word, so it is found here. Only a large string table is read."""
+    part = "xl/sharedStrings.xml"
+    if part not in zf.namelist() or zf.getinfo(part).file_size <= MAX_CELL_CHARS:
+        return set()
+    found = set()
+    for i, m in enumerate(_SHARED.finditer(zf.read(part))):
+        if len(m.group(1)) > MAX_CELL_CHARS and _text_length(m.group(1)) > MAX_CELL_CHARS:
+            found.add(str(i).encode())
+    return found
+
+
+def _text_length(xml: bytes) -> int:
+    return sum(len(html.unescape(t.decode("utf-8", "replace"))) for t in _TEXT.findall(xml))
+
+
 def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     """Sheet name -> its part in the archive (xl/worksheets/sheet1.xml)."""
     book = SafeET.fromstring(zf.read("xl/workbook.xml"))
@@ -112,6 +134,10 @@ def scan(path: Path, sheets: set[str] | None = None, max_rows: int = MAX_SHEET_R
             styled = (
                 re.compile(rb'\bs="(' + b"|".join(str(i).encode() for i in kinds) + rb')"') if kinds else None
             )
+            long_shared = _long_shared(zf)
+            long_ref = (
+                re.compile(rb"<(?:\w+:)?v>(" + b"|".join(long_shared) + rb")</") if long_shared else None
+            )
             for name, part in sheet_parts(zf).items():
                 if part not in names or (sheets is not None and name not in sheets):
                     continue
@@ -125,7 +151,7 @@ def scan(path: Path, sheets: set[str] | None = None, max_rows: int = MAX_SHEET_R
                             ends = list(_ROW_END.finditer(data))
                             cut = ends[-1].end() if ends else 0
                             data, tail = data[:cut], data[cut:]
-                        _scan_chunk(data, facts, kinds, styled)
+                        _scan_chunk(data, facts, kinds, styled, long_shared, long_ref)
                         if facts.rows > max_rows:
                             raise UnreadableInput(
                                 f"{path}: sheet '{name}' has more than {max_rows:,} rows, the limit for a sheet; "
@@ -145,10 +171,23 @@ def scan(path: Path, sheets: set[str] | None = None, max_rows: int = MAX_SHEET_R
     return found
 
 
-def _scan_chunk(data: bytes, facts: SheetFacts, kinds: dict[int, str], styled: re.Pattern | None) -> None:
+def _scan_chunk(
+    data: bytes,
+    facts: SheetFacts,
+    kinds: dict[int, str],
+    styled: re.Pattern | None,
+    long_shared: set[bytes],
+    long_ref: re.Pattern | None,
+) -> None:
     facts.rows += len(_ROW.findall(data))
     facts.merged += [m.decode() for m in _MERGED.findall(data)]
-    if not (_FORMULA.search(data) or _ERROR_TYPE.search(data) or (styled and styled.search(data))):
+    if not (
+        _FORMULA.search(data)
+        or _ERROR_TYPE.search(data)
+        or (styled and styled.search(data))
+        or (long_ref and long_ref.search(data))
+        or _LONG_INLINE.search(data)
+    ):
         return  # the common case: plain values only
     for m in _CELL.finditer(data):
         attrs = dict(_ATTR.findall(m.group(1)))
@@ -161,6 +200,11 @@ def _scan_chunk(data: bytes, facts: SheetFacts, kinds: dict[int, str], styled: r
             facts.formulas.add(ref)
             if (value is None or not value.group(1)) and attrs.get(b"t") != b"str":
                 facts.no_value.add(ref)
+        kind = attrs.get(b"t")
+        if kind == b"s" and value is not None and value.group(1) in long_shared:
+            facts.long_text[ref] = MAX_CELL_CHARS + 1
+        elif kind == b"inlineStr" and _LONG_INLINE.search(body):
+            facts.long_text[ref] = _text_length(body)
         style = attrs.get(b"s")
         if style is not None and style.isdigit() and int(style) in kinds:
             facts.formats[ref] = kinds[int(style)]

@@ -275,9 +275,7 @@ def _fill_rows(ws: Worksheet, t: Table, frame: pd.DataFrame) -> None:
 
 def read_studies(path: str | Path) -> pd.DataFrame:
     """Studies to pre-fill, from an RIS export (rispy) or a CSV whose headers are Studies fields or labels."""
-    path = Path(path)
-    if not path.exists():
-        raise UnreadableInput(f"{path}: file not found.")
+    path = check_file(path, "list of studies")
     if path.suffix.lower() in (".ris", ".txt"):
         import rispy
 
@@ -769,8 +767,13 @@ def _cell(raw: object, f: Field, ref: str, facts: SheetFacts, from_text: bool) -
         return Parsed(codes=("error-value",), note=f"{facts.errors[ref]}; read as nothing")
     if ref in facts.no_value:
         return Parsed(codes=("formula-without-value",), note="no value can be read from it")
-    if isinstance(raw, str) and len(raw) > MAX_CELL_CHARS:
-        return Parsed(codes=("text-too-long",), note=f"{len(raw):,} characters, limit {MAX_CELL_CHARS:,}")
+    if ref in facts.long_text or (
+        isinstance(raw, str) and len(raw) > MAX_CELL_CHARS
+    ):  # calamine cuts it short
+        length = max(facts.long_text.get(ref, 0), len(raw) if isinstance(raw, str) else 0)
+        return Parsed(
+            codes=("text-too-long",), note=f"{length:,} characters; the limit is {MAX_CELL_CHARS:,}"
+        )
     shown = facts.formats.get(ref)
     extra: tuple[str, ...] = ()
     if shown == "percent" and isinstance(raw, float) and f.numeric:
