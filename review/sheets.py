@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import Cell
+from openpyxl.cell import _writer as _cell_writer
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table as ExcelTable
@@ -87,6 +88,22 @@ def plain(value: object) -> object:
 
 
 # --- workbooks --------------------------------------------------------------------------------------------------
+
+# openpyxl writes every number as "%.16g": a double needs up to 17 digits, so 0.1 + 0.2 would come back as 0.3,
+# the largest double as "inf" (invalid XML), and whole numbers past 16 digits rounded. Numbers are written as
+# their shortest exact text instead (repr), which Excel, LibreOffice and calamine read back to the same double.
+_openpyxl_string = _cell_writer.safe_string
+
+
+def _exact_string(value: object) -> str:
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(float(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(int(value))
+    return _openpyxl_string(value)
+
+
+_cell_writer.safe_string = _exact_string
 
 
 def put(ws: Worksheet, row: int, col: int, value: object, *, font: Font | None = None, fill=None) -> Cell:
