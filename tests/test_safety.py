@@ -235,7 +235,7 @@ def risky_review(tmp_path_factory):
     for r in ("a", "b"):
         make_workbook(form, folder / f"reviewer_{r}.xlsx", reviewer=r.upper(), data=data)
     toml = TOML.replace('adjudication = "adjudication.xlsx"\n', "")
-    toml = toml.replace('title = "', 'title = "=cmd|', 1).replace('name = "', 'name = "@', 1)
+    toml = toml.replace('title = "', 'title = "=cmd|', 1).replace('name = "', 'name = "@x\\nsystem(1)\\n', 1)
     (folder / "review.toml").write_text(toml, encoding="utf-8")
     return folder
 
@@ -259,6 +259,9 @@ def test_run_exports_never_execute_and_inputs_stay_unchanged(risky_review, tmp_p
                     assert not runs(value), f"{path.name} line {line}: {value!r} would run"
     consensus = (out / "consensus" / "studies.csv").read_text(encoding="utf-8")
     assert "'" + RISKY[0].replace('"', '""') in consensus
+    script = (out / "r" / "analyses.R").read_text(encoding="utf-8").splitlines()
+    assert any(line.startswith("# @x system(1)") for line in script)
+    assert not any(line.startswith("system(") for line in script)  # a name's newline starts no R code
     books = list(out.rglob("*.xlsx"))
     assert {p.name for p in books} >= {"review.xlsx", "discrepancies.xlsx"}
     seen = 0
