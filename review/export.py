@@ -92,7 +92,7 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
         extra = "" if call != "rma" else f', method="{a.method}", test="{a.test}"'
         measure = "" if call == "rma.peto" or a.measure == "HR" else f'measure="{a.measure}", '
         script += [
-            f"\n# {a.name}",
+            "\n# " + " ".join(a.name.split()),  # one comment line: a newline in a name must not start R code
             f'dat <- read.csv("{a.slug}_metafor.csv")',
             f"res <- {call}({measure}{args}, data=dat, slab=study{extra})",
             "print(res)",
