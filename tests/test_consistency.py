@@ -142,13 +142,18 @@ FAILING = [
     ),
     (
         "categories-exceed-denominator: with evaluable NR, the rows' own denominator bounds them",
-        {("arms", 0): {"evaluable_response": "NR"}, ("response", 2): {"count": 40, "percent": 40.8}},
+        {
+            ("arms", 0): {"evaluable_response": "NR"},
+            ("arms", 1): {"evaluable_response": "NR"},
+            ("response", 2): {"count": 40, "percent": 40.8},
+        },
         {("categories-exceed-denominator", "Best response!E2", "error")},
     ),
     (
         "categories-exceed-denominator: percentages over 100 beyond rounding",
         {
             ("arms", 0): {"evaluable_response": "NR"},
+            ("arms", 1): {"evaluable_response": "NR"},
             ("response", 1): {"count": None, "percent": 55},
             ("response", 2): {"count": None, "percent": 30.6},
         },
@@ -251,7 +256,7 @@ PASSING = [
     ),
     (
         "categories within their own denominator when evaluable is NR",
-        {("arms", 0): {"evaluable_response": "NR"}},
+        {("arms", 0): {"evaluable_response": "NR"}, ("arms", 1): {"evaluable_response": "NR"}},
     ),
     ("a total within the arm's treated number", {("dichotomous", 0): {"total": 100}}),
     (
