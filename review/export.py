@@ -72,17 +72,19 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
         data = datasets[a.slug]
         counts = count_columns(data)
         usable = data.dropna(subset=counts)
-        if a.outcome is None:  # one analysis per term x grade: the CSV carries them, R pools by group
+        if len(usable) == 0:  # nothing to pool: pooled.csv says why
             continue
-        metafor = usable.rename(columns=_METAFOR)[["study_id", *[_METAFOR[c] for c in counts]]]
+        groups = [] if a.outcome is not None else ["outcome", "grade", "timepoint"]
+        metafor = usable.rename(columns=_METAFOR)[[*groups, "study_id", *[_METAFOR[c] for c in counts]]]
+        metafor = metafor.rename(columns={"outcome": "term"})
         if a.measure == "HR":  # meta's metagen takes the log HR and its standard error
             meta = usable.assign(seTE=usable["vi"] ** 0.5).rename(
                 columns={"study_id": "studlab", "yi": "TE"}
             )[["studlab", "TE", "seTE"]]
         else:
             meta = usable.rename(columns={**_META, "study_id": "studlab"})[
-                ["studlab", *[_META[c] for c in counts]]
-            ]
+                [*groups, "studlab", *[_META[c] for c in counts]]
+            ].rename(columns={"outcome": "term"})
         written.append(
             write_csv(metafor.rename(columns={"study_id": "study"}), folder / f"{a.slug}_metafor.csv")
         )
@@ -91,10 +93,31 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
         call = "rma.mh" if a.method == "MH" else "rma.peto" if a.method == "PETO" else "rma"
         extra = "" if call != "rma" else f', method="{a.method}", test="{a.test}"'
         measure = "" if call == "rma.peto" or a.measure == "HR" else f'measure="{a.measure}", '
+        options = "".join(
+            f", {k}={v}"
+            for k, v in (
+                ("level", f"{a.level:g}" if a.level != 95 else None),
+                ("add", f"{a.add:g}" if a.add is not None else None),
+                ("to", f'"{a.to}"' if a.to != "only0" else None),
+                ("drop00", str(a.drop00).upper() if a.drop00 is not None else None),
+            )
+            if v is not None
+        )
+        if groups:  # every term x grade: one fit per group, as the toolkit pooled them (safety.csv)
+            script += [
+                f"\n# {a.name}: one analysis per term x grade",
+                f'dat <- read.csv("{a.slug}_metafor.csv", na.strings = "")',
+                'dat$timepoint[is.na(dat$timepoint)] <- ""; dat$grade[is.na(dat$grade)] <- ""',
+                "for (d in split(dat, list(dat$term, dat$grade, dat$timepoint), drop = TRUE)) {",
+                f"  res <- {call}({measure}{args}, data=d, slab=study{extra}{options})",
+                '  cat(d$term[1], d$grade[1], d$timepoint[1], ": k =", res$k, " estimate", coef(res), " se", res$se, "\\n")',
+                "}",
+            ]
+            continue
         script += [
             f"\n# {a.name}",
             f'dat <- read.csv("{a.slug}_metafor.csv")',
-            f"res <- {call}({measure}{args}, data=dat, slab=study{extra})",
+            f"res <- {call}({measure}{args}, data=dat, slab=study{extra}{options})",
             "print(res)",
         ]
         if call == "rma":

@@ -456,6 +456,12 @@ def test_outputs(result):
         "sd2i",
         "n2i",
     ]
+    script = (out / "r" / "analyses.R").read_text(encoding="utf-8")
+    assert 'res <- rma.mh(measure="RR", ai=ai, n1i=n1i, ci=ci, n2i=n2i, data=d, slab=study)' in script
+    assert "for (d in split(dat, list(dat$term, dat$grade, dat$timepoint), drop = TRUE))" in script
+    tox = pd.read_csv(out / "r" / "toxicity_rr_metafor.csv")
+    assert tox.columns.tolist()[:4] == ["term", "grade", "timepoint", "study"] and len(tox) == 8
+    assert not (out / "r" / "ambiguous_arms_metafor.csv").exists()
     import openpyxl
 
     wb = openpyxl.load_workbook(out / "review.xlsx", read_only=True)
