@@ -115,7 +115,7 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
             ]
             continue
         script += [
-            f"\n# {a.name}",
+            "\n# " + " ".join(a.name.split()),  # one comment line: a newline in a name must not start R code
             f'dat <- read.csv("{a.slug}_metafor.csv")',
             f"res <- {call}({measure}{args}, data=dat, slab=study{extra}{options})",
             "print(res)",

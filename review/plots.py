@@ -1,4 +1,4 @@
-"""Forest and funnel plots (matplotlib) for one meta-analysis.
+"""Forest, funnel, Baujat and cumulative forest plots (matplotlib) for one meta-analysis.
 
 All rows of `data` form the one analysis plotted (select an outcome's rows first). Each function returns the
 `Figure`, so a notebook shows it inline, and saves it atomically when given `path` (.png or .svg). Figures are
@@ -19,10 +19,11 @@ from matplotlib.patches import Polygon
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 from matplotlib.transforms import blended_transform_factory
 
+from .diagnostics import cumulative, influence
 from .effects import measure_info, to_natural
 from .errors import ReviewError
 from .files import atomic_path
-from .meta import RANDOM_EFFECTS, egger_test, pool, study_weights
+from .meta import RANDOM_EFFECTS, Options, egger_test, options, pool, study_weights
 
 FORMATS = {".png": "png", ".svg": "svg"}
 _ANALYSIS_SCALE = {
@@ -36,9 +37,10 @@ _MODEL = {"EE": "Common-effect model", "MH": "Mantel-Haenszel model", "PETO": "P
 
 def forest_plot(
     data: pd.DataFrame,
-    measure: str,
+    measure: str | Options,
     method: str = "REML",
     test: str = "z",
+    *,
     study: str | None = None,
     level: float = 95.0,
     add: float | None = None,
@@ -47,20 +49,23 @@ def forest_plot(
     title: str | None = None,
     path: str | os.PathLike[str] | None = None,
     single_study: str = "error",
+    study_ci: str = "wald",
 ) -> Figure:
     """Forest plot of one analysis: a row per study (estimate, CI, weight), the pooled diamond, the prediction
     interval (random-effects methods) and a heterogeneity line, on the natural scale (log axis for ratios).
 
     `study` names the label column (default: study_id or study, else "Study 1", "Study 2"...). Rows are the
-    input's order. Options are those of `review.meta.pool` (`single_study="keep"` plots a lone study).
+    input's order. Options are those of `review.meta.pool` (`single_study="keep"` plots a lone study; `measure`
+    may be an `Options`); `study_ci="exact"` shows Clopper-Pearson intervals for single proportions.
     """
-    info = measure_info(measure)
-    result = pool(
-        data, measure, method, test, level=level, add=add, to=to, drop00=drop00, single_study=single_study
-    ).iloc[0]
-    rows = study_weights(
-        data, measure, method, level=level, add=add, to=to, drop00=drop00, single_study=single_study
+    opts = options(
+        measure, method, test, level=level, add=add, to=to, drop00=drop00, single_study=single_study
     )
+    if study_ci != "wald":
+        opts = opts.replace(study_ci=study_ci)
+    info, method, level = measure_info(opts.measure), opts.method, opts.level
+    result = pool(data, opts).iloc[0]
+    rows = study_weights(data, opts)
     labels = _labels(data, study)
     k_rows = len(rows)
     estimate = to_natural(info.code, rows["yi"].to_numpy(), _n_harmonic(data, info.code))
@@ -88,7 +93,7 @@ def forest_plot(
             zorder=3,
         )
     )
-    has_pi = method.upper() in RANDOM_EFFECTS and np.isfinite(result["pi_low"])
+    has_pi = method in RANDOM_EFFECTS and np.isfinite(result["pi_low"])
     if has_pi:
         ax.hlines(
             pooled_y,
@@ -131,9 +136,7 @@ def forest_plot(
         interval = "no events in either arm" if no_events else _interval(estimate[i], low[i], high[i])
         ax.text(0.72, y[i], interval, ha="left", **cell)
         ax.text(0.97, y[i], "excluded" if np.isnan(weight[i]) else f"{weight[i]:.1f}%", ha="right", **cell)
-    model = _MODEL.get(
-        method.upper(), f"Random-effects model ({method.upper()}{', knha' if test == 'knha' else ''})"
-    )
+    model = _model(opts)
     bold = {"fontweight": "bold", "va": "center", "transform": text}
     ax.text(0.02, pooled_y, model, ha="left", **bold)
     ax.text(0.72, pooled_y, _interval(centre, ci_low, ci_high), ha="left", **bold)
@@ -151,7 +154,7 @@ def forest_plot(
     ax.text(
         0.02,
         pooled_y - 0.75,
-        _heterogeneity(result, method.upper()),
+        _heterogeneity(result, method),
         ha="left",
         va="center",
         transform=text,
@@ -166,8 +169,9 @@ def forest_plot(
 
 def funnel_plot(
     data: pd.DataFrame,
-    measure: str,
+    measure: str | Options,
     method: str = "REML",
+    *,
     level: float = 95.0,
     add: float | None = None,
     to: str = "only0",
@@ -178,9 +182,10 @@ def funnel_plot(
     """Funnel plot of one analysis on the analysis scale (yi against its standard error, as metafor's funnel),
     with the pooled estimate, its pseudo-confidence region and Egger's regression line and test (k >= 3).
     """
-    info = measure_info(measure)
-    result = pool(data, measure, method, level=level, add=add, to=to, drop00=drop00).iloc[0]
-    rows = study_weights(data, measure, method, level=level, add=add, to=to, drop00=drop00)
+    opts = options(measure, method, level=level, add=add, to=to, drop00=drop00)
+    info, level = measure_info(opts.measure), opts.level
+    result = pool(data, opts).iloc[0]
+    rows = study_weights(data, opts)
     rows = rows[np.isfinite(rows["yi"])]
     yi, sei = rows["yi"].to_numpy(), np.sqrt(rows["vi"].to_numpy())
     egger = egger_test(rows[["yi", "vi"]], "GEN").iloc[0]  # on exactly the points shown
@@ -218,6 +223,105 @@ def funnel_plot(
     return fig
 
 
+def baujat_plot(
+    data: pd.DataFrame,
+    measure: str | Options,
+    method: str = "REML",
+    test: str = "z",
+    *,
+    study: str | None = None,
+    add: float | None = None,
+    to: str = "only0",
+    drop00: bool | None = None,
+    title: str | None = None,
+    path: str | os.PathLike[str] | None = None,
+) -> Figure:
+    """Baujat plot of one analysis (metafor's baujat): each study's contribution to the heterogeneity
+    statistic (x) against its influence on the pooled estimate (y), both from review.diagnostics.influence.
+    Studies far right or high drive heterogeneity or the result; each point carries its study label.
+    """
+    opts = options(measure, method, test, add=add, to=to, drop00=drop00)
+    diag = influence(data, opts, study=study)
+    fig = Figure(figsize=(6.5, 5))
+    ax = fig.add_subplot()
+    x, y = diag["baujat_x"].to_numpy(), diag["baujat_y"].to_numpy()
+    ax.scatter(x, y, color="#34495e", zorder=3)
+    for label, xi, yi in zip(diag["study"], x, y, strict=True):
+        ax.annotate(str(label), (xi, yi), xytext=(4, 3), textcoords="offset points", fontsize="small")
+    ax.set_xlabel("Squared Pearson residual (contribution to Q)")
+    ax.set_ylabel("Influence on the pooled estimate")
+    ax.set_title(_model(opts), fontsize="small", loc="right")
+    ax.grid(color="#ecf0f1", zorder=0)
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def cumulative_plot(
+    data: pd.DataFrame,
+    measure: str | Options,
+    method: str = "REML",
+    test: str = "z",
+    *,
+    order: str | None = None,
+    study: str | None = None,
+    level: float = 95.0,
+    add: float | None = None,
+    to: str = "only0",
+    drop00: bool | None = None,
+    title: str | None = None,
+    path: str | os.PathLike[str] | None = None,
+) -> Figure:
+    """Cumulative forest plot (metafor's forest(cumul(...))): the pooled estimate and its interval as each
+    study is added, in data order or by `order` (e.g. a year column), on the natural scale; the right column
+    gives the estimate, interval and tau^2 (random effects) or I^2 of each step.
+    """
+    opts = options(measure, method, test, level=level, add=add, to=to, drop00=drop00)
+    info = measure_info(opts.measure)
+    steps = cumulative(data, opts, order=order, study=study)
+    k_rows = len(steps)
+    fig = Figure(figsize=(10, 0.32 * (k_rows + 4) + 0.8))
+    ax = fig.add_axes((0.30, 0.10, 0.40, 0.82))
+    log_scale = info.natural == "exp"
+    if log_scale:
+        ax.set_xscale("log")
+    est, low, high = (steps[c].to_numpy(dtype=float) for c in ("estimate", "ci_low", "ci_high"))
+    y = np.arange(k_rows, 0, -1, dtype=float)
+    shown = np.isfinite(est)
+    ax.hlines(y[shown], low[shown], high[shown], color="black", linewidth=1)
+    ax.scatter(est[shown], y[shown], marker="D", s=30, color="#c0392b", zorder=3)
+    if info.null is not None:
+        ax.axvline(info.null, color="grey", linewidth=0.8, linestyle="--", zorder=1)
+    if log_scale:
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylim(0.2, k_rows + 1.5)
+    ax.set_yticks([])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.set_xlabel(f"{info.label}" + (" (log scale)" if log_scale else ""))
+    text = blended_transform_factory(fig.transFigure, ax.transData)
+    header = {"fontweight": "bold", "va": "center", "transform": text}
+    random = opts.method in RANDOM_EFFECTS
+    ax.text(0.02, k_rows + 1, "Adding study", ha="left", **header)
+    ax.text(0.72, k_rows + 1, f"Estimate [{opts.level:g}% CI]", ha="left", **header)
+    ax.text(0.99, k_rows + 1, "\u03c4\u00b2" if random else "I\u00b2", ha="right", **header)
+    cell = {"va": "center", "transform": text}
+    for i, row in enumerate(steps.itertuples(index=False)):
+        ax.text(0.02, y[i], f"+ {row.added}", ha="left", **cell)
+        ax.text(0.72, y[i], _interval(est[i], low[i], high[i]), ha="left", **cell)
+        spread = f"{row.tau2:.3g}" if random else f"{row.i2:.0f}%"
+        ax.text(0.99, y[i], spread, ha="right", **cell)
+    ax.set_title(_model(opts), fontsize="small", loc="right")
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
 def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
     """Save `fig` as PNG or SVG (chosen by the suffix), atomically: an earlier file survives a failed save."""
     path = Path(path)
@@ -230,6 +334,11 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
 
 
 # --- helpers -----------------------------------------------------------------------------------------------
+
+
+def _model(opts: Options) -> str:
+    test = "" if opts.test == "z" else f", {opts.test}"
+    return _MODEL.get(opts.method, f"Random-effects model ({opts.method}{test})")
 
 
 def _labels(data: pd.DataFrame, study: str | None) -> Sequence[object]:

@@ -27,14 +27,15 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
 
 from .derive import CI_DISTRIBUTIONS, COUNT_POLICIES, MEDIAN_METHODS
 from .effects import CORRECTIONS, MEASURES, ONE_ARM
-from .errors import RefusedOutput, ReviewError
-from .files import check_output, claim_folder
+from .errors import RefusedOutput, ReviewError, UnreadableInput
+from .files import MAX_CONFIG_DEPTH, check_output, claim_folder, read_text
 from .forms import Form, default_form_path, load_form
 from .issues import Report
 from .meta import METHODS, TESTS
@@ -149,10 +150,15 @@ def load_review(folder: str | Path) -> Review:
     path = folder / CONFIG
     if not path.exists():
         raise ReviewError(f"{path}: not found; make a review folder with `review init {folder}`.")
+    text = read_text(path, CONFIG)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ReviewError(f"{path}: not valid TOML ({exc}).") from None
+    except RecursionError:
+        doc = {"": _too_deep(path)}
+    if _depth(doc) > MAX_CONFIG_DEPTH:
+        _too_deep(path)
     _unknown(str(path), doc, REVIEW_KEYS)
 
     def file(key: str, value: object) -> Path:
@@ -420,6 +426,20 @@ def matches(frame: pd.DataFrame, rule: Mapping[str, object]) -> pd.Series:
                 hit |= text == str(w).strip().casefold()
         mask &= hit
     return mask
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def _too_deep(path: Path) -> NoReturn:
+    raise UnreadableInput(
+        f"{path}: nested more than {MAX_CONFIG_DEPTH} levels deep; review.toml needs two or three."
+    ) from None
 
 
 def init_review(
