@@ -8,12 +8,19 @@
 
     [[analysis]]
     name = "Partial response, high vs standard dose"
-    outcome = "partial response"                # an outcome of the meta-analysis-ready arm_outcomes table
-    timepoint = "primary report"                # optional; grade = "3-4" for adverse events
-    measure = "RR"                              # metafor's codes; PLO/PR/PAS/PFT for one arm
+    outcome = "partial response"                # omit it with table = an adverse-event or safety table to pool
+    timepoint = "primary report"                #   every term x grade; grade = "3-4" filters
+    measure = "RR"                              # the engine's measures (effects.MEASURES) and methods
     method = "REML"
-    test = "z"                                  # or "knha"
-    arms = { B2222 = ["600mg", "400mg"] }       # study -> [experimental, control], or study -> arm for one arm
+    experimental = { dose = ">= 600" }          # arm groups by rule over the arms' and studies' fields...
+    control = { dose = 400 }
+    arms = { B2222 = ["600mg", "400mg"] }       # ...or listed: study -> [experimental, control] (or one arm)
+    subgroup = "design"                         # subgroup_model = "common" (default) or "separate"
+    sensitivity = { leave_one_out = true, exclude = { rob_overall = "high" } }
+
+Every key is checked against ANALYSIS_KEYS (and REVIEW_KEYS, SENSITIVITY_KEYS): an unknown one is an error naming
+the file, the analysis and the key. Analyses draw on the tables the form's `outcome:` blocks declare
+(review/outcomes.py); analyses sharing an engine configuration are pooled in one vectorised call.
 
 `run()` validates, compares, reconciles, aggregates, pools, plots and exports, reporting each stage to an
 optional progress callback; it stops at the first stage that cannot go on with a ReviewError that says why.
@@ -470,7 +477,8 @@ def init_review(
         f"reviewers = {json.dumps(names)}\n"
         'adjudication = "adjudication.xlsx"   # written by `review compare`, filled by the adjudicator\n\n'
         '# [[analysis]]\n# name = "Objective response"\n# outcome = "objective response"\n'
-        '# measure = "RR"\n# method = "REML"\n# arms = { STUDY_ID = ["experimental arm", "control arm"] }\n',
+        '# measure = "RR"\n# method = "REML"\n# experimental = { dose = ">= 600" }   # arms by rule, or listed:\n'
+        '# control = { dose = 400 }\n# arms = { STUDY_ID = ["experimental arm", "control arm"] }\n',
         encoding="utf-8",
     )
     return [folder / CONFIG, *written]
