@@ -822,16 +822,16 @@ def arm_dataset(
         for mask, text in ((~has, None), (has & missing, "value")):
             if mask.any():
                 part = data.loc[mask]
-                arm = "arm " + part[arm_col].astype(str) + ": "
-                why[mask] = (
-                    arm + "no row for " + part["outcome"].astype(str)
-                    if text is None
-                    else arm + part[f"note_{side}"].fillna("").replace("", "value missing")
-                ).to_numpy()
+                arm = "arm " + _text(part[arm_col]) + ": "  # object arrays: the notes' dtype varies by reader
+                if text is None:
+                    why[mask] = arm + "no row for " + _text(part["outcome"])
+                else:
+                    note = _text(part[f"note_{side}"])
+                    why[mask] = arm + np.where(note == "", "value missing", note)
         data[f"why_{side}"] = why
-    whys = [data[f"why_{s}"] for s, _ in sides]
+    whys = [data[f"why_{s}"].to_numpy(dtype=object) for s, _ in sides]
     note = (
-        whys[0]
+        pd.Series(whys[0], index=data.index, dtype=object)
         if len(whys) == 1
         else pd.Series(
             np.where(
@@ -842,7 +842,8 @@ def arm_dataset(
             index=data.index,
         )
     )
-    data["note"] = note
+    placed = data["pair_note"].fillna("").astype(str).to_numpy(dtype=object) == ""
+    data["note"] = np.where(placed, note.to_numpy(dtype=object), "")  # an unplaced pair: its own reason only
     if analysis.outcome is None:  # every outcome: a study giving none at all is still listed, with why
         lacking = pairs[~pairs["study_id"].isin(set(data["study_id"]))]
         if len(lacking):
@@ -892,6 +893,13 @@ def arm_dataset(
         data[k] = data[k].astype(object).where(data[k].notna(), "") if k in data.columns else ""
     types = {c: ("Int64" if c.startswith(("events", "n")) else "Float64") for c in value_cols}
     return data[[*out_cols, *value_cols, "note"]].astype(types)
+
+
+def _text(series: pd.Series) -> np.ndarray:
+    """Text as a numpy object array ('' for missing), whatever pandas string dtype it came in."""
+    return np.array(
+        ["" if v is None or v is pd.NA or v != v else str(v) for v in series.tolist()], dtype=object
+    )
 
 
 def _join(*parts) -> pd.Series:
