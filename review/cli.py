@@ -576,6 +576,7 @@ def meta(
     check_file(input_csv, "CSV file")
     if output is not None:
         check_output(output, [input_csv], force=force)
+    _check_header(input_csv)
     try:
         data = pd.read_csv(input_csv)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
@@ -601,6 +602,30 @@ def meta(
     if output is not None:
         write_csv(result, output)
     _render_meta(result, [*(by or []), *([subgroup] if subgroup else [])], output)
+
+
+def _check_header(path: Path) -> None:
+    """A column named twice would be read as 'n_e' and 'n_e.1' and the second silently ignored: refuse it."""
+    import csv
+
+    from openpyxl.utils import get_column_letter
+
+    from .errors import UnreadableInput
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            header = [h.strip() for h in next(csv.reader(fh), [])]
+    except (UnicodeDecodeError, csv.Error):
+        return  # pandas reports these below, with the file's name
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if name and name in seen:
+            raise UnreadableInput(
+                f"{path}, cells {get_column_letter(seen[name] + 1)}1 and {get_column_letter(i + 1)}1: column "
+                f"'{name}' appears twice (duplicate-column); only one would be used. Keep one column and delete "
+                "or rename the other."
+            )
+        seen[name] = i
 
 
 def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) -> None:
@@ -646,3 +671,7 @@ def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) ->
 
 
 # --- end meta ---
+
+
+if __name__ == "__main__":  # python -m review.cli
+    main()

@@ -387,3 +387,83 @@ def _heterogeneity(result: pd.Series, method: str) -> str:
     if method in RANDOM_EFFECTS:
         line += f", \u03c4\u00b2 = {result['tau2']:.4g}"
     return line
+
+
+def safety_plot(
+    safety: pd.DataFrame,
+    title: str | None = None,
+    path: str | os.PathLike[str] | None = None,
+    max_rows: int = 60,
+) -> Figure:
+    """A one-page safety summary: one row per term and grade, the pooled estimate with its CI on a log scale
+    (ratios) or a linear one (risk differences, proportions), with k and the events/N of each group.
+
+    `safety` is a safety table (review.project's Pooled.safety, or rows of it for one analysis). Rows without
+    an estimate are listed with the reason; past `max_rows` the most frequent terms are kept and the page says so.
+    """
+    if len(safety) == 0:
+        raise ReviewError("the safety table has no rows to plot.")
+    rows = safety.copy()
+    if len(rows) > max_rows:
+        size = rows["n_e"].fillna(0) + rows["n_c"].fillna(0) if "n_e" in rows else rows["n"].fillna(0)
+        rows = rows.assign(_size=size).nlargest(max_rows, "_size").drop(columns="_size")
+    rows = rows.sort_values(["term", "grade"], kind="stable").reset_index(drop=True)
+    measure = str(rows["measure"].dropna().iloc[0]) if rows["measure"].notna().any() else "RR"
+    ratio = measure_info(measure).natural == "exp"
+    n = len(rows)
+    fig = Figure(figsize=(8.27, 11.69))  # one A4 page
+    ax = fig.add_axes((0.52, 0.06, 0.26, 0.86))
+    y = np.arange(n)[::-1].astype(float)
+    est = pd.to_numeric(rows["estimate"], errors="coerce").to_numpy(float)
+    low = pd.to_numeric(rows["ci_low"], errors="coerce").to_numpy(float)
+    high = pd.to_numeric(rows["ci_high"], errors="coerce").to_numpy(float)
+    ok = np.isfinite(est) & np.isfinite(low) & np.isfinite(high)
+    ax.hlines(y[ok], low[ok], high[ok], color="black", linewidth=1)
+    ax.plot(est[ok], y[ok], "s", color="black", markersize=4)
+    null = measure_info(measure).null
+    if null is not None:
+        ax.axvline(null, color="grey", linestyle="--", linewidth=0.8)
+    if ratio and ok.any():
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylim(-1, n)
+    ax.set_yticks([])
+    ax.set_xlabel(
+        f"{measure_info(measure).label} ({measure}) with {rows['method'].dropna().iloc[0] if rows['method'].notna().any() else ''} 95% CI".replace(
+            " with  ", " "
+        )
+    )
+    text = blended_transform_factory(fig.transFigure, ax.transData)
+    size = "x-small" if n > 30 else "small"
+    two = "events_e" in rows and rows["events_e"].notna().any()
+    header = ax.get_ylim()[1] - 0.2
+    for x, label in (
+        (0.02, "Term"),
+        (0.30, "Grade"),
+        (0.38, "k"),
+        (0.80, "Estimate [CI]"),
+        (0.92, "Events/N"),
+    ):
+        ax.text(x, header, label, transform=text, fontweight="bold", fontsize=size, va="bottom")
+    for i, r in rows.iterrows():
+        cell = {"transform": text, "fontsize": size, "va": "center"}
+        ax.text(0.02, y[i], str(r["term"])[:40], **cell)
+        ax.text(0.30, y[i], "" if pd.isna(r["grade"]) else str(r["grade"]), **cell)
+        ax.text(0.38, y[i], "" if pd.isna(r["k"]) else f"{int(r['k'])}", **cell)
+        ax.text(0.80, y[i], _interval(est[i], low[i], high[i]) if ok[i] else "not estimable", **cell)
+        counts = (
+            f"{_count(r['events_e'])}/{_count(r['n_e'])} vs {_count(r['events_c'])}/{_count(r['n_c'])}"
+            if two
+            else f"{_count(r.get('events'))}/{_count(r.get('n'))}"
+        )
+        ax.text(0.92, y[i], counts, **cell)
+    shown = f" ({n} of {len(safety)} rows, the largest)" if len(safety) > n else ""
+    fig.suptitle((title or "Safety summary") + shown, fontsize="medium")
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def _count(value: object) -> str:
+    return "-" if value is None or pd.isna(value) else f"{int(value)}"
