@@ -1,6 +1,6 @@
 """Refusing a sheet beyond the row limit: review.workbook.read_workbook (which streams the sheet XML and stops once
-the count passes 100,000 rows) against the obvious alternative, loading the sheet with python-calamine and counting
-its rows afterwards, measured in the same run. Also reports the scan's cost on a legal workbook.
+the count passes review.files.MAX_SHEET_ROWS) against the obvious alternative, loading the sheet with
+python-calamine and counting its rows afterwards, measured in the same run. Also reports the scan's cost on a legal workbook.
 
     python benchmarks/bench_limits.py [--rows 1000000] [--repeat 3]
 """

@@ -11,13 +11,16 @@ import html
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .errors import FormError, UnreadableInput
 from .files import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_NODES, read_text
 from .issues import RULE_KINDS
+
+if TYPE_CHECKING:
+    from .outcomes import OutcomeSpec
 
 FIELD_TYPES = ("text", "integer", "number", "percent", "date", "category", "boolean")
 NUMERIC_TYPES = ("integer", "number", "percent")
@@ -87,6 +90,7 @@ class Table:
     key: tuple[str, ...]
     fields: dict[str, Field]
     line: int | None = None
+    outcome: OutcomeSpec | None = None  # the outcome kind the table holds and its fields' roles (outcomes.py)
 
     @property
     def sheet(self) -> str:
@@ -285,7 +289,7 @@ def _check_keys(mapping: Any, allowed: set[str], what: str) -> None:
 
 
 _FORM_KEYS = {"form", "title", "version", "description", "vocabularies", "tables", "rules"}
-_TABLE_KEYS = {"label", "description", "key", "fields", "provenance"}
+_TABLE_KEYS = {"label", "description", "key", "fields", "provenance", "outcome"}
 _FIELD_KEYS = {
     "type",
     "label",
@@ -412,6 +416,19 @@ def _build_table(tname: str, tdoc: Any, vocabularies: dict[str, list], line: int
                 f.line,
             )
         headers[folded] = f.name
+    outcome = None
+    if "outcome" in tdoc:
+        from .outcomes import (
+            SpecError,
+            parse_spec,
+        )  # outcomes imports the engine; forms stays light without it
+
+        odoc = tdoc["outcome"]
+        try:
+            outcome = parse_spec(tname, odoc, fields, _line(tdoc, "outcome"))
+        except SpecError as exc:
+            at = _line(odoc, exc.key) if exc.key else None
+            raise _LoadError(f"table {tname!r}: {exc}", at or _line(tdoc, "outcome")) from None
     return Table(
         name=tname,
         label=label,
@@ -419,6 +436,7 @@ def _build_table(tname: str, tdoc: Any, vocabularies: dict[str, list], line: int
         key=tuple(key),
         fields=fields,
         line=line,
+        outcome=outcome,
     )
 
 
@@ -511,6 +529,13 @@ def _check_tables(tables: dict[str, Table]) -> None:
                 f"tables {sheets[folded]!r} and {t.name!r} have the same label {t.label!r}", t.line
             )
         sheets[folded] = t.name
+        ref = t.outcome.options.get("total_from") if t.outcome else None
+        if ref:
+            rt, rf = str(ref).split(".", 1)
+            if rt not in tables or rf not in tables[rt].fields:
+                raise _LoadError(
+                    f"table {t.name!r}: outcome: total_from: {ref} is not a field of the form", t.line
+                )
         for f in t.fields.values():
             if f.references:
                 rt, rf = f.references
