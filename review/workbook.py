@@ -590,6 +590,7 @@ def _read_rows(
             )
         else:
             columns[f.name] = i
+    _unheaded_values(rows, header, issue)
     missing_cols = [f for f in t.fields.values() if f.name not in columns]
     if missing_cols:
         where = f"sheet '{sheet}'" if sheet else "the header row"
@@ -650,6 +651,26 @@ def _read_rows(
     data = data.astype({n: DTYPES[t.fields[n].type] for n in t.fields})
     missing = pd.DataFrame({n: pd.Series(v, index=idx, dtype=object) for n, v in codes.items()}, index=idx)
     return ExtractedTable(t, data, missing.astype(str), file, sheet, letters)
+
+
+def _unheaded_values(rows: list[list[object]], header: list[object], issue) -> None:
+    """A value in a column without a header would be ignored: say where the first one is, per column."""
+    width = max((len(r) for r in rows), default=0)
+    for i in range(width):
+        if i < len(header) and header[i] not in ("", None):
+            continue
+        for r, row in enumerate(rows[1:], start=2):
+            value = row[i] if i < len(row) else None
+            if value not in ("", None) and not (isinstance(value, str) and not value.strip()):
+                ref = f"{get_column_letter(i + 1)}{r}"
+                issue(
+                    "unknown-column",
+                    ref,
+                    f"a value in column {get_column_letter(i + 1)}, which has no header, is ignored; move it to "
+                    "the column it belongs to (or to Comment)",
+                    str(value),
+                )
+                break
 
 
 def _cell(raw: object, f: Field, ref: str, facts: SheetFacts, from_text: bool) -> Parsed:
