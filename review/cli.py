@@ -99,7 +99,8 @@ def workbook(
 ) -> None:
     """Make a reviewer workbook from an extraction form. An existing workbook is never replaced without --force."""
     from .files import check_output
-    from .workbook import make_study_workbooks, make_workbook, read_studies
+    from .studies import make_study_workbooks, read_studies
+    from .workbook import make_workbook
 
     inputs = [form, *([studies] if studies else [])]
     if not per_study:

@@ -500,7 +500,7 @@ def _keep_decisions(path: Path, force: bool) -> None:
         decided = 0  # not readable as decisions: one of ours, left half-written, or damaged; ours to replace
     if decided:
         raise RefusedOutput(
-            f"{path}: holds {decided} decisions an adjudicator typed; a re-run would replace them. Move it "
+            f"{path}: holds decisions an adjudicator typed ({decided}); a re-run would replace them. Move it "
             "into the review folder and name it in review.toml (adjudication = ...), or pass --force."
         )
 
