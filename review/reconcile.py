@@ -688,6 +688,12 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
                 if not kept:
                     continue
             record: dict[str, object] = dict(zip(table.key, key, strict=False))
+            for name in table.key:  # a row the reviewers filed under different keys (compare's key, moved)
+                u = units.get((table.name, key, name))
+                if u is not None and u.status == DISAGREE:
+                    d = chosen.get((table.name, key, name))
+                    record[name] = _decided(u, d, table.fields[name], [r.letter for r in reviewers])
+                    log(table.name, key, name, show(record[name]), DECIDED, u, d)
             for name, f in table.fields.items():
                 if name in table.key:
                     continue
