@@ -430,6 +430,99 @@ def reconcile(
 # --- end compare ---
 
 
+# --- other tools (issue 14) ---
+
+
+@app.command("import")
+@friendly
+def import_(
+    tool: Annotated[str, typer.Argument(metavar="TOOL", help="covidence, srdr or redcap.")],
+    source: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help="The tool's export: Covidence Extraction 2 CSV, SRDR+ .xlsx, or REDCap records CSV (raw codes).",
+        ),
+    ],
+    form: FormOption = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--map",
+            help="YAML map from their columns to the form's fields (default: columns whose names match a field).",
+        ),
+    ] = None,
+    make_map: Annotated[
+        Path | None,
+        typer.Option(
+            "--make-map", metavar="MAP.yaml", help="Write a starting map for FILE to edit, and stop."
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Folder for one CSV folder per reviewer (consensus included)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace files written by an earlier import.")
+    ] = False,
+) -> None:
+    """Import another tool's extraction export as one extraction per reviewer (a consensus row or record is its
+    own), ready for validate, compare, reconcile and run. Every value keeps its origin in origins.csv."""
+    from .importers import folder_name, import_export, load_map, tool_named, write_import, write_map
+
+    the_form = _form(form)
+    spec = tool_named(tool)
+    if make_map is not None:
+        written = write_map(source, spec.name, the_form, make_map, force=force)
+        out.print(
+            f"Wrote {written}: edit it, then run review import {spec.name} {source} --map {written} -o OUT"
+        )
+        return
+    if output is None:
+        raise ReviewError("give the output folder with -o OUT (or --make-map MAP.yaml to start a map).")
+    the_map = load_map(mapping, the_form, spec.name) if mapping else None
+    result = import_export(spec.name, source, the_form, the_map)
+    write_import(result, output, force=force)
+    for r in result.reviewers:
+        out.print(_labelled(r.reviewer, "bold", f"{output / folder_name(r.reviewer)}/"), highlight=False)
+    if len(result.unmapped):
+        table = RichTable(header_style="bold", title="Columns not mapped (listed in unmapped.csv)")
+        for col in ("sheet or instrument", "column", "values", "example"):
+            table.add_column(col, overflow="fold")
+        for _, u in result.unmapped.iterrows():
+            table.add_row(u["group"], u["column"], str(u["values"]), str(u["example"]))
+        out.print(table)
+    out.print(f"Imported {result.summary()} from {source} ({spec.title}).")
+
+
+@app.command()
+@friendly
+def dictionary(
+    form: Annotated[Path, typer.Argument(help="Extraction form (YAML).")],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="redcap (a REDCap data dictionary CSV) or markdown (the form's documentation)."
+        ),
+    ] = "redcap",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: print).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
+) -> None:
+    """Write the form as a REDCap data dictionary (plus repeating_instruments.csv beside it) or as Markdown."""
+    from .dictionary import write_dictionary
+
+    the_form = load_form(form)
+    if output is None:
+        from .dictionary import render
+
+        typer.echo(render(the_form, fmt), nl=False)
+        return
+    for path in write_dictionary(the_form, fmt, output, force=force):
+        out.print(f"Wrote {path}")
+
+
 def main() -> None:  # pragma: no cover - console entry point alias
     sys.exit(app())
 
