@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
@@ -20,6 +21,7 @@ from rich.text import Text
 from .errors import ReviewError
 from .forms import default_form_path, load_form
 from .issues import ERROR, FATAL, Report, catalogue_markdown
+from .words import counted
 
 app = typer.Typer(
     name="review",
@@ -28,11 +30,67 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _help_type(param: Any, ctx: Any) -> str | None:
+    """The type column of help as click writes it (PATH, TEXT, NUMBER), not typer 0.2x's `<list[Path]>`:
+    flags and arguments (whose name is shown) get none. Patched in one place so every command reads the same."""
+    if isinstance(param, typer.core.TyperArgument):
+        return None
+    if param.metavar is not None:
+        return param.metavar
+    inner = param.display_type(ctx).strip("<>")
+    many = inner.startswith("list[")
+    inner = inner.removeprefix("list[").removesuffix("]")
+    words = {"bool": None, "str": "TEXT", "path": "PATH", "Path": "PATH", "float": "NUMBER", "int": "INTEGER"}
+    word = words.get(inner, inner.upper())
+    if word is None:
+        return None
+    return word + ("..." if many else "")
+
+
+def _usage_name(param: Any) -> str:
+    """An argument as usage and help name it: its metavar as written, else its name in capitals."""
+    if param.metavar is not None:
+        return param.metavar
+    return param.name.upper() + ("..." if param.nargs != 1 else "")
+
+
+for _cls in (typer.core.TyperArgument, typer.core.TyperOption):
+    if hasattr(_cls, "display_type_rich"):
+        _cls.display_type_rich = _help_type  # type: ignore[method-assign]
+for _method in ("_usage_display_name", "_rich_display_name"):
+    if hasattr(typer.core.TyperArgument, _method):
+        setattr(typer.core.TyperArgument, _method, _usage_name)
+if isinstance(getattr(typer.core.TyperArgument, "display_name_raw", None), property):
+    typer.core.TyperArgument.display_name_raw = property(  # type: ignore[method-assign,assignment]
+        lambda self: self.metavar if self.metavar is not None else self.name.upper()
+    )
+
+
 # Piped output (CI logs, files) gets a wide console so issue tables stay one line per issue.
 # markup=False: file names, values and messages are the user's text, and "[...]" in them must print as typed.
 # Styles are given explicitly (style=, Text.assemble) where wanted.
 out = Console(width=None if sys.stdout.isatty() else 200, markup=False)
 err = Console(stderr=True, markup=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"review {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """Systematic-review data extraction: forms, reviewer workbooks, validation, comparison and meta-analysis."""
 
 
 def _labelled(label: str, style: str, text: object) -> Text:
@@ -96,7 +154,7 @@ def workbook(
         if included is None:
             raise ReviewError("--per-study needs --studies FILE (.ris or .csv) listing the included studies.")
         paths = make_study_workbooks(the_form, included, output, reviewer=reviewer)
-        out.print(f"Wrote {len(paths)} workbooks to {output}/ (form {the_form.label}).")
+        out.print(f"Wrote {counted(len(paths), 'workbook')} to {output}/ (form {the_form.label}).")
         return
     if output.suffix.lower() != ".xlsx":
         raise ReviewError(f"{output}: the workbook must be an .xlsx file.")
@@ -105,7 +163,7 @@ def workbook(
         fields = the_form.table("studies").fields
         data = {"studies": included[[c for c in included.columns if c in fields]]}
     make_workbook(the_form, output, reviewer=reviewer, data=data)
-    prefilled = f", {len(included)} studies pre-filled" if included is not None else ""
+    prefilled = f", {counted(len(included), 'study')} pre-filled" if included is not None else ""
     out.print(f"Wrote {output} (form {the_form.label}{prefilled}).")
 
 
@@ -308,15 +366,15 @@ def compare(
         carried = ""
         if previous is not None:
             kept, stale = carry_over(result, previous)
-            carried = f"; {len(kept)} decisions carried over from {previous.path.name}, {len(stale)} stale"
-        out.print(f"Wrote {output}: {len(result)} discrepancies{carried}.")
+            carried = f"; {counted(len(kept), 'decision')} carried over from {previous.path.name}, {len(stale)} stale"
+        out.print(f"Wrote {output}: {counted(len(result), 'discrepancy')}{carried}.")
 
 
 def _render_comparison(result, by_field: bool) -> None:
     for r in result.reviewers:
         out.print(_labelled(r.letter, "bold", f"{r.name}  {r.file}"), highlight=False)
     if len(result):
-        table = RichTable(header_style="bold", title=f"{len(result)} discrepancies")
+        table = RichTable(header_style="bold", title=counted(len(result), "discrepancy"))
         for col in ("id", "table", "row", "field", "type", *(r.letter for r in result.reviewers)):
             table.add_column(col, overflow="fold")
         for u in result.disagreements:
@@ -423,7 +481,7 @@ def reconcile(
         out.print(_labelled("note:", "yellow", note), highlight=False)
     out.print(f"Consensus: {consensus.summary()}")
     out.print(
-        f"Wrote {len(written)} files to {output}/ ({', '.join(p.name for p in written[-2:])} included)."
+        f"Wrote {counted(len(written), 'file')} to {output}/ ({', '.join(p.name for p in written[-2:])} included)."
     )
 
 
@@ -645,12 +703,15 @@ def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) ->
         )
     out.print(table)
     if len(result) > shown:
-        out.print(f"... and {len(result) - shown} more analyses.")
+        out.print(f"... and {counted(len(result) - shown, 'more analysis', 'more analyses')}.")
     failed = int((~result["converged"].astype(bool)).sum())
     if failed:
-        out.print(f"{failed} of {len(result)} analyses have no estimate; see their note.", style="yellow")
+        out.print(
+            f"{failed} of {counted(len(result), 'analysis')} have no estimate; see their note.",
+            style="yellow",
+        )
     if output is not None:
-        out.print(f"Wrote {output} ({len(result)} analyses).")
+        out.print(f"Wrote {output} ({counted(len(result), 'analysis')}).")
 
 
 # --- end meta ---

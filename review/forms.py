@@ -17,6 +17,7 @@ import yaml
 
 from .errors import FormError
 from .issues import RULE_KINDS
+from .words import counted
 
 FIELD_TYPES = ("text", "integer", "number", "percent", "date", "category", "boolean")
 NUMERIC_TYPES = ("integer", "number", "percent")
@@ -127,7 +128,7 @@ class Form:
         return f"{self.name} v{self.version}"
 
     def __repr__(self) -> str:
-        return f"Form({self.label}: {len(self.tables)} tables, {len(self.rules)} rules)"
+        return f"Form({self.label}: {counted(len(self.tables), 'table')}, {counted(len(self.rules), 'rule')})"
 
     def _repr_html_(self) -> str:
         rows = "".join(
@@ -136,7 +137,7 @@ class Form:
             for t in self.tables.values()
         )
         return (
-            f"<p><b>{html.escape(self.title)}</b> ({html.escape(self.label)}, {len(self.rules)} rules)</p>"
+            f"<p><b>{html.escape(self.title)}</b> ({html.escape(self.label)}, {counted(len(self.rules), 'rule')})</p>"
             "<table><tr><th>sheet</th><th>key</th><th>fields</th><th>holds</th></tr>" + rows + "</table>"
         )
 

@@ -34,6 +34,7 @@ from .errors import ReviewError
 from .forms import Form, default_form_path, load_form
 from .issues import Report
 from .tables import AnalysisTables, count_columns
+from .words import counted
 from .workbook import Extraction, UnreadableWorkbook, make_workbook, read_extraction
 
 CONFIG = "review.toml"
@@ -230,7 +231,7 @@ class RunResult:
     pooled: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def __repr__(self) -> str:
-        return f"RunResult({self.review.title!r}: {len(self.outputs)} outputs, {len(self.pooled)} analyses)"
+        return f"RunResult({self.review.title!r}: {counted(len(self.outputs), 'output')}, {counted(len(self.pooled), 'analysis')})"
 
     def _repr_html_(self) -> str:
         import html
@@ -286,7 +287,7 @@ def run(folder: str | Path, out: str | Path | None = None, progress: Progress | 
         shown = "; ".join(f"{i.where}: {i.code}" for i in report.errors[:10])
         more = f" (and {len(report.errors) - 10} more)" if len(report.errors) > 10 else ""
         raise ReviewError(
-            f"stopped at validation: {len(report.errors)} errors: {shown}{more}. "
+            f"stopped at validation: {counted(len(report.errors), 'error')}: {shown}{more}. "
             f"See them all with `review validate {' '.join(map(str, review.reviewers))}`."
         )
 
@@ -301,7 +302,7 @@ def run(folder: str | Path, out: str | Path | None = None, progress: Progress | 
         decisions = read_decisions(outputs[0])  # nothing to adjudicate: the empty discrepancy workbook
     else:
         raise ReviewError(
-            f"stopped at reconcile: {len(comparison)} disagreements and no adjudication file; the "
+            f"stopped at reconcile: {counted(len(comparison), 'disagreement')} and no adjudication file; the "
             f"adjudicator fills the Decision, Adjudicator and Reason columns of "
             f"{out_dir / 'discrepancies.xlsx'}, saves it in {review.folder} and review.toml names it "
             "(adjudication = ...)."

@@ -52,6 +52,7 @@ from .files import atomic_path, check_xlsx
 from .forms import Field, Form
 from .issues import CODES, ERROR
 from .values import parse_value
+from .words import counted
 from .workbook import Extraction
 
 FORMAT = "review discrepancies 1"  # written to the hidden sheet, so a decisions file is recognised
@@ -481,7 +482,7 @@ def read_decisions(path: str | Path) -> Decisions:
     if problems:
         more = f" and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise ReviewError(
-            f"{path}: {len(problems)} decisions cannot be used: {'; '.join(problems[:10])}{more}."
+            f"{path}: {counted(len(problems), 'decision')} cannot be used: {'; '.join(problems[:10])}{more}."
         )
     return Decisions(
         path,
@@ -640,7 +641,7 @@ def reconcile(
     obsolete = [d for k, d in decisions.items.items() if d.choice and k not in current]
     if obsolete:
         notes.append(
-            f"{len(obsolete)} decisions concern values the reviewers now agree on and were not needed: "
+            f"{counted(len(obsolete), 'decision')} concern values the reviewers now agree on and were not needed: "
             + ", ".join(d.id for d in obsolete)
         )
     tables, trail = _build(comparison, chosen, dropped)

@@ -274,7 +274,7 @@ def test_run_stops_at_validation_errors_and_open_disagreements(review_dir, tmp_p
     bad = _data(10)
     bad["dichotomous"].loc[0, "events"] = 70  # more than 50 at risk
     make_workbook(form, folder / "reviewer_b.xlsx", reviewer="B", data=bad)
-    with pytest.raises(ReviewError, match=r"stopped at validation: 1 errors: .*count-exceeds-total"):
+    with pytest.raises(ReviewError, match=r"stopped at validation: 1 error: .*count-exceeds-total"):
         run(folder)
     (folder / "adjudication.xlsx").unlink()
     make_workbook(form, folder / "reviewer_b.xlsx", reviewer="B", data=_data(11))
