@@ -48,6 +48,7 @@ PROVENANCE_FIELDS: dict[str, dict[str, Any]] = {
 
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+DEFAULT_FORM = "oncology_trial.yaml"
 
 
 @dataclass(frozen=True)
@@ -527,12 +528,13 @@ def _build_rule(rdoc: Any, tables: dict[str, Table]) -> Rule:
 
 
 def default_form_path() -> Path:
-    """The shipped oncology trial form (extraction_forms/oncology_trial.yaml in the repository)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (
-        here.parent / "extraction_forms" / "oncology_trial.yaml",
-        here / "forms_data" / "oncology_trial.yaml",
-    ):
-        if candidate.exists():
-            return candidate
-    raise FormError("the default form extraction_forms/oncology_trial.yaml was not found; pass --form FORM.")
+    """The shipped oncology trial form: extraction_forms/oncology_trial.yaml in the repository, which a wheel
+    carries as package data (review/forms_data/, see pyproject.toml), found with importlib.resources."""
+    from importlib.resources import files
+
+    packaged = files("review") / "forms_data" / DEFAULT_FORM
+    repository = Path(__file__).resolve().parent.parent / "extraction_forms" / DEFAULT_FORM
+    for candidate in (packaged, repository):
+        if candidate.is_file():
+            return Path(str(candidate))
+    raise FormError(f"the default form {DEFAULT_FORM} was not found; pass --form FORM.")
