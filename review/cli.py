@@ -149,7 +149,7 @@ def workbook(
     from .workbook import make_study_workbooks, make_workbook, read_studies
 
     the_form = load_form(form)
-    included = read_studies(studies) if studies else None
+    included = read_studies(studies, the_form.table("studies")) if studies else None
     if per_study:
         if included is None:
             raise ReviewError("--per-study needs --studies FILE (.ris or .csv) listing the included studies.")

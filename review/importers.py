@@ -560,7 +560,7 @@ def _fill(rec: SourceRecord, rm: RowMap, t: Table, mapping: Mapping) -> tuple[di
 
 
 def folder_name(reviewer: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", reviewer).strip("_") or "reviewer"
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", reviewer).strip("_") or "reviewer"  # no dots: the stem is the name
 
 
 def write_import(result: ImportResult, folder: str | Path, *, force: bool = False) -> list[Path]:
