@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 from .errors import ReviewError
-from .files import write_text
+from .files import check_output, write_text
 from .forms import MISSING_CODES, Field, Form, Table
 
 REDCAP_COLUMNS = (
@@ -200,16 +200,13 @@ def render(form: Form, fmt: str) -> str:
 
 
 def write_dictionary(form: Form, fmt: str, path: str | Path, *, force: bool = False) -> list[Path]:
-    """Write the dictionary; for REDCap also repeating_instruments.csv beside it. Never replaces a file
-    unless `force`."""
+    """Write the dictionary; for REDCap also repeating_instruments.csv beside it. Never over the form, and over an
+    existing file only with `force` (files.check_output)."""
     path = Path(path)
     text = render(form, fmt)
     targets = [path] + ([path.with_name(REPEATING)] if fmt == "redcap" else [])
-    if form.path is not None and any(t.resolve() == Path(form.path).resolve() for t in targets):
-        raise ReviewError(f"{path}: is the form itself; write the dictionary to another file.")
     for t in targets:
-        if t.exists() and not force:
-            raise ReviewError(f"{t}: already exists; choose another file, or pass --force to replace it.")
+        check_output(t, [form.path] if form.path else [], force=force)
     write_text(path, text)
     if fmt == "redcap":
         write_text(targets[1], to_csv(repeating_instruments(form), ("form_name", "custom_form_label")))

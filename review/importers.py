@@ -42,8 +42,10 @@ import yaml
 
 from .dictionary import RECORD_ID, STUDIES, redcap_choices, redcap_name
 from .errors import ReviewError, UnreadableInput
-from .files import write_text
+from .files import check_output, claim_folder, write_text
 from .forms import Form, Table
+from .sheets import write_csv
+from .words import counted
 
 ORIGINS = "origins.csv"
 UNMAPPED = "unmapped.csv"
@@ -438,13 +440,9 @@ class ImportResult:
         rows = sum(len(f) for r in self.reviewers for f in r.tables.values())
         who = ", ".join(r.reviewer for r in self.reviewers)
         return (
-            f"{_n(len(self.reviewers), 'extraction')} ({who}), {_n(rows, 'row')}; "
-            f"{_n(len(self.unmapped), 'column')} not mapped"
+            f"{counted(len(self.reviewers), 'extraction')} ({who}), {counted(rows, 'row')}; "
+            f"{counted(len(self.unmapped), 'column')} not mapped"
         )
-
-
-def _n(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def import_export(tool: str, path: str | Path, form: Form, mapping: Mapping | None = None) -> ImportResult:
@@ -563,49 +561,33 @@ def folder_name(reviewer: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", reviewer).strip("_") or "reviewer"  # no dots: the stem is the name
 
 
-def write_import(result: ImportResult, folder: str | Path, *, force: bool = False) -> list[Path]:
-    """One CSV folder per reviewer (read_extraction reads it) with origins.csv, and unmapped.csv beside them."""
-    from .export import csv_bytes
+def write_import(
+    result: ImportResult, folder: str | Path, *, inputs: Iterable[str | Path] = (), force: bool = False
+) -> list[Path]:
+    """One CSV folder per reviewer (read_extraction reads it) with origins.csv, and unmapped.csv beside them.
 
-    folder = Path(folder)
-    source = result.source.resolve()
-    if folder.resolve() == source or source.parent == folder.resolve() and source.name == UNMAPPED:
-        raise ReviewError(
-            f"{folder}: would overwrite the export being imported; write the import to another folder."
-        )
-    targets = [folder / folder_name(r.reviewer) for r in result.reviewers]
-    existing = [t for t in targets if t.exists() and any(t.iterdir())]
-    if existing and not force:
-        raise ReviewError(
-            f"{existing[0]}: already exists; choose another -o folder, or pass --force to replace the imported "
-            "CSV files in it."
-        )
+    The folder is claimed as the toolkit's (files.claim_folder): never one holding the export or another input,
+    and one with other files only with `force`."""
+    folder = claim_folder(folder, [result.source, *inputs], force=force)
     written = []
-    for imp, target in zip(result.reviewers, targets, strict=True):
+    for imp in result.reviewers:
+        target = folder / folder_name(imp.reviewer)
         for name, frame in imp.tables.items():
-            written.append(_write(target / f"{name}.csv", csv_bytes(frame)))
+            written.append(write_csv(frame, target / f"{name}.csv"))
         origins = imp.origins.copy()
         origins["row"] = origins["row"] + 2  # the CSV line: header is line 1
-        written.append(_write(target / ORIGINS, csv_bytes(origins)))
-    written.append(_write(folder / UNMAPPED, csv_bytes(result.unmapped)))
+        written.append(write_csv(origins, target / ORIGINS))
+    written.append(write_csv(result.unmapped, folder / UNMAPPED))
     return written
-
-
-def _write(path: Path, data: bytes) -> Path:
-    from .files import atomic_path
-
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return path
 
 
 def write_map(
     export_path: str | Path, tool: str, form: Form, target: str | Path, *, force: bool = False
 ) -> Path:
+    """Write a starting map for `export_path` to `target` (never over an input; an existing map only with force)."""
     spec = tool_named(tool)
-    target = Path(target)
-    if target.exists() and not force:
-        raise ReviewError(f"{target}: already exists; choose another file, or pass --force to replace it.")
+    inputs = [export_path, *([form.path] if form.path else [])]
+    target = check_output(target, inputs, force=force)
     export = spec.read(Path(export_path), form, None)
     write_text(target, map_yaml(export, form))
     return target

@@ -114,6 +114,7 @@ def test_cli_writes_dictionary_and_refuses_to_overwrite(form, tmp_path):
         .startswith("form_name,custom_form_label")
     )
     again = runner.invoke(app, ["dictionary", str(FORM_PATH), "-o", str(target)])
-    assert again.exit_code == 1 and "--force" in again.output
+    assert again.exit_code == 2 and "--force" in again.output
+    assert runner.invoke(app, ["dictionary", str(FORM_PATH), "-o", str(target), "--force"]).exit_code == 0
     bad = runner.invoke(app, ["dictionary", str(FORM_PATH), "--format", "pdf"])
     assert bad.exit_code == 1 and "redcap or markdown" in bad.output

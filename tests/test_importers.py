@@ -188,9 +188,16 @@ def test_covidence_cli_make_map_then_import(form, tmp_path, workbook_b):
     done = runner.invoke(app, args)
     assert done.exit_code == 0, done.output
     assert "2 extractions (Anna Smith, Consensus), 10 rows; 1 column not mapped" in done.output
-    again = runner.invoke(app, args)
-    assert again.exit_code == 1 and "--force" in again.output
-    assert runner.invoke(app, [*args, "--force"]).exit_code == 0
+    assert runner.invoke(app, args).exit_code == 0  # a re-run replaces what the import wrote
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("the team's own file", encoding="utf-8")
+    elsewhere = [*args[:-1], str(tmp_path / "mine")]
+    refused = runner.invoke(app, elsewhere)
+    assert refused.exit_code == 2 and "--force" in refused.output
+    assert runner.invoke(app, [*elsewhere, "--force"]).exit_code == 0
+    assert (tmp_path / "mine" / "notes.txt").exists()
+    inside = runner.invoke(app, [*args[:-1], str(tmp_path)])  # the folder holding the export
+    assert inside.exit_code == 2 and "holds the input" in inside.output
     cmp = runner.invoke(app, ["compare", str(tmp_path / "out" / "Anna_Smith"), str(workbook_b)])
     assert cmp.exit_code == 0 and "2 discrepancies" in cmp.output
 
