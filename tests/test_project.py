@@ -278,7 +278,7 @@ def test_run_stops_at_validation_errors_and_open_disagreements(review_dir, tmp_p
         run(folder)
     (folder / "adjudication.xlsx").unlink()
     make_workbook(form, folder / "reviewer_b.xlsx", reviewer="B", data=_data(11))
-    with pytest.raises(ReviewError, match="stopped at reconcile: 1 disagreements and no adjudication file"):
+    with pytest.raises(ReviewError, match="stopped at reconcile: 1 disagreement and no adjudication file"):
         run(folder)
 
 
