@@ -81,6 +81,7 @@ class Review:
     counts: str = (
         "unique"  # policy for counts derived from percentages: unique or nearest (tables.count_from)
     )
+    revman: dict[str, str] = field(default_factory=dict)  # [revman] intervention / comparison names
 
 
 def load_review(folder: str | Path) -> Review:
@@ -102,6 +103,7 @@ def load_review(folder: str | Path) -> Review:
         "analysis",
         "output",
         "derive_counts",
+        "revman",
     }
     if unknown:
         raise ReviewError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}.")
@@ -127,9 +129,20 @@ def load_review(folder: str | Path) -> Review:
             f'{path}: derive_counts must be "unique" (a count only when one whole count fits the '
             'printed percentage) or "nearest" (the nearest, with the ambiguity recorded).'
         )
+    revman = doc.get("revman", {})
+    if (
+        not isinstance(revman, dict)
+        or set(revman) - {"intervention", "comparison"}
+        or not all(isinstance(v, str) and v for v in revman.values())
+    ):
+        raise ReviewError(
+            f"{path}: [revman] takes intervention and comparison, the names of the review's interventions "
+            'in RevMan, e.g. intervention = "High-dose imatinib".'
+        )
     return Review(
         folder=folder,
         counts=counts,
+        revman={str(k): str(v) for k, v in revman.items()},
         title=str(doc.get("title") or folder.name),
         question=str(doc.get("question") or ""),
         form=form,
