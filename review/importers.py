@@ -41,7 +41,7 @@ import pandas as pd
 import yaml
 
 from .dictionary import RECORD_ID, STUDIES, redcap_choices, redcap_name
-from .errors import ReviewError, UnreadableInput
+from .errors import EXIT_USAGE, ReviewError, UnreadableInput
 from .files import check_output, claim_folder, write_text
 from .forms import Form, Table
 from .sheets import write_csv
@@ -127,10 +127,16 @@ def _pick(header: list[str], wanted: Iterable[str], path: Path, what: str, given
         if name and name.strip().casefold() in folded:
             return folded[name.strip().casefold()]
     options = given or " or ".join(f"'{w}'" for w in wanted)
+    hint = (
+        " Name the study column with `study:` in the map if the export calls it something else."
+        if what.startswith("study")
+        else ""
+    )
     raise UnreadableInput(
         f"{path}: no {what} column ({options}); its columns are {', '.join(repr(h) for h in header[:12])}"
         + ("..." if len(header) > 12 else "")
-        + ". Name the column with `study:` in the map if the export calls it something else."
+        + "."
+        + hint
     )
 
 
@@ -606,7 +612,9 @@ def tool_named(name: str) -> Tool:
     try:
         return TOOLS[name.casefold()]
     except KeyError:
-        raise ReviewError(f"unknown tool {name!r}; choose one of {', '.join(TOOLS)}.") from None
+        error = ReviewError(f"unknown tool {name!r}; choose one of {', '.join(TOOLS)}.")
+        error.exit_code = EXIT_USAGE  # a usage error, as click's own
+        raise error from None
 
 
 __all__ = [
