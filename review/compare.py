@@ -351,7 +351,7 @@ def _entry(et: ExtractedTable, cells: tuple[dict, dict], row: int | None, name: 
     return Entry(
         values[name],
         codes[name],
-        f"{et.file}:{et.sheet}!{et.cell(row, name)}",
+        et.where(row, name),
         show(values.get("source")),
         show(values.get("location")),
     )

@@ -156,7 +156,12 @@ def test_covidence_import_finds_the_planted_disagreements(form, tmp_path, workbo
     write_import(result, tmp_path / "imported")
     anna = read_extraction(tmp_path / "imported" / "Anna_Smith", form)
     b = read_workbook(workbook_b, form)
-    assert _found(compare([anna, b])) == PLANTED
+    comparison = compare([anna, b])
+    assert _found(comparison) == PLANTED
+    # compare (and so the discrepancy workbook and reconcile's trail) shows where the value was in the export
+    frame = comparison.to_frame().set_index("field")
+    assert frame.loc["randomised", "A_where"] == f"{source}: row 2, column 'Arms High dose Randomised'"
+    assert frame.loc["randomised", "B_where"].endswith("reviewer_b.xlsx:Arms!H3")
     consensus = read_extraction(tmp_path / "imported" / "Consensus", form)
     assert _found(compare([consensus, b])) == {}
     # every value keeps its origin: file, row and column of the export
