@@ -257,7 +257,7 @@ def _keep_decisions(path: Path, force: bool) -> None:
         decided = 0  # not readable as decisions: one of ours, left half-written, or damaged; ours to replace
     if decided:
         raise RefusedOutput(
-            f"{path}: holds {decided} decisions an adjudicator typed; a re-run would replace them. Move it "
+            f"{path}: holds {counted(decided, 'decision')} an adjudicator typed; a re-run would replace them. Move it "
             "into the review folder and name it in review.toml (adjudication = ...), or pass --force."
         )
 
@@ -296,7 +296,7 @@ class RunResult:
         ]
         return (
             f"<p><b>{html.escape(self.review.title)}</b>: {html.escape(self.report.summary())}; "
-            f"{len(self.outputs)} outputs</p>" + shown.to_html(index=False, na_rep="")
+            f"{counted(len(self.outputs), 'output')}</p>" + shown.to_html(index=False, na_rep="")
         )
 
 

@@ -25,6 +25,7 @@ from scipy.stats import norm
 
 from .forms import MISSING_CODES
 from .validate import whole_counts
+from .words import counted
 
 RESPONSE_SUMS = {
     "objective response": ("complete response", "partial response"),
@@ -62,7 +63,11 @@ class AnalysisTables:
         }
 
     def __repr__(self) -> str:
-        return "AnalysisTables(" + ", ".join(f"{k}={len(v)} rows" for k, v in self.frames().items()) + ")"
+        return (
+            "AnalysisTables("
+            + ", ".join(f"{k}={counted(len(v), 'row')}" for k, v in self.frames().items())
+            + ")"
+        )
 
 
 def _known(value: object) -> bool:
@@ -417,7 +422,7 @@ def comparison_table(
                 notes.append(
                     f"arm {arm}: no row for {outcome}{where}"
                     if found.empty
-                    else f"arm {arm}: {len(found)} rows for {outcome}{where} (from "
+                    else f"arm {arm}: {counted(len(found), 'row')} for {outcome}{where} (from "
                     f"{', '.join(sorted(set(found['domain'])))}); choose one with domain = ..."
                 )
                 row[f"events_{side}"], row[f"n_{side}"] = None, None
