@@ -56,16 +56,17 @@ def _usage_name(param: Any) -> str:
     return param.name.upper() + ("..." if param.nargs != 1 else "")
 
 
+# Patched with setattr and guarded with hasattr: typer releases before 0.2x have none of these, and help then
+# reads as click writes it anyway.
 for _cls in (typer.core.TyperArgument, typer.core.TyperOption):
     if hasattr(_cls, "display_type_rich"):
-        _cls.display_type_rich = _help_type  # type: ignore[method-assign]
+        setattr(_cls, "display_type_rich", _help_type)  # noqa: B010
 for _method in ("_usage_display_name", "_rich_display_name"):
     if hasattr(typer.core.TyperArgument, _method):
         setattr(typer.core.TyperArgument, _method, _usage_name)
 if isinstance(getattr(typer.core.TyperArgument, "display_name_raw", None), property):
-    typer.core.TyperArgument.display_name_raw = property(  # type: ignore[method-assign,assignment]
-        lambda self: self.metavar if self.metavar is not None else self.name.upper()
-    )
+    _raw = property(lambda self: self.metavar if self.metavar is not None else self.name.upper())
+    setattr(typer.core.TyperArgument, "display_name_raw", _raw)  # noqa: B010
 
 
 # Piped output (CI logs, files) gets a wide console so issue tables stay one line per issue.
