@@ -19,9 +19,10 @@ Layouts (what each reader expects; tests/test_importers.py builds fixtures from 
   extraction" > Export data): one row per reviewer per study and, after consensus, one more row whose reviewer is
   "Consensus"; a study column ("Study ID", or "Study"/"Covidence #") and a "Reviewer Name" column, then one column
   per template field (table cells as "<table> <row> <column>").
-- SRDR+ extraction export (.xlsx): one sheet per extraction-form section; each row carries the extractor's
-  "Username", a "Consolidated" flag (the consolidated extraction), the citation ("Citation Name" or "Citation ID")
-  and the section's questions as columns; arm-level sections have one row per arm.
+- SRDR+ Excel export (its source, github.com/jensjap/srdrPLUS app/jobs/simple_export_job/sheet_info.rb): one sheet
+  per extraction-form section; each row starts with 'Extraction ID', 'Consolidated' (true for the consolidated
+  extraction), 'Username', 'Citation ID', 'Citation Name', 'RefMan', 'PMID', 'Authors', 'Publication Date',
+  'Key Questions'; arm sections add 'Arm Name' and 'Arm Description' (one row per arm); questions are columns.
 - REDCap records (CSV, raw codes) from a project built with `review dictionary --format redcap`: "record_id", then
   "redcap_repeat_instrument"/"redcap_repeat_instance" rows for repeating instruments. With double data entry the
   two entry persons' records end in "--1" and "--2" and the merged record has no suffix.
@@ -184,9 +185,7 @@ _SRDR_BOOKKEEPING = {
     "pmid",
     "authors",
     "publication date",
-    "key question",
-    "type",
-    "section",
+    "key questions",
 }
 
 

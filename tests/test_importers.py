@@ -85,10 +85,13 @@ def _found(comparison) -> dict:
 
 
 # --- Covidence ----------------------------------------------------------------------------------------------------
-# Recipe. Layout: Covidence Extraction 2 "Single sheet (CSV)" export (support.covidence.org, "How to do single
-# reviewer extraction in Extraction 1" > Export data; "How to complete data extraction for a study": two reviewers
-# and a consensus reviewer per study): one row per reviewer per study, plus the "Consensus" row, a "Study ID" and
-# a "Reviewer Name" column, then one column per template field, table cells named "<table> <row> <column>".
+# Recipe. Layout: Covidence's extraction export, "Single sheet (CSV)" (support.covidence.org, "How to do single
+# reviewer extraction in Extraction 1" > Export data), with two reviewers and a consensus reviewer per study ("How to
+# complete data extraction for a study"): one row per reviewer per study plus the "Consensus" row, a "Study ID" and
+# a "Reviewer Name" column, then one column per template field; Extraction 2 templates hold text, single-choice,
+# checkbox and table fields whose rows and columns the team names ("Overview of Extraction 2"), exported here as
+# "<table> <row> <column>". The exact header words of a real export were not available: the reader looks for the
+# study and reviewer columns by name and says which it needs; everything else goes through the map.
 
 COVIDENCE_MAP = """
 tool: covidence
@@ -236,9 +239,26 @@ def test_map_errors_name_the_map_and_the_fix(form, tmp_path):
 
 
 # --- SRDR+ --------------------------------------------------------------------------------------------------------
-# Recipe. Layout: SRDR+ (srdrplus.ahrq.gov) project export to Excel: one sheet per extraction-form section; every
-# row carries the extractor's "Username", the "Consolidated" flag of the consolidated extraction, and the study
-# ("Citation Name"); arm-level sections have one row per arm ("Arm Name"), questions as columns.
+# Recipe. Layout: SRDR+'s Excel export, from its source (github.com/jensjap/srdrPLUS,
+# app/jobs/simple_export_job/sheet_info.rb and section_templates/type1_sections_compact.rb): one sheet per
+# extraction-form section; every row starts with 'Extraction ID', 'Consolidated' ("true" for the consolidated
+# extraction, else "false"), 'Username', 'Citation ID', 'Citation Name', 'RefMan', 'PMID', 'Authors',
+# 'Publication Date', 'Key Questions'; a type-1 section (Arms) adds '<Section> Name' and '<Section> Description'
+# ("Arm Name", "Arm Description") and has one row per arm; questions are further columns. The results sheet here
+# is simplified to one row per arm and measure column (SRDR+'s own result sheets are wider).
+
+SRDR_HEADER = [
+    "Extraction ID",
+    "Consolidated",
+    "Username",
+    "Citation ID",
+    "Citation Name",
+    "RefMan",
+    "PMID",
+    "Authors",
+    "Publication Date",
+    "Key Questions",
+]
 
 SRDR_MAP = """
 tool: srdr
@@ -247,8 +267,8 @@ tables:
     - from: Design Details
       columns: {citation: Citation, design: Study design}
   arms:
-    - from: Arm Details
-      columns: {arm_id: Arm Name, label: Arm Label, intervention: Intervention, randomised: N randomized}
+    - from: Arms
+      columns: {arm_id: Arm Name, label: Arm Description, intervention: Intervention, randomised: N randomized}
   dichotomous:
     - from: Results
       columns: {arm_id: Arm Name, outcome: "=objective response", timepoint: Timepoint, events: Events, total: Total}
@@ -260,48 +280,28 @@ values:
 def srdr_xlsx(path: Path) -> Path:
     wb = Workbook()
     wb.remove(wb.active)
-    who = [("asmith", "No", True), ("bjones", "Yes", False)]
+    who = [("asmith", "false", True), ("bjones", "true", False)]
+
+    def lead(i: int, user: str, consolidated: str) -> list:
+        return [i + 1, consolidated, user, 501, "T1", "", "", "Doe J", "2020", "KQ1"]
+
     ws = wb.create_sheet("Design Details")
-    ws.append(
-        ["Extraction ID", "Username", "Consolidated", "Citation Name", "Citation", "Study design", "Setting"]
-    )
+    ws.append([*SRDR_HEADER, "Citation", "Study design", "Setting"])
     for i, (user, cons, planted) in enumerate(who):
-        ws.append([i + 1, user, cons, "T1", STUDY["citation"], _their_values(planted)["design"], "hospital"])
-    ws = wb.create_sheet("Arm Details")
-    ws.append(
-        [
-            "Extraction ID",
-            "Username",
-            "Consolidated",
-            "Citation Name",
-            "Arm Name",
-            "Arm Label",
-            "Intervention",
-            "N randomized",
-        ]
-    )
+        ws.append([*lead(i, user, cons), STUDY["citation"], _their_values(planted)["design"], "hospital"])
+    ws = wb.create_sheet("Arms")
+    ws.append([*SRDR_HEADER, "Arm Name", "Arm Description", "Intervention", "N randomized"])
     for i, (user, cons, planted) in enumerate(who):
         v = _their_values(planted)
-        ws.append([i + 1, user, cons, "T1", "low", "Low dose", "drug", int(v["low_n"])])
-        ws.append([i + 1, user, cons, "T1", "high", "High dose", "drug", int(v["high_n"])])
+        ws.append([*lead(i, user, cons), "low", "Low dose", "drug", int(v["low_n"])])
+        ws.append([*lead(i, user, cons), "high", "High dose", "drug", int(v["high_n"])])
     ws = wb.create_sheet("Results")
-    ws.append(
-        [
-            "Extraction ID",
-            "Username",
-            "Consolidated",
-            "Citation Name",
-            "Arm Name",
-            "Timepoint",
-            "Events",
-            "Total",
-        ]
-    )
+    ws.append([*SRDR_HEADER, "Arm Name", "Timepoint", "Events", "Total"])
     for i, (user, cons, planted) in enumerate(who):
         v = _their_values(planted)
         events = v["low_events"] if v["low_events"] == "NR" else int(v["low_events"])
-        ws.append([i + 1, user, cons, "T1", "low", "primary", events, int(v["low_total"])])
-        ws.append([i + 1, user, cons, "T1", "high", "primary", int(v["high_events"]), int(v["high_total"])])
+        ws.append([*lead(i, user, cons), "low", "primary", events, int(v["low_total"])])
+        ws.append([*lead(i, user, cons), "high", "primary", int(v["high_events"]), int(v["high_total"])])
     wb.save(path)
     return path
 
