@@ -5,20 +5,18 @@ RevMan Web's study-centric data management imports study data as CSV files (Coch
 bias), where outcome and intervention names must match the review's own exactly. What is written here:
 
 - `study-arms.csv`: one row per arm used by an analysis: Study, Arm, Description (the arm as the report names
-  it), Intervention (the review's intervention or comparison name, from review.toml's [revman] table).
-- `study-results.csv`: one row per arm (arm-level data: dichotomous cases and sample size; continuous mean, SD
-  and sample size) or per comparison (contrast-level data: hazard ratios), in `RESULT_COLUMNS`.
+  it), Intervention (the review's intervention or comparison name, from review.toml's `revman` table).
+- `study-results.csv`: the 41 columns of RevMan Web's study results layout (`RESULT_COLUMNS`) as the one public
+  writer of it names and fills them (a "Study Results ... deterministic RevMan projections" module): arm-level
+  rows with Data type "Dichotomous" (Cases, Sample size) or "Continuous" (Mean, SD, Sample size), and
+  contrast-level rows with an Effect measure and a Reference arm; for a hazard ratio Mean and SE hold ln(HR) and
+  its standard error and Exp mean / Exp CI start / Exp CI end the ratio as reported (RevMan's calculator inputs),
+  Data type "Dichotomous" as that writer files every contrast that is not MD or SMD.
 - `risk-of-bias.csv`: robvis's RoB 2 layout (Study, D1..D5, Overall, Weight) for `robvis::rob_summary` and
   `rob_traffic_light`.
 
-Columns and values, with their sources: Study, Outcome, Data type, Arm, Sample size, Cases, Mean, SD, SE,
-Variance, CI level, CI start, CI end, t-test, P value, Footnotes are the "Study + results" template's columns as a
-public extractor writes them (Data type "Arm level"); "Effect measure" and "Reference arm" are named in the same
-layout by the issue that asked for this export; "Contrast level" and the use of Mean / CI start / CI end for an
-estimate on its natural scale (an odds or hazard ratio, not its log) follow RevMan's data package specification.
-The template's other columns (the issue counts 41, among them calculator inputs) could not be read here and are
-left out rather than guessed; no RevMan Web import could be run to confirm the files, so the README says so.
-Files are UTF-8 with a byte-order mark, which Excel and RevMan's CSV reader need to keep non-ASCII names intact.
+No RevMan Web import could be run here to confirm the files, so the README calls them unverified. Files are UTF-8
+with a byte-order mark, which Excel and RevMan's CSV reader need to keep non-ASCII names intact.
 """
 
 from __future__ import annotations
@@ -56,23 +54,36 @@ RESULT_COLUMNS = [
     "CI level",
     "CI start",
     "CI end",
+    "Exp mean",
+    "Exp CI start",
+    "Exp CI end",
     "t-test",
+    "z-test",
     "P value",
+    "Covariance method",
+    "Covariance",
+    "Other arm 1",
+    "Other arm 2",
+    "Correlation arm 1",
+    "Correlation arm 2",
+    "Correlation",
+    "Other mean",
+    "Other SE",
+    "Other variance",
+    "Other CI level",
+    "Other CI start",
+    "Other CI end",
+    "Other exp mean",
+    "Other exp CI start",
+    "Other exp CI end",
+    "Other t-test",
+    "Other z-test",
+    "Other P value",
     "Footnotes",
 ]
 ROB_COLUMNS = ["Study", "D1", "D2", "D3", "D4", "D5", "Overall", "Weight"]
 
-# RevMan's names of the effect measures (as its forest plots and data package name them).
-EFFECT_MEASURES = {
-    "OR": "Odds Ratio",
-    "RR": "Risk Ratio",
-    "RD": "Risk Difference",
-    "PETO": "Peto Odds Ratio",
-    "MD": "Mean Difference",
-    "SMD": "Std. Mean Difference",
-    "HR": "Hazard Ratio",
-}
-ARM_LEVEL, CONTRAST_LEVEL = "Arm level", "Contrast level"
+DICHOTOMOUS, CONTINUOUS = "Dichotomous", "Continuous"
 
 # RoB 2 domains in robvis's order (D1..D5, Overall) and its judgement words.
 ROB2_DOMAINS = {
@@ -192,14 +203,9 @@ def _arm_rows(
     a: Analysis, r: dict[str, Any], consensus: Consensus, derived: list[dict[str, Any]]
 ) -> list[dict[str, object]]:
     study, exp, ctl = r["study_id"], r["experimental_arm"], r["control_arm"]
-    base = {
-        "Study": study,
-        "Outcome": a.outcome,
-        "Data type": ARM_LEVEL,
-        "Effect measure": EFFECT_MEASURES[a.measure],
-    }
-    out: list[dict[str, object]] = []
     continuous = a.measure in ("MD", "SMD")
+    base = {"Study": study, "Outcome": a.outcome, "Data type": CONTINUOUS if continuous else DICHOTOMOUS}
+    out: list[dict[str, object]] = []
     needed = ("mean", "sd", "n") if continuous else ("events", "n")
     for side, arm in (("e", exp), ("c", ctl)):
         numbers = {k: _number(r.get(f"{k}_{side}")) for k in needed}
@@ -230,7 +236,7 @@ def _arm_rows(
 
 
 def _contrast_row(a: Analysis, r: dict[str, Any], consensus: Consensus) -> dict[str, object] | None:
-    """A hazard ratio as contrast-level data: estimate and CI on the ratio scale, SE of ln(HR)."""
+    """A hazard ratio as contrast-level data: ln(HR) and its SE (Mean, SE), the reported ratio and CI (Exp ...)."""
     yi, vi = _number(r.get("yi")), _number(r.get("vi"))
     if yi is None or vi is None:
         return None
@@ -246,27 +252,25 @@ def _contrast_row(a: Analysis, r: dict[str, Any], consensus: Consensus) -> dict[
     hit = found[0] if found else {}
     level = _number(hit.get("ci_level")) or 95.0
     se = math.sqrt(vi)
-    z = {90.0: 1.6449, 95.0: 1.9600, 99.0: 2.5758}.get(level, 1.9600)
     inverted = bool(hit) and hit.get("experimental_arm") != exp
-    derivation = "ln(HR) and SE from the reported CI" + (
+    derivation = "ln(HR) and its SE from the reported CI" + (
         "; inverted to experimental vs control" if inverted else ""
     )
     return {
         "Study": study,
         "Outcome": a.outcome,
-        "Data type": CONTRAST_LEVEL,
-        "Effect measure": EFFECT_MEASURES["HR"],
+        "Data type": DICHOTOMOUS,  # as the public writer files every contrast but MD and SMD
+        "Effect measure": "HR",
         "Arm": exp,
         "Reference arm": ctl,
-        "Mean": _ratio(hit, "hr", "hr", inverted) if hit else round(math.exp(yi), 10),
+        "Mean": yi,
         "SE": se,
         "CI level": int(level) if level.is_integer() else level,
-        "CI start": round(math.exp(yi - z * se), 10)
-        if not hit
-        else _ratio(hit, "ci_low", "ci_high", inverted),
-        "CI end": round(math.exp(yi + z * se), 10) if not hit else _ratio(hit, "ci_high", "ci_low", inverted),
+        "Exp mean": _ratio(hit, "hr", "hr", inverted) if hit else math.exp(yi),
+        "Exp CI start": _ratio(hit, "ci_low", "ci_high", inverted),
+        "Exp CI end": _ratio(hit, "ci_high", "ci_low", inverted),
         "P value": _text(hit.get("p_value")) if _number(hit.get("p_value")) is not None else "",
-        "Footnotes": _footnote([hit] if hit else [], a.timepoint, derivation + "; SE is of ln(HR)"),
+        "Footnotes": _footnote([hit] if hit else [], a.timepoint, derivation),
     }
 
 

@@ -171,7 +171,7 @@ def test_revman_csvs_one_row_per_arm(result):
         ["S2", "response", "hi", 20, 60],
         ["S2", "response", "lo", 15, 60],
     ]
-    assert set(results["Data type"]) == {"Arm level"} and set(results["Effect measure"]) == {"Risk Ratio"}
+    assert set(results["Data type"]) == {"Dichotomous"} and results["Effect measure"].isna().all()
     assert results.loc[0, "Footnotes"] == "Timepoint: 12 weeks. Source: report; Table 2"
     arms = pd.read_csv(result.review.output / "revman/study-arms.csv", encoding="utf-8-sig")
     # no [revman] names in review.toml: RevMan's default group labels

@@ -30,8 +30,19 @@ def test_files_have_a_bom_and_the_results_layout(revman):
     for name in ("study-arms.csv", "study-results.csv", "risk-of-bias.csv"):
         assert (revman / name).read_bytes().startswith(BOM), name
     results = _read(revman / "study-results.csv")
-    assert list(results.columns) == RESULT_COLUMNS
-    assert set(results["Data type"]) == {"Arm level", "Contrast level"}
+    assert list(results.columns) == RESULT_COLUMNS and len(RESULT_COLUMNS) == 41
+    assert RESULT_COLUMNS[:8] == [
+        "Study",
+        "Outcome",
+        "Data type",
+        "Effect measure",
+        "Arm",
+        "Reference arm",
+        "Sample size",
+        "Cases",
+    ]
+    assert RESULT_COLUMNS[-1] == "Footnotes"
+    assert set(results["Data type"]) == {"Dichotomous"}  # the example has counts and one hazard ratio
 
 
 def test_arm_level_rows_carry_counts_and_provenance(revman):
@@ -41,7 +52,9 @@ def test_arm_level_rows_carry_counts_and_provenance(revman):
         & (results["Outcome"] == "partial response")
         & (results["Arm"] == "400mg")
     ]
-    assert row[["Effect measure", "Sample size", "Cases"]].values.tolist() == [["Risk Ratio", "73", "36"]]
+    assert row[["Data type", "Effect measure", "Sample size", "Cases"]].values.tolist() == [
+        ["Dichotomous", "", "73", "36"]
+    ]
     assert row["Footnotes"].iloc[0] == (
         "Timepoint: primary report. Source: S1 (secondary review); Table 2. "
         "Derived: percent x total / 100, rounded (percent=49.3, total=73)"
@@ -52,27 +65,29 @@ def test_arm_level_rows_carry_counts_and_provenance(revman):
 
 def test_hazard_ratio_is_contrast_level(revman):
     results = _read(revman / "study-results.csv")
-    hr = results[results["Data type"] == "Contrast level"]
+    hr = results[results["Reference arm"] != ""]
     assert len(hr) == 1
     row = hr.iloc[0]
     assert (row["Study"], row["Outcome"], row["Effect measure"]) == (
         "EORTC 62005",
         "progression-free survival",
-        "Hazard Ratio",
+        "HR",
     )
     assert (row["Arm"], row["Reference arm"]) == ("400mg bid", "400mg qd")
-    assert (row["Mean"], row["CI start"], row["CI end"], row["CI level"], row["P value"]) == (
+    # the ratio as reported, and ln(HR) with its SE from the 95% CI (tables.hazard_ratios' derivation)
+    assert (row["Exp mean"], row["Exp CI start"], row["Exp CI end"], row["CI level"], row["P value"]) == (
         "0.82",
         "0.69",
         "0.98",
         "95",
         "0.026",
     )
-    # SE of ln(HR) from the 95% CI, as tables.hazard_ratios derives it
+    assert float(row["Mean"]) == pytest.approx(math.log(0.82), abs=1e-12)
     assert float(row["SE"]) == pytest.approx(
         (math.log(0.98) - math.log(0.69)) / (2 * 1.959963984540054), abs=1e-4
     )
-    assert row["Footnotes"].startswith("Source: S14; abstract. Derived: ln(HR) and SE from the reported CI")
+    assert row["Sample size"] == row["Cases"] == ""
+    assert row["Footnotes"] == "Source: S14; abstract. Derived: ln(HR) and its SE from the reported CI"
 
 
 def test_arms_take_the_reviews_intervention_names(revman):
