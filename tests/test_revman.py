@@ -138,3 +138,62 @@ def test_robvis_table_has_rob2_domains():
         1,
     ]
     assert table.iloc[1].tolist() == ["T2", *["No information"] * 6, 1]
+
+
+def test_continuous_arm_rows_from_means():
+    from types import SimpleNamespace
+
+    from review.project import Analysis
+    from review.revman import study_results
+
+    analysis = Analysis(
+        name="QoL",
+        outcome="quality of life",
+        measure="MD",
+        method="REML",
+        test="z",
+        arms={"T1": ("hi", "lo")},
+        timepoint="12 weeks",
+    )
+    review = SimpleNamespace(
+        analyses=(analysis,), revman={"intervention": "High dose", "comparison": "Low dose"}
+    )
+    data = pd.DataFrame(
+        [
+            {
+                "study_id": "T1",
+                "experimental_arm": "hi",
+                "control_arm": "lo",
+                "mean_e": 61.25,
+                "sd_e": 9.5,
+                "n_e": 90,
+                "mean_c": 58.0,
+                "sd_c": 10.0,
+                "n_c": 88,
+            }
+        ]
+    )
+    continuous = pd.DataFrame(
+        [
+            {
+                "study_id": "T1",
+                "arm_id": a,
+                "outcome": "quality of life",
+                "timepoint": "12 weeks",
+                "source": "main",
+                "location": "Fig 2",
+            }
+            for a in ("hi", "lo")
+        ]
+    )
+    tables = SimpleNamespace(arm_outcomes=pd.DataFrame(columns=["study_id", "arm_id", "outcome"]))
+    consensus = _Consensus(
+        {"continuous": continuous, "arms": pd.DataFrame(columns=["study_id", "arm_id", "label"])}
+    )
+    arms, results = study_results(review, {analysis.slug: data}, tables, consensus)
+    assert results[["Data type", "Arm", "Mean", "SD", "Sample size"]].values.tolist() == [
+        ["Continuous", "hi", 61.25, 9.5, 90],
+        ["Continuous", "lo", 58.0, 10.0, 88],
+    ]
+    assert results["Footnotes"].tolist() == ["Timepoint: 12 weeks. Source: main; Fig 2"] * 2
+    assert arms["Intervention"].tolist() == ["High dose", "Low dose"]
