@@ -25,7 +25,7 @@ from .tables import count_columns
 
 if TYPE_CHECKING:  # imported for annotations only: export sits at the end of the pipeline
     from .compare import Comparison
-    from .project import Analysis, Review
+    from .project import Analysis, Pooled, Review
     from .reconcile import Consensus
     from .tables import AnalysisTables
 
@@ -38,6 +38,10 @@ _METAFOR = {
     "n_c": "n2i",
     "events": "xi",
     "n": "ni",
+    "mean_e": "m1i",
+    "sd_e": "sd1i",
+    "mean_c": "m2i",
+    "sd_c": "sd2i",
     "yi": "yi",
     "vi": "vi",
 }
@@ -48,6 +52,10 @@ _META = {
     "n_c": "n.c",
     "events": "event",
     "n": "n",
+    "mean_e": "mean.e",
+    "sd_e": "sd.e",
+    "mean_c": "mean.c",
+    "sd_c": "sd.c",
 }
 
 
@@ -65,6 +73,8 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
         data = datasets[a.slug]
         counts = count_columns(data)
         usable = data.dropna(subset=counts)
+        if a.outcome is None:  # one analysis per term x grade: the CSV carries them, R pools by group
+            continue
         metafor = usable.rename(columns=_METAFOR)[["study_id", *[_METAFOR[c] for c in counts]]]
         if a.measure == "HR":  # meta's metagen takes the log HR and its standard error
             meta = usable.assign(seTE=usable["vi"] ** 0.5).rename(
@@ -83,7 +93,7 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
         extra = "" if call != "rma" else f', method="{a.method}", test="{a.test}"'
         measure = "" if call == "rma.peto" or a.measure == "HR" else f'measure="{a.measure}", '
         script += [
-            f"\n# {a.name}",
+            "\n# " + " ".join(a.name.split()),  # one comment line: a newline in a name must not start R code
             f'dat <- read.csv("{a.slug}_metafor.csv")',
             f"res <- {call}({measure}{args}, data=dat, slab=study{extra})",
             "print(res)",
@@ -176,7 +186,13 @@ def datapackage(review: Review, files: Mapping[str, str]) -> dict:
 # --- Methods paragraph -------------------------------------------------------------------------------------------
 
 
-def methods_text(review: Review, comparison: Comparison, consensus: Consensus, pooled: pd.DataFrame) -> str:
+def methods_text(
+    review: Review,
+    comparison: Comparison,
+    consensus: Consensus,
+    pooled: pd.DataFrame,
+    safety: pd.DataFrame | None = None,
+) -> str:
     """A short methods paragraph generated from what was actually done."""
     n = len(comparison.reviewers)
     overall = comparison.overall()
@@ -188,14 +204,30 @@ def methods_text(review: Review, comparison: Comparison, consensus: Consensus, p
     types = ", ".join(f"{k} {t}" for t, k in comparison.type_counts().items())
     adjudicators = sorted({d.adjudicator for d in consensus.decisions.items.values() if d.adjudicator})
     who = f" by {', '.join(adjudicators)}" if adjudicators else ""
-    studies = consensus.tables["studies"]["study_id"].nunique() if "studies" in consensus.tables else 0
+    from .outcomes import table_of_kind
+
+    studies_table = table_of_kind(review.form, "studies")
+    studies = (
+        consensus.tables[studies_table][review.form.table(studies_table).outcome.roles["study"]].nunique()
+        if studies_table in consensus.tables
+        else 0
+    )
+    safety = safety if safety is not None else pd.DataFrame()
     methods = sorted(
         {
             f"{r['measure']} with {_method_name(r['method'])}"
             + (", Hartung-Knapp-Sidik-Jonkman intervals" if r["test"] == "knha" else "")
-            for _, r in pooled.iterrows()
+            for _, r in pd.concat([pooled, safety], ignore_index=True).iterrows()
             if r.get("k", 0)
         }
+    )
+    safety_text = (
+        f" Adverse events and safety items were pooled per term and grade ({len(safety)} analyses; terms matched on "
+        "the CTCAE term where given, otherwise on the reported term); following the Cochrane Handbook (10.4.4), "
+        "Mantel-Haenszel and Peto methods use the exact counts without continuity correction, and studies without "
+        "events in either arm are left out of ratio measures (they count only in risk differences)."
+        if len(safety)
+        else ""
     )
     return (
         f"Data were extracted from {_n(studies, 'study', 'studies')} independently by {n} reviewers using the "
@@ -217,6 +249,7 @@ def methods_text(review: Review, comparison: Comparison, consensus: Consensus, p
             if methods
             else "No analysis was pooled."
         )
+        + safety_text
     )
 
 
@@ -287,6 +320,7 @@ def collaborator_workbook(
     pooled: pd.DataFrame,
     plots: Mapping[str, Path],
     made: str,
+    extras: Mapping[str, pd.DataFrame] | None = None,
 ) -> Path:
     wb = Workbook()
     ws = wb.active
@@ -319,7 +353,16 @@ def collaborator_workbook(
             "Pooled results",
             "One row per analysis: estimate, CI and prediction interval on the natural scale.",
         ),
-        ("Forest plots", "One picture per analysis."),
+        (
+            "Safety",
+            "Adverse events and safety items pooled per term and grade: events/N per group, estimate, CI, I^2, "
+            "and how terms were matched (CTCAE term, else the reported term).",
+        ),
+        (
+            "Subgroups, Sensitivity",
+            "Subgroup estimates with the test for subgroup differences; sensitivity analyses.",
+        ),
+        ("Forest plots", "One picture per analysis (a one-page safety summary for adverse-event analyses)."),
         (
             "Validation issues",
             "Warnings left in the reviewers' workbooks (errors would have stopped the run).",
@@ -335,6 +378,9 @@ def collaborator_workbook(
         _sheet(wb, review.form.table(name).sheet, frame, percent)
     _sheet(wb, "Arm outcomes", tables.arm_outcomes, ("percent",))
     _sheet(wb, "Pooled results", pooled, ("i2",))
+    for name, frame in (extras or {}).items():
+        if len(frame):
+            _sheet(wb, name.capitalize(), frame, ("i2",))
     pics = wb.create_sheet("Forest plots")
     print_setup(pics)
     row = 1
@@ -366,38 +412,51 @@ def export_all(
     comparison: Comparison,
     consensus: Consensus,
     tables: AnalysisTables,
-    pooled: pd.DataFrame,
-    datasets: Mapping[str, pd.DataFrame],
+    results: Pooled,
 ) -> list[Path]:
     """Write every output of a run into `out`; returns the paths written."""
-    from .plots import forest_plot
+    from .plots import forest_plot, safety_plot
     from .reconcile import write_consensus
 
+    pooled, datasets = results.pooled, results.datasets
     written = write_consensus(consensus, out / "consensus")
-    for name, frame in tables.frames().items():
+    for name, frame in tables.frames().items():  # one CSV per meta-analysis-ready frame (outcomes.FRAMES)
         written.append(write_csv(frame, out / "tables" / f"{name}.csv"))
     written.append(write_csv(pooled, out / "pooled.csv"))
+    for name, frame in results.extras().items():  # safety, subgroups, sensitivity: when an analysis asks
+        if len(frame):
+            written.append(write_csv(frame, out / f"{name}.csv"))
     for a in review.analyses:  # every study each analysis asked for, with why any was left out
         written.append(write_csv(datasets[a.slug], out / "analyses" / f"{a.slug}.csv"))
     plots: dict[str, Path] = {}
     for a in review.analyses:
-        data = datasets[a.slug]
-        counts = count_columns(data)
-        usable = data.dropna(subset=counts)[["study_id", *counts]]
-        if len(usable) == 0:
-            continue
-        fig = forest_plot(
-            usable,
-            a.measure,
-            a.method,
-            test=a.test,
-            study="study_id",
-            title=a.name,
-            path=out / "plots" / f"{a.slug}.png",
-            single_study="keep",
-        )
-        plots[a.name] = out / "plots" / f"{a.slug}.png"
-        written.append(plots[a.name])
+        path = out / "plots" / f"{a.slug}.png"
+        if a.outcome is None:  # every term x grade: one page, one row per term and grade
+            rows = results.safety[results.safety["analysis"] == a.name]
+            if len(rows) == 0:
+                continue
+            fig = safety_plot(rows, title=a.name, path=path)
+        else:
+            data = datasets[a.slug]
+            counts = count_columns(data)
+            usable = data.dropna(subset=counts)[["study_id", *counts]]
+            if len(usable) == 0:
+                continue
+            fig = forest_plot(
+                usable,
+                a.measure,
+                a.method,
+                test=a.test,
+                study="study_id",
+                level=a.level,
+                add=a.add,
+                to=a.to,
+                title=a.name,
+                path=path,
+                single_study="keep",
+            )
+        plots[a.name] = path
+        written.append(path)
         fig.clear()
     written += r_exports(list(review.analyses), datasets, out / "r")
     written += revman_exports(review, datasets, tables, consensus, out / "revman")
@@ -405,7 +464,7 @@ def export_all(
     package = json.dumps(datapackage(review, files), indent=2, ensure_ascii=False) + "\n"
     write_text(out / "datapackage.json", package)
     written.append(out / "datapackage.json")
-    write_text(out / "methods.md", methods_text(review, comparison, consensus, pooled) + "\n")
+    write_text(out / "methods.md", methods_text(review, comparison, consensus, pooled, results.safety) + "\n")
     written.append(out / "methods.md")
     made = f"{dt.date.today().isoformat()} with review {__version__}: review run {review.folder}"
     written.append(
@@ -419,6 +478,7 @@ def export_all(
             pooled=pooled,
             plots=plots,
             made=made,
+            extras=results.extras(),
         )
     )
     return written

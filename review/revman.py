@@ -119,6 +119,39 @@ def _rows(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
+# Role names of the outcome kinds (outcomes.KINDS) -> the names this module reads rows by.
+_CANONICAL = {
+    "study": "study_id",
+    "arm": "arm_id",
+    "arm_e": "experimental_arm",
+    "arm_c": "control_arm",
+    "estimate": "hr",
+}
+
+
+def _table_rows(review: Any, consensus: Consensus, table: str | None) -> list[dict[str, Any]]:
+    """A consensus table's rows with each role's field under its canonical name (study_id, arm_id, hr...), so
+    a form whose fields are named otherwise reads the same; provenance fields (source, location) as they are."""
+    if not table or table not in consensus.tables:
+        return []
+    rows = _rows(consensus.tables[table])
+    form = getattr(review, "form", None)
+    spec = getattr(form.tables.get(table), "outcome", None) if form is not None else None
+    if spec is None:
+        return rows
+    renames = {f: _CANONICAL.get(role, role) for role, f in spec.roles.items() if f}
+    return [{renames.get(k, k): v for k, v in r.items()} for r in rows]
+
+
+def _kind_table(review: Any, kind: str, default: str) -> str:
+    form = getattr(review, "form", None)
+    if form is None:
+        return default
+    from .outcomes import table_of_kind
+
+    return table_of_kind(form, kind) or default
+
+
 def _footnote(
     sources: Iterable[dict[str, Any]], timepoint: str | None, derivation: str = "", inputs: str = ""
 ) -> str:
@@ -144,12 +177,12 @@ def _names(review: Review) -> tuple[str, str]:
 
 
 def _arm_sources(
-    consensus: Consensus, domain: str, study: str, arm: str, outcome: str, timepoint: str | None
+    review: Any, consensus: Consensus, domain: str, study: str, arm: str, outcome: str, timepoint: str | None
 ) -> list[dict[str, Any]]:
     """The consensus rows an arm's count came from (all categories of the arm, for a derived response)."""
     rows = [
         r
-        for r in _rows(consensus.tables.get(domain))
+        for r in _table_rows(review, consensus, domain)
         if r.get("study_id") == study
         and r.get("arm_id") == arm
         and (timepoint is None or r.get("timepoint") in (None, timepoint))
@@ -165,23 +198,25 @@ def study_results(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(study arms, study results) for every two-arm analysis of the review."""
     intervention, comparison = _names(review)
-    arm_info = {(r["study_id"], r["arm_id"]): r for r in _rows(consensus.tables.get("arms"))}
+    arm_rows = _table_rows(review, consensus, _kind_table(review, "arms", "arms"))
+    arm_info = {(r.get("study_id"), r.get("arm_id")): r for r in arm_rows}
     derived = _rows(tables.arm_outcomes)
     arms: dict[tuple[str, str], dict[str, str]] = {}
     results: list[dict[str, object]] = []
     for a in review.analyses:
-        if a.one_arm:
-            continue  # RevMan analyses compare two interventions; single-arm proportions have no place there
-        data = datasets[a.slug]
+        data = datasets.get(a.slug)
+        if a.one_arm or a.outcome is None or data is None or "experimental_arm" not in data.columns:
+            continue  # RevMan analyses compare two named interventions: no single-arm or all-terms analyses
+        contrast = "yi" in data.columns and "events_e" not in data.columns and "mean_e" not in data.columns
         for r in _rows(data):
             study, exp, ctl = r["study_id"], r["experimental_arm"], r["control_arm"]
-            if a.measure == "HR":
-                row = _contrast_row(a, r, consensus)
+            if contrast:
+                row = _contrast_row(review, a, r, consensus)
                 if row is None:
                     continue
                 results.append(row)
             else:
-                new = _arm_rows(a, r, consensus, derived)
+                new = _arm_rows(review, a, r, consensus, derived)
                 if not new:
                     continue
                 results += new
@@ -200,7 +235,7 @@ def study_results(
 
 
 def _arm_rows(
-    a: Analysis, r: dict[str, Any], consensus: Consensus, derived: list[dict[str, Any]]
+    review: Any, a: Analysis, r: dict[str, Any], consensus: Consensus, derived: list[dict[str, Any]]
 ) -> list[dict[str, object]]:
     study, exp, ctl = r["study_id"], r["experimental_arm"], r["control_arm"]
     continuous = a.measure in ("MD", "SMD")
@@ -224,7 +259,7 @@ def _arm_rows(
         ]
         hit = match[0] if match else {}
         domain = str(hit.get("domain") or ("continuous" if continuous else "dichotomous"))
-        sources = _arm_sources(consensus, domain, study, arm, a.outcome, a.timepoint)
+        sources = _arm_sources(review, consensus, domain, study, arm, str(a.outcome), a.timepoint)
         note = _footnote(sources, a.timepoint, _text(hit.get("derivation")), _text(hit.get("inputs")))
         row: dict[str, object] = {**base, "Arm": arm, "Reference arm": "", "Footnotes": note}
         if continuous:
@@ -235,7 +270,9 @@ def _arm_rows(
     return out
 
 
-def _contrast_row(a: Analysis, r: dict[str, Any], consensus: Consensus) -> dict[str, object] | None:
+def _contrast_row(
+    review: Any, a: Analysis, r: dict[str, Any], consensus: Consensus
+) -> dict[str, object] | None:
     """A hazard ratio as contrast-level data: ln(HR) and its SE (Mean, SE), the reported ratio and CI (Exp ...)."""
     yi, vi = _number(r.get("yi")), _number(r.get("vi"))
     if yi is None or vi is None:
@@ -243,7 +280,7 @@ def _contrast_row(a: Analysis, r: dict[str, Any], consensus: Consensus) -> dict[
     study, exp, ctl = r["study_id"], r["experimental_arm"], r["control_arm"]
     found = [
         h
-        for h in _rows(consensus.tables.get("hazard_ratios"))
+        for h in _table_rows(review, consensus, a.domain or _kind_table(review, "contrast", "hazard_ratios"))
         if h.get("study_id") == study
         and h.get("outcome") == a.outcome
         and {h.get("experimental_arm"), h.get("control_arm")} == {exp, ctl}
@@ -260,7 +297,7 @@ def _contrast_row(a: Analysis, r: dict[str, Any], consensus: Consensus) -> dict[
         "Study": study,
         "Outcome": a.outcome,
         "Data type": DICHOTOMOUS,  # as the public writer files every contrast but MD and SMD
-        "Effect measure": "HR",
+        "Effect measure": a.measure,
         "Arm": exp,
         "Reference arm": ctl,
         "Mean": yi,
@@ -281,10 +318,10 @@ def _ratio(hit: dict[str, Any], key: str, other: str, inverted: bool) -> float |
     return round(1 / value, 10) if inverted else value
 
 
-def risk_of_bias(consensus: Consensus) -> pd.DataFrame:
+def risk_of_bias(consensus: Consensus, review: Any = None) -> pd.DataFrame:
     """robvis's RoB 2 table: one row per study, D1..D5 and Overall as Low / Some concerns / High."""
     studies: dict[str, dict[str, object]] = {}
-    for r in _rows(consensus.tables.get("risk_of_bias")):
+    for r in _table_rows(review, consensus, _kind_table(review, "risk_of_bias", "risk_of_bias")):
         column = ROB2_DOMAINS.get(str(r.get("domain") or ""))
         judgement = ROB2_JUDGEMENTS.get(str(r.get("judgement") or ""), "No information")
         if column is None:
@@ -316,5 +353,5 @@ def revman_exports(
     return [
         write_bom_csv(arms, folder / "study-arms.csv"),
         write_bom_csv(results, folder / "study-results.csv"),
-        write_bom_csv(risk_of_bias(consensus), folder / "risk-of-bias.csv"),
+        write_bom_csv(risk_of_bias(consensus, review), folder / "risk-of-bias.csv"),
     ]
