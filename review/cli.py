@@ -571,7 +571,12 @@ def import_(
         typer.Option("--output", "-o", help="Folder for one CSV folder per reviewer (consensus included)."),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Replace files written by an earlier import.")
+        bool,
+        typer.Option(
+            "--force",
+            help="Write into an output folder that holds other files, or replace an existing --make-map file "
+            "(inputs are never replaced; a re-run into the import's own folder needs no --force).",
+        ),
     ] = False,
 ) -> None:
     """Import another tool's extraction export as one extraction per reviewer (a consensus row or record is its
