@@ -314,7 +314,11 @@ def test_rerun_reuses_its_folder_but_keeps_decisions_and_foreign_folders(risky_r
     wb.save(out / "discrepancies.xlsx")
     kept = hashlib.sha256((out / "discrepancies.xlsx").read_bytes()).hexdigest()
     again = runner.invoke(app, ["run", str(folder), "--out", str(out)])
-    assert again.exit_code == 2 and "holds 1 decision an adjudicator typed" in again.output and "--force" in again.output
+    assert (
+        again.exit_code == 2
+        and "holds 1 decision an adjudicator typed" in again.output
+        and "--force" in again.output
+    )
     assert hashlib.sha256((out / "discrepancies.xlsx").read_bytes()).hexdigest() == kept
     foreign = tmp_path / "papers"
     foreign.mkdir()
