@@ -48,6 +48,7 @@ from .issues import Report
 from .meta import METHODS, TESTS
 from .outcomes import KINDS, Settings, kind_of_measure, specs_of, table_of_kind
 from .tables import AnalysisTables, count_columns
+from .words import counted
 from .workbook import Extraction, UnreadableWorkbook, make_workbook, read_extraction
 
 CONFIG = "review.toml"
@@ -62,6 +63,7 @@ REVIEW_KEYS = (
     "derive_counts",
     "median_method",
     "ci_distribution",
+    "revman",
 )
 ANALYSIS_KEYS = (
     "name",
@@ -134,6 +136,7 @@ class Review:
     counts: str = (
         "unique"  # policy for counts derived from percentages: unique or nearest (derive.count_from)
     )
+    revman: dict[str, str] = field(default_factory=dict)  # revman = { intervention, comparison } names
     median_method: str = "shi2020"
     ci_distribution: str = "auto"
 
@@ -192,11 +195,22 @@ def load_review(folder: str | Path) -> Review:
     for key, allowed in (("median_method", tuple(MEDIAN_METHODS)), ("ci_distribution", CI_DISTRIBUTIONS)):
         if key in doc and doc[key] not in allowed:
             raise ReviewError(f"{path}: {key} = {doc[key]!r} is not one of {', '.join(allowed)}.")
+    revman = doc.get("revman", {})
+    if (
+        not isinstance(revman, dict)
+        or set(revman) - {"intervention", "comparison"}
+        or not all(isinstance(v, str) and v for v in revman.values())
+    ):
+        raise ReviewError(
+            f"{path}: [revman] takes intervention and comparison, the names of the review's interventions "
+            'in RevMan, e.g. intervention = "High-dose imatinib".'
+        )
     return Review(
         folder=folder,
         counts=counts,
         median_method=str(doc.get("median_method", "shi2020")),
         ci_distribution=str(doc.get("ci_distribution", "auto")),
+        revman={str(k): str(v) for k, v in revman.items()},
         title=str(doc.get("title") or folder.name),
         question=str(doc.get("question") or ""),
         form=form,
@@ -519,7 +533,7 @@ class RunResult:
     sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def __repr__(self) -> str:
-        return f"RunResult({self.review.title!r}: {len(self.outputs)} outputs, {len(self.pooled)} analyses)"
+        return f"RunResult({self.review.title!r}: {counted(len(self.outputs), 'output')}, {counted(len(self.pooled), 'analysis')})"
 
     def _repr_html_(self) -> str:
         import html
@@ -542,7 +556,7 @@ class RunResult:
         ]
         return (
             f"<p><b>{html.escape(self.review.title)}</b>: {html.escape(self.report.summary())}; "
-            f"{len(self.outputs)} outputs</p>" + shown.to_html(index=False, na_rep="")
+            f"{counted(len(self.outputs), 'output')}</p>" + shown.to_html(index=False, na_rep="")
         )
 
 
@@ -592,7 +606,7 @@ def run(
         shown = "; ".join(f"{i.where}: {i.code}" for i in report.errors[:10])
         more = f" (and {len(report.errors) - 10} more)" if len(report.errors) > 10 else ""
         raise ReviewError(
-            f"stopped at validation: {len(report.errors)} errors: {shown}{more}. "
+            f"stopped at validation: {counted(len(report.errors), 'error')}: {shown}{more}. "
             f"See them all with `review validate {' '.join(map(str, review.reviewers))}`."
         )
 
@@ -607,7 +621,7 @@ def run(
         decisions = read_decisions(outputs[0])  # nothing to adjudicate: the empty discrepancy workbook
     else:
         raise ReviewError(
-            f"stopped at reconcile: {len(comparison)} disagreements and no adjudication file; the "
+            f"stopped at reconcile: {counted(len(comparison), 'disagreement')} and no adjudication file; the "
             f"adjudicator fills the Decision, Adjudicator and Reason columns of "
             f"{out_dir / 'discrepancies.xlsx'}, saves it in {review.folder} and review.toml names it "
             "(adjudication = ...)."

@@ -12,12 +12,16 @@ import pandas as pd
 
 from .errors import RefusedOutput, ReviewError, UnreadableInput
 from .files import check_file, check_output
-from .forms import Form
+from .forms import Form, Table
 from .workbook import DEFAULT_ROWS, make_workbook
 
 
-def read_studies(path: str | Path) -> pd.DataFrame:
-    """Studies to pre-fill, from an RIS export (rispy) or a CSV whose headers are Studies fields or labels."""
+def read_studies(path: str | Path, table: Table | None = None) -> pd.DataFrame:
+    """Studies to pre-fill, from an RIS export (rispy) or a CSV whose headers are Studies fields or labels.
+
+    With `table` (the form's studies table) a CSV's headers may be field names, labels or workbook headers, in any
+    case; a header that is none of them is refused with the valid ones listed, rather than silently dropped.
+    """
     path = check_file(path, "list of studies")
     if path.suffix.lower() in (".ris", ".txt"):
         import rispy
@@ -41,12 +45,35 @@ def read_studies(path: str | Path) -> pd.DataFrame:
     if not rows:
         raise UnreadableInput(f"{path}: no studies found.")
     frame = pd.DataFrame(rows).fillna("")
+    if table is not None and path.suffix.lower() == ".csv":
+        frame = _studies_columns(frame, table, path)
     if "study_id" not in frame.columns or (frame["study_id"] == "").any():
         frame["study_id"] = _study_ids(frame)
     if frame["study_id"].duplicated().any():
         dupes = sorted(set(frame.loc[frame["study_id"].duplicated(), "study_id"]))
         raise ReviewError(f"{path}: study ids {dupes} occur twice; make them unique.")
     return frame
+
+
+def _studies_columns(frame: pd.DataFrame, table: Table, path: Path) -> pd.DataFrame:
+    """Rename a studies CSV's headers to field names; refuse unknown or repeated ones, naming the valid ones."""
+    names: dict[str, str] = {}
+    for header in frame.columns:
+        if not str(header).strip():
+            if (frame[header] != "").any():
+                raise ReviewError(f"{path}: a column with values has no header; name it or delete it.")
+            continue
+        f = table.field_for_header(str(header))
+        if f is None:
+            valid = ", ".join(f"{x.name} ({x.label})" for x in table.fields.values())
+            raise ReviewError(
+                f"{path}: column '{header}' is not a field of the {table.sheet} sheet; rename it to a field name or "
+                f"label, or delete it. Valid: {valid}."
+            )
+        if f.name in names.values():
+            raise ReviewError(f"{path}: columns for {f.name} ({f.label}) appear twice; keep one.")
+        names[header] = f.name
+    return frame[list(names)].rename(columns=names)
 
 
 def _study_from_ris(entry: dict) -> dict:

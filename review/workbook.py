@@ -291,9 +291,15 @@ class ExtractedTable:
     file: str
     sheet: str
     columns: dict[str, str]  # field -> column letter
+    # (row, field) -> where the value was before it was imported from another tool (review import's origins.csv)
+    origins: dict[tuple[int, str], str] = field(default_factory=dict)
 
     def cell(self, row: int, field: str) -> str:
         return f"{self.columns.get(field, '')}{row}"
+
+    def where(self, row: int, field: str) -> str:
+        """file:Sheet!A1 of a value, or, for an imported one, its origin in the other tool's export."""
+        return self.origins.get((row, field)) or f"{self.file}:{self.sheet}!{self.cell(row, field)}"
 
     def as_typed(self) -> pd.DataFrame:
         """The table as a reviewer typed it: values, with NR/NA where the codes stand (object columns)."""
@@ -435,7 +441,27 @@ def read_csv_folder(folder: str | Path, form: Form) -> Extraction:
                 file=str(path),
             )
         tables[t.name] = _read_rows(_csv_rows(path), t, str(path), "", issues, None, from_text=True)
+    _read_origins(folder / ORIGINS, tables)
     return Extraction(form, folder, "", form.version, tables, issues)
+
+
+ORIGINS = "origins.csv"  # written by review import (importers.py): each value's place in the tool's export
+
+
+def _read_origins(path: Path, tables: dict[str, ExtractedTable]) -> None:
+    if not path.is_file():
+        return
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            for r in csv.DictReader(fh):
+                et = tables.get(r.get("table") or "")
+                if et is None or not str(r.get("row", "")).isdigit():
+                    continue
+                sheet = f" sheet {unneutral(r['sheet'])}," if r.get("sheet") else ""
+                origin = f"{unneutral(r.get('file') or '')}:{sheet} row {r.get('source_row')}, column '{unneutral(r.get('column') or '')}'"
+                et.origins[(int(r["row"]), r.get("field") or "")] = origin
+    except (OSError, UnicodeDecodeError, csv.Error, KeyError):
+        return  # the origins are a courtesy: without them each value's place is its CSV cell
 
 
 def _csv_rows(path: Path) -> list[list[object]]:
