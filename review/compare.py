@@ -29,6 +29,7 @@ from .errors import ReviewError
 from .forms import PROVENANCE_FIELDS, Field, Form, Table
 from .issues import ERROR
 from .validate import implied_count, rounding_tolerance
+from .words import counted
 from .workbook import ExtractedTable, Extraction
 
 ROW = "(row)"  # the field of a whole-row discrepancy: a row that some reviewers have and others lack
@@ -222,7 +223,7 @@ class Comparison:
                 f"({_pct(row['agreement'])}), kappa {_num(row['kappa'])}"
             )
         types = ", ".join(f"{n} {t}" for t, n in self.type_counts().items())
-        return "; ".join(parts) + f"; {len(self)} discrepancies" + (f" ({types})" if types else "")
+        return "; ".join(parts) + f"; {counted(len(self), 'discrepancy')}" + (f" ({types})" if types else "")
 
     def __repr__(self) -> str:
         who = ", ".join(f"{r.label} {Path(r.file).name}" for r in self.reviewers)
@@ -431,7 +432,7 @@ def _entry(et: ExtractedTable, cells: tuple[dict, dict], row: int | None, name: 
     return Entry(
         values[name],
         codes[name],
-        f"{et.file}:{et.sheet}!{et.cell(row, name)}",
+        et.where(row, name),
         show(values.get("source")),
         show(values.get("location")),
     )

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
+from .words import counted
+
 FATAL, ERROR, WARNING = "fatal", "error", "warning"
 SEVERITY_ORDER = {FATAL: 0, ERROR: 1, WARNING: 2}
 
@@ -661,9 +663,9 @@ class Report:
 
     def summary(self) -> str:
         return (
-            f"{len(self.fatal)} unreadable, {len(self.errors)} errors, {len(self.warnings)} warnings"
+            f"{len(self.fatal)} unreadable, {counted(len(self.errors), 'error')}, {counted(len(self.warnings), 'warning')}"
             if self.fatal
-            else f"{len(self.errors)} errors, {len(self.warnings)} warnings"
+            else f"{counted(len(self.errors), 'error')}, {counted(len(self.warnings), 'warning')}"
         )
 
     def __repr__(self) -> str:

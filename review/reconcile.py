@@ -52,6 +52,7 @@ from .issues import CODES, ERROR
 from .sheets import DECISION_FILL, HEADER_FILL, STALE_FILL, csv_bytes, put, save_workbook
 from .sheetscan import scan
 from .values import parse_value
+from .words import counted
 from .workbook import Extraction
 
 FORMAT = "review discrepancies 1"  # written to the hidden sheet, so a decisions file is recognised
@@ -474,7 +475,7 @@ def read_decisions(path: str | Path) -> Decisions:
     if problems:
         more = f" and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise ReviewError(
-            f"{path}: {len(problems)} decisions cannot be used: {'; '.join(problems[:10])}{more}."
+            f"{path}: {counted(len(problems), 'decision')} cannot be used: {'; '.join(problems[:10])}{more}."
         )
     return Decisions(
         path,
@@ -633,7 +634,7 @@ def reconcile(
     obsolete = [d for k, d in decisions.items.items() if d.choice and k not in current]
     if obsolete:
         notes.append(
-            f"{len(obsolete)} decisions concern values the reviewers now agree on and were not needed: "
+            f"{counted(len(obsolete), 'decision')} concern values the reviewers now agree on and were not needed: "
             + ", ".join(d.id for d in obsolete)
         )
     tables, trail = _build(comparison, chosen, dropped)

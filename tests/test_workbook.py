@@ -11,13 +11,12 @@ import pytest
 from conftest import complete_study, edited, write
 
 from review.errors import UnreadableInput
+from review.studies import make_study_workbooks, read_studies
 from review.workbook import (
     UnreadableWorkbook,
     annotate_workbook,
-    make_study_workbooks,
     make_workbook,
     read_csv_folder,
-    read_studies,
     read_workbook,
 )
 
