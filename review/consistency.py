@@ -98,8 +98,9 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
     study_keys = [k for k in (arms_t or et).table.key if k != arm and k in et.table.key]
     pooled = _pooled_arms(extraction, rule, et, arm)
     d = et.data.dropna(subset=list(et.table.key))
+    ref = et.table.fields[arm].references  # set whenever arms_t is (the table it names)
     known = (
-        _arm_keys(arms_t, study_keys, et.table.fields[arm].references[1]) if arms_t else None
+        _arm_keys(arms_t, study_keys, ref[1]) if arms_t and ref else None
     )  # unknown arms: unknown-reference says so
     keep = [
         (key := tuple(map(str, (*(r[k] for k in study_keys), r[arm])))) not in pooled
@@ -217,7 +218,9 @@ def _rates_over_time(extraction: Extraction, rule: Rule) -> list[Issue]:
         for row in rows.index:
             match = _TIME.match(str(et.data.at[row, time]))
             if match and pd.notna(et.data.at[row, rate]):
-                points.append((_days(float(match[1]), match[2]), float(et.data.at[row, rate]), row))
+                at = _days(float(match[1]), match[2])
+                assert at is not None  # _TIME admits only the units _DAYS knows
+                points.append((at, float(et.data.at[row, rate]), row))
             if median and unit and pd.notna(et.data.at[row, median]):
                 days = _days(float(et.data.at[row, median]), et.data.at[row, unit])
                 if days is not None:
@@ -236,6 +239,7 @@ def _rates_over_time(extraction: Extraction, rule: Rule) -> list[Issue]:
                     )
                 )
         for m, mrow in medians[:1]:
+            assert median is not None  # medians are collected only when the rule names one
             for t, r, row in points:
                 wrong = (t < m and r < 50 - rounding_tolerance(r)) or (
                     t > m and r > 50 + rounding_tolerance(r)
@@ -328,7 +332,7 @@ def _exceeds_arm_total(extraction: Extraction, rule: Rule) -> list[Issue]:
     whole_t, whole = _field_of(extraction, rule, "whole")
     also = _field_of(extraction, rule, "also")[1] if "also" in rule.args else None
     keys = _join_whole(et, whole_t)
-    limits: dict[tuple, tuple[float, int]] = {}
+    limits: dict[tuple, tuple[float, int, str]] = {}
     for row in whole_t.data.index:
         link = tuple(str(whole_t.data.at[row, k]) for k in keys)
         for name in (whole, also):
@@ -410,13 +414,13 @@ def _ratio_against_medians(extraction: Extraction, rule: Rule) -> list[Issue]:
         re_, rc = (medians.get((*link, str(et.data.at[row, f]))) for f in (exp, ctl))
         if not re_ or not rc or len(re_) > 1 or len(rc) > 1:
             continue
-        re_, rc = re_[0], rc[0]
-        if unit and st.data.at[re_, unit] != st.data.at[rc, unit]:
+        erow, crow = re_[0], rc[0]
+        if unit and st.data.at[erow, unit] != st.data.at[crow, unit]:
             continue  # unit-differs-between-arms says so
         hr, me, mc = (
             float(et.data.at[row, est]),
-            float(st.data.at[re_, median]),
-            float(st.data.at[rc, median]),
+            float(st.data.at[erow, median]),
+            float(st.data.at[crow, median]),
         )
         if (hr < 1 and me < mc) or (hr > 1 and me > mc):
             favoured = "experimental" if hr < 1 else "control"
@@ -427,8 +431,8 @@ def _ratio_against_medians(extraction: Extraction, rule: Rule) -> list[Issue]:
                     row,
                     est,
                     f"{_label(et, est)} {hr:g} favours the {favoured} arm, but the medians say otherwise: "
-                    f"{et.data.at[row, exp]} {me:g} ({_where(st, re_, median)}) vs {et.data.at[row, ctl]} "
-                    f"{mc:g} ({_where(st, rc, median)}); is the ratio inverted or are the arms swapped?",
+                    f"{et.data.at[row, exp]} {me:g} ({_where(st, erow, median)}) vs {et.data.at[row, ctl]} "
+                    f"{mc:g} ({_where(st, crow, median)}); is the ratio inverted or are the arms swapped?",
                 )
             )
     return issues
@@ -451,7 +455,7 @@ def categories_over(et: ExtractedTable, rule: Rule, rows: pd.DataFrame) -> Issue
         if pd.notna(c) and pd.notna(n) and float(n) > 0:
             shares += 100.0 * float(c) / float(n)
             cells.append(_where(et, row, count))
-        elif pd.notna(p):
+        elif percent and pd.notna(p):  # p is NA without a percent field
             shares += float(p)
             slack += rounding_tolerance(float(p))
             cells.append(_where(et, row, percent))

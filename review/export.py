@@ -230,11 +230,11 @@ def methods_text(
     from .outcomes import table_of_kind
 
     studies_table = table_of_kind(review.form, "studies")
-    studies = (
-        consensus.tables[studies_table][review.form.table(studies_table).outcome.roles["study"]].nunique()
-        if studies_table in consensus.tables
-        else 0
-    )
+    studies = 0
+    if studies_table in consensus.tables:
+        spec = review.form.table(studies_table).outcome
+        assert spec is not None  # table_of_kind found the table by its outcome block
+        studies = consensus.tables[studies_table][spec.roles["study"]].nunique()
     safety = safety if safety is not None else pd.DataFrame()
     methods = sorted(
         {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -125,11 +126,11 @@ def forest_plot(
 
     text = blended_transform_factory(fig.transFigure, ax.transData)
     pct = f"{level:g}%"
-    header = {"fontweight": "bold", "va": "center", "transform": text}
+    header: dict[str, Any] = {"fontweight": "bold", "va": "center", "transform": text}
     ax.text(0.02, k_rows + 1, "Study", ha="left", **header)
     ax.text(0.72, k_rows + 1, f"Estimate [{pct} CI]", ha="left", **header)
     ax.text(0.97, k_rows + 1, "Weight", ha="right", **header)
-    cell = {"va": "center", "transform": text}
+    cell: dict[str, Any] = {"va": "center", "transform": text}
     for i in range(k_rows):
         no_events = double_zero[i] and np.isnan(estimate[i])
         ax.text(0.02, y[i], str(labels[i]), ha="left", **cell)
@@ -137,7 +138,7 @@ def forest_plot(
         ax.text(0.72, y[i], interval, ha="left", **cell)
         ax.text(0.97, y[i], "excluded" if np.isnan(weight[i]) else f"{weight[i]:.1f}%", ha="right", **cell)
     model = _model(opts)
-    bold = {"fontweight": "bold", "va": "center", "transform": text}
+    bold: dict[str, Any] = {"fontweight": "bold", "va": "center", "transform": text}
     ax.text(0.02, pooled_y, model, ha="left", **bold)
     ax.text(0.72, pooled_y, _interval(centre, ci_low, ci_high), ha="left", **bold)
     ax.text(0.97, pooled_y, "100%", ha="right", **bold)
@@ -303,12 +304,12 @@ def cumulative_plot(
         ax.spines[side].set_visible(False)
     ax.set_xlabel(f"{info.label}" + (" (log scale)" if log_scale else ""))
     text = blended_transform_factory(fig.transFigure, ax.transData)
-    header = {"fontweight": "bold", "va": "center", "transform": text}
+    header: dict[str, Any] = {"fontweight": "bold", "va": "center", "transform": text}
     random = opts.method in RANDOM_EFFECTS
     ax.text(0.02, k_rows + 1, "Adding study", ha="left", **header)
     ax.text(0.72, k_rows + 1, f"Estimate [{opts.level:g}% CI]", ha="left", **header)
     ax.text(0.99, k_rows + 1, "\u03c4\u00b2" if random else "I\u00b2", ha="right", **header)
-    cell = {"va": "center", "transform": text}
+    cell: dict[str, Any] = {"va": "center", "transform": text}
     for i, row in enumerate(steps.itertuples(index=False)):
         ax.text(0.02, y[i], f"+ {row.added}", ha="left", **cell)
         ax.text(0.72, y[i], _interval(est[i], low[i], high[i]), ha="left", **cell)
@@ -447,7 +448,7 @@ def safety_plot(
     ):
         ax.text(x, header, label, transform=text, fontweight="bold", fontsize=size, va="bottom")
     for i, r in rows.iterrows():
-        cell = {"transform": text, "fontsize": size, "va": "center"}
+        cell: dict[str, Any] = {"transform": text, "fontsize": size, "va": "center"}
         ax.text(0.02, y[i], str(r["term"])[:40], **cell)
         ax.text(0.30, y[i], "" if pd.isna(r["grade"]) else str(r["grade"]), **cell)
         ax.text(0.38, y[i], "" if pd.isna(r["k"]) else f"{int(r['k'])}", **cell)
@@ -465,5 +466,5 @@ def safety_plot(
     return fig
 
 
-def _count(value: object) -> str:
+def _count(value: Any) -> str:
     return "-" if value is None or pd.isna(value) else f"{int(value)}"

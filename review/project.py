@@ -244,7 +244,9 @@ def attribute_fields(form: Form) -> dict[str, str]:
                 out.setdefault(f, f"{table}.{f}")
     rob = table_of_kind(form, "risk_of_bias")
     if rob:
-        domain = form.table(rob).fields[form.table(rob).outcome.roles["domain"]]
+        spec = form.table(rob).outcome
+        assert spec is not None  # table_of_kind found the table by its outcome block
+        domain = form.table(rob).fields[spec.roles["domain"]]
         for value in domain.values:
             out[_rob_column(value)] = f"{rob} ({value})"
     return out
@@ -670,7 +672,9 @@ def study_attributes(analysis_tables: AnalysisTables) -> pd.DataFrame:
         studies = _normalised(source[studies_t], form, studies_t).drop_duplicates("study_id")
         frame = frame.merge(studies, on="study_id", how="left", suffixes=("", "_study"))
     if rob_t and rob_t in source and not source[rob_t].empty:
-        roles = form.table(rob_t).outcome.roles
+        spec = form.table(rob_t).outcome
+        assert spec is not None  # table_of_kind found the table by its outcome block
+        roles = spec.roles
         rob = _normalised(source[rob_t], form, rob_t)
         rob = rob.assign(column=rob[roles["domain"]].map(_rob_column)).drop_duplicates(["study_id", "column"])
         wide = rob.pivot(index="study_id", columns="column", values=roles["judgement"]).reset_index()
@@ -682,7 +686,9 @@ def _normalised(frame: pd.DataFrame | None, form: Form, table: str) -> pd.DataFr
     """The table with its study (and arm) role fields named study_id (and arm_id)."""
     if frame is None:
         return pd.DataFrame(columns=["study_id", "arm_id"])
-    roles = form.table(table).outcome.roles
+    spec = form.table(table).outcome
+    assert spec is not None  # callers pass tables found by table_of_kind
+    roles = spec.roles
     rename = {
         roles[r]: n for r, n in (("study", "study_id"), ("arm", "arm_id"), ("pooled", "pooled")) if r in roles
     }
@@ -749,7 +755,8 @@ def _kind_of(analysis: Analysis, form: Form) -> str:
     frames = {
         KINDS[s.kind].frame for s in specs_of(form).values() if analysis.measure in KINDS[s.kind].measures
     }
-    return frames.pop() if len(frames) == 1 else "arm_outcomes"
+    # ignored: every kind with measures feeds a frame (Kind.frame is None only for measure-less kinds)
+    return frames.pop() if len(frames) == 1 else "arm_outcomes"  # type: ignore[return-value]
 
 
 def analysis_data(analysis: Analysis, tables: AnalysisTables) -> pd.DataFrame:
@@ -828,6 +835,7 @@ def arm_dataset(
                 part, on=["study_id", "experimental_arm", "control_arm", "pair_note", *keys], how="outer"
             )
         )
+    assert merged is not None  # sides is never empty
     data = merged
     for side, arm_col in sides:  # notes only where something is missing: most rows need none
         has = data[f"note_{side}"].notna().to_numpy()
@@ -861,13 +869,13 @@ def arm_dataset(
     if analysis.outcome is None:  # every outcome: a study giving none at all is still listed, with why
         lacking = pairs[~pairs["study_id"].isin(set(data["study_id"]))]
         if len(lacking):
-            why = [
+            reasons = [
                 ""
                 if p.pair_note
                 else "; ".join(dict.fromkeys(f"arm {getattr(p, a)}: no rows" for _, a in sides))
                 for p in lacking.itertuples()
             ]
-            data = pd.concat([data, lacking.assign(note=why, outcome="")], ignore_index=True)
+            data = pd.concat([data, lacking.assign(note=reasons, outcome="")], ignore_index=True)
     if analysis.outcome is not None:  # one outcome: one row per study, or a note saying why not
         counts = data.groupby("study_id", sort=False)["study_id"].transform("size")
         dup = data[counts > 1]
@@ -1145,7 +1153,7 @@ def _with_subgroup(data: pd.DataFrame, a: Analysis, attributes: pd.DataFrame) ->
     arm_col = "arm_id" if a.one_arm else "experimental_arm"
     values = attributes[["study_id", "arm_id", a.subgroup]].rename(
         columns={"arm_id": arm_col, a.subgroup: "subgroup"}
-    )  # type: ignore[index]
+    )
     out = data.merge(values, on=["study_id", arm_col], how="left")
     out["subgroup"] = out["subgroup"].astype(object).where(out["subgroup"].notna(), "NR").astype(str)
     return out

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ class AnalysisTables:
     """The meta-analysis-ready tables (`frames`, by name), and the form they were built with."""
 
     frames_: dict[str, pd.DataFrame]
-    form: object = None
+    form: Any = None  # the forms.Form (Any: the functions taking it are untyped in `form`)
     source: Mapping[str, pd.DataFrame] = field(default_factory=dict)  # the consensus tables, for arm groups
     _groups: dict = field(default_factory=dict, repr=False)
 
