@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,7 +79,9 @@ class Reviewer:
 class Entry:
     """What one reviewer entered for one field of one row: a typed value or a missing code, and where."""
 
-    value: object = None  # int, float, str or bool; None for a missing code or an empty cell
+    # int, float, str or bool; None for a missing code or an empty cell. Any: which one follows from the
+    # field's type, which the type checker cannot see
+    value: Any = None
     code: str = ""  # "NR", "NA" or "" (no code)
     where: str = ""  # file:Sheet!A1
     source: str = ""  # the row's Source field
@@ -323,7 +326,9 @@ def _align(
     order: dict[tuple[str, ...], None] = {}
     for index in indexes:
         order.update(dict.fromkeys(index))
-    aligned = {key: [index.get(key) for index in indexes] for key in order}
+    aligned: dict[tuple[str, ...], list[int | None]] = {
+        key: [index.get(key) for index in indexes] for key in order
+    }
     rekeyed: dict[tuple[str, ...], int] = {}
     n = len(tables)
     cells = [records(t) for t in tables]
@@ -375,6 +380,7 @@ def _align(
                     best, best_score, best_rows = b, score, rows
         if best is None:
             continue
+        assert best_rows is not None  # set with best
         k2, rows2, extra2 = loose[best]
         taken |= {a, best}
         if extra2 is not None and best_rows != rows2:
@@ -382,7 +388,9 @@ def _align(
         aligned[k1] = [r1 if r1 is not None else r2 for r1, r2 in zip(rows1, best_rows, strict=True)]
         if extra2 is None:
             del aligned[k2]
-        rekeyed[k1] = one_apart(k1, k2)
+        apart = one_apart(k1, k2)
+        assert apart is not None  # only keys one field apart are candidates
+        rekeyed[k1] = apart
     for b, (k, rows, j) in enumerate(loose):
         if j is not None and b not in taken:
             et = tables[j]
@@ -546,7 +554,7 @@ def _match(f: Field, a: Entry, b: Entry, link=None, by_field=None, i: int = 0, j
     return None
 
 
-def _same_value(f: Field, a: object, b: object) -> str | None:
+def _same_value(f: Field, a: Any, b: Any) -> str | None:  # Entry values
     if a == b:
         return AGREED
     if f.type in ("number", "percent"):

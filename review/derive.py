@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -283,7 +284,7 @@ def mean_sd_from_median(
 
 def log_hr(hr: object, low: object, high: object, level: object) -> dict:
     """log HR and its SE from a reported CI: SE = (ln high - ln low) / (2 z), z for the CI level."""
-    out = {"yi": None, "sei": None, "derivation": "", "inputs": "", "note": ""}
+    out: dict[str, Any] = {"yi": None, "sei": None, "derivation": "", "inputs": "", "note": ""}
     if not (known(low) and known(high)):
         out["note"] = f"SE not derived: CI {code(low if not known(low) else high)}"
         if known(hr):
@@ -316,7 +317,7 @@ def log_hr(hr: object, low: object, high: object, level: object) -> dict:
 def log_hr_from_oe(o_minus_e: object, variance: object, hr: object = None) -> dict:
     """Tierney 2007 (method 1): ln HR = (O - E) / V, SE = 1 / sqrt(V); the sign of O - E must agree with a
     reported HR."""
-    out = {"yi": None, "sei": None, "derivation": "", "inputs": "", "note": ""}
+    out: dict[str, Any] = {"yi": None, "sei": None, "derivation": "", "inputs": "", "note": ""}
     if not (known(o_minus_e) and known(variance)):
         out["note"] = f"not derived from O-E and V: O-E {_state(o_minus_e)}, V {_state(variance)}"
         return out
@@ -344,7 +345,7 @@ def log_hr_from_p(
 ) -> dict:
     """Tierney 2007 (method from a log-rank p-value): V = D x Re x Rc / (Re + Rc)^2, O - E = z sqrt(V) with
     z = qnorm(1 - p/2) and the sign of the reported HR (or of `favours`), ln HR = (O - E) / V, SE = 1/sqrt(V)."""
-    out = {"yi": None, "sei": None, "derivation": "", "inputs": "", "note": ""}
+    out: dict[str, Any] = {"yi": None, "sei": None, "derivation": "", "inputs": "", "note": ""}
     missing = [name for name, v in (("p-value", p), ("number of events", events)) if not known(v)]
     if missing:
         out["note"] = f"not derived from a p-value: {' and '.join(missing)} not given"

@@ -233,6 +233,7 @@ def _correct(zero: np.ndarray, to: str, groups: np.ndarray | None) -> np.ndarray
     if to == "none":
         return np.zeros_like(zero)
     if to == "if0all":
+        assert groups is not None  # effect_sizes numbers the groups for if0all
         any_zero = np.bincount(groups, weights=zero) > 0
         return any_zero[groups]
     return zero

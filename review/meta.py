@@ -395,13 +395,16 @@ def egger_test(
 # --- the engine --------------------------------------------------------------------------------------------
 
 
-def prepare(data: pd.DataFrame, opts: Options, by: Sequence[str] | None):
+def prepare(
+    data: pd.DataFrame, opts: Options, by: Sequence[str] | None
+) -> tuple[list[str], pd.DataFrame, np.ndarray, int]:
     """Effect sizes and analysis codes: (by, es, codes, n_groups); one-line errors for unusable input."""
     by = _columns(data, by)
     if len(data) == 0:
         raise ReviewError("the input has no rows: add one row per study.")
     if opts.method in ("MH", "PETO") and input_kind(data, opts.measure) != "raw":
         raise ReviewError(f"method {opts.method} needs the counts {', '.join(TWO_ARM)}, not yi and vi.")
+    assert opts.drop00 is not None  # Options sets it to a bool
     es = effect_sizes(data, opts.escalc_measure, opts.add, opts.to, opts.drop00, by)
     codes = group_codes(data, by)
     y, v = es["yi"].to_numpy(dtype=float), es["vi"].to_numpy(dtype=float)

@@ -289,7 +289,7 @@ def _build_best_response(frame, spec, tables, settings, issues):
         denominators = {int(v) for v in rows["total"].dropna()}
         total, total_note = _response_total(denominators, fallback.get((study, arm)))
         derived = []
-        for outcome, parts in sums.items():  # type: ignore[union-attr]
+        for outcome, parts in sums.items():
             missing = [p for p in parts if p not in counts or pd.isna(counts[p][0])]
             if missing:
                 why = "; ".join(counts[p][1] if p in counts else f"{p}: no row" for p in missing)

@@ -264,6 +264,7 @@ def _discrepancy_sheet(ws, comparison: Comparison, previous: Decisions | None) -
             earlier, why = stale_now[identity]
             values["Status"] = f"STALE ({why}); earlier: {earlier.summary}"
         elif identity in carried:
+            assert previous is not None  # decisions are carried over from it alone
             earlier = carried[identity]
             values |= {
                 "Decision": earlier.choice,
@@ -693,6 +694,7 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
                 u = units.get((table.name, key, name))
                 if u is not None and u.status == DISAGREE:
                     d = chosen.get((table.name, key, name))
+                    assert d is not None  # consensus refuses a disagreement without a decision
                     record[name] = _decided(u, d, table.fields[name], [r.letter for r in reviewers])
                     log(table.name, key, name, show(record[name]), DECIDED, u, d)
             for name, f in table.fields.items():
@@ -707,6 +709,7 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
                     continue
                 d = chosen.get((table.name, key, name))
                 if u.status == DISAGREE:
+                    assert d is not None  # consensus refuses a disagreement without a decision
                     value = _decided(u, d, f, [r.letter for r in reviewers])
                     log(table.name, key, name, show(value), DECIDED, u, d)
                 else:

@@ -84,7 +84,7 @@ class Design:
             inv = 1 / xwx
             beta = inv[:, :, 0] * xwy
             return beta, inv, y - self.X[:, 0] * beta[self.g, 0], np.log(xwx[:, 0, 0])
-        inv = np.linalg.inv(xwx)
+        inv = np.linalg.inv(xwx)  # type: ignore[assignment]  # numpy stubs say floating[Any]; it is float64
         beta = np.einsum("gij,gj->gi", inv, xwy)
         r = y - np.einsum("ij,ij->i", self.X, beta[self.g])
         return beta, inv, r, np.linalg.slogdet(xwx)[1]

@@ -134,7 +134,7 @@ def make_study_workbooks(
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise RefusedOutput(f"{folder}: is a file; give a folder for the per-study workbooks.")
-    targets = {}
+    targets: dict[object, Path] = {}  # by the studies row label
     for _, study in studies.iterrows():
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(study["study_id"])).strip("_") or "study"
         target = folder / f"{name}.xlsx"

@@ -12,6 +12,7 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from .forms import MISSING_CODES, Field
 
@@ -70,8 +71,9 @@ class Parsed:
         return self.value is None and self.missing == EMPTY
 
 
-def parse_value(raw: object, field: Field, *, from_text: bool = False) -> Parsed:
+def parse_value(raw: Any, field: Field, *, from_text: bool = False) -> Parsed:
     """Parse one raw cell for `field`. `from_text` is set for CSV input, where every value is text."""
+    # raw is any cell value; Any, not object: the fast path tests `type(raw)`, which mypy does not narrow on
     kind = type(raw)
     if kind is float:  # the common case for numeric cells: skip the general path
         if math.isnan(raw):
@@ -177,17 +179,19 @@ def _parse_date(raw: object, field: Field, from_text: bool) -> Parsed:
     text = str(raw)
     iso = _ISO_DATE.match(text)
     if iso:
-        return _checked_date(*iso.groups(), codes=())
+        y, m, d = iso.groups()
+        return _checked_date(y, m, d, codes=())
     ymd = _YMD_SLASH.match(text)
     if ymd:
-        return _checked_date(*ymd.groups(), codes=("date-as-text",))
+        y, m, d = ymd.groups()
+        return _checked_date(y, m, d, codes=("date-as-text",))
     slash = _SLASH_DATE.match(text)
     if slash:
         first, second, year = (int(g) for g in slash.groups())
         if first <= 12 and second <= 12 and first != second:
             return Parsed(codes=("ambiguous-date",), note=f"{text!r} could be day/month or month/day")
-        day, month = (first, second) if first > 12 else (second, first)
-        return _checked_date(str(year), str(month), str(day), codes=("date-as-text",))
+        dd, mm = (first, second) if first > 12 else (second, first)
+        return _checked_date(str(year), str(mm), str(dd), codes=("date-as-text",))
     named = _named_month_date(text)
     if named:
         return _checked_date(*named, codes=("date-as-text",))
@@ -211,6 +215,7 @@ def _named_month_date(text: str) -> tuple[str, str, str | None] | None:
 def _checked_date(year: str, month: str | None, day: str | None, codes: tuple[str, ...]) -> Parsed:
     try:
         if day:
+            assert month is not None  # every date pattern with a day has a month
             return Parsed(dt.date(int(year), int(month), int(day)).isoformat(), codes=codes)
         if month:
             dt.date(int(year), int(month), 1)

@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -507,7 +507,7 @@ def _fold(text: str) -> str:
 
 def _read_instructions(sheets: dict, form: Form, file: str) -> tuple[str, str, str]:
     """Reviewer, form version, and 'name vN' of the form the workbook was made from when it is another one."""
-    rows = next((v for k, v in sheets.items() if _fold(k) == _fold(INSTRUCTIONS)), [])
+    rows: list[list[object]] = next((v for k, v in sheets.items() if _fold(k) == _fold(INSTRUCTIONS)), [])
     meta = {_fold(r[0]): r[1] for r in rows if len(r) >= 2 and isinstance(r[0], str) and r[0]}
     reviewer = str(meta.get("reviewer") or "").strip()
     name, version = str(meta.get("form") or ""), _as_version(meta.get("form version"))
@@ -569,7 +569,7 @@ def _as_version(value: object) -> str:
 
 
 def _read_rows(
-    rows: list[list[object]],
+    rows: Sequence[Sequence[object]],
     t: Table,
     file: str,
     sheet: str,
@@ -679,7 +679,7 @@ def _read_rows(
     return ExtractedTable(t, data, missing.astype(str), file, sheet, letters)
 
 
-def _unheaded_values(rows: list[list[object]], header: list[object], issue) -> None:
+def _unheaded_values(rows: Sequence[Sequence[object]], header: Sequence[object], issue) -> None:
     """A value in a column without a header would be ignored: say where the first one is, per column."""
     width = max((len(r) for r in rows), default=0)
     for i in range(width):
@@ -736,7 +736,7 @@ def _cell(raw: object, f: Field, ref: str, facts: SheetFacts, from_text: bool) -
     return parsed
 
 
-def _text(row: list[object], i: int | None) -> str:
+def _text(row: Sequence[object], i: int | None) -> str:
     if i is None or i >= len(row) or row[i] in (None, ""):
         return ""
     v = row[i]
