@@ -1230,8 +1230,20 @@ def _safety_rows(
     if len(left_out):
         lo = left_out.assign(**{k: left_out[k].astype(object).where(left_out[k].notna(), "") for k in keys})
         whole = "; ".join(lo.loc[lo["outcome"] == "", "text"])  # studies that give no term at all
-        text = lo.groupby(keys, sort=False, dropna=False)["text"].agg("; ".join).rename("studies_left_out")
-        out = out.merge(text.reset_index(), on=keys, how="left")
+        named = lo[lo["outcome"] != ""]
+        text = named.groupby(keys, sort=False, dropna=False)["text"].agg("; ".join).rename("studies_left_out")
+        # outer: a term or item that no study gives usable counts for stays in the table, k = 0, with the reasons
+        out = out.merge(text.reset_index(), on=keys, how="outer" if len(out.columns) else "right")
+        unpooled = out["k"].isna() if "k" in out.columns else pd.Series(True, index=out.index)
+        out["k"] = out["k"].fillna(0).astype(int) if "k" in out.columns else 0
+        for column, value in (("measure", a.measure), ("method", a.method)):
+            if column not in out.columns:
+                out[column] = None
+            out.loc[unpooled, column] = value
+        out["note"] = _join_notes(
+            out["note"] if "note" in out.columns else pd.Series("", index=out.index),
+            pd.Series(np.where(unpooled, "no study gives usable counts", ""), index=out.index),
+        )
         if whole:
             out["studies_left_out"] = _join_notes(out["studies_left_out"], pd.Series(whole, index=out.index))
     terms = arm_outcomes[arm_outcomes["domain"] == a.domain].groupby("outcome", sort=False)

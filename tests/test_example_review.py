@@ -132,3 +132,13 @@ def test_safety_analyses_equal_metafor(result):
     # between doses, only one study gives counts for each item: k = 1, and the others are named with the reason
     row = safety.loc[("Adverse events, high vs standard dose", "side-effects")]
     assert row["k"] == 1
+
+
+def test_safety_items_no_study_can_pool_are_listed_with_reasons(result):
+    safety = result.safety.set_index(["analysis", "term"])
+    # S0033 reports grade >= 3 toxicity only as percentages with no denominator (S17): not pooled, and said why
+    row = safety.loc[("Adverse events, high vs standard dose", "toxicity")]
+    assert row["k"] == 0 and row["note"] == "no study gives usable counts"
+    assert "S0033 (arm 400mg bid: patients: 63% without its denominator (NR)" in row["studies_left_out"]
+    row = safety.loc[("Safety summary, high vs standard dose", "dose reductions")]
+    assert row["k"] == 0 and "EORTC 62005 (arm 400mg bid: patients at risk: NR" in row["studies_left_out"]
