@@ -261,68 +261,6 @@ def datapackage(review: Review, files: Mapping[str, str]) -> dict:
     }
 
 
-# --- Methods paragraph -------------------------------------------------------------------------------------------
-
-
-def methods_text(review: Review, comparison: Comparison, consensus: Consensus, pooled: pd.DataFrame) -> str:
-    """A short methods paragraph generated from what was actually done."""
-    n = len(comparison.reviewers)
-    overall = comparison.overall()
-    agreement = "; ".join(
-        f"{r['pair']}: {r['agreed']} of {r['units']} values ({r['agreement']:.1f}%)"
-        + (f", Cohen's kappa {r['kappa']:.2f} for categorical fields" if pd.notna(r["kappa"]) else "")
-        for _, r in overall.iterrows()
-    )
-    types = ", ".join(f"{k} {t}" for t, k in comparison.type_counts().items())
-    adjudicators = sorted({d.adjudicator for d in consensus.decisions.items.values() if d.adjudicator})
-    who = f" by {', '.join(adjudicators)}" if adjudicators else ""
-    studies = consensus.tables["studies"]["study_id"].nunique() if "studies" in consensus.tables else 0
-    methods = sorted(
-        {
-            f"{r['measure']} with {_method_name(r['method'])}"
-            + (", Hartung-Knapp-Sidik-Jonkman intervals" if r["test"] == "knha" else "")
-            for _, r in pooled.iterrows()
-            if r.get("k", 0)
-        }
-    )
-    return (
-        f"Data were extracted from {_n(studies, 'study', 'studies')} independently by {n} reviewers using the "
-        "extraction form "
-        f"{review.form.name} version {review.form.version}, in workbooks generated from the form and validated "
-        f"with review {__version__} (range, vocabulary, reference and consistency checks). Agreement between "
-        f"reviewers: {agreement}. {_n(len(comparison), 'disagreement', 'disagreements').capitalize()} "
-        f"({types or 'none'}) were resolved{who}, "
-        "each decision recorded with its reason. Counts reported only as percentages were derived from the "
-        + (
-            "percentage and its denominator where exactly one whole count fits the reported rounding"
-            if review.counts == "unique"
-            else "percentage and its denominator as the nearest whole count, the range of counts that fit the printed "
-            "rounding being recorded"
-        )
-        + "; objective response was derived as complete plus partial response where not reported. "
-        + (
-            f"Analyses: {'; '.join(methods)}, computed with review's engine, which reproduces R's metafor 3.8."
-            if methods
-            else "No analysis was pooled."
-        )
-    )
-
-
-def _n(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
-
-
-def _method_name(code: str) -> str:
-    return {
-        "EE": "a common-effect inverse-variance model",
-        "MH": "the Mantel-Haenszel method",
-        "PETO": "Peto's method",
-        "DL": "a random-effects model (DerSimonian-Laird tau^2)",
-        "REML": "a random-effects model (REML tau^2)",
-        "PM": "a random-effects model (Paule-Mandel tau^2)",
-    }[code]
-
-
 # --- Collaborator workbook ---------------------------------------------------------------------------------------
 
 
@@ -496,6 +434,7 @@ def export_all(
     datasets: Mapping[str, pd.DataFrame],
 ) -> list[Path]:
     """Write every output of a run into `out`; returns the paths written."""
+    from .methods import methods_text
     from .plots import forest_plot
     from .reconcile import write_consensus
 
@@ -531,7 +470,7 @@ def export_all(
     package = json.dumps(datapackage(review, files), indent=2, ensure_ascii=False) + "\n"
     write_text(out / "datapackage.json", package)
     written.append(out / "datapackage.json")
-    write_text(out / "methods.md", methods_text(review, comparison, consensus, pooled) + "\n")
+    write_text(out / "methods.md", methods_text(review, comparison, consensus, tables, pooled, datasets))
     written.append(out / "methods.md")
     made = f"{dt.date.today().isoformat()} with review {__version__}: review run {review.folder}"
     written.append(
