@@ -347,6 +347,7 @@ def collaborator_workbook(
     pooled: pd.DataFrame,
     plots: Mapping[str, Path],
     made: str,
+    figures: Mapping[str, Path] | None = None,
 ) -> Path:
     wb = Workbook()
     ws = wb.active
@@ -408,6 +409,18 @@ def collaborator_workbook(
         image.anchor = f"A{row + 1}"
         pics.add_image(image)
         row += int(image.height / 20) + 4
+    if figures:
+        rob_sheet = wb.create_sheet("Risk-of-bias plots")
+        _print_to_width(rob_sheet)
+        row = 1
+        for name, png in figures.items():
+            rob_sheet.cell(row=row, column=1, value=name).font = Font(bold=True)
+            image = Image(str(png))
+            scale = min(1.0, 720 / image.width)
+            image.width, image.height = int(image.width * scale), int(image.height * scale)
+            image.anchor = f"A{row + 1}"
+            rob_sheet.add_image(image)
+            row += int(image.height / 20) + 4
     _sheet(wb, "Validation issues", report.to_frame())
     decisions = consensus.trail[consensus.trail["basis"] == "decided"] if "basis" in consensus.trail else None
     _sheet(wb, "Discrepancies", comparison.discrepancies)
@@ -437,6 +450,7 @@ def export_all(
     from .methods import methods_text
     from .plots import forest_plot
     from .reconcile import write_consensus
+    from .report import write_report
 
     written = write_consensus(consensus, out / "consensus")
     for name, frame in tables.frames().items():
@@ -464,15 +478,39 @@ def export_all(
         plots[a.name] = out / "plots" / f"{a.slug}.png"
         written.append(plots[a.name])
         fig.clear()
+    figures = rob_figures(consensus.tables, out / "plots")
+    written += figures.values()
     written += r_exports(list(review.analyses), datasets, out / "r")
     written += revman_exports(list(review.analyses), datasets, consensus.tables["arms"], out / "revman")
     files = {name: f"consensus/{name}.csv" for name in consensus.tables}
     package = json.dumps(datapackage(review, files), indent=2, ensure_ascii=False) + "\n"
     write_text(out / "datapackage.json", package)
     written.append(out / "datapackage.json")
-    write_text(out / "methods.md", methods_text(review, comparison, consensus, tables, pooled, datasets))
+    methods = methods_text(review, comparison, consensus, tables, pooled, datasets)
+    write_text(out / "methods.md", methods)
     written.append(out / "methods.md")
     made = f"{dt.date.today().isoformat()} with review {__version__}: review run {review.folder}"
+    if not figures:
+        figures_note = ["No risk-of-bias judgements were extracted (the risk_of_bias table is empty)."]
+    else:
+        figures_note = []
+    written.append(
+        write_report(
+            out / "report.html",
+            title=review.title,
+            question=review.question,
+            made=made,
+            methods_markdown=methods,
+            agreement=comparison.agreement[comparison.agreement["field"] == ""]
+            if "field" in comparison.agreement
+            else comparison.agreement,
+            pooled=pooled,
+            forest_plots=plots,
+            figures=figures,
+            issues=report.to_frame(),
+            notes=figures_note + list(consensus.notes),
+        )
+    )
     written.append(
         collaborator_workbook(
             review,
@@ -484,6 +522,43 @@ def export_all(
             pooled=pooled,
             plots=plots,
             made=made,
+            figures=figures,
         )
     )
     return written
+
+
+ROB_FIGURES = {
+    "Risk of bias: traffic-light plot": "risk_of_bias_traffic_light.png",
+    "Risk of bias: summary": "risk_of_bias_summary.png",
+}
+
+
+def rob_figures(consensus_tables: Mapping[str, pd.DataFrame], folder: Path) -> dict[str, Path]:
+    """RoB 2 traffic-light and summary plots of the risk_of_bias table (none when it is empty). The summary is
+    weighted by each study's number randomised when every study gives it, as robvis weights by study size."""
+    from .robplots import summary_plot, traffic_light_plot
+
+    rob = consensus_tables.get("risk_of_bias")
+    if rob is None or rob.empty:
+        return {}
+    studies = consensus_tables.get("studies")
+    weights = None
+    if studies is not None and "randomised_total" in studies:
+        sizes = {
+            str(s): n
+            for s, n in zip(studies["study_id"], studies["randomised_total"], strict=True)
+            if isinstance(n, (int, float)) and not isinstance(n, bool) and n > 0
+        }
+        if all(str(s) in sizes for s in rob["study_id"]):
+            weights = sizes
+    paths = {name: folder / file for name, file in ROB_FIGURES.items()}
+    names = list(paths)
+    traffic_light_plot(rob, path=paths[names[0]])
+    summary_plot(
+        rob,
+        weights=weights,
+        title=f"Risk of bias (RoB 2), {'weighted by number randomised' if weights else 'share of studies'}",
+        path=paths[names[1]],
+    )
+    return paths

@@ -78,7 +78,18 @@ def _data(s1_hi_events: int) -> dict[str, pd.DataFrame]:
             for (s, a), e in events.items()
         ]
     )
-    return {"studies": studies, "arms": arms, "dichotomous": dichotomous}
+    domains = ["randomisation process", "missing outcome data", "overall"]
+    risk_of_bias = pd.DataFrame(
+        [
+            {"study_id": s, "domain": d, "judgement": j, "support": "invented for the test"}
+            for s, judgements in (
+                ("S1", ("low", "some concerns", "some concerns")),
+                ("S2", ("low", "high", "high")),
+            )
+            for d, j in zip(domains, judgements, strict=True)
+        ]
+    )
+    return {"studies": studies, "arms": arms, "dichotomous": dichotomous, "risk_of_bias": risk_of_bias}
 
 
 @pytest.fixture(scope="module")
@@ -357,3 +368,14 @@ def test_hazard_ratio_analysis_orients_each_study_experimental_versus_control():
     assert analysis_data(chosen, tables2).loc[0, "yi"] == pytest.approx(math.log(0.91))
     with pytest.raises(ReviewError, match="no hazard ratio for outcome 'overall survival'"):
         analysis_data(Analysis("OS", "overall survival", "HR", "REML", "z", {"S1": ("hi", "lo")}), tables)
+
+
+def test_risk_of_bias_figures_in_plots_workbook_and_report(result):
+    out = result.review.output
+    for name in ("risk_of_bias_traffic_light.png", "risk_of_bias_summary.png"):
+        assert (out / "plots" / name).read_bytes()[:4] == b"\x89PNG"
+    wb = openpyxl.load_workbook(out / "review.xlsx")
+    assert len(wb["Risk-of-bias plots"]._images) == 2
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "Risk of bias: traffic-light plot" in report and "Risk of bias: summary" in report
+    assert "No risk-of-bias judgements" not in report

@@ -132,3 +132,23 @@ def test_figures_show_inline_in_ipython_without_magic():
     for fig in (forest_plot(BCG, "RR"), funnel_plot(BCG, "RR"), traffic_light_plot(ROB), summary_plot(ROB)):
         data, _ = formatter.format(fig)
         assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_jupyter_kernel_shows_one_png_per_figure_with_no_magic(tmp_path):
+    """A real kernel: the cell's value is displayed as PNG, with and without pyplot imported (never twice)."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    from conftest import ROOT
+
+    setup = f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r}); sys.path.insert(0, {str(ROOT)!r})\n"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            setup + "from datasets import BCG\nfrom review.plots import forest_plot\nforest_plot(BCG, 'RR')"
+        ),
+        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nforest_plot(BCG, 'RR')"),
+    ]
+    nbclient.NotebookClient(nb, timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    for cell in nb.cells:
+        images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+        assert len(images) == 1, cell.outputs
