@@ -228,6 +228,11 @@ class RunResult:
     report: Report
     outputs: list[Path] = field(default_factory=list)
     pooled: pd.DataFrame = field(default_factory=pd.DataFrame)
+    missing: list[str] = field(default_factory=list)  # what keeps the review from being complete
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
 
     def __repr__(self) -> str:
         return f"RunResult({self.review.title!r}: {len(self.outputs)} outputs, {len(self.pooled)} analyses)"
@@ -290,6 +295,8 @@ def run(folder: str | Path, out: str | Path | None = None, progress: Progress | 
             f"See them all with `review validate {' '.join(map(str, review.reviewers))}`."
         )
 
+    _check_extracted(review, extractions)
+
     step("compare")
     comparison = compare(extractions)
     outputs = [write_discrepancies(comparison, out_dir / "discrepancies.xlsx")]
@@ -325,7 +332,46 @@ def run(folder: str | Path, out: str | Path | None = None, progress: Progress | 
         pooled=pooled,
         datasets=datasets,
     )
-    return RunResult(review, report, outputs, pooled)
+    return RunResult(review, report, outputs, pooled, missing=incomplete(review, pooled))
+
+
+def _check_extracted(review: Review, extractions: list[Extraction]) -> None:
+    """Stop, naming the workbooks, when nothing (or only one reviewer's part) has been extracted yet."""
+    rows = {
+        path.name: sum(len(t.data) for t in x.tables.values())
+        for path, x in zip(review.reviewers, extractions, strict=True)
+    }
+    empty = [name for name, n in rows.items() if n == 0]
+    if not empty:
+        return
+    if len(empty) == len(rows):
+        raise ReviewError(
+            f"stopped at validation: nothing extracted yet: {', '.join(empty)} "
+            f"{'has' if len(empty) == 1 else 'have'} no rows. Each reviewer enters the included studies "
+            "(Studies sheet first), then run again."
+        )
+    done = ", ".join(f"{name} ({n} rows)" for name, n in rows.items() if n)
+    raise ReviewError(
+        f"stopped at validation: {', '.join(empty)} {'has' if len(empty) == 1 else 'have'} no rows yet while "
+        f"{done} {'is' if len(rows) - len(empty) == 1 else 'are'} filled in; every reviewer extracts every study "
+        "independently, so finish the extraction (or list only the finished workbooks under reviewers in "
+        f"{CONFIG}) and run again."
+    )
+
+
+def incomplete(review: Review, pooled: pd.DataFrame) -> list[str]:
+    """What a run could not do that a finished review would: no analysis defined, analyses with no data."""
+    if not review.analyses:
+        return [
+            f"{review.folder / CONFIG} defines no [[analysis]], so nothing was pooled: add one per outcome "
+            "(name, outcome, measure, arms; see the commented example in the file)."
+        ]
+    missing = []
+    for _, r in pooled.iterrows():
+        if not r.get("k"):
+            left = r.get("studies_left_out") or "no study"
+            missing.append(f"analysis {r['analysis']!r}: no study has usable data ({left}).")
+    return missing
 
 
 def analysis_data(analysis: Analysis, tables: AnalysisTables) -> pd.DataFrame:

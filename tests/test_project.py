@@ -300,9 +300,10 @@ def test_init_then_run_and_cli(tmp_path):
     with pytest.raises(ReviewError, match="already exists"):
         init_review(tmp_path / "new")
     runner = CliRunner()
-    result = runner.invoke(app, ["run", str(tmp_path / "new")])
-    assert result.exit_code == 0, result.output
-    assert "review.xlsx" in result.output
+    result = runner.invoke(app, ["run", str(tmp_path / "new")])  # blank workbooks: says what is missing
+    assert result.exit_code == 1, result.output
+    assert "nothing extracted yet: reviewer_a.xlsx, reviewer_b.xlsx have no rows" in result.output
+    assert not (tmp_path / "new" / "output").exists()  # no empty outputs that look like a result
     result = runner.invoke(app, ["run", str(tmp_path / "nothing")])
     assert result.exit_code == 1 and "review init" in result.output and "Traceback" not in result.output
 
@@ -379,3 +380,33 @@ def test_risk_of_bias_figures_in_plots_workbook_and_report(result):
     report = (out / "report.html").read_text(encoding="utf-8")
     assert "Risk of bias: traffic-light plot" in report and "Risk of bias: summary" in report
     assert "No risk-of-bias judgements" not in report
+
+
+def test_half_filled_review_says_what_is_missing(review_dir, tmp_path):
+    folder = tmp_path / "r"
+    shutil.copytree(review_dir, folder, ignore=shutil.ignore_patterns("output"))
+    form = load_form(default_form_path())
+    make_workbook(form, folder / "reviewer_b.xlsx", reviewer="B")  # B has not started
+    with pytest.raises(
+        ReviewError, match=r"reviewer_b.xlsx has no rows yet while reviewer_a.xlsx \(\d+ rows\)"
+    ):
+        run(folder)
+    make_workbook(form, folder / "reviewer_b.xlsx", reviewer="B", data=_data(11))
+    # no analysis defined yet: outputs are written, but the run is not complete (exit 1)
+    toml = (folder / "review.toml").read_text(encoding="utf-8")
+    (folder / "review.toml").write_text(toml.split("[[analysis]]")[0], encoding="utf-8")
+    result = run(folder)
+    assert not result.complete and "defines no [[analysis]], so nothing was pooled" in result.missing[0]
+    cli = CliRunner().invoke(app, ["run", str(folder)])
+    assert cli.exit_code == 1 and "Not complete:" in cli.output
+    # an analysis whose studies have no usable counts is named with why
+    (folder / "review.toml").write_text(
+        toml.replace('outcome = "response"', 'outcome = "response"\ngrade = "3-4"'), encoding="utf-8"
+    )
+    result = run(folder)
+    assert result.missing == [
+        "analysis 'Response, high vs low': no study has usable data ("
+        + result.pooled.at[0, "studies_left_out"]
+        + ")."
+    ]
+    assert "S1 (" in result.pooled.at[0, "studies_left_out"]
