@@ -78,14 +78,35 @@ _META = {
 }
 
 
+# predict()'s back-transformation to the natural scale per measure: metafor's transf functions, as pooled.csv
+_R_TRANSF = {
+    "OR": ", transf=exp",
+    "RR": ", transf=exp",
+    "HR": ", transf=exp",
+    "RD": "",
+    "PR": "",
+    "PLO": ", transf=transf.ilogit",
+    "PAS": ", transf=transf.iarcsin",
+    "PFT": ", transf=transf.ipft.hm, targs=list(ni=dat$ni)",
+}
+
+
 def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], folder: Path) -> list[Path]:
     """Per analysis a metafor CSV and a meta CSV, plus analyses.R that pools them the way the toolkit did."""
     written, script = (
         [],
         [
             "# Written by review: pools each analysis with metafor exactly as the toolkit did.",
-            "# Run from this folder: Rscript analyses.R",
+            "# Run from this folder: Rscript analyses.R (writes pooled_metafor.csv to compare with pooled.csv)",
             "library(metafor)",
+            "results <- list()",
+            "summarise <- function(name, res, pred) {",
+            "  field <- function(x) if (is.null(x)) NA_real_ else as.numeric(x)[1]",
+            "  data.frame(analysis = name, k = res$k, theta = as.numeric(res$beta)[1], se = res$se,",
+            "             estimate = field(pred$pred), ci_low = field(pred$ci.lb), ci_high = field(pred$ci.ub),",
+            "             pi_low = field(pred$pi.lb), pi_high = field(pred$pi.ub), tau2 = field(res$tau2),",
+            "             i2 = field(res$I2))",
+            "}",
         ],
     )
     for a in analyses:
@@ -105,6 +126,9 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
             write_csv(metafor.rename(columns={"study_id": "study"}), folder / f"{a.slug}_metafor.csv")
         )
         written.append(write_csv(meta, folder / f"{a.slug}_meta.csv"))
+        if usable.empty:
+            script += [f"\n# {a.name}: no study with usable data, nothing to pool"]
+            continue
         args = ", ".join(f"{v}={v}" for v in (_METAFOR[c] for c in counts))
         call = "rma.mh" if a.method == "MH" else "rma.peto" if a.method == "PETO" else "rma"
         extra = "" if call != "rma" else f', method="{a.method}", test="{a.test}"'
@@ -114,13 +138,16 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
             f'dat <- read.csv("{a.slug}_metafor.csv")',
             f"res <- {call}({measure}{args}, data=dat, slab=study{extra})",
             "print(res)",
+            f"pred <- predict(res{_R_TRANSF[a.measure]})  # on the natural scale, as pooled.csv",
+            "print(pred)",
+            f"results[[length(results) + 1]] <- summarise({json.dumps(a.name)}, res, pred)",
         ]
-        if call == "rma":
-            script.append(
-                "print(predict(res, transf=" + ("transf.ilogit" if a.measure == "PLO" else "exp") + "))"
-                if a.measure in ("OR", "RR", "PLO", "HR")
-                else "print(predict(res))"
-            )
+    script += [
+        "\n# Every analysis in one table with pooled.csv's columns and scale",
+        "results <- do.call(rbind, results)",
+        "print(results, digits = 10)",
+        'write.csv(results, "pooled_metafor.csv", row.names = FALSE)',
+    ]
     written.append(folder / "analyses.R")
     write_text(folder / "analyses.R", "\n".join(script) + "\n")
     return written
@@ -206,11 +233,18 @@ def table_schema(form: Form, table: str) -> dict:
     fields = []
     for f in t.fields.values():
         spec: dict = {"name": f.name, "title": f.label, "type": _FRICTIONLESS[f.type]}
-        if f.help:
-            spec["description"] = f.help
+        description = f.help or ""
         constraints: dict = {}
-        if f.required:
+        if f.name in t.key:
             constraints["required"] = True
+        elif f.required:
+            # The form's "required" means never left empty; NR and NA are answers. Table Schema reads NR/NA as
+            # missing (null), so a "required" constraint would reject the NR the form allows: say it instead.
+            description = (
+                description + " " if description else ""
+            ) + "Required: a value, NR or NA; never empty."
+        if description:
+            spec["description"] = description
         if f.values:
             constraints["enum"] = list(f.values)
         if f.min is not None:

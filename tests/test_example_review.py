@@ -71,3 +71,15 @@ def test_outputs_and_provenance(result):
     ]
     methods = (out / "methods.md").read_text(encoding="utf-8")
     assert "independently by 2 reviewers" in methods and "resolved by Adjudicator C" in methods
+
+
+def test_example_data_package_validates_with_frictionless(result):
+    """The example's own output (with NR in required fields, which the form allows), not a synthetic fixture."""
+    import frictionless
+
+    studies = pd.read_csv(
+        result.review.output / "consensus" / "studies.csv", dtype=str, keep_default_na=False
+    )
+    assert (studies["design"] == "NR").any()  # the case that used to fail
+    report = frictionless.validate(result.review.output / "datapackage.json")
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])

@@ -194,13 +194,19 @@ def test_data_package_schema_is_made_from_the_form(result):
     fields = {f["name"]: f for f in arms["fields"]}
     assert fields["randomised"]["type"] == "integer" and fields["randomised"]["constraints"]["minimum"] == 0
     assert fields["dose_unit"]["constraints"]["enum"] == ["mg", "mg/m2", "mg/kg", "g", "IU"]
+    assert fields["arm_id"]["constraints"]["required"] is True
+    # required in the form means never empty, NR allowed: stated, not a constraint that would reject NR
+    studies = {f["name"]: f for f in resources["studies"]["schema"]["fields"]}
+    assert "required" not in studies["design"].get("constraints", {})
+    assert studies["design"]["description"].endswith("Required: a value, NR or NA; never empty.")
     assert {"fields": ["study_id"], "reference": {"resource": "studies", "fields": ["study_id"]}} in arms[
         "foreignKeys"
     ]
 
 
 def test_data_package_validates_with_frictionless(result):
-    frictionless = pytest.importorskip("frictionless")
+    import frictionless
+
     report = frictionless.validate(result.review.output / "datapackage.json")
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
 
@@ -410,3 +416,62 @@ def test_half_filled_review_says_what_is_missing(review_dir, tmp_path):
         + ")."
     ]
     assert "S1 (" in result.pooled.at[0, "studies_left_out"]
+
+
+MEASURES_TOML = "".join(
+    f"""
+[[analysis]]
+name = "{measure} {method}"
+outcome = "response"
+timepoint = "12 weeks"
+measure = "{measure}"
+method = "{method}"
+arms = {arms}
+"""
+    for measure, method, arms in [
+        ("RR", "REML", '{ S1 = ["hi", "lo"], S2 = ["hi", "lo"] }'),
+        ("OR", "DL", '{ S1 = ["hi", "lo"], S2 = ["hi", "lo"] }'),
+        ("RD", "EE", '{ S1 = ["hi", "lo"], S2 = ["hi", "lo"] }'),
+        ("RR", "MH", '{ S1 = ["hi", "lo"], S2 = ["hi", "lo"] }'),
+        ("OR", "PETO", '{ S1 = ["hi", "lo"], S2 = ["hi", "lo"] }'),
+        ("PLO", "REML", '{ S1 = "hi", S2 = "lo" }'),
+        ("PR", "PM", '{ S1 = "hi", S2 = "lo" }'),
+        ("PAS", "REML", '{ S1 = "hi", S2 = "lo" }'),
+        ("PFT", "REML", '{ S1 = "hi", S2 = "lo" }'),
+    ]
+)
+
+
+def test_analyses_r_gives_the_numbers_of_pooled_csv_for_every_measure(review_dir, tmp_path):
+    """Rscript analyses.R (metafor) on the run's own CSVs: the same estimates, on the same (natural) scale."""
+    import subprocess
+
+    if shutil.which("Rscript") is None:
+        pytest.skip("Rscript with metafor is needed to run analyses.R")
+    folder = tmp_path / "r"
+    shutil.copytree(review_dir, folder, ignore=shutil.ignore_patterns("output"))
+    toml = (folder / "review.toml").read_text(encoding="utf-8")
+    (folder / "review.toml").write_text(toml.split("[[analysis]]")[0] + MEASURES_TOML, encoding="utf-8")
+    result = run(folder)
+    r_folder = result.review.output / "r"
+    done = subprocess.run(
+        ["Rscript", "analyses.R"], cwd=r_folder, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    from_r = pd.read_csv(r_folder / "pooled_metafor.csv").set_index("analysis")
+    ours = result.pooled.set_index("analysis")
+    assert list(from_r.index) == list(ours.index)
+    for name in ours.index:
+        for column in ("k", "theta", "se", "estimate", "ci_low", "ci_high"):
+            assert from_r.at[name, column] == pytest.approx(ours.at[name, column], abs=1e-6), (name, column)
+        if ours.at[name, "method"] in ("DL", "REML", "PM"):
+            for column in ("pi_low", "pi_high", "tau2"):
+                assert from_r.at[name, column] == pytest.approx(ours.at[name, column], abs=1e-6), (
+                    name,
+                    column,
+                )
+    # the back-transformation matters: PAS and PFT estimates are proportions, not arcsine values
+    assert (
+        0 < ours.at["PAS REML", "estimate"] < 1
+        and ours.at["PAS REML", "estimate"] != ours.at["PAS REML", "theta"]
+    )
