@@ -92,9 +92,9 @@ def methods_text(
 def extraction_sentence(review: Review, comparison: Comparison, consensus: Consensus) -> str:
     studies = consensus.tables["studies"]["study_id"].nunique() if "studies" in consensus.tables else 0
     n = len(comparison.reviewers)
-    who = "one reviewer" if n == 1 else f"{n} reviewers independently"
+    who = "by one reviewer" if n == 1 else f"independently by {n} reviewers"
     return (
-        f"Data were extracted from {_n(studies, 'study', 'studies')} by {who}, using the extraction form "
+        f"Data were extracted from {_n(studies, 'study', 'studies')} {who}, using the extraction form "
         f"{review.form.name} version {review.form.version} in workbooks generated from that form, and checked "
         "for ranges, vocabularies, references between tables and internal consistency before comparison."
     )

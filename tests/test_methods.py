@@ -73,7 +73,7 @@ def test_the_text_has_the_prisma_sections_and_every_analysis(run_objects):
 def test_extraction_names_studies_reviewers_and_form_version(run_objects):
     o = run_objects
     sentence = extraction_sentence(o.review, o.comparison, o.consensus)
-    assert sentence.startswith("Data were extracted from 8 studies by 2 reviewers independently")
+    assert sentence.startswith("Data were extracted from 8 studies independently by 2 reviewers")
     assert "form oncology_trial version 1.0.0" in sentence and sentence in o.text
     # false for a single reviewer, or another form version
     one = SimpleNamespace(reviewers=o.comparison.reviewers[:1])

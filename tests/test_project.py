@@ -213,7 +213,7 @@ def test_data_package_validates_with_frictionless(result):
 
 def test_methods_paragraph_says_what_was_done(result):
     text = (result.review.output / "methods.md").read_text(encoding="utf-8")
-    assert "from 2 studies by 2 reviewers independently" in text
+    assert "from 2 studies independently by 2 reviewers" in text
     assert "form oncology_trial version 1.0.0" in text
     assert "1 disagreement (1 numeric) was resolved by C" in text
     assert "risk ratio): 2 studies (S1 and S2) pooled with a random-effects model with the restricted" in text
