@@ -381,7 +381,7 @@ def collaborator_workbook(
         row += int(image.height / 20) + 4
     if figures:
         rob_sheet = wb.create_sheet("Risk-of-bias plots")
-        _print_to_width(rob_sheet)
+        print_setup(rob_sheet)
         row = 1
         for name, png in figures.items():
             rob_sheet.cell(row=row, column=1, value=name).font = Font(bold=True)
