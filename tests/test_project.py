@@ -309,7 +309,7 @@ def test_init_then_run_and_cli(tmp_path):
     result = runner.invoke(app, ["run", str(tmp_path / "new")])  # blank workbooks: says what is missing
     assert result.exit_code == 1, result.output
     assert "nothing extracted yet: reviewer_a.xlsx, reviewer_b.xlsx have no rows" in result.output
-    assert not list((tmp_path / "new").glob("output/*.*"))  # no empty outputs that look like a result
+    assert not (tmp_path / "new" / "output" / "pooled.csv").exists()  # no empty outputs that look like a result
     result = runner.invoke(app, ["run", str(tmp_path / "nothing")])
     assert result.exit_code == 1 and "review init" in result.output and "Traceback" not in result.output
 
