@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,12 +15,13 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.drawing.image import Image
 from openpyxl.styles import Alignment, Font
+from openpyxl.worksheet.pagebreak import Break
 
 from . import __version__
 from .files import write_text
 from .forms import MISSING_CODES, Form
 from .issues import Report
-from .sheets import print_setup, put, save_workbook, write_csv, write_frame
+from .sheets import fit_rows, print_setup, put, save_workbook, write_csv, write_frame
 from .tables import count_columns
 
 if TYPE_CHECKING:  # imported for annotations only: export sits at the end of the pipeline
@@ -270,16 +272,61 @@ def datapackage(review: Review, files: Mapping[str, str]) -> dict:
 # --- Collaborator workbook ---------------------------------------------------------------------------------------
 
 
+# Numbers computed by the toolkit are shown rounded (the cell keeps every digit): estimates to 3 decimals,
+# p-values and tau^2 to 4, test statistics to 2. Extracted values are shown as typed.
+COMPUTED_FORMATS = {
+    "pval": "0.0000",
+    "q_pval": "0.0000",
+    "tau2": "0.0000",
+    "stat": "0.00",
+    "q": "0.00",
+    "h2": "0.00",
+    "ddf": "0.0",
+    "add": "0.0##",
+}
+
+
+def computed_formats(frame: pd.DataFrame) -> dict[str, str]:
+    """Number formats for a table of computed values: every float column, by name where it has its own."""
+    return {
+        str(c): COMPUTED_FORMATS.get(str(c), "0.000")
+        for c in frame.columns
+        if pd.api.types.is_float_dtype(frame[c]) and c not in ("i2", "percent")
+    }
+
+
 def _sheet(
-    wb: Workbook, title: str, frame: pd.DataFrame, percent: tuple[str, ...] = (), note: str = ""
+    wb: Workbook,
+    title: str,
+    frame: pd.DataFrame,
+    percent: tuple[str, ...] = (),
+    *,
+    page_title: str = "",
+    keys: int = 1,
+    formats: Mapping[str, str] | None = None,
 ) -> None:
     ws = wb.create_sheet(title[:31])
-    start = 1
-    if note:
-        put(ws, 1, 1, note, font=Font(italic=True))
-        start = 3
-    write_frame(ws, frame, start=start, percent=percent, table_name=title)
-    print_setup(ws)
+    write_frame(ws, frame, start=1, percent=percent, table_name=title, formats=formats, max_width=50)
+    print_setup(ws, title=page_title, key_columns=keys)
+
+
+def _pictures(wb: Workbook, title: str, pictures: Mapping[str, Path], page_title: str) -> None:
+    """One picture per printed page: its name, the picture scaled to a landscape page, a page break."""
+    ws = wb.create_sheet(title)
+    ws.column_dimensions["A"].width = 120
+    row = 1
+    for name, png in pictures.items():
+        put(ws, row, 1, name, font=Font(bold=True))
+        image = Image(str(png))
+        # 96 px per inch on screen; a landscape A4 page leaves about 10.2 x 6.6 inches inside the margins
+        scale = min(1.0, 940 / image.width, 600 / image.height)
+        image.width, image.height = int(image.width * scale), int(image.height * scale)
+        image.anchor = f"A{row + 1}"
+        ws.add_image(image)
+        row += math.ceil(image.height / 20) + 2  # rows of 15 pt (20 px)
+        ws.row_breaks.append(Break(id=row - 1))
+    print_setup(ws, title=page_title, header_rows=0, portrait=False)
+    ws.page_setup.fitToWidth = 1
 
 
 def dictionary(form: Form) -> pd.DataFrame:
@@ -322,82 +369,110 @@ def collaborator_workbook(
     figures: Mapping[str, Path] | None = None,
 ) -> Path:
     wb = Workbook()
-    ws = wb.active
-    ws.title = "README"
-    ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 26, 100
-    print_setup(ws)
-    lines = [
-        (review.title, ""),
-        ("", ""),
+    readme = wb.active
+    readme.title = "README"
+    page_title = f"{review.title}: review.xlsx, form {review.form.name} version {review.form.version}"
+    about: dict[str, str] = {}  # sheet -> what it holds, in the order written
+    for name, frame in consensus.tables.items():
+        t = review.form.table(name)
+        percent = tuple(f.name for f in t.fields.values() if f.type == "percent")
+        _sheet(wb, t.sheet, frame, percent, page_title=page_title, keys=len(t.key))
+        about[t.sheet] = f"Consensus {t.label.lower()}: {_rows(frame)}. {t.description}".strip()
+    _sheet(
+        wb,
+        "Arm outcomes",
+        tables.arm_outcomes,
+        ("percent",),
+        page_title=page_title,
+        keys=2,
+        formats=computed_formats(tables.arm_outcomes),
+    )
+    about["Arm outcomes"] = (
+        f"Meta-analysis-ready counts per study, arm, outcome and timepoint ({_rows(tables.arm_outcomes)}): "
+        "'derivation' says how a count not typed by the reviewers was computed (from a percentage, or as a sum "
+        "of response categories) and 'inputs' from what; 'note' says why a count could not be derived."
+    )
+    _sheet(wb, "Pooled results", pooled, ("i2",), page_title=page_title, formats=computed_formats(pooled))
+    about["Pooled results"] = (
+        f"One row per analysis ({_rows(pooled)}): k studies, theta and se on the analysis scale, estimate, CI "
+        "and prediction interval on the natural scale, tau2, I2 (%), Q; studies_left_out with the reason. Shown "
+        "rounded; each cell holds the full-precision number."
+    )
+    if plots:
+        _pictures(wb, "Forest plots", plots, page_title)
+        about["Forest plots"] = (
+            f"One forest plot per analysis with data, one per printed page ({len(plots)})."
+        )
+    if figures:
+        _pictures(wb, "Risk-of-bias plots", figures, page_title)
+        about["Risk-of-bias plots"] = "RoB 2 traffic-light plot (study x domain) and summary bar plot."
+    issues = report.to_frame()
+    _sheet(wb, "Validation issues", issues, page_title=page_title, keys=0)
+    about["Validation issues"] = (
+        f"Warnings left in the reviewers' workbooks ({_rows(issues)}); errors would have stopped the run."
+    )
+    _sheet(wb, "Discrepancies", comparison.discrepancies, page_title=page_title)
+    about["Discrepancies"] = (
+        f"Every disagreement between the reviewers ({_rows(comparison.discrepancies)}), with both values."
+    )
+    decisions = consensus.trail[consensus.trail["basis"] == "decided"] if "basis" in consensus.trail else None
+    if decisions is not None:
+        _sheet(wb, "Decisions", decisions, page_title=page_title, keys=0)
+        about["Decisions"] = (
+            f"How each disagreement was decided ({_rows(decisions)}): the value taken, from which reviewer "
+            "('from'), the source and location of that value, the adjudicator, date and reason."
+        )
+    dictionary_frame = dictionary(review.form)
+    _sheet(wb, "Data dictionary", dictionary_frame, page_title=page_title, keys=2)
+    about["Data dictionary"] = "Every field of the form: type, unit, allowed values, range, help."
+    _readme(readme, review, made, about, page_title)
+    return save_workbook(wb, path)
+
+
+def _rows(frame: pd.DataFrame) -> str:
+    return f"{len(frame)} row" + ("" if len(frame) == 1 else "s")
+
+
+def _readme(ws, review: Review, made: str, about: Mapping[str, str], page_title: str) -> None:
+    """What the workbook holds, sheet by sheet, and what its empty cells and codes mean."""
+    ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 24, 64
+    lines: list[tuple[str, str]] = [
         ("Question", review.question),
         ("Form", f"{review.form.name} version {review.form.version}"),
         ("Made", made),
         ("Reviewers' workbooks", "; ".join(str(p.name) for p in review.reviewers)),
-        ("Adjudication", review.adjudication.name if review.adjudication else ""),
+        ("Adjudication", review.adjudication.name if review.adjudication else "none (nothing to decide)"),
         ("", ""),
-        ("Sheets", ""),
+        ("Sheets", "What each sheet of this workbook holds:"),
+        *about.items(),
+        ("", ""),
+        ("In the consensus sheets", ""),
+        ("NR", "not reported: the report does not give the value."),
+        ("NA", "not applicable to this study or arm."),
         (
-            "Studies, Arms, ...",
-            "The consensus of the reviewers' extractions, one sheet per table of the form.",
+            "empty cell",
+            "neither reviewer entered a value. Many are left empty on purpose: a count the report gives only "
+            "as a percentage, or objective response given only as its categories, is derived on Arm outcomes "
+            "(see 'derivation'), not typed.",
         ),
+        ("0", "the report states zero (Location says where)."),
         (
-            "",
-            (
-                "NR = not reported, NA = not applicable, empty = not extracted. Headers are field names: see "
-                "Data dictionary."
-            ),
+            "Source, Location",
+            "where the values of the row were found: only the reviewers whose values the consensus kept are "
+            "cited (a letter says whose, when they differ). consensus/trail.csv gives every value with its "
+            "reviewer, source, location and decision.",
         ),
-        ("Arm outcomes", "Meta-analysis-ready counts per study, arm and outcome; derived values say how."),
-        (
-            "Pooled results",
-            "One row per analysis: estimate, CI and prediction interval on the natural scale.",
-        ),
-        ("Forest plots", "One picture per analysis."),
-        (
-            "Validation issues",
-            "Warnings left in the reviewers' workbooks (errors would have stopped the run).",
-        ),
-        ("Discrepancies", "Every disagreement between reviewers, with the decision, who made it and why."),
-        ("Data dictionary", "Every field of the form: type, unit, allowed values, help."),
+        ("Headers", "field names of the form; the Data dictionary sheet explains each."),
     ]
-    for r, (a, b) in enumerate(lines, start=1):
-        put(ws, r, 1, a, font=Font(bold=True, size=14 if r == 1 else 11))
+    put(ws, 1, 1, review.title, font=Font(bold=True, size=14))
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=2)
+    ws.cell(row=1, column=1).alignment = Alignment(wrap_text=True, vertical="top")
+    for r, (a, b) in enumerate(lines, start=3):
+        put(ws, r, 1, a, font=Font(bold=True)).alignment = Alignment(wrap_text=True, vertical="top")
         put(ws, r, 2, b).alignment = Alignment(wrap_text=True, vertical="top")
-    for name, frame in consensus.tables.items():
-        percent = tuple(f.name for f in review.form.table(name).fields.values() if f.type == "percent")
-        _sheet(wb, review.form.table(name).sheet, frame, percent)
-    _sheet(wb, "Arm outcomes", tables.arm_outcomes, ("percent",))
-    _sheet(wb, "Pooled results", pooled, ("i2",))
-    pics = wb.create_sheet("Forest plots")
-    print_setup(pics)
-    row = 1
-    for name, png in plots.items():
-        put(pics, row, 1, name, font=Font(bold=True))
-        image = Image(str(png))
-        scale = min(1.0, 720 / image.width)  # a screen's (and a printed page's) width, not the PNG's 1,455 px
-        image.width, image.height = int(image.width * scale), int(image.height * scale)
-        image.anchor = f"A{row + 1}"
-        pics.add_image(image)
-        row += int(image.height / 20) + 4
-    if figures:
-        rob_sheet = wb.create_sheet("Risk-of-bias plots")
-        print_setup(rob_sheet)
-        row = 1
-        for name, png in figures.items():
-            rob_sheet.cell(row=row, column=1, value=name).font = Font(bold=True)
-            image = Image(str(png))
-            scale = min(1.0, 720 / image.width)
-            image.width, image.height = int(image.width * scale), int(image.height * scale)
-            image.anchor = f"A{row + 1}"
-            rob_sheet.add_image(image)
-            row += int(image.height / 20) + 4
-    _sheet(wb, "Validation issues", report.to_frame())
-    decisions = consensus.trail[consensus.trail["basis"] == "decided"] if "basis" in consensus.trail else None
-    _sheet(wb, "Discrepancies", comparison.discrepancies)
-    if decisions is not None:
-        _sheet(wb, "Decisions", decisions)
-    _sheet(wb, "Data dictionary", dictionary(review.form))
-    return save_workbook(wb, path)
+    ws.sheet_view.showGridLines = False
+    fit_rows(ws)
+    print_setup(ws, title=page_title, header_rows=0, portrait=True)
 
 
 # --- Everything --------------------------------------------------------------------------------------------------

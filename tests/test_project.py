@@ -245,6 +245,60 @@ def test_collaborator_workbook(result):
     pooled = wb["Pooled results"]
     header = [c.value for c in pooled[1]]
     assert pooled.cell(row=2, column=header.index("i2") + 1).number_format == "0.0%"
+    # shown rounded, stored in full: the cell keeps metafor's digits
+    estimate = pooled.cell(row=2, column=header.index("estimate") + 1)
+    assert estimate.number_format == "0.000"
+    assert estimate.value == pytest.approx(result.pooled.at[0, "estimate"], abs=0, rel=0)
+    assert pooled.cell(row=2, column=header.index("pval") + 1).number_format == "0.0000"
+    assert pooled.cell(row=2, column=header.index("k") + 1).number_format == "General"
+
+
+def test_collaborator_readme_describes_what_the_workbook_holds(result):
+    wb = openpyxl.load_workbook(result.review.output / "review.xlsx")
+    readme = {r[0]: r[1] for r in wb["README"].iter_rows(values_only=True) if r[0]}
+    described = [name for name in wb.sheetnames if name in readme]
+    assert described == wb.sheetnames[1:]  # every sheet, in order, and nothing that is not there
+    assert readme["Arms"].startswith("Consensus arms: 4 rows.")
+    assert readme["Pooled results"].startswith("One row per analysis (1 row)")
+    assert (
+        "left empty on purpose" in readme["empty cell"] and "derived on Arm outcomes" in readme["empty cell"]
+    )
+    assert "not extracted" not in readme["empty cell"]
+    assert "only the reviewers whose values the consensus kept are cited" in readme["Source, Location"]
+
+
+def test_collaborator_workbook_prints(result):
+    """Page setup of every sheet: A4, orientation by width, fit to width within readable limits, header row
+    repeated, margins, header/footer with the review, form version and page; forest plots one per page."""
+    from review.sheets import LANDSCAPE_CHARS, MIN_SCALE, PORTRAIT_CHARS, sheet_width
+
+    wb = openpyxl.load_workbook(result.review.output / "review.xlsx")
+    for ws in wb.worksheets:
+        setup = ws.page_setup
+        assert int(setup.paperSize) == int(ws.PAPERSIZE_A4), ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and setup.fitToHeight == 0, ws.title
+        assert "form oncology_trial version 1.0.0" in ws.oddHeader.left.text, ws.title
+        assert ws.oddFooter.center.text == "Page &P of &N" and ws.oddHeader.right.text == "&A"
+        assert ws.page_margins.left == 0.5 and ws.page_margins.top == 0.75
+        if ws.title in ("README", "Forest plots", "Risk-of-bias plots"):
+            continue
+        width = sheet_width(ws)
+        assert setup.orientation == ("portrait" if width <= PORTRAIT_CHARS else "landscape"), ws.title
+        across = PORTRAIT_CHARS if setup.orientation == "portrait" else LANDSCAPE_CHARS
+        assert width / int(setup.fitToWidth) <= across / MIN_SCALE, ws.title  # never shrunk below 65%
+        assert ws.print_title_rows == "$1:$1", ws.title
+    studies = wb["Studies"]
+    assert int(studies.page_setup.fitToWidth) > 1 and studies.print_title_cols == "$A:$A"
+    assert wb["README"].page_setup.orientation == "portrait"
+    forest = wb["Forest plots"]
+    breaks = [b.id for b in forest.row_breaks.brk]
+    anchors = [image.anchor._from.row + 1 for image in forest._images]  # 1-based row of each plot's top
+    assert len(breaks) == len(anchors) == 1 and anchors[0] < breaks[0]  # a page break after each plot
+    assert forest.page_setup.orientation == "landscape" and forest.page_setup.fitToWidth == 1
+    # wrapped text gets rows tall enough: the README's longest line
+    readme = wb["README"]
+    row = next(r for r in range(1, readme.max_row + 1) if readme.cell(r, 1).value == "empty cell")
+    assert readme.row_dimensions[row].height >= 3 * 15
 
 
 def test_consensus_takes_the_decision(result):
@@ -309,7 +363,9 @@ def test_init_then_run_and_cli(tmp_path):
     result = runner.invoke(app, ["run", str(tmp_path / "new")])  # blank workbooks: says what is missing
     assert result.exit_code == 1, result.output
     assert "nothing extracted yet: reviewer_a.xlsx, reviewer_b.xlsx have no rows" in result.output
-    assert not (tmp_path / "new" / "output" / "pooled.csv").exists()  # no empty outputs that look like a result
+    assert not (
+        tmp_path / "new" / "output" / "pooled.csv"
+    ).exists()  # no empty outputs that look like a result
     result = runner.invoke(app, ["run", str(tmp_path / "nothing")])
     assert result.exit_code == 1 and "review init" in result.output and "Traceback" not in result.output
 
