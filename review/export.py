@@ -304,13 +304,16 @@ def _sheet(
     page_title: str = "",
     keys: int = 1,
     formats: Mapping[str, str] | None = None,
+    subtitle: str = "",
 ) -> None:
     ws = wb.create_sheet(title[:31])
     write_frame(ws, frame, start=1, percent=percent, table_name=title, formats=formats, max_width=50)
-    print_setup(ws, title=page_title, key_columns=keys)
+    print_setup(ws, title=page_title, key_columns=keys, subtitle=subtitle)
 
 
-def _pictures(wb: Workbook, title: str, pictures: Mapping[str, Path], page_title: str) -> None:
+def _pictures(
+    wb: Workbook, title: str, pictures: Mapping[str, Path], page_title: str, subtitle: str = ""
+) -> None:
     """One picture per printed page: its name, the picture scaled to a landscape page, a page break."""
     ws = wb.create_sheet(title)
     ws.column_dimensions["A"].width = 120
@@ -325,7 +328,7 @@ def _pictures(wb: Workbook, title: str, pictures: Mapping[str, Path], page_title
         ws.add_image(image)
         row += math.ceil(image.height / 20) + 2  # rows of 15 pt (20 px)
         ws.row_breaks.append(Break(id=row - 1))
-    print_setup(ws, title=page_title, header_rows=0, portrait=False)
+    print_setup(ws, title=page_title, header_rows=0, portrait=False, subtitle=subtitle)
     ws.page_setup.fitToWidth = 1
 
 
@@ -371,12 +374,12 @@ def collaborator_workbook(
     wb = Workbook()
     readme = wb.active
     readme.title = "README"
-    page_title = f"{review.title}: review.xlsx, form {review.form.name} version {review.form.version}"
+    page_title = f"review.xlsx, form {review.form.name} version {review.form.version}"
     about: dict[str, str] = {}  # sheet -> what it holds, in the order written
     for name, frame in consensus.tables.items():
         t = review.form.table(name)
         percent = tuple(f.name for f in t.fields.values() if f.type == "percent")
-        _sheet(wb, t.sheet, frame, percent, page_title=page_title, keys=len(t.key))
+        _sheet(wb, t.sheet, frame, percent, page_title=page_title, subtitle=review.title, keys=len(t.key))
         about[t.sheet] = f"Consensus {t.label.lower()}: {_rows(frame)}. {t.description}".strip()
     _sheet(
         wb,
@@ -384,6 +387,7 @@ def collaborator_workbook(
         tables.arm_outcomes,
         ("percent",),
         page_title=page_title,
+        subtitle=review.title,
         keys=2,
         formats=computed_formats(tables.arm_outcomes),
     )
@@ -392,38 +396,46 @@ def collaborator_workbook(
         "'derivation' says how a count not typed by the reviewers was computed (from a percentage, or as a sum "
         "of response categories) and 'inputs' from what; 'note' says why a count could not be derived."
     )
-    _sheet(wb, "Pooled results", pooled, ("i2",), page_title=page_title, formats=computed_formats(pooled))
+    _sheet(
+        wb,
+        "Pooled results",
+        pooled,
+        ("i2",),
+        page_title=page_title,
+        subtitle=review.title,
+        formats=computed_formats(pooled),
+    )
     about["Pooled results"] = (
         f"One row per analysis ({_rows(pooled)}): k studies, theta and se on the analysis scale, estimate, CI "
         "and prediction interval on the natural scale, tau2, I2 (%), Q; studies_left_out with the reason. Shown "
         "rounded; each cell holds the full-precision number."
     )
     if plots:
-        _pictures(wb, "Forest plots", plots, page_title)
+        _pictures(wb, "Forest plots", plots, page_title, review.title)
         about["Forest plots"] = (
             f"One forest plot per analysis with data, one per printed page ({len(plots)})."
         )
     if figures:
-        _pictures(wb, "Risk-of-bias plots", figures, page_title)
+        _pictures(wb, "Risk-of-bias plots", figures, page_title, review.title)
         about["Risk-of-bias plots"] = "RoB 2 traffic-light plot (study x domain) and summary bar plot."
     issues = report.to_frame()
-    _sheet(wb, "Validation issues", issues, page_title=page_title, keys=0)
+    _sheet(wb, "Validation issues", issues, page_title=page_title, subtitle=review.title, keys=0)
     about["Validation issues"] = (
         f"Warnings left in the reviewers' workbooks ({_rows(issues)}); errors would have stopped the run."
     )
-    _sheet(wb, "Discrepancies", comparison.discrepancies, page_title=page_title)
+    _sheet(wb, "Discrepancies", comparison.discrepancies, page_title=page_title, subtitle=review.title)
     about["Discrepancies"] = (
         f"Every disagreement between the reviewers ({_rows(comparison.discrepancies)}), with both values."
     )
     decisions = consensus.trail[consensus.trail["basis"] == "decided"] if "basis" in consensus.trail else None
     if decisions is not None:
-        _sheet(wb, "Decisions", decisions, page_title=page_title, keys=0)
+        _sheet(wb, "Decisions", decisions, page_title=page_title, subtitle=review.title, keys=0)
         about["Decisions"] = (
             f"How each disagreement was decided ({_rows(decisions)}): the value taken, from which reviewer "
             "('from'), the source and location of that value, the adjudicator, date and reason."
         )
     dictionary_frame = dictionary(review.form)
-    _sheet(wb, "Data dictionary", dictionary_frame, page_title=page_title, keys=2)
+    _sheet(wb, "Data dictionary", dictionary_frame, page_title=page_title, subtitle=review.title, keys=2)
     about["Data dictionary"] = "Every field of the form: type, unit, allowed values, range, help."
     _readme(readme, review, made, about, page_title)
     return save_workbook(wb, path)
@@ -472,7 +484,7 @@ def _readme(ws, review: Review, made: str, about: Mapping[str, str], page_title:
         put(ws, r, 2, b).alignment = Alignment(wrap_text=True, vertical="top")
     ws.sheet_view.showGridLines = False
     fit_rows(ws)
-    print_setup(ws, title=page_title, header_rows=0, portrait=True)
+    print_setup(ws, title=page_title, header_rows=0, portrait=True, subtitle=review.title)
 
 
 # --- Everything --------------------------------------------------------------------------------------------------

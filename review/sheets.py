@@ -174,7 +174,9 @@ def write_frame(
         longest = max([len(str(name))] + [len(str(v)) for v in frame.iloc[:200, c - 1].tolist()])
         if name in formats:  # shown rounded: as wide as the rounded text
             longest = max(len(str(name)), len(formats[name]) + 4)
-        ws.column_dimensions[get_column_letter(c)].width = min(max(10, longest + 2), max_width)
+        # a column of long notes gets a wide column rather than rows taller than a page
+        cap = LONG_TEXT_WIDTH if longest > 8 * max_width else max_width
+        ws.column_dimensions[get_column_letter(c)].width = min(max(10, longest + 2), cap)
     fit_rows(ws, start)
     ws.freeze_panes = ws.cell(row=start + 1, column=1)
     if table_name and len(frame) and len(frame.columns):
@@ -203,6 +205,8 @@ def save_workbook(wb: Workbook, path: str | Path) -> Path:
 # sheet prints across more pages, its first columns (the row's key) repeated, rather than unreadably small.
 PORTRAIT_CHARS, LANDSCAPE_CHARS, MIN_SCALE = 90, 130, 0.65
 LINE_POINTS = 15  # height of one line of 11 pt text
+MAX_ROW_POINTS = 409  # Excel's tallest row; longer text is cut on paper only (the cell keeps it whole)
+LONG_TEXT_WIDTH = 100
 
 
 def print_setup(
@@ -212,11 +216,12 @@ def print_setup(
     header_rows: int = 1,
     key_columns: int = 0,
     portrait: bool | None = None,
+    subtitle: str = "",
 ) -> None:
     """Page setup for printing or PDF: A4, portrait when the columns fit across a portrait page and landscape
     otherwise, shrunk to the page width within readable limits, the header row(s) (and `key_columns`) repeated
-    on every page, margins, and a header and footer with `title` (form or review, version), the sheet and
-    "page N of M". Call after the column widths are set."""
+    on every page, margins, and a header and footer with `title` (form and version) on the left, `subtitle`
+    (shortened) in the middle, the sheet on the right and "page N of M" below. Call after the column widths are set."""
     width = sheet_width(ws)
     if portrait is None:
         portrait = width <= PORTRAIT_CHARS
@@ -237,10 +242,17 @@ def print_setup(
         ws.print_title_cols = f"A:{get_column_letter(key_columns)}"
     ws.oddHeader.left.text = _hf(title)
     ws.oddHeader.left.size = 9
+    if subtitle:
+        ws.oddHeader.center.text = _hf(_short(subtitle, 60))
+        ws.oddHeader.center.size = 9
     ws.oddHeader.right.text = "&A"  # the sheet's name
     ws.oddHeader.right.size = 9
     ws.oddFooter.center.text = "Page &P of &N"
     ws.oddFooter.center.size = 9
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
 
 
 def _hf(text: str) -> str:
@@ -286,7 +298,8 @@ def fit_rows(ws: Worksheet, first: int = 1, last: int | None = None) -> None:
             lines = max(lines, math.ceil(size / 11))
         if lines > 1 or any(c.font and c.font.size and c.font.size > 11 for c in row if c.value is not None):
             size = max([(c.font.size or 11) for c in row if c.value is not None and c.font] or [11])
-            ws.row_dimensions[row[0].row].height = lines * LINE_POINTS * max(1.0, size / 11)
+            height = lines * LINE_POINTS * max(1.0, size / 11)
+            ws.row_dimensions[row[0].row].height = min(height, MAX_ROW_POINTS)
 
 
 # --- CSV ------------------------------------------------------------------------------------------------------

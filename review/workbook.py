@@ -152,11 +152,11 @@ def _instructions_sheet(ws: Worksheet, form: Form, reviewer: str) -> None:
         ws.cell(row=i, column=1).alignment = Alignment(wrap_text=True, vertical="top")
     ws.sheet_view.showGridLines = False
     fit_rows(ws)
-    print_setup(ws, title=_page_title(form), header_rows=0, portrait=True)
+    print_setup(ws, title=_page_title(form), header_rows=0, portrait=True, subtitle=form.title)
 
 
 def _page_title(form: Form) -> str:
-    return f"{form.title}: form {form.name} version {form.version}"
+    return f"form {form.name} version {form.version}"
 
 
 def _write_lists(ws: Worksheet, form: Form) -> dict[tuple[str, str], str]:
@@ -202,7 +202,7 @@ def _table_sheet(ws: Worksheet, form: Form, t: Table, list_ranges: dict, rows: i
     ws.auto_filter.ref = f"A1:{get_column_letter(len(t.fields))}1"
     fit_rows(ws, 1, 1)
     ws.row_dimensions[1].height = max(32, ws.row_dimensions[1].height or 0)
-    print_setup(ws, title=_page_title(form), key_columns=len(t.key))
+    print_setup(ws, title=_page_title(form), key_columns=len(t.key), subtitle=form.title)
     ws.print_options.gridLines = True  # on paper, the empty rows are boxes to write in
     _print_rows(ws, len(t.fields), 0)
 
