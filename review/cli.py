@@ -509,9 +509,18 @@ def meta(
         ),
     ],
     method: Annotated[
-        str, typer.Option(help="EE, DL, REML, PM, MH or PETO (Peto's OR: --measure OR --method PETO).")
+        str,
+        typer.Option(
+            help="tau^2 estimator, metafor's codes: EE (common effect), DL, HE, HS, SJ, ML, REML, EB, PM; "
+            "or MH, PETO (Peto's OR: --measure OR --method PETO)."
+        ),
     ] = "REML",
-    test: Annotated[str, typer.Option(help="z, or knha (Hartung-Knapp-Sidik-Jonkman).")] = "z",
+    test: Annotated[
+        str,
+        typer.Option(
+            help="z; t (t on k-1 df); knha (Hartung-Knapp-Sidik-Jonkman); adhoc (knha, never narrower than z)."
+        ),
+    ] = "z",
     by: Annotated[
         list[str] | None,
         typer.Option(
@@ -544,23 +553,35 @@ def meta(
             help="A random-effects analysis with one study: 'error', or 'keep' it as metafor does (tau2 = 0)."
         ),
     ] = "error",
+    subgroup: Annotated[
+        str | None,
+        typer.Option(
+            help="Pool each level of this column within each analysis and test the differences "
+            "(q_between; one common tau2 as rma(mods = ~ factor(subgroup)), or see --tau2)."
+        ),
+    ] = None,
+    tau2: Annotated[
+        str, typer.Option(help="With --subgroup: 'common' tau2 (metafor's model) or 'separate' per subgroup.")
+    ] = "common",
     force: ForceOption = False,
 ) -> None:
     """Pool every analysis of INPUT.csv (each group of --by values) at once; results equal R's metafor.
 
     Per analysis: k; theta, se on the analysis scale; estimate, ci_low, ci_high, pi_low, pi_high on the natural
-    scale; tau2, i2, q; measure, method, test; a note where a value is missing or something was adjusted.
+    scale; tau2 and i2 with their Q-profile intervals (tau2_ci_low, tau2_ci_high, i2_ci_low, i2_ci_high, as
+    metafor's confint); q; measure, method, test; a note where a value is missing or something was adjusted.
     """
     import pandas as pd  # imported here so that other commands start without pandas/scipy
 
     from .errors import UnreadableInput
     from .files import check_file, check_output
-    from .meta import pool
+    from .meta import Options, pool, subgroups
     from .sheets import write_csv
 
     check_file(input_csv, "CSV file")
     if output is not None:
         check_output(output, [input_csv], force=force)
+    _check_header(input_csv)
     try:
         data = pd.read_csv(input_csv)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
@@ -569,21 +590,47 @@ def meta(
             f"{input_csv}: cannot be read as CSV ({reason}); save it as comma-separated "
             "UTF-8 text with a header row."
         ) from None
-    result = pool(
-        data,
-        measure,
-        method,
-        test,
-        by=by,
+    opts = Options(
+        measure=measure,
+        method=method,
+        test=test,
         level=level,
         add=add,
         to=to,
         drop00=drop00,
         single_study=single_study,
     )
+    if subgroup is None:
+        result = pool(data, opts, by=by)
+    else:
+        result = subgroups(data, subgroup, opts, by=by, tau2=tau2)
     if output is not None:
         write_csv(result, output)
-    _render_meta(result, list(by or []), output)
+    _render_meta(result, [*(by or []), *([subgroup] if subgroup else [])], output)
+
+
+def _check_header(path: Path) -> None:
+    """A column named twice would be read as 'n_e' and 'n_e.1' and the second silently ignored: refuse it."""
+    import csv
+
+    from openpyxl.utils import get_column_letter
+
+    from .errors import UnreadableInput
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            header = [h.strip() for h in next(csv.reader(fh), [])]
+    except (UnicodeDecodeError, csv.Error):
+        return  # pandas reports these below, with the file's name
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if name and name in seen:
+            raise UnreadableInput(
+                f"{path}, cells {get_column_letter(seen[name] + 1)}1 and {get_column_letter(i + 1)}1: column "
+                f"'{name}' appears twice (duplicate-column); only one would be used. Keep one column and delete "
+                "or rename the other."
+            )
+        seen[name] = i
 
 
 def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) -> None:
@@ -591,8 +638,8 @@ def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) ->
     table = RichTable(
         header_style="bold", title=f"{first['measure']}, {first['method']}, test {first['test']}"
     )
-    for col in [*by, "k", "estimate", "CI", "PI", "tau2", "I2", "note"]:
-        table.add_column(col, overflow="fold", justify="right" if col in ("k", "tau2", "I2") else "left")
+    for col in [*by, "k", "estimate", "CI", "PI", "tau2", "I2 [CI]", "note"]:
+        table.add_column(col, overflow="fold", justify="right" if col in ("k", "tau2", "I2 [CI]") else "left")
     for _, row in result.head(shown).iterrows():
         table.add_row(
             *(str(row[c]) for c in by),
@@ -601,12 +648,26 @@ def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) ->
             f"{row['ci_low']:.4g} to {row['ci_high']:.4g}",
             "" if row["pi_low"] != row["pi_low"] else f"{row['pi_low']:.4g} to {row['pi_high']:.4g}",
             f"{row['tau2']:.4g}",
-            f"{row['i2']:.1f}%",
+            f"{row['i2']:.1f}%"
+            + (
+                ""
+                if row["i2_ci_low"] != row["i2_ci_low"]
+                else f" [{row['i2_ci_low']:.1f}, {row['i2_ci_high']:.1f}]"
+            ),
             row["note"],
         )
     out.print(table)
     if len(result) > shown:
         out.print(f"... and {len(result) - shown} more analyses.")
+    if "q_between" in result:  # one test per analysis: print it once
+        model = first["model"]
+        for _, row in result.drop_duplicates(subset=[*by[:-1], "q_between"]).head(shown).iterrows():
+            where = ", ".join(f"{c}={row[c]}" for c in by[:-1])
+            stat = "F" if row["q_between_ddf"] == row["q_between_ddf"] else "Q"
+            out.print(
+                f"Subgroup differences{' (' + where + ')' if where else ''}: {stat} = {row['q_between']:.3f}, "
+                f"df = {row['q_between_df']:.0f}, p = {row['q_between_pval']:.4g} ({model})"
+            )
     failed = int((~result["converged"].astype(bool)).sum())
     if failed:
         out.print(f"{failed} of {len(result)} analyses have no estimate; see their note.", style="yellow")
@@ -618,4 +679,4 @@ def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) ->
 
 
 if __name__ == "__main__":  # python -m review.cli
-    app()
+    main()

@@ -135,7 +135,7 @@ def file_sha256(path: str | Path) -> str:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     if path.is_dir():
         digest = hashlib.sha256()
-        for csv_file in sorted(path.glob("*.csv")):
+        for csv_file in sorted(p for p in path.glob("*.csv") if p.is_file()):  # never a pipe: it would block
             digest.update(f"{csv_file.name}\0{hashlib.sha256(csv_file.read_bytes()).hexdigest()}\n".encode())
         return digest.hexdigest()
     return ""

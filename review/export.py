@@ -26,7 +26,7 @@ from .tables import count_columns
 
 if TYPE_CHECKING:  # imported for annotations only: export sits at the end of the pipeline
     from .compare import Comparison
-    from .project import Analysis, Review
+    from .project import Analysis, Pooled, Review
     from .reconcile import Consensus
     from .tables import AnalysisTables
 
@@ -39,6 +39,10 @@ _METAFOR = {
     "n_c": "n2i",
     "events": "xi",
     "n": "ni",
+    "mean_e": "m1i",
+    "sd_e": "sd1i",
+    "mean_c": "m2i",
+    "sd_c": "sd2i",
     "yi": "yi",
     "vi": "vi",
 }
@@ -49,6 +53,10 @@ _META = {
     "n_c": "n.c",
     "events": "event",
     "n": "n",
+    "mean_e": "mean.e",
+    "sd_e": "sd.e",
+    "mean_c": "mean.c",
+    "sd_c": "sd.c",
 }
 
 
@@ -87,6 +95,8 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
         data = datasets[a.slug]
         counts = count_columns(data)
         usable = data.dropna(subset=counts)
+        if a.outcome is None:  # one analysis per term x grade: the CSV carries them, R pools by group
+            continue
         metafor = usable.rename(columns=_METAFOR)[["study_id", *[_METAFOR[c] for c in counts]]]
         if a.measure == "HR":  # meta's metagen takes the log HR and its standard error
             meta = usable.assign(seTE=usable["vi"] ** 0.5).rename(
@@ -101,14 +111,14 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
         )
         written.append(write_csv(meta, folder / f"{a.slug}_meta.csv"))
         if usable.empty:
-            script += [f"\n# {a.name}: no study with usable data, nothing to pool"]
+            script += ["\n# " + " ".join(a.name.split()) + ": no study with usable data, nothing to pool"]
             continue
         args = ", ".join(f"{v}={v}" for v in (_METAFOR[c] for c in counts))
         call = "rma.mh" if a.method == "MH" else "rma.peto" if a.method == "PETO" else "rma"
         extra = "" if call != "rma" else f', method="{a.method}", test="{a.test}"'
         measure = "" if call == "rma.peto" or a.measure == "HR" else f'measure="{a.measure}", '
         script += [
-            f"\n# {a.name}",
+            "\n# " + " ".join(a.name.split()),  # one comment line: a newline in a name must not start R code
             f'dat <- read.csv("{a.slug}_metafor.csv")',
             f"res <- {call}({measure}{args}, data=dat, slab=study{extra})",
             "print(res)",
@@ -118,9 +128,11 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
         ]
     script += [
         "\n# Every analysis in one table with pooled.csv's columns and scale",
-        "results <- do.call(rbind, results)",
-        "print(results, digits = 10)",
-        'write.csv(results, "pooled_metafor.csv", row.names = FALSE)',
+        "if (length(results)) {",
+        "  results <- do.call(rbind, results)",
+        "  print(results, digits = 10)",
+        '  write.csv(results, "pooled_metafor.csv", row.names = FALSE)',
+        "}",
     ]
     written.append(folder / "analyses.R")
     write_text(folder / "analyses.R", "\n".join(script) + "\n")
@@ -157,7 +169,7 @@ def revman_exports(
     }
     arm_rows, result_rows = {}, []
     for a in analyses:
-        if a.one_arm or a.measure == "HR":
+        if a.one_arm or a.outcome is None or "events_e" not in datasets[a.slug].columns:
             continue
         for _, r in datasets[a.slug].dropna(subset=["events_e", "n_e", "events_c", "n_c"]).iterrows():
             for side in ("e", "c"):
@@ -370,6 +382,7 @@ def collaborator_workbook(
     plots: Mapping[str, Path],
     made: str,
     figures: Mapping[str, Path] | None = None,
+    extras: Mapping[str, pd.DataFrame] | None = None,
 ) -> Path:
     wb = Workbook()
     readme = wb.active
@@ -410,6 +423,24 @@ def collaborator_workbook(
         "and prediction interval on the natural scale, tau2, I2 (%), Q; studies_left_out with the reason. Shown "
         "rounded; each cell holds the full-precision number."
     )
+    extra_notes = {
+        "safety": "Adverse events and safety items pooled per term and grade: events/N per group, estimate, CI, "
+        "I2, and how terms were matched (CTCAE term, else the reported term).",
+        "subgroups": "Subgroup estimates with the test for subgroup differences.",
+        "sensitivity": "Sensitivity analyses (each with what it changes).",
+    }
+    for name, frame in (extras or {}).items():
+        if len(frame):
+            _sheet(
+                wb,
+                name.capitalize(),
+                frame,
+                ("i2",),
+                page_title=page_title,
+                subtitle=review.title,
+                formats=computed_formats(frame),
+            )
+            about[name.capitalize()] = f"{extra_notes.get(name, '')} {_rows(frame).capitalize()}.".strip()
     if plots:
         _pictures(wb, "Forest plots", plots, page_title, review.title)
         about["Forest plots"] = (
@@ -498,50 +529,72 @@ def export_all(
     comparison: Comparison,
     consensus: Consensus,
     tables: AnalysisTables,
-    pooled: pd.DataFrame,
-    datasets: Mapping[str, pd.DataFrame],
+    results: Pooled,
 ) -> list[Path]:
     """Write every output of a run into `out`; returns the paths written."""
     from .methods import methods_text
-    from .plots import forest_plot
+    from .plots import forest_plot, safety_plot
     from .reconcile import write_consensus
     from .report import write_report
 
+    pooled, datasets = results.pooled, results.datasets
     written = write_consensus(consensus, out / "consensus")
-    for name, frame in tables.frames().items():
+    for name, frame in tables.frames().items():  # one CSV per meta-analysis-ready frame (outcomes.FRAMES)
         written.append(write_csv(frame, out / "tables" / f"{name}.csv"))
     written.append(write_csv(pooled, out / "pooled.csv"))
+    for name, frame in results.extras().items():  # safety, subgroups, sensitivity: when an analysis asks
+        if len(frame):
+            written.append(write_csv(frame, out / f"{name}.csv"))
     for a in review.analyses:  # every study each analysis asked for, with why any was left out
         written.append(write_csv(datasets[a.slug], out / "analyses" / f"{a.slug}.csv"))
     plots: dict[str, Path] = {}
     for a in review.analyses:
-        data = datasets[a.slug]
-        counts = count_columns(data)
-        usable = data.dropna(subset=counts)[["study_id", *counts]]
-        if len(usable) == 0:
-            continue
-        fig = forest_plot(
-            usable,
-            a.measure,
-            a.method,
-            test=a.test,
-            study="study_id",
-            title=a.name,
-            path=out / "plots" / f"{a.slug}.png",
-            single_study="keep",
-        )
-        plots[a.name] = out / "plots" / f"{a.slug}.png"
-        written.append(plots[a.name])
+        path = out / "plots" / f"{a.slug}.png"
+        if a.outcome is None:  # every term x grade: one page, one row per term and grade
+            rows = results.safety[results.safety["analysis"] == a.name]
+            if len(rows) == 0:
+                continue
+            fig = safety_plot(rows, title=a.name, path=path)
+        else:
+            data = datasets[a.slug]
+            counts = count_columns(data)
+            usable = data.dropna(subset=counts)[["study_id", *counts]]
+            if len(usable) == 0:
+                continue
+            fig = forest_plot(
+                usable,
+                a.measure,
+                a.method,
+                test=a.test,
+                study="study_id",
+                level=a.level,
+                add=a.add,
+                to=a.to,
+                title=a.name,
+                path=path,
+                single_study="keep",
+            )
+        plots[a.name] = path
+        written.append(path)
         fig.clear()
     figures = rob_figures(consensus.tables, out / "plots")
     written += figures.values()
     written += r_exports(list(review.analyses), datasets, out / "r")
-    written += revman_exports(list(review.analyses), datasets, consensus.tables["arms"], out / "revman")
+    from .outcomes import table_of_kind
+
+    arms_table = table_of_kind(review.form, "arms")
+    arms = pd.DataFrame(columns=["study_id", "arm_id"])
+    if arms_table in consensus.tables:
+        roles = review.form.table(arms_table).outcome.roles
+        arms = consensus.tables[arms_table].rename(
+            columns={roles["study"]: "study_id", roles["arm"]: "arm_id"}
+        )
+    written += revman_exports(list(review.analyses), datasets, arms, out / "revman")
     files = {name: f"consensus/{name}.csv" for name in consensus.tables}
     package = json.dumps(datapackage(review, files), indent=2, ensure_ascii=False) + "\n"
     write_text(out / "datapackage.json", package)
     written.append(out / "datapackage.json")
-    methods = methods_text(review, comparison, consensus, tables, pooled, datasets)
+    methods = methods_text(review, comparison, consensus, tables, pooled, datasets, safety=results.safety)
     write_text(out / "methods.md", methods)
     written.append(out / "methods.md")
     made = f"{dt.date.today().isoformat()} with review {__version__}: review run {review.folder}"
@@ -578,6 +631,7 @@ def export_all(
             plots=plots,
             made=made,
             figures=figures,
+            extras=results.extras(),
         )
     )
     return written

@@ -127,6 +127,59 @@ _CODES = [
         "Type the date as YYYY-MM-DD (or YYYY-MM).",
         "reading",
     ),
+    # Cells the reader cannot carry over faithfully: each an issue at its cell, never a silent loss.
+    Code(
+        "duplicate-column",
+        ERROR,
+        "Two columns stand for the same field; only the first is read, so the second's values would be lost.",
+        "Keep one column: move any values into it and delete the other.",
+        "reading",
+    ),
+    Code(
+        "merged-cells",
+        ERROR,
+        "Cells are merged; only the first holds the value and the others read as empty.",
+        "Unmerge the cells (Excel: Home > Merge & Center > Unmerge; LibreOffice: Format > Merge and Unmerge "
+        "Cells) and type the value in every cell it belongs to.",
+        "reading",
+    ),
+    Code(
+        "error-value",
+        ERROR,
+        "The cell holds a spreadsheet error (#DIV/0!, #N/A, #VALUE!, #REF!...), not a value.",
+        "Type the value the report gives (or NR); put any calculation in Comment.",
+        "reading",
+    ),
+    Code(
+        "formula-without-value",
+        ERROR,
+        "The cell holds a formula with no saved result (the file was written by a program that does not "
+        "calculate), so it has no value to read.",
+        "Type the value itself; or open the workbook in Excel or LibreOffice, recalculate and save it.",
+        "reading",
+    ),
+    Code(
+        "text-too-long",
+        ERROR,
+        "The text is longer than the 32,767 characters a spreadsheet cell holds; Excel and LibreOffice cut it "
+        "short.",
+        "Shorten it to the facts needed; cite the report's location for the rest.",
+        "reading",
+    ),
+    Code(
+        "number-too-large",
+        ERROR,
+        "A whole number beyond 2^53 (9,007,199,254,740,992): no spreadsheet or CSV reader stores it exactly.",
+        "Check the value against the report; type the count it gives.",
+        "reading",
+    ),
+    Code(
+        "percent-format",
+        WARNING,
+        "A cell formatted as a percentage (stored as 0.151, shown as 15.1%) was read as the percentage shown.",
+        "Nothing, if the value shown is right; or type the number of percent in a cell without % format.",
+        "reading",
+    ),
     Code(
         "formula-cell",
         WARNING,

@@ -59,8 +59,10 @@ def methods_text(
     tables: AnalysisTables,
     pooled: pd.DataFrame,
     datasets: Mapping[str, pd.DataFrame],
+    safety: pd.DataFrame | None = None,
 ) -> str:
-    """The methods section as Markdown: data collection, data items derived, synthesis per analysis, software."""
+    """The methods section as Markdown: data collection, data items derived, synthesis per analysis, software.
+    `safety` holds the adverse-event analyses pooled per term and grade (review.project's safety results)."""
     collection = [
         extraction_sentence(review, comparison, consensus),
         agreement_sentence(comparison.overall()),
@@ -68,9 +70,13 @@ def methods_text(
     ]
     preparation = derivation_sentences(tables, review.counts)
     rows = {r["analysis"]: r for _, r in pooled.iterrows()} if len(pooled) else {}
-    synthesis = [analysis_sentence(a, rows.get(a.name), datasets.get(a.slug)) for a in review.analyses] or [
-        "No analysis was specified in review.toml, so nothing was pooled."
-    ]
+    safety_names = set(safety["analysis"]) if safety is not None and len(safety) else set()
+    synthesis = [
+        safety_sentence(a, safety[safety["analysis"] == a.name])
+        if a.name in safety_names
+        else analysis_sentence(a, rows.get(a.name), datasets.get(a.slug))
+        for a in review.analyses
+    ] or ["No analysis was specified in review.toml, so nothing was pooled."]
     general = [heterogeneity_sentence(review.analyses, rows), software_sentence()]
     text = "\n\n".join(
         [
@@ -90,7 +96,7 @@ def methods_text(
 
 
 def extraction_sentence(review: Review, comparison: Comparison, consensus: Consensus) -> str:
-    studies = consensus.tables["studies"]["study_id"].nunique() if "studies" in consensus.tables else 0
+    studies = _study_count(review, consensus)
     n = len(comparison.reviewers)
     who = "by one reviewer" if n == 1 else f"independently by {n} reviewers"
     return (
@@ -267,7 +273,37 @@ def software_sentence() -> str:
     )
 
 
+def safety_sentence(a: Analysis, rows: pd.DataFrame) -> str:
+    """An adverse-event analysis pooled per term and grade: how many pooled, the method, the matching rule."""
+    k = rows["k"].fillna(0) if "k" in rows else pd.Series(0, index=rows.index)
+    pooled, single = int((k >= 2).sum()), int((k == 1).sum())
+    text = (
+        f"**{a.name}** (adverse events per term and grade; {MEASURES.get(a.measure, a.measure)}): "
+        f"{_n(len(rows), 'term and grade', 'terms and grades')} analysed, {pooled} pooled from two or more "
+        f"studies with {MODELS.get(a.method, a.method)}"
+    )
+    if single:
+        text += f", {single} reported by one study only and not pooled"
+    text += "; terms matched on the CTCAE term where given, otherwise on the reported term."
+    if a.method in ("MH", "PETO"):
+        text += (
+            " Following the Cochrane Handbook (10.4.4), the counts were used without continuity correction, and "
+            "studies without events in either arm left out of ratio measures."
+        )
+    return text
+
+
 # --- helpers ----------------------------------------------------------------------------------------------------
+
+
+def _study_count(review: Review, consensus: Consensus) -> int:
+    from .outcomes import table_of_kind
+
+    table = table_of_kind(review.form, "studies")
+    if table is None or table not in consensus.tables:
+        return 0
+    study = review.form.table(table).outcome.roles["study"]
+    return int(consensus.tables[table][study].nunique())
 
 
 def _k(row: pd.Series) -> int:

@@ -50,6 +50,7 @@ from .files import atomic_path, check_xlsx
 from .forms import Field, Form
 from .issues import CODES, ERROR
 from .sheets import DECISION_FILL, HEADER_FILL, STALE_FILL, csv_bytes, put, save_workbook
+from .sheetscan import scan
 from .values import parse_value
 from .workbook import Extraction
 
@@ -393,6 +394,7 @@ def read_decisions(path: str | Path) -> Decisions:
                 "`review compare A.xlsx B.xlsx -o DISCREPANCIES.xlsx` and give it last to "
                 "`review reconcile`."
             )
+        scan(path, {SHEET, META})  # the row limit, checked before the sheets are loaded
         meta = book.get_sheet_by_name(META).to_python(skip_empty_area=False)
         rows = book.get_sheet_by_name(SHEET).to_python(skip_empty_area=False)
     except (python_calamine.CalamineError, OSError, ValueError) as exc:  # corrupt archive or XML, I/O

@@ -49,7 +49,7 @@ def test_studies_left_out_say_why(result):
         in pooled.loc["Complete response, high vs standard dose", "studies_left_out"]
     )
     assert (
-        "S0033 (SE not derived: CI NR)"
+        "S0033 (SE not derived: CI NR; not derived from a p-value: number of events not given)"
         in pooled.loc["Progression-free survival, high vs standard dose", "studies_left_out"]
     )
 

@@ -321,7 +321,7 @@ def test_consensus_takes_the_decision(result):
         (('measure = "RR"', 'measure = "XR"'), "measure 'XR' is not one of"),
         (("title =", 'derive_counts = "closest"\ntitle ='), "derive_counts must be"),
         (('S2 = ["hi", "lo"]', 'S2 = "hi"'), "needs [experimental, control]"),
-        (("title", "titel"), "unknown key(s) titel"),
+        (("title", "titel"), "unknown key 'titel'; valid keys are title, question"),
         (('S2 = ["hi", "lo"]', "S2 = 5"), "needs [experimental, control]"),
         (
             ('timepoint = "12 weeks"', "timepoint = 12"),
