@@ -38,8 +38,9 @@ def run_objects():
     extractions = [read_extraction(p, review.form) for p in review.reviewers]
     comparison = compare(extractions)
     consensus = reconcile(extractions, read_decisions(review.adjudication))
-    tables = analysis_tables(consensus.tables, counts=review.counts)
-    pooled, datasets = pool_analyses(review, tables)
+    tables = analysis_tables(consensus.tables, review.form, settings=review.settings)
+    results = pool_analyses(review, tables)
+    pooled, datasets = results.pooled, results.datasets
     return SimpleNamespace(
         review=review,
         comparison=comparison,
@@ -47,7 +48,8 @@ def run_objects():
         tables=tables,
         pooled=pooled,
         datasets=datasets,
-        text=methods_text(review, comparison, consensus, tables, pooled, datasets),
+        safety=results.safety,
+        text=methods_text(review, comparison, consensus, tables, pooled, datasets, safety=results.safety),
     )
 
 
@@ -130,14 +132,20 @@ def test_derivations_made_and_refused(run_objects):
     )
     assert all(s in o.text for s in sentences)
     # the same review with the unique-count policy: fewer derived, the rest refused as ambiguous
-    unique = analysis_tables(o.consensus.tables, counts="unique")
+    unique = analysis_tables(o.consensus.tables, o.review.form, counts="unique")
     strict = derivation_sentences(unique, "unique")
     assert "where exactly one whole count fits the printed rounding" in strict[0]
     assert "that several whole counts fit (count policy 'unique')" in strict[1]
     # every number as reported: nothing derived, nothing refused
     arm = o.tables.arm_outcomes
     reported = arm[arm["derivation"] == "reported"]
-    plain = AnalysisTables(reported, o.tables.continuous, o.tables.hazard_ratios.iloc[0:0])
+    plain = AnalysisTables(
+        {
+            "arm_outcomes": reported,
+            "continuous": o.tables.continuous.iloc[0:0],
+            "hazard_ratios": o.tables.hazard_ratios.iloc[0:0],
+        }
+    )
     assert derivation_sentences(plain, "nearest") == [
         "No value was derived: every number analysed was extracted as reported."
     ]
@@ -149,7 +157,9 @@ def test_single_study_is_stated_as_not_pooled(run_objects):
     sentence = analysis_sentence(a, row, data)
     assert "one study (EORTC 62005), so nothing was pooled" in sentence
     assert "random-effects" not in sentence
-    assert "Left out: B2222 (SE not derived: CI NR); S0033 (SE not derived: CI NR)." in sentence
+    assert (
+        "Left out: B2222 (SE not derived: CI NR" in sentence and "; S0033 (SE not derived: CI NR" in sentence
+    )
     assert sentence in o.text
     two = row.copy()
     two["k"], two["studies_left_out"] = 2, "S0033 (SE not derived: CI NR)"
@@ -172,7 +182,7 @@ def test_pooled_analysis_names_measure_model_test_studies_and_left_out(run_objec
     )
     assert "using Wald-type z tests" in sentence
     assert "No study had a zero cell, so no continuity correction was needed." in sentence
-    assert "Left out: B2222 (arm 600mg: no row for objective response at primary report;" in sentence
+    assert "Left out: B2222 (arm 600mg: no row for objective response; arm 400mg: no row" in sentence
     assert sentence in o.text
     knha = analysis_sentence(dataclasses.replace(a, test="knha"), row, data)
     assert "Hartung-Knapp-Sidik-Jonkman" in knha and "Wald" not in knha
