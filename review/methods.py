@@ -251,18 +251,44 @@ def heterogeneity_sentence(analyses: Sequence[Analysis], rows: Mapping[str, pd.S
     text = "Heterogeneity was quantified with Cochran's Q, I\u00b2" + (
         " and tau\u00b2, with a 95% prediction interval for random-effects models" if random else ""
     )
-    subgroups = [a for a in analyses if getattr(a, "subgroups", None)]
-    sensitivity = [a for a in analyses if getattr(a, "sensitivity", None)]
-    text += (
-        "; no subgroup analysis or meta-regression was done"
-        if not subgroups
-        else f"; subgroups were compared in {_n(len(subgroups), 'analysis', 'analyses')}"
-    )
-    text += (
-        " and no sensitivity analysis."
-        if not sensitivity
-        else f", with sensitivity analyses in {_n(len(sensitivity), 'analysis', 'analyses')}."
-    )
+    subgroups = [a for a in analyses if getattr(a, "subgroup", None)]
+    sensitivity = [a for a in analyses if getattr(a, "leave_one_out", False) or getattr(a, "exclude", None)]
+    if subgroups:
+        text += (
+            "; subgroups were compared ("
+            + "; ".join(
+                f"{a.name} by {a.subgroup}, "
+                + (
+                    "one tau\u00b2 across subgroups"
+                    if a.subgroup_model == "common"
+                    else "a tau\u00b2 per subgroup"
+                )
+                + ", with a test for subgroup differences"
+                for a in subgroups
+            )
+            + ")"
+        )
+    else:
+        text += "; no subgroup analysis or meta-regression was done"
+    if sensitivity:
+        text += (
+            "; sensitivity analyses: "
+            + "; ".join(
+                f"{a.name}: "
+                + " and ".join(
+                    x
+                    for x in (
+                        "leaving out one study at a time" if a.leave_one_out else "",
+                        f"leaving out studies where {_rule(a.exclude)}" if a.exclude else "",
+                    )
+                    if x
+                )
+                for a in sensitivity
+            )
+            + "."
+        )
+    else:
+        text += " and no sensitivity analysis."
     return text + " Study results and pooled estimates are shown in forest plots and tabulated in pooled.csv."
 
 
@@ -294,6 +320,12 @@ def safety_sentence(a: Analysis, rows: pd.DataFrame) -> str:
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------
+
+
+def _rule(rule: Mapping) -> str:
+    return ", ".join(
+        f"{k} is {' or '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in rule.items()
+    )
 
 
 def _study_count(review: Review, consensus: Consensus) -> int:

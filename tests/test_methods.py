@@ -216,6 +216,15 @@ def test_heterogeneity_and_software(run_objects):
     )
     assert "no subgroup analysis or meta-regression was done and no sensitivity analysis" in sentence
     assert sentence in o.text
+    first = o.review.analyses[0]
+    explored = [
+        dataclasses.replace(first, subgroup="design", leave_one_out=True),
+        dataclasses.replace(o.review.analyses[1], exclude={"blinding": "open-label"}),
+    ]
+    more = heterogeneity_sentence(explored, rows)
+    assert f"subgroups were compared ({first.name} by design, one tau² across subgroups" in more
+    assert f"{first.name}: leaving out one study at a time" in more
+    assert "leaving out studies where blinding is open-label" in more and "no sensitivity" not in more
     common = [dataclasses.replace(a, method="EE") for a in o.review.analyses]
     assert "tau²" not in heterogeneity_sentence(common, rows)
     single = {k: r.copy() for k, r in rows.items()}
