@@ -262,13 +262,16 @@ def print_setup(
         ws.print_title_cols = f"A:{get_column_letter(key_columns)}"
     ws.oddHeader.left.text = _hf(title)
     ws.oddHeader.left.size = 9
-    if subtitle:
+    if subtitle and portrait:  # too narrow for three sections: the subtitle goes to the footer
+        ws.oddFooter.left.text = _hf(_short(subtitle, 70))
+        ws.oddFooter.left.size = 9
+    elif subtitle:
         ws.oddHeader.center.text = _hf(_short(subtitle, 60))
         ws.oddHeader.center.size = 9
     ws.oddHeader.right.text = "&A"  # the sheet's name
     ws.oddHeader.right.size = 9
-    ws.oddFooter.center.text = "Page &P of &N"
-    ws.oddFooter.center.size = 9
+    page = ws.oddFooter.right if subtitle and portrait else ws.oddFooter.center
+    page.text, page.size = "Page &P of &N", 9
 
 
 def _short(text: str, limit: int) -> str:

@@ -302,7 +302,8 @@ def test_reviewer_workbook_prints(form, tmp_path):
     wb = load_workbook(make_workbook(form, tmp_path / "w.xlsx", data=complete_study()))
     instructions = wb["Instructions"]
     assert instructions.page_setup.orientation == "portrait"
-    assert instructions.oddHeader.left.text.endswith("form oncology_trial version 1.0.0")
+    assert instructions.oddHeader.left.text == "form oncology_trial version 1.0.0"
+    assert instructions.oddFooter.left.text == "Oncology drug trial extraction form"
     tall = [
         r for r in range(1, instructions.max_row + 1) if len(str(instructions.cell(r, 2).value or "")) > 130
     ]
