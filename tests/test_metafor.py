@@ -172,13 +172,14 @@ def test_cumulative_equals_cumul(key):
     dataset, method, test = key
     ref = CUMUL[key]
     data, measure = DATA[dataset]
+    measure = "OR" if method == "MH" else measure
     result = cumulative(data, measure, method, test, order="year" if dataset == "bcg" else None)
     close(result["theta"], ref["beta"])
     close(result["se"], ref["se"])
     close(result["pval"], ref["pval"])
-    close(np.log(result["ci_low"]) if measure == "RR" else result["ci_low"], ref["ci_lb"])
-    close(np.log(result["ci_high"]) if measure == "RR" else result["ci_high"], ref["ci_ub"])
-    if method != "EE":  # cumul() reports no tau2, I2 for a common-effect model
+    close(np.log(result["ci_low"]) if measure in ("RR", "OR") else result["ci_low"], ref["ci_lb"])
+    close(np.log(result["ci_high"]) if measure in ("RR", "OR") else result["ci_high"], ref["ci_ub"])
+    if method not in ("EE", "MH"):  # cumul() reports no tau2, I2 for a common-effect model
         close(result["tau2"], ref["tau2"])
         close(result["i2"], ref["I2"])
     close(result["q"], ref["QE"])

@@ -130,6 +130,9 @@ for (dn in names(datasets)) for (m in c("REML", "DL", "EE")) for (t in c("z", "k
   entry(sprintf('("%s", "%s", "%s")', dn, m, t), sprintf('cumul(rma(yi, vi, data=%s, method="%s", test="%s")%s)', dn, m, t, if (dn == "bcg") ", order=year" else ""),
         list(beta = num(cu$estimate), se = num(cu$se), pval = num(cu$pval), ci_lb = num(cu$ci.lb), ci_ub = num(cu$ci.ub), tau2 = num(cu$tau2), I2 = num(cu$I2), QE = num(cu$Q)))
 }
+cu <- cumul(rma.mh(measure = "OR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg), order = dat.bcg$year)
+entry('("bcg", "MH", "z")', 'cumul(rma.mh(measure="OR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg), order=dat.bcg$year)',
+      list(beta = num(cu$estimate), se = num(cu$se), pval = num(cu$pval), ci_lb = num(cu$ci.lb), ci_ub = num(cu$ci.ub), QE = num(cu$Q)))
 cat("}\n\nINFLUENCE = {\n")
 for (dn in names(datasets)) for (m in c("REML", "DL", "EE", "PM")) for (t in c("z", "knha")) {
   res <- suppressWarnings(rma(yi, vi, data = datasets[[dn]], method = m, test = t))
