@@ -613,6 +613,7 @@ def export_all(
             if "field" in comparison.agreement
             else comparison.agreement,
             pooled=pooled,
+            tables=_report_tables(results.extras()),
             forest_plots=plots,
             figures=figures,
             issues=report.to_frame(),
@@ -635,6 +636,41 @@ def export_all(
         )
     )
     return written
+
+
+_REPORT_COLUMNS = {  # what a reader needs of each extra table; the CSVs have every column
+    "safety": [
+        "analysis",
+        "term",
+        "grade",
+        "k",
+        "events_e",
+        "n_e",
+        "events_c",
+        "n_c",
+        "events",
+        "n",
+        "measure",
+        "method",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "i2",
+        "matched_on",
+        "studies_left_out",
+    ],
+}
+
+
+def _report_tables(extras: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The safety, subgroup and sensitivity tables for report.html (those with rows), readable columns first."""
+    out = {}
+    for name, frame in extras.items():
+        if len(frame):
+            keep = [c for c in _REPORT_COLUMNS.get(name, list(frame.columns)) if c in frame.columns]
+            shown = frame[keep].dropna(axis=1, how="all")
+            out[name.capitalize()] = shown
+    return out
 
 
 ROB_FIGURES = {

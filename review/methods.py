@@ -304,7 +304,7 @@ def safety_sentence(a: Analysis, rows: pd.DataFrame) -> str:
     k = rows["k"].fillna(0) if "k" in rows else pd.Series(0, index=rows.index)
     pooled, single = int((k >= 2).sum()), int((k == 1).sum())
     text = (
-        f"**{a.name}** (adverse events per term and grade; {MEASURES.get(a.measure, a.measure)}): "
+        f"**{a.name}** (adverse events or safety items per term and grade; {MEASURES.get(a.measure, a.measure)}): "
         f"{_n(len(rows), 'term and grade', 'terms and grades')} analysed, {pooled} pooled from two or more "
         f"studies with {MODELS.get(a.method, a.method)}"
     )

@@ -21,6 +21,7 @@ from review.methods import (
     extraction_sentence,
     heterogeneity_sentence,
     methods_text,
+    safety_sentence,
     software_sentence,
 )
 from review.project import load_review, pool_analyses
@@ -241,3 +242,18 @@ def test_a_review_without_analyses_says_so(run_objects):
     text = methods_text(bare, o.comparison, o.consensus, o.tables, pd.DataFrame(), {})
     assert "No analysis was specified in review.toml, so nothing was pooled." in text
     assert "Heterogeneity" not in text
+
+
+def test_safety_analyses_are_described_per_term_with_how_many_pooled(run_objects):
+    o = run_objects
+    name = "Adverse events, single-arm trials"
+    rows = o.safety[o.safety["analysis"] == name]
+    a = next(a for a in o.review.analyses if a.name == name)
+    sentence = safety_sentence(a, rows)
+    pooled, single = int((rows["k"] >= 2).sum()), int((rows["k"] == 1).sum())
+    assert pooled >= 1 and single >= 1
+    assert f"{len(rows)} terms and grades analysed, {pooled} pooled from two or more studies" in sentence
+    assert f"{single} reported by one study only and not pooled" in sentence
+    assert sentence in o.text and "Cochrane Handbook" not in sentence  # REML: no MH/Peto note
+    mh = safety_sentence(dataclasses.replace(a, method="MH"), rows.assign(k=2))
+    assert "not pooled" not in mh and "without continuity correction" in mh

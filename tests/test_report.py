@@ -29,6 +29,11 @@ def result(tmp_path_factory):
     return run(ROOT / "data" / "gist_imatinib", tmp_path_factory.mktemp("out"))
 
 
+def report_of(result) -> str:
+    """The report this run wrote (in the folder given to run, not the review's default output)."""
+    return next(p for p in result.outputs if p.name == "report.html").read_text(encoding="utf-8")
+
+
 def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     assert found, "report.html is checked in Chromium: install Debian's chromium (apt-get install chromium)"
@@ -36,18 +41,21 @@ def chromium() -> str:
 
 
 def test_report_is_self_contained(result):
-    text = (result.review.output / "report.html").read_text(encoding="utf-8")
+    text = report_of(result)
     assert "<script" not in text
     assert not re.search(
         r"""(src|href)=["'](?!data:|#)""", text
     )  # nothing fetched: images inline, links local
-    assert text.count('src="data:image/png;base64,') == 7  # one forest plot per analysis with data
+    # one plot per analysis with data: 7 forest plots and 3 one-page safety plots
+    assert text.count('src="data:image/png;base64,') == 10
     assert "Progression-free survival, high vs standard dose: one study, not pooled." in text
     assert "No risk-of-bias judgements were extracted" in text
+    safety = re.search(r'<section id="safety">(.*?)</section>', text, flags=re.S).group(1)
+    assert "Nausea" in safety and "CTCAE term" in safety  # the safety table, per term
 
 
 def test_report_renders_in_chromium_without_console_errors(result, tmp_path):
-    html = (result.review.output / "report.html").read_text(encoding="utf-8")
+    html = report_of(result)
     probe = tmp_path / "probe.html"
     probe.write_text(html.replace("</body>", PROBE + "</body>"), encoding="utf-8")
     done = subprocess.run(
@@ -68,7 +76,7 @@ def test_report_renders_in_chromium_without_console_errors(result, tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
-    assert any('"probe: 7 images, 0 broken"' in line for line in console), console
+    assert any('"probe: 10 images, 0 broken"' in line for line in console), console
     assert [line for line in console if "probe:" not in line] == []
     dom = done.stdout
     sections = dict(re.findall(r'<section id="([^"]+)">(.*?)</section>', dom, flags=re.S))
