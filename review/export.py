@@ -324,24 +324,36 @@ def _sheet(
 
 
 def _pictures(
-    wb: Workbook, title: str, pictures: Mapping[str, Path], page_title: str, subtitle: str = ""
+    wb: Workbook,
+    title: str,
+    pictures: Mapping[str, Path],
+    page_title: str,
+    subtitle: str = "",
+    portrait: bool = False,
 ) -> None:
-    """One picture per printed page: its name, the picture scaled to a landscape page, a page break."""
+    """One picture per printed page: its name, the picture scaled to the page, a page break."""
     ws = wb.create_sheet(title)
-    ws.column_dimensions["A"].width = 120
+    ws.column_dimensions["A"].width = 80 if portrait else 120
+    # 96 px per inch on screen; inside the margins an A4 page leaves about 10.2 x 6.6 inches landscape and
+    # 7.2 x 9.6 inches portrait (less the title row)
+    most_wide, most_high = (690, 900) if portrait else (940, 600)
     row = 1
     for name, png in pictures.items():
         put(ws, row, 1, name, font=Font(bold=True))
         image = Image(str(png))
-        # 96 px per inch on screen; a landscape A4 page leaves about 10.2 x 6.6 inches inside the margins
-        scale = min(1.0, 940 / image.width, 600 / image.height)
+        scale = min(1.0, most_wide / image.width, most_high / image.height)
         image.width, image.height = int(image.width * scale), int(image.height * scale)
         image.anchor = f"A{row + 1}"
         ws.add_image(image)
         row += math.ceil(image.height / 20) + 2  # rows of 15 pt (20 px)
         ws.row_breaks.append(Break(id=row - 1))
-    print_setup(ws, title=page_title, header_rows=0, portrait=False, subtitle=subtitle)
+    print_setup(ws, title=page_title, header_rows=0, portrait=portrait, subtitle=subtitle)
     ws.page_setup.fitToWidth = 1
+
+
+def _tall(png: Path) -> bool:
+    image = Image(str(png))
+    return image.height > image.width
 
 
 def dictionary(form: Form) -> pd.DataFrame:
@@ -441,10 +453,15 @@ def collaborator_workbook(
                 formats=computed_formats(frame),
             )
             about[name.capitalize()] = f"{extra_notes.get(name, '')} {_rows(frame).capitalize()}.".strip()
-    if plots:
-        _pictures(wb, "Forest plots", plots, page_title, review.title)
-        about["Forest plots"] = (
-            f"One forest plot per analysis with data, one per printed page ({len(plots)})."
+    wide = {name: png for name, png in plots.items() if not _tall(png)}
+    tall = {name: png for name, png in plots.items() if _tall(png)}  # one-page safety plots
+    if wide:
+        _pictures(wb, "Forest plots", wide, page_title, review.title)
+        about["Forest plots"] = f"One forest plot per analysis with data, one per printed page ({len(wide)})."
+    if tall:
+        _pictures(wb, "Safety plots", tall, page_title, review.title, portrait=True)
+        about["Safety plots"] = (
+            f"One page per adverse-event or safety analysis: every term and grade with its estimate ({len(tall)})."
         )
     if figures:
         _pictures(wb, "Risk-of-bias plots", figures, page_title, review.title)

@@ -284,7 +284,7 @@ def test_collaborator_workbook_prints(result):
         assert "Page &P of &N" in (ws.oddFooter.center.text, ws.oddFooter.right.text)
         assert ws.oddHeader.right.text == "&A"
         assert ws.page_margins.left == 0.5 and ws.page_margins.top == 0.75
-        if ws.title in ("README", "Forest plots", "Risk-of-bias plots"):
+        if ws.title in ("README", "Forest plots", "Safety plots", "Risk-of-bias plots"):
             continue
         width = sheet_width(ws)
         assert setup.orientation == ("portrait" if width <= PORTRAIT_CHARS else "landscape"), ws.title
