@@ -145,3 +145,17 @@ def test_safety_analyses_equal_metafor(result):
     # between doses, only one study gives counts for each item: k = 1, and the others are named with the reason
     row = safety.loc[("Adverse events, high vs standard dose", "side-effects")]
     assert row["k"] == 1
+
+
+def test_example_workbook_prints_each_plot_on_its_own_page(result):
+    import openpyxl
+
+    out = next(p for p in result.outputs if p.name == "review.xlsx")
+    wb = openpyxl.load_workbook(out)
+    forest, safety = wb["Forest plots"], wb["Safety plots"]
+    assert forest.page_setup.orientation == "landscape" and len(forest._images) == 7
+    assert safety.page_setup.orientation == "portrait" and len(safety._images) == 3  # one-page safety plots
+    for ws in (forest, safety):
+        assert len(ws.row_breaks.brk) == len(ws._images)
+    readme = {r[0]: r[1] for r in wb["README"].iter_rows(values_only=True) if r[0]}
+    assert readme["Safety plots"].endswith("(3).") and readme["Forest plots"].endswith("(7).")
