@@ -21,6 +21,7 @@ from . import __version__
 from .files import write_text
 from .forms import MISSING_CODES, Form
 from .issues import Report
+from .revman import revman_exports
 from .sheets import fit_rows, print_setup, put, save_workbook, write_csv, write_frame
 from .tables import count_columns
 
@@ -95,17 +96,19 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
         data = datasets[a.slug]
         counts = count_columns(data)
         usable = data.dropna(subset=counts)
-        if a.outcome is None:  # one analysis per term x grade: the CSV carries them, R pools by group
+        if len(usable) == 0:  # nothing to pool: pooled.csv says why
             continue
-        metafor = usable.rename(columns=_METAFOR)[["study_id", *[_METAFOR[c] for c in counts]]]
+        groups = [] if a.outcome is not None else ["outcome", "grade", "timepoint"]
+        metafor = usable.rename(columns=_METAFOR)[[*groups, "study_id", *[_METAFOR[c] for c in counts]]]
+        metafor = metafor.rename(columns={"outcome": "term"})
         if a.measure == "HR":  # meta's metagen takes the log HR and its standard error
             meta = usable.assign(seTE=usable["vi"] ** 0.5).rename(
                 columns={"study_id": "studlab", "yi": "TE"}
             )[["studlab", "TE", "seTE"]]
         else:
             meta = usable.rename(columns={**_META, "study_id": "studlab"})[
-                ["studlab", *[_META[c] for c in counts]]
-            ]
+                [*groups, "studlab", *[_META[c] for c in counts]]
+            ].rename(columns={"outcome": "term"})
         written.append(
             write_csv(metafor.rename(columns={"study_id": "study"}), folder / f"{a.slug}_metafor.csv")
         )
@@ -117,10 +120,31 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
         call = "rma.mh" if a.method == "MH" else "rma.peto" if a.method == "PETO" else "rma"
         extra = "" if call != "rma" else f', method="{a.method}", test="{a.test}"'
         measure = "" if call == "rma.peto" or a.measure == "HR" else f'measure="{a.measure}", '
+        options = "".join(
+            f", {k}={v}"
+            for k, v in (
+                ("level", f"{a.level:g}" if a.level != 95 else None),
+                ("add", f"{a.add:g}" if a.add is not None else None),
+                ("to", f'"{a.to}"' if a.to != "only0" else None),
+                ("drop00", str(a.drop00).upper() if a.drop00 is not None else None),
+            )
+            if v is not None
+        )
+        if groups:  # every term x grade: one fit per group, as the toolkit pooled them (safety.csv)
+            script += [
+                f"\n# {a.name}: one analysis per term x grade",
+                f'dat <- read.csv("{a.slug}_metafor.csv", na.strings = "")',
+                'dat$timepoint[is.na(dat$timepoint)] <- ""; dat$grade[is.na(dat$grade)] <- ""',
+                "for (d in split(dat, list(dat$term, dat$grade, dat$timepoint), drop = TRUE)) {",
+                f"  res <- {call}({measure}{args}, data=d, slab=study{extra}{options})",
+                '  cat(d$term[1], d$grade[1], d$timepoint[1], ": k =", res$k, " estimate", coef(res), " se", res$se, "\\n")',
+                "}",
+            ]
+            continue
         script += [
             "\n# " + " ".join(a.name.split()),  # one comment line: a newline in a name must not start R code
             f'dat <- read.csv("{a.slug}_metafor.csv")',
-            f"res <- {call}({measure}{args}, data=dat, slab=study{extra})",
+            f"res <- {call}({measure}{args}, data=dat, slab=study{extra}{options})",
             "print(res)",
             f"pred <- predict(res{_R_TRANSF[a.measure]})  # on the natural scale, as pooled.csv",
             "print(pred)",
@@ -137,67 +161,6 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
     written.append(folder / "analyses.R")
     write_text(folder / "analyses.R", "\n".join(script) + "\n")
     return written
-
-
-# --- RevMan Web -------------------------------------------------------------------------------------------------
-# RevMan Web imports study arms and arm-level study results as CSV, one row per arm of each study, with names
-# that must match the review's outcomes and interventions exactly (Cochrane RevMan knowledge base, "Data
-# extraction templates"). The column headers below follow the study-centric data package layout as written by
-# third-party code; no RevMan import could be run here to confirm them, so the README says so.
-
-REVMAN_ARMS = ["Study", "Arm", "Description", "Intervention"]
-REVMAN_RESULTS = [
-    "Study",
-    "Outcome",
-    "Data type",
-    "Effect measure",
-    "Arm",
-    "Reference arm",
-    "Sample size",
-    "Cases",
-    "Footnotes",
-]
-
-
-def revman_exports(
-    analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], arms: pd.DataFrame, folder: Path
-) -> list[Path]:
-    """study-arms.csv and study-results.csv (dichotomous, arm level) for the two-arm analyses."""
-    labels = {
-        (a["study_id"], a["arm_id"]): a
-        for a in arms.astype(object).where(arms.notna(), None).to_dict("records")
-    }
-    arm_rows, result_rows = {}, []
-    for a in analyses:
-        if a.one_arm or a.outcome is None or "events_e" not in datasets[a.slug].columns:
-            continue
-        for _, r in datasets[a.slug].dropna(subset=["events_e", "n_e", "events_c", "n_c"]).iterrows():
-            for side in ("e", "c"):
-                arm = r["experimental_arm" if side == "e" else "control_arm"]
-                info = labels.get((r["study_id"], arm), {})
-                arm_rows[(r["study_id"], arm)] = {
-                    "Study": r["study_id"],
-                    "Arm": arm,
-                    "Description": info.get("label") or "",
-                    "Intervention": info.get("intervention") or "",
-                }
-                result_rows.append(
-                    {
-                        "Study": r["study_id"],
-                        "Outcome": a.name,
-                        "Data type": "Dichotomous",
-                        "Effect measure": "",
-                        "Arm": arm,
-                        "Reference arm": "",
-                        "Sample size": int(r[f"n_{side}"]),
-                        "Cases": int(r[f"events_{side}"]),
-                        "Footnotes": "",
-                    }
-                )
-    return [
-        write_csv(pd.DataFrame(list(arm_rows.values()), columns=REVMAN_ARMS), folder / "study-arms.csv"),
-        write_csv(pd.DataFrame(result_rows, columns=REVMAN_RESULTS), folder / "study-results.csv"),
-    ]
 
 
 # --- Frictionless Data Package ---------------------------------------------------------------------------------
@@ -597,16 +560,7 @@ def export_all(
     figures = rob_figures(consensus.tables, out / "plots")
     written += figures.values()
     written += r_exports(list(review.analyses), datasets, out / "r")
-    from .outcomes import table_of_kind
-
-    arms_table = table_of_kind(review.form, "arms")
-    arms = pd.DataFrame(columns=["study_id", "arm_id"])
-    if arms_table in consensus.tables:
-        roles = review.form.table(arms_table).outcome.roles
-        arms = consensus.tables[arms_table].rename(
-            columns={roles["study"]: "study_id", roles["arm"]: "arm_id"}
-        )
-    written += revman_exports(list(review.analyses), datasets, arms, out / "revman")
+    written += revman_exports(review, datasets, tables, consensus, out / "revman")
     files = {name: f"consensus/{name}.csv" for name in consensus.tables}
     package = json.dumps(datapackage(review, files), indent=2, ensure_ascii=False) + "\n"
     write_text(out / "datapackage.json", package)

@@ -18,6 +18,7 @@ import yaml
 from .errors import FormError, UnreadableInput
 from .files import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_NODES, read_text
 from .issues import RULE_KINDS
+from .words import counted
 
 if TYPE_CHECKING:
     from .outcomes import OutcomeSpec
@@ -51,6 +52,7 @@ PROVENANCE_FIELDS: dict[str, dict[str, Any]] = {
 
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+DEFAULT_FORM = "oncology_trial.yaml"
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ class Form:
         return f"{self.name} v{self.version}"
 
     def __repr__(self) -> str:
-        return f"Form({self.label}: {len(self.tables)} tables, {len(self.rules)} rules)"
+        return f"Form({self.label}: {counted(len(self.tables), 'table')}, {counted(len(self.rules), 'rule')})"
 
     def _repr_html_(self) -> str:
         rows = "".join(
@@ -141,7 +143,7 @@ class Form:
             for t in self.tables.values()
         )
         return (
-            f"<p><b>{html.escape(self.title)}</b> ({html.escape(self.label)}, {len(self.rules)} rules)</p>"
+            f"<p><b>{html.escape(self.title)}</b> ({html.escape(self.label)}, {counted(len(self.rules), 'rule')})</p>"
             "<table><tr><th>sheet</th><th>key</th><th>fields</th><th>holds</th></tr>" + rows + "</table>"
         )
 
@@ -582,12 +584,13 @@ def _build_rule(rdoc: Any, tables: dict[str, Table]) -> Rule:
 
 
 def default_form_path() -> Path:
-    """The shipped oncology trial form (extraction_forms/oncology_trial.yaml in the repository)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (
-        here.parent / "extraction_forms" / "oncology_trial.yaml",
-        here / "forms_data" / "oncology_trial.yaml",
-    ):
-        if candidate.exists():
-            return candidate
-    raise FormError("the default form extraction_forms/oncology_trial.yaml was not found; pass --form FORM.")
+    """The shipped oncology trial form: extraction_forms/oncology_trial.yaml in the repository, which a wheel
+    carries as package data (review/forms_data/, see pyproject.toml), found with importlib.resources."""
+    from importlib.resources import files
+
+    packaged = files("review") / "forms_data" / DEFAULT_FORM
+    repository = Path(__file__).resolve().parent.parent / "extraction_forms" / DEFAULT_FORM
+    for candidate in (packaged, repository):
+        if candidate.is_file():
+            return Path(str(candidate))
+    raise FormError(f"the default form {DEFAULT_FORM} was not found; pass --form FORM.")

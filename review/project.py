@@ -8,12 +8,19 @@
 
     [[analysis]]
     name = "Partial response, high vs standard dose"
-    outcome = "partial response"                # an outcome of the meta-analysis-ready arm_outcomes table
-    timepoint = "primary report"                # optional; grade = "3-4" for adverse events
-    measure = "RR"                              # metafor's codes; PLO/PR/PAS/PFT for one arm
+    outcome = "partial response"                # omit it with table = an adverse-event or safety table to pool
+    timepoint = "primary report"                #   every term x grade; grade = "3-4" filters
+    measure = "RR"                              # the engine's measures (effects.MEASURES) and methods
     method = "REML"
-    test = "z"                                  # or "knha"
-    arms = { B2222 = ["600mg", "400mg"] }       # study -> [experimental, control], or study -> arm for one arm
+    experimental = { dose = ">= 600" }          # arm groups by rule over the arms' and studies' fields...
+    control = { dose = 400 }
+    arms = { B2222 = ["600mg", "400mg"] }       # ...or listed: study -> [experimental, control] (or one arm)
+    subgroup = "design"                         # subgroup_model = "common" (default) or "separate"
+    sensitivity = { leave_one_out = true, exclude = { rob_overall = "high" } }
+
+Every key is checked against ANALYSIS_KEYS (and REVIEW_KEYS, SENSITIVITY_KEYS): an unknown one is an error naming
+the file, the analysis and the key. Analyses draw on the tables the form's `outcome:` blocks declare
+(review/outcomes.py); analyses sharing an engine configuration are pooled in one vectorised call.
 
 `run()` validates, compares, reconciles, aggregates, pools, plots and exports, reporting each stage to an
 optional progress callback; it stops at the first stage that cannot go on with a ReviewError that says why.
@@ -41,6 +48,7 @@ from .issues import Report
 from .meta import METHODS, TESTS
 from .outcomes import KINDS, Settings, kind_of_measure, specs_of, table_of_kind
 from .tables import AnalysisTables, count_columns
+from .words import counted
 from .workbook import Extraction, UnreadableWorkbook, make_workbook, read_extraction
 
 CONFIG = "review.toml"
@@ -55,6 +63,7 @@ REVIEW_KEYS = (
     "derive_counts",
     "median_method",
     "ci_distribution",
+    "revman",
 )
 ANALYSIS_KEYS = (
     "name",
@@ -127,6 +136,7 @@ class Review:
     counts: str = (
         "unique"  # policy for counts derived from percentages: unique or nearest (derive.count_from)
     )
+    revman: dict[str, str] = field(default_factory=dict)  # revman = { intervention, comparison } names
     median_method: str = "shi2020"
     ci_distribution: str = "auto"
 
@@ -185,11 +195,22 @@ def load_review(folder: str | Path) -> Review:
     for key, allowed in (("median_method", tuple(MEDIAN_METHODS)), ("ci_distribution", CI_DISTRIBUTIONS)):
         if key in doc and doc[key] not in allowed:
             raise ReviewError(f"{path}: {key} = {doc[key]!r} is not one of {', '.join(allowed)}.")
+    revman = doc.get("revman", {})
+    if (
+        not isinstance(revman, dict)
+        or set(revman) - {"intervention", "comparison"}
+        or not all(isinstance(v, str) and v for v in revman.values())
+    ):
+        raise ReviewError(
+            f"{path}: [revman] takes intervention and comparison, the names of the review's interventions "
+            'in RevMan, e.g. intervention = "High-dose imatinib".'
+        )
     return Review(
         folder=folder,
         counts=counts,
         median_method=str(doc.get("median_method", "shi2020")),
         ci_distribution=str(doc.get("ci_distribution", "auto")),
+        revman={str(k): str(v) for k, v in revman.items()},
         title=str(doc.get("title") or folder.name),
         question=str(doc.get("question") or ""),
         form=form,
@@ -470,7 +491,8 @@ def init_review(
         f"reviewers = {json.dumps(names)}\n"
         'adjudication = "adjudication.xlsx"   # written by `review compare`, filled by the adjudicator\n\n'
         '# [[analysis]]\n# name = "Objective response"\n# outcome = "objective response"\n'
-        '# measure = "RR"\n# method = "REML"\n# arms = { STUDY_ID = ["experimental arm", "control arm"] }\n',
+        '# measure = "RR"\n# method = "REML"\n# experimental = { dose = ">= 600" }   # arms by rule, or listed:\n'
+        '# control = { dose = 400 }\n# arms = { STUDY_ID = ["experimental arm", "control arm"] }\n',
         encoding="utf-8",
     )
     return [folder / CONFIG, *written]
@@ -492,7 +514,7 @@ def _keep_decisions(path: Path, force: bool) -> None:
         decided = 0  # not readable as decisions: one of ours, left half-written, or damaged; ours to replace
     if decided:
         raise RefusedOutput(
-            f"{path}: holds {decided} decisions an adjudicator typed; a re-run would replace them. Move it "
+            f"{path}: holds decisions an adjudicator typed ({decided}); a re-run would replace them. Move it "
             "into the review folder and name it in review.toml (adjudication = ...), or pass --force."
         )
 
@@ -516,7 +538,7 @@ class RunResult:
         return not self.missing
 
     def __repr__(self) -> str:
-        return f"RunResult({self.review.title!r}: {len(self.outputs)} outputs, {len(self.pooled)} analyses)"
+        return f"RunResult({self.review.title!r}: {counted(len(self.outputs), 'output')}, {counted(len(self.pooled), 'analysis')})"
 
     def _repr_html_(self) -> str:
         import html
@@ -539,7 +561,7 @@ class RunResult:
         ]
         return (
             f"<p><b>{html.escape(self.review.title)}</b>: {html.escape(self.report.summary())}; "
-            f"{len(self.outputs)} outputs</p>" + shown.to_html(index=False, na_rep="")
+            f"{counted(len(self.outputs), 'output')}</p>" + shown.to_html(index=False, na_rep="")
         )
 
 
@@ -589,7 +611,7 @@ def run(
         shown = "; ".join(f"{i.where}: {i.code}" for i in report.errors[:10])
         more = f" (and {len(report.errors) - 10} more)" if len(report.errors) > 10 else ""
         raise ReviewError(
-            f"stopped at validation: {len(report.errors)} errors: {shown}{more}. "
+            f"stopped at validation: {counted(len(report.errors), 'error')}: {shown}{more}. "
             f"See them all with `review validate {' '.join(map(str, review.reviewers))}`."
         )
 
@@ -606,7 +628,7 @@ def run(
         decisions = read_decisions(outputs[0])  # nothing to adjudicate: the empty discrepancy workbook
     else:
         raise ReviewError(
-            f"stopped at reconcile: {len(comparison)} disagreements and no adjudication file; the "
+            f"stopped at reconcile: {counted(len(comparison), 'disagreement')} and no adjudication file; the "
             f"adjudicator fills the Decision, Adjudicator and Reason columns of "
             f"{out_dir / 'discrepancies.xlsx'}, saves it in {review.folder} and review.toml names it "
             "(adjudication = ...)."
@@ -867,16 +889,16 @@ def arm_dataset(
         for mask, text in ((~has, None), (has & missing, "value")):
             if mask.any():
                 part = data.loc[mask]
-                arm = "arm " + part[arm_col].astype(str) + ": "
-                why[mask] = (
-                    arm + "no row for " + part["outcome"].astype(str)
-                    if text is None
-                    else arm + part[f"note_{side}"].fillna("").replace("", "value missing")
-                ).to_numpy()
+                arm = "arm " + _text(part[arm_col]) + ": "  # object arrays: the notes' dtype varies by reader
+                if text is None:
+                    why[mask] = arm + "no row for " + _text(part["outcome"])
+                else:
+                    note = _text(part[f"note_{side}"])
+                    why[mask] = arm + np.where(note == "", "value missing", note)
         data[f"why_{side}"] = why
-    whys = [data[f"why_{s}"] for s, _ in sides]
+    whys = [data[f"why_{s}"].to_numpy(dtype=object) for s, _ in sides]
     note = (
-        whys[0]
+        pd.Series(whys[0], index=data.index, dtype=object)
         if len(whys) == 1
         else pd.Series(
             np.where(
@@ -887,7 +909,8 @@ def arm_dataset(
             index=data.index,
         )
     )
-    data["note"] = note
+    placed = data["pair_note"].fillna("").astype(str).to_numpy(dtype=object) == ""
+    data["note"] = np.where(placed, note.to_numpy(dtype=object), "")  # an unplaced pair: its own reason only
     if analysis.outcome is None:  # every outcome: a study giving none at all is still listed, with why
         lacking = pairs[~pairs["study_id"].isin(set(data["study_id"]))]
         if len(lacking):
@@ -937,6 +960,13 @@ def arm_dataset(
         data[k] = data[k].astype(object).where(data[k].notna(), "") if k in data.columns else ""
     types = {c: ("Int64" if c.startswith(("events", "n")) else "Float64") for c in value_cols}
     return data[[*out_cols, *value_cols, "note"]].astype(types)
+
+
+def _text(series: pd.Series) -> np.ndarray:
+    """Text as a numpy object array ('' for missing), whatever pandas string dtype it came in."""
+    return np.array(
+        ["" if v is None or v is pd.NA or v != v else str(v) for v in series.tolist()], dtype=object
+    )
 
 
 def _join(*parts) -> pd.Series:

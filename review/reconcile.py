@@ -52,6 +52,7 @@ from .issues import CODES, ERROR
 from .sheets import DECISION_FILL, HEADER_FILL, STALE_FILL, csv_bytes, put, save_workbook
 from .sheetscan import scan
 from .values import parse_value
+from .words import counted
 from .workbook import Extraction
 
 FORMAT = "review discrepancies 1"  # written to the hidden sheet, so a decisions file is recognised
@@ -476,7 +477,7 @@ def read_decisions(path: str | Path) -> Decisions:
     if problems:
         more = f" and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise ReviewError(
-            f"{path}: {len(problems)} decisions cannot be used: {'; '.join(problems[:10])}{more}."
+            f"{path}: {counted(len(problems), 'decision')} cannot be used: {'; '.join(problems[:10])}{more}."
         )
     return Decisions(
         path,
@@ -635,7 +636,7 @@ def reconcile(
     obsolete = [d for k, d in decisions.items.items() if d.choice and k not in current]
     if obsolete:
         notes.append(
-            f"{len(obsolete)} decisions concern values the reviewers now agree on and were not needed: "
+            f"{counted(len(obsolete), 'decision')} concern values the reviewers now agree on and were not needed: "
             + ", ".join(d.id for d in obsolete)
         )
     tables, trail = _build(comparison, chosen, dropped)
@@ -699,6 +700,22 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
                     continue
             record: dict[str, object] = dict(zip(table.key, key, strict=False))
             decided: dict[str, tuple[str, ...]] = {}  # field -> letters whose value an adjudicator took
+            for name in table.key:  # a row the reviewers filed under different keys (compare's key, moved)
+                u = units.get((table.name, key, name))
+                if u is not None and u.status == DISAGREE:
+                    d = chosen.get((table.name, key, name))
+                    record[name] = _decided(u, d, table.fields[name], [r.letter for r in reviewers])
+                    log(
+                        table.name,
+                        key,
+                        name,
+                        show(record[name]),
+                        DECIDED,
+                        u,
+                        d,
+                        taken=_taken(u, d, letters),
+                    )
+                    decided[name] = _taken(u, d, letters)
             for name, f in table.fields.items():
                 if name in table.key or name in comparison.annotations:
                     continue

@@ -23,7 +23,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from .errors import UnreadableInput
-from .files import MAX_CELL_CHARS, MAX_SHEET_ROWS
+from .files import MAX_CELL_CHARS, MAX_SHEET_COLUMNS, MAX_SHEET_ROWS
 
 _NS = {
     "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
@@ -43,6 +43,8 @@ _ERROR_TYPE = re.compile(rb'\bt="e"')
 _LONG_INLINE = re.compile(rb"<(?:\w+:)?t\b[^>]*>[^<]{%d,}" % (MAX_CELL_CHARS + 1))
 _SHARED = re.compile(rb"<(?:\w+:)?si>(.*?)</(?:\w+:)?si>", re.S)
 _TEXT = re.compile(rb"<(?:\w+:)?t\b[^>]*>([^<]*)</(?:\w+:)?t>")
+# A cell with content (a value, formula or inline text) in a column of three letters (AAA = 703 and beyond).
+_WIDE = re.compile(rb'<(?:\w+:)?c\s[^>]*?r="([A-Z]{3}\d+)"[^>/]*>\s*<(?:\w+:)?(?:v|f|is)[\s>]')
 _MERGED = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([^"]+)"')
 
 # Built-in number formats (ECMA-376 18.8.30) that matter here; custom ones are classified by their code.
@@ -152,6 +154,15 @@ def scan(path: Path, sheets: set[str] | None = None, max_rows: int = MAX_SHEET_R
                             cut = ends[-1].end() if ends else 0
                             data, tail = data[:cut], data[cut:]
                         _scan_chunk(data, facts, kinds, styled, long_shared, long_ref)
+                        wide = _WIDE.search(data)
+                        if (
+                            wide
+                        ):  # calamine would build a dense grid out to that column: gigabytes for one cell
+                            raise UnreadableInput(
+                                f"{path}: sheet '{name}' has a value at {wide.group(1).decode()}, beyond column "
+                                f"ZZ ({MAX_SHEET_COLUMNS} columns), the limit for a sheet; delete it (or move it "
+                                "next to the table) and save again."
+                            )
                         if facts.rows > max_rows:
                             raise UnreadableInput(
                                 f"{path}: sheet '{name}' has more than {max_rows:,} rows, the limit for a sheet; "

@@ -25,6 +25,7 @@ import pandas as pd
 
 from .derive import COUNT_POLICIES, Count, count_from, log_hr  # noqa: F401  (the public derivations)
 from .outcomes import ARM_OUTCOME_COLUMNS, FRAMES, Settings, build, specs_of  # noqa: F401
+from .words import counted
 
 
 @dataclass
@@ -64,7 +65,11 @@ class AnalysisTables:
         return self._groups[frame]
 
     def __repr__(self) -> str:
-        return "AnalysisTables(" + ", ".join(f"{k}={len(v)} rows" for k, v in self.frames_.items()) + ")"
+        return (
+            "AnalysisTables("
+            + ", ".join(f"{k}={counted(len(v), 'row')}" for k, v in self.frames_.items())
+            + ")"
+        )
 
 
 def analysis_tables(
@@ -140,7 +145,7 @@ def comparison_table(
                 notes.append(
                     f"arm {arm}: no row for {outcome}{where}"
                     if found.empty
-                    else f"arm {arm}: {len(found)} rows for {outcome}{where} (from "
+                    else f"arm {arm}: {counted(len(found), 'row')} for {outcome}{where} (from "
                     f"{', '.join(sorted(set(found['domain'])))}); choose one with domain = ..."
                 )
                 row[f"events_{side}"], row[f"n_{side}"] = None, None

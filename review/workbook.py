@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +24,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .errors import RefusedOutput, ReviewError, UnreadableInput
-from .files import MAX_CELL_CHARS, MAX_SHEET_ROWS, check_file, check_output, check_xlsx
+from .errors import ReviewError, UnreadableInput
+from .files import MAX_CELL_CHARS, MAX_SHEET_ROWS, check_file, check_xlsx
 from .forms import MISSING_CODES, Field, Form, Table
 from .issues import CODES, ERROR, FATAL, WARNING, Issue, Report
 from .schema import DTYPES
@@ -310,115 +310,6 @@ def _fill_rows(ws: Worksheet, t: Table, frame: pd.DataFrame) -> None:
     _print_rows(ws, len(t.fields), len(frame))
 
 
-def read_studies(path: str | Path) -> pd.DataFrame:
-    """Studies to pre-fill, from an RIS export (rispy) or a CSV whose headers are Studies fields or labels."""
-    path = check_file(path, "list of studies")
-    if path.suffix.lower() in (".ris", ".txt"):
-        import rispy
-
-        try:
-            with open(path, encoding="utf-8-sig") as fh:
-                entries = rispy.load(fh)
-        except (ValueError, OSError, UnicodeDecodeError) as exc:
-            raise UnreadableInput(f"{path}: not a readable RIS file ({exc}).") from None
-        rows = [_study_from_ris(e) for e in entries]
-    elif path.suffix.lower() == ".csv":
-        try:
-            with open(path, newline="", encoding="utf-8-sig") as fh:
-                rows = list(csv.DictReader(fh))
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise UnreadableInput(
-                f"{path}: not a readable UTF-8 CSV ({exc}); save it as CSV UTF-8."
-            ) from None
-    else:
-        raise UnreadableInput(f"{path}: give the included studies as .ris or .csv.")
-    if not rows:
-        raise UnreadableInput(f"{path}: no studies found.")
-    frame = pd.DataFrame(rows).fillna("")
-    if "study_id" not in frame.columns or (frame["study_id"] == "").any():
-        frame["study_id"] = _study_ids(frame)
-    if frame["study_id"].duplicated().any():
-        dupes = sorted(set(frame.loc[frame["study_id"].duplicated(), "study_id"]))
-        raise ReviewError(f"{path}: study ids {dupes} occur twice; make them unique.")
-    return frame
-
-
-def _study_from_ris(entry: dict) -> dict:
-    authors = entry.get("authors") or entry.get("first_authors") or []
-    year = str(entry.get("year") or entry.get("publication_year") or "")[:4]
-    journal = entry.get("secondary_title") or entry.get("journal_name") or entry.get("alternate_title3") or ""
-    pages = "-".join(p for p in (entry.get("start_page"), entry.get("end_page")) if p)
-    volume = entry.get("volume") or ""
-    issue = f"({entry['number']})" if entry.get("number") else ""
-    author_text = ", ".join(authors[:3]) + (", et al" if len(authors) > 3 else "")
-    citation = ". ".join(
-        p for p in (author_text, entry.get("title") or entry.get("primary_title"), journal) if p
-    )
-    citation += f" {year}" + (f";{volume}{issue}" if volume else "") + (f":{pages}" if pages else "") + "."
-    pmid = next(
-        (str(entry[k]) for k in ("accession_number", "pubmed_id") if str(entry.get(k, "")).isdigit()), ""
-    )
-    return {
-        "citation": citation.strip(),
-        "first_author": authors[0].split(",")[0].strip() if authors else "",
-        "year": year,
-        "doi": re.sub(
-            r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", entry.get("doi") or "", flags=re.IGNORECASE
-        ),
-        "pmid": pmid,
-    }
-
-
-def _study_ids(frame: pd.DataFrame) -> list[str]:
-    """'Surname Year', with a/b suffixes where two studies would share one."""
-    base = [f"{r.get('first_author') or 'Study'} {r.get('year') or ''}".strip() for _, r in frame.iterrows()]
-    counts = pd.Series(base).value_counts()
-    seen: dict[str, int] = {}
-    ids = []
-    for b in base:
-        if counts[b] > 1:
-            seen[b] = seen.get(b, 0) + 1
-            ids.append(f"{b}{chr(ord('a') + seen[b] - 1)}")
-        else:
-            ids.append(b)
-    return ids
-
-
-def make_study_workbooks(
-    form: Form,
-    studies: pd.DataFrame,
-    folder: str | Path,
-    *,
-    reviewer: str = "",
-    rows: int = DEFAULT_ROWS,
-    inputs: Sequence[str | Path] = (),
-    force: bool = False,
-) -> list[Path]:
-    """One workbook per study, each with its Studies row filled in; returns the paths written.
-
-    Every target is checked before any is written: none may be one of `inputs`, and none that exists is
-    replaced unless `force` (a reviewer may already have filled it in)."""
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise RefusedOutput(f"{folder}: is a file; give a folder for the per-study workbooks.")
-    targets = {}
-    for _, study in studies.iterrows():
-        name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(study["study_id"])).strip("_") or "study"
-        target = folder / f"{name}.xlsx"
-        if target in targets.values():
-            raise ReviewError(
-                f"studies {study['study_id']!r} and another give the same file name {target.name}."
-            )
-        targets[study.name] = check_output(target, inputs, force=force)
-    paths = []
-    for _, study in studies.iterrows():
-        frame = studies.loc[[study.name], [c for c in studies.columns if c in form.table("studies").fields]]
-        paths.append(
-            make_workbook(form, targets[study.name], reviewer=reviewer, data={"studies": frame}, rows=rows)
-        )
-    return paths
-
-
 # ================================================================================================================
 # Reading
 
@@ -437,9 +328,15 @@ class ExtractedTable:
     file: str
     sheet: str
     columns: dict[str, str]  # field -> column letter
+    # (row, field) -> where the value was before it was imported from another tool (review import's origins.csv)
+    origins: dict[tuple[int, str], str] = field(default_factory=dict)
 
     def cell(self, row: int, field: str) -> str:
         return f"{self.columns.get(field, '')}{row}"
+
+    def where(self, row: int, field: str) -> str:
+        """file:Sheet!A1 of a value, or, for an imported one, its origin in the other tool's export."""
+        return self.origins.get((row, field)) or f"{self.file}:{self.sheet}!{self.cell(row, field)}"
 
     def as_typed(self) -> pd.DataFrame:
         """The table as a reviewer typed it: values, with NR/NA where the codes stand (object columns)."""
@@ -581,7 +478,27 @@ def read_csv_folder(folder: str | Path, form: Form) -> Extraction:
                 file=str(path),
             )
         tables[t.name] = _read_rows(_csv_rows(path), t, str(path), "", issues, None, from_text=True)
+    _read_origins(folder / ORIGINS, tables)
     return Extraction(form, folder, "", form.version, tables, issues)
+
+
+ORIGINS = "origins.csv"  # written by review import (importers.py): each value's place in the tool's export
+
+
+def _read_origins(path: Path, tables: dict[str, ExtractedTable]) -> None:
+    if not path.is_file():
+        return
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            for r in csv.DictReader(fh):
+                et = tables.get(r.get("table") or "")
+                if et is None or not str(r.get("row", "")).isdigit():
+                    continue
+                sheet = f" sheet {unneutral(r['sheet'])}," if r.get("sheet") else ""
+                origin = f"{unneutral(r.get('file') or '')}:{sheet} row {r.get('source_row')}, column '{unneutral(r.get('column') or '')}'"
+                et.origins[(int(r["row"]), r.get("field") or "")] = origin
+    except (OSError, UnicodeDecodeError, csv.Error, KeyError):
+        return  # the origins are a courtesy: without them each value's place is its CSV cell
 
 
 def _csv_rows(path: Path) -> list[list[object]]:
@@ -736,6 +653,7 @@ def _read_rows(
             )
         else:
             columns[f.name] = i
+    _unheaded_values(rows, header, issue)
     missing_cols = [f for f in t.fields.values() if f.name not in columns]
     if missing_cols:
         where = f"sheet '{sheet}'" if sheet else "the header row"
@@ -796,6 +714,26 @@ def _read_rows(
     data = data.astype({n: DTYPES[t.fields[n].type] for n in t.fields})
     missing = pd.DataFrame({n: pd.Series(v, index=idx, dtype=object) for n, v in codes.items()}, index=idx)
     return ExtractedTable(t, data, missing.astype(str), file, sheet, letters)
+
+
+def _unheaded_values(rows: list[list[object]], header: list[object], issue) -> None:
+    """A value in a column without a header would be ignored: say where the first one is, per column."""
+    width = max((len(r) for r in rows), default=0)
+    for i in range(width):
+        if i < len(header) and header[i] not in ("", None):
+            continue
+        for r, row in enumerate(rows[1:], start=2):
+            value = row[i] if i < len(row) else None
+            if value not in ("", None) and not (isinstance(value, str) and not value.strip()):
+                ref = f"{get_column_letter(i + 1)}{r}"
+                issue(
+                    "unknown-column",
+                    ref,
+                    f"a value in column {get_column_letter(i + 1)}, which has no header, is ignored; move it to "
+                    "the column it belongs to (or to Comment)",
+                    str(value),
+                )
+                break
 
 
 def _cell(raw: object, f: Field, ref: str, facts: SheetFacts, from_text: bool) -> Parsed:

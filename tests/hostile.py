@@ -195,6 +195,14 @@ def million_rows(folder: Path) -> list[str]:
     return ["validate", str(_rewrite(_workbook(folder), "xl/worksheets/sheet4.xml", grow))]
 
 
+def value_in_the_last_column(folder: Path) -> list[str]:
+    """One stray value at XFD5000: loaded as a dense grid it took 20 s and 3.4 GB."""
+    return [
+        "validate",
+        str(_edit(_workbook(folder), lambda wb: wb["Adverse events"].__setitem__("XFD5000", "x"))),
+    ]
+
+
 def fifo_as_form(folder: Path) -> list[str]:
     return ["workbook", str(_fifo(folder / "form.yaml")), "-o", str(folder / "w.xlsx")]
 
@@ -260,6 +268,10 @@ def formula_without_value(folder: Path) -> list[str]:
         wb["Arms"]["H2"] = "=50+50"
 
     return ["validate", str(_edit(_workbook(folder), formula))]
+
+
+def value_without_header(folder: Path) -> list[str]:
+    return ["validate", str(_edit(_workbook(folder), lambda wb: wb["Arms"].__setitem__("AB3", "lost?")))]
 
 
 def meta_duplicate_columns(folder: Path) -> list[str]:
@@ -363,6 +375,16 @@ CASES = [
     Case("form not UTF-8", "traceback", form_not_utf8, 2, ["form.yaml", "UTF-8"]),
     Case("form nested", "traceback", form_nested, 2, ["form.yaml", "32 levels"]),
     Case("a sheet of 1,000,000 rows", "hang", million_rows, 2, ["sheet 'Arms'", "500,000 rows"]),
+    Case(
+        "a value at XFD5000", "hang", value_in_the_last_column, 2, ["sheet 'Adverse events'", "XFD5000", "ZZ"]
+    ),
+    Case(
+        "a value under no header",
+        "loss",
+        value_without_header,
+        0,
+        ["unknown-column", "Arms!AB3", "no header"],
+    ),
     Case("a pipe as the form", "hang", fifo_as_form, 2, ["form.yaml", "not a regular file"]),
     Case("a billion-laughs form", "hang", billion_laughs, 2, ["form.yaml", "aliases"]),
     Case("a pipe as review.toml", "hang", fifo_as_review_toml, 2, ["review.toml", "not a regular file"]),

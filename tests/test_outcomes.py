@@ -456,6 +456,12 @@ def test_outputs(result):
         "sd2i",
         "n2i",
     ]
+    script = (out / "r" / "analyses.R").read_text(encoding="utf-8")
+    assert 'res <- rma.mh(measure="RR", ai=ai, n1i=n1i, ci=ci, n2i=n2i, data=d, slab=study)' in script
+    assert "for (d in split(dat, list(dat$term, dat$grade, dat$timepoint), drop = TRUE))" in script
+    tox = pd.read_csv(out / "r" / "toxicity_rr_metafor.csv")
+    assert tox.columns.tolist()[:4] == ["term", "grade", "timepoint", "study"] and len(tox) == 8
+    assert not (out / "r" / "ambiguous_arms_metafor.csv").exists()
     import openpyxl
 
     wb = openpyxl.load_workbook(out / "review.xlsx", read_only=True)
@@ -576,3 +582,46 @@ def test_every_kind_and_role_is_documented():
             assert f"`{role.name}`" in row, (kind.name, role.name)
         for option in kind.options:
             assert f"`{option}`" in row, (kind.name, option)
+
+
+def test_rules_match_values_lists_and_comparisons():
+    from review.project import Analysis, arm_pairs, matches
+
+    arms = pd.DataFrame(
+        {
+            "study_id": ["A", "A", "A", "B", "B", "C"],
+            "arm_id": ["hi", "lo", "all", "800", "400", "only"],
+            "dose": [800, 400, None, 800, 400, 600],
+            "schedule": ["Once daily", "once daily", None, "twice daily", "once daily", "once daily"],
+            "pooled": [False, False, True, False, False, False],
+        }
+    )
+    assert matches(arms, {"dose": ">= 600"}).tolist() == [True, False, False, True, False, True]
+    assert matches(arms, {"schedule": "ONCE DAILY", "dose": [400, 600]}).tolist() == [
+        False,
+        True,
+        False,
+        False,
+        True,
+        True,
+    ]
+    assert matches(arms, {"pooled": True}).tolist() == [False, False, True, False, False, False]
+    two = Analysis(
+        "x",
+        "r",
+        "RR",
+        "REML",
+        "z",
+        {"B": ("400", "800")},
+        groups={"experimental": {"dose": ">= 800"}, "control": {"dose": "<= 400"}},
+    )
+    pairs = arm_pairs(two, arms).set_index("study_id")
+    # A's pooled 'all' row is not an arm of any group unless a rule asks for it; B listed by hand wins;
+    # C has no control arm, so it is not part of the comparison
+    assert pairs.loc["A", ["experimental_arm", "control_arm"]].tolist() == ["hi", "lo"]
+    assert pairs.loc["B", ["experimental_arm", "control_arm"]].tolist() == ["400", "800"]
+    assert "C" not in pairs.index
+    one = Analysis("p", "r", "PLO", "REML", "z", {}, groups={"arm": {"schedule": "once daily"}})
+    pairs = arm_pairs(one, arms).set_index("study_id")
+    assert pairs.loc["A", "pair_note"] == "2 arms match arm (hi, lo); list the study under arms = {...}"
+    assert pairs.loc["B", "experimental_arm"] == "400" and pairs.loc["C", "experimental_arm"] == "only"

@@ -314,7 +314,11 @@ def test_rerun_reuses_its_folder_but_keeps_decisions_and_foreign_folders(risky_r
     wb.save(out / "discrepancies.xlsx")
     kept = hashlib.sha256((out / "discrepancies.xlsx").read_bytes()).hexdigest()
     again = runner.invoke(app, ["run", str(folder), "--out", str(out)])
-    assert again.exit_code == 2 and "holds 1 decisions" in again.output and "--force" in again.output
+    assert (
+        again.exit_code == 2
+        and "holds decisions an adjudicator typed (1)" in again.output
+        and "--force" in again.output
+    )
     assert hashlib.sha256((out / "discrepancies.xlsx").read_bytes()).hexdigest() == kept
     foreign = tmp_path / "papers"
     foreign.mkdir()
@@ -322,3 +326,23 @@ def test_rerun_reuses_its_folder_but_keeps_decisions_and_foreign_folders(risky_r
     refused = runner.invoke(app, ["run", str(folder), "--out", str(foreign)])
     assert refused.exit_code == 2 and "did not write" in refused.output
     assert (foreign / "draft.docx").read_bytes() == b"mine"
+
+
+def test_per_study_workbooks_and_init_never_replace_a_filled_workbook(tmp_path):
+    studies = tmp_path / "studies.csv"
+    studies.write_text("study_id,citation\nS1,A trial\nS2,Another\n", encoding="utf-8")
+    out = tmp_path / "per_study"
+    args = ["workbook", str(FORM_PATH), "-o", str(out), "--studies", str(studies), "--per-study"]
+    assert runner.invoke(app, args).exit_code == 0
+    filled = hashlib.sha256((out / "S2.xlsx").read_bytes()).hexdigest()
+    again = runner.invoke(app, args)
+    assert again.exit_code == 2 and "S1.xlsx: already exists" in again.output
+    assert hashlib.sha256((out / "S2.xlsx").read_bytes()).hexdigest() == filled
+    assert runner.invoke(app, [*args, "--force"]).exit_code == 0
+    folder = tmp_path / "rev"
+    folder.mkdir()
+    (folder / "reviewer_a.xlsx").write_bytes(b"a reviewer's work")
+    result = runner.invoke(app, ["init", str(folder)])
+    assert result.exit_code == 2 and "reviewer_a.xlsx: already exists" in result.output
+    assert (folder / "reviewer_a.xlsx").read_bytes() == b"a reviewer's work"
+    assert not (folder / "review.toml").exists()

@@ -13,13 +13,12 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from review.errors import UnreadableInput
+from review.studies import make_study_workbooks, read_studies
 from review.workbook import (
     UnreadableWorkbook,
     annotate_workbook,
-    make_study_workbooks,
     make_workbook,
     read_csv_folder,
-    read_studies,
     read_workbook,
 )
 
