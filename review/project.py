@@ -531,6 +531,11 @@ class RunResult:
     safety: pd.DataFrame = field(default_factory=pd.DataFrame)
     subgroups: pd.DataFrame = field(default_factory=pd.DataFrame)
     sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    missing: list[str] = field(default_factory=list)  # what keeps the review from being complete
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
 
     def __repr__(self) -> str:
         return f"RunResult({self.review.title!r}: {counted(len(self.outputs), 'output')}, {counted(len(self.pooled), 'analysis')})"
@@ -610,6 +615,8 @@ def run(
             f"See them all with `review validate {' '.join(map(str, review.reviewers))}`."
         )
 
+    _check_extracted(review, extractions)
+
     step("compare")
     comparison = compare(extractions)
     outputs = [write_discrepancies(comparison, out_dir / "discrepancies.xlsx")]
@@ -645,7 +652,14 @@ def run(
         results=results,
     )
     return RunResult(
-        review, report, outputs, results.pooled, results.safety, results.subgroups, results.sensitivity
+        review,
+        report,
+        outputs,
+        results.pooled,
+        results.safety,
+        results.subgroups,
+        results.sensitivity,
+        missing=incomplete(review, results.pooled),
     )
 
 
@@ -750,6 +764,45 @@ def _kind_of(analysis: Analysis, form: Form) -> str:
         KINDS[s.kind].frame for s in specs_of(form).values() if analysis.measure in KINDS[s.kind].measures
     }
     return frames.pop() if len(frames) == 1 else "arm_outcomes"
+
+
+def _check_extracted(review: Review, extractions: list[Extraction]) -> None:
+    """Stop, naming the workbooks, when nothing (or only one reviewer's part) has been extracted yet."""
+    rows = {
+        path.name: sum(len(t.data) for t in x.tables.values())
+        for path, x in zip(review.reviewers, extractions, strict=True)
+    }
+    empty = [name for name, n in rows.items() if n == 0]
+    if not empty:
+        return
+    if len(empty) == len(rows):
+        raise ReviewError(
+            f"stopped at validation: nothing extracted yet: {', '.join(empty)} "
+            f"{'has' if len(empty) == 1 else 'have'} no rows. Each reviewer enters the included studies "
+            "(Studies sheet first), then run again."
+        )
+    done = ", ".join(f"{name} ({n} rows)" for name, n in rows.items() if n)
+    raise ReviewError(
+        f"stopped at validation: {', '.join(empty)} {'has' if len(empty) == 1 else 'have'} no rows yet while "
+        f"{done} {'is' if len(rows) - len(empty) == 1 else 'are'} filled in; every reviewer extracts every study "
+        "independently, so finish the extraction (or list only the finished workbooks under reviewers in "
+        f"{CONFIG}) and run again."
+    )
+
+
+def incomplete(review: Review, pooled: pd.DataFrame) -> list[str]:
+    """What a run could not do that a finished review would: no analysis defined, analyses with no data."""
+    if not review.analyses:
+        return [
+            f"{review.folder / CONFIG} defines no [[analysis]], so nothing was pooled: add one per outcome "
+            "(name, outcome, measure, arms; see the commented example in the file)."
+        ]
+    missing = []
+    for _, r in pooled.iterrows():
+        if not r.get("k"):
+            left = r.get("studies_left_out") or "no study"
+            missing.append(f"analysis {r['analysis']!r}: no study has usable data ({left}).")
+    return missing
 
 
 def analysis_data(analysis: Analysis, tables: AnalysisTables) -> pd.DataFrame:

@@ -35,6 +35,8 @@ from .sheets import (
     KEY_FILL,
     REQUIRED_FILL,
     WARNING_FILL,
+    fit_rows,
+    print_setup,
     put,
     save_workbook,
     unneutral,
@@ -97,7 +99,7 @@ def make_workbook(
 
 def _instructions_sheet(ws: Worksheet, form: Form, reviewer: str) -> None:
     ws.column_dimensions["A"].width = 24
-    ws.column_dimensions["B"].width = 100
+    ws.column_dimensions["B"].width = 62  # with A, a portrait page's width
     put(ws, 1, 1, form.title, font=Font(bold=True, size=14))
     meta = [
         ("Form", form.name),
@@ -146,7 +148,14 @@ def _instructions_sheet(ws: Worksheet, form: Form, reviewer: str) -> None:
         put(ws, i, 1, a, font=Font(bold=bool(a)))
         put(ws, i, 2, b)
         ws.cell(row=i, column=2).alignment = Alignment(wrap_text=True, vertical="top")
+        ws.cell(row=i, column=1).alignment = Alignment(wrap_text=True, vertical="top")
     ws.sheet_view.showGridLines = False
+    fit_rows(ws)
+    print_setup(ws, title=_page_title(form), header_rows=0, portrait=True, subtitle=form.title)
+
+
+def _page_title(form: Form) -> str:
+    return f"form {form.name} version {form.version}"
 
 
 def _write_lists(ws: Worksheet, form: Form) -> dict[tuple[str, str], str]:
@@ -190,7 +199,17 @@ def _table_sheet(ws: Worksheet, form: Form, t: Table, list_ranges: dict, rows: i
         ws.add_data_validation(dv)
     ws.freeze_panes = ws.cell(row=2, column=len(t.key) + 1)
     ws.auto_filter.ref = f"A1:{get_column_letter(len(t.fields))}1"
-    ws.row_dimensions[1].height = 32
+    fit_rows(ws, 1, 1)
+    ws.row_dimensions[1].height = max(32, ws.row_dimensions[1].height or 0)
+    print_setup(ws, title=_page_title(form), key_columns=len(t.key), subtitle=form.title)
+    ws.print_options.gridLines = True  # on paper, the empty rows are boxes to write in
+    _print_rows(ws, len(t.fields), 0)
+
+
+def _print_rows(ws: Worksheet, columns: int, filled: int) -> None:
+    """Print the header and the filled rows, or 15 empty rows of a blank sheet: not the hundreds of formatted
+    empty rows kept for typing."""
+    ws.print_area = f"A1:{get_column_letter(columns)}{1 + (filled or 15)}"
 
 
 def _validation(form: Form, t: Table, f: Field, letter: str, list_ranges: dict, last: int) -> DataValidation:
@@ -232,15 +251,32 @@ def _validation(form: Form, t: Table, f: Field, letter: str, list_ranges: dict, 
     return dv
 
 
+_FORMAT_HINTS = {
+    "doi": "Type the DOI as 10.xxxx/... (without https://doi.org/)",
+    "pmid": "Type the PubMed id: digits only",
+    "nct": "Type the registry id, e.g. NCT01234567",
+    "year": "Type the year as four digits",
+}
+
+
 def _expected(f: Field, key: bool) -> str:
+    """What the cell takes, in the words of its type: the input message's last sentence and the error text."""
     if f.type in ("category", "boolean"):
         what = "Pick a value from the list"
     elif f.references:
         what = f"Pick an id that exists on sheet {f.references[0]}"
+    elif f.format in _FORMAT_HINTS:
+        what = _FORMAT_HINTS[f.format]
     elif f.type == "integer":
         what = "Type a whole number"
-    else:
+    elif f.type == "percent":
+        what = "Type a number of percent (49.3 for 49.3%, not 0.493)"
+    elif f.type == "number":
         what = "Type a number"
+    elif f.type == "date":
+        what = "Type a date as YYYY-MM-DD, or YYYY-MM or YYYY when the report gives no more"
+    else:
+        what = "Type text" if key else "Type the text as the report gives it"
     if f.numeric and (f.min is not None or f.max is not None):
         lo = "" if f.min is None else f" from {f.min:g}"
         hi = "" if f.max is None else f" to {f.max:g}"
@@ -271,6 +307,7 @@ def _fill_rows(ws: Worksheet, t: Table, frame: pd.DataFrame) -> None:
             if hasattr(value, "item"):  # numpy scalar -> python
                 value = value.item()
             put(ws, r, col, value)
+    _print_rows(ws, len(t.fields), len(frame))
 
 
 # ================================================================================================================
