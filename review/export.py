@@ -71,6 +71,10 @@ _R_TRANSF = {
     "PLO": ", transf=transf.ilogit",
     "PAS": ", transf=transf.iarcsin",
     "PFT": ", transf=transf.ipft.hm, targs=list(ni=dat$ni)",
+    "PETO": ", transf=exp",
+    "MD": "",
+    "SMD": "",
+    "GEN": "",
 }
 
 
@@ -314,11 +318,6 @@ def _pictures(
     ws.page_setup.fitToWidth = 1
 
 
-def _tall(png: Path) -> bool:
-    image = Image(str(png))
-    return image.height > image.width
-
-
 def dictionary(form: Form) -> pd.DataFrame:
     """The data dictionary, made from the form."""
     rows = []
@@ -416,8 +415,11 @@ def collaborator_workbook(
                 formats=computed_formats(frame),
             )
             about[name.capitalize()] = f"{extra_notes.get(name, '')} {_rows(frame).capitalize()}.".strip()
-    wide = {name: png for name, png in plots.items() if not _tall(png)}
-    tall = {name: png for name, png in plots.items() if _tall(png)}  # one-page safety plots
+    every_term = {
+        a.name for a in review.analyses if a.outcome is None
+    }  # one safety plot each, portrait pages
+    wide = {name: png for name, png in plots.items() if name not in every_term}
+    tall = {name: png for name, png in plots.items() if name in every_term}
     if wide:
         _pictures(wb, "Forest plots", wide, page_title, review.title)
         about["Forest plots"] = f"One forest plot per analysis with data, one per printed page ({len(wide)})."

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from . import __version__
+from .meta import RANDOM_EFFECTS
 
 if TYPE_CHECKING:  # annotations only: methods sits at the end of the pipeline
     from .compare import Comparison
@@ -36,6 +37,10 @@ MEASURES = {
         "proportion, analysed with the Freeman-Tukey double arcsine transformation and back-transformed with "
         "the harmonic mean of the sample sizes"
     ),
+    "PETO": "Peto odds ratio",
+    "MD": "mean difference",
+    "SMD": "standardised mean difference (Hedges' g, bias-corrected)",
+    "GEN": "effect as reported (generic inverse variance)",
 }
 MODELS = {
     "EE": "a common-effect (inverse-variance) model",
@@ -44,10 +49,17 @@ MODELS = {
     "DL": "a random-effects model with the DerSimonian-Laird estimator of tau\u00b2",
     "REML": "a random-effects model with the restricted maximum-likelihood (REML) estimator of tau\u00b2",
     "PM": "a random-effects model with the Paule-Mandel estimator of tau\u00b2",
+    "HE": "a random-effects model with the Hedges estimator of tau\u00b2",
+    "HS": "a random-effects model with the Hunter-Schmidt estimator of tau\u00b2",
+    "SJ": "a random-effects model with the Sidik-Jonkman estimator of tau\u00b2",
+    "ML": "a random-effects model with the maximum-likelihood estimator of tau\u00b2",
+    "EB": "a random-effects model with the empirical Bayes estimator of tau\u00b2",
 }
 TESTS = {
     "z": "Wald-type z tests and confidence intervals",
     "knha": "the Hartung-Knapp-Sidik-Jonkman method for tests and confidence intervals",
+    "t": "t tests and confidence intervals (k - 1 degrees of freedom)",
+    "adhoc": "the Hartung-Knapp-Sidik-Jonkman method with its ad hoc correction (a standard error never smaller than the unadjusted one)",
 }
 COUNT_MEASURES = ("RR", "OR", "RD", "PLO", "PR", "PAS", "PFT")
 
@@ -247,7 +259,7 @@ def heterogeneity_sentence(analyses: Sequence[Analysis], rows: Mapping[str, pd.S
     pooled = [a for a in analyses if a.name in rows and _k(rows[a.name]) >= 2]
     if not pooled:
         return ""
-    random = [a for a in pooled if a.method in ("DL", "REML", "PM")]
+    random = [a for a in pooled if a.method in RANDOM_EFFECTS]
     text = "Heterogeneity was quantified with Cochran's Q, I\u00b2" + (
         " and tau\u00b2, with a 95% prediction interval for random-effects models" if random else ""
     )
@@ -310,6 +322,8 @@ def safety_sentence(a: Analysis, rows: pd.DataFrame) -> str:
     )
     if single:
         text += f", {single} reported by one study only and not pooled"
+    if none := int((k == 0).sum()):
+        text += f", {none} with no study giving usable counts (the safety table says why)"
     text += "; terms matched on the CTCAE term where given, otherwise on the reported term."
     if a.method in ("MH", "PETO"):
         text += (

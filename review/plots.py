@@ -520,12 +520,16 @@ def safety_plot(
     if len(rows) > max_rows:
         size = rows["n_e"].fillna(0) + rows["n_c"].fillna(0) if "n_e" in rows else rows["n"].fillna(0)
         rows = rows.assign(_size=size).nlargest(max_rows, "_size").drop(columns="_size")
-    rows = rows.sort_values(["term", "grade"], kind="stable").reset_index(drop=True)
+    rows = rows.sort_values(  # alphabetical whatever the case a term was typed in
+        ["term", "grade"], kind="stable", key=lambda c: c.astype(str).str.casefold()
+    ).reset_index(drop=True)
     measure = str(rows["measure"].dropna().iloc[0]) if rows["measure"].notna().any() else "RR"
     ratio = measure_info(measure).natural == "exp"
     n = len(rows)
-    fig = ReviewFigure(figsize=(8.27, 11.69))  # one A4 page
-    ax = fig.add_axes((0.52, 0.06, 0.26, 0.86))
+    # A4 wide; as tall as the rows need, at most one A4 page (a few rows are not spread over a whole page)
+    height = min(11.69, 1.7 + 0.26 * (n + 1))
+    fig = ReviewFigure(figsize=(8.27, height))
+    ax = fig.add_axes((0.42, 0.9 / height, 0.24, 1 - 1.6 / height))
     y = np.arange(n)[::-1].astype(float)
     est = pd.to_numeric(rows["estimate"], errors="coerce").to_numpy(float)
     low = pd.to_numeric(rows["ci_low"], errors="coerce").to_numpy(float)
@@ -553,24 +557,27 @@ def safety_plot(
     header = ax.get_ylim()[1] - 0.2
     for x, label in (
         (0.02, "Term"),
-        (0.30, "Grade"),
-        (0.38, "k"),
-        (0.80, "Estimate [CI]"),
-        (0.92, "Events/N"),
+        (0.27, "Grade"),
+        (0.37, "k"),
+        (0.68, "Estimate [CI]"),
+        (0.85, "Events/N"),
     ):
         ax.text(x, header, label, transform=text, fontweight="bold", fontsize=size, va="bottom")
     for i, r in rows.iterrows():
         cell = {"transform": text, "fontsize": size, "va": "center"}
-        ax.text(0.02, y[i], str(r["term"])[:40], **cell)
-        ax.text(0.30, y[i], "" if pd.isna(r["grade"]) else str(r["grade"]), **cell)
-        ax.text(0.38, y[i], "" if pd.isna(r["k"]) else f"{int(r['k'])}", **cell)
-        ax.text(0.80, y[i], _interval(est[i], low[i], high[i]) if ok[i] else "not estimable", **cell)
+        term = str(r["term"])
+        ax.text(0.02, y[i], term if len(term) <= 34 else term[:33] + "\u2026", **cell)
+        ax.text(0.27, y[i], "" if pd.isna(r["grade"]) else str(r["grade"])[:12], **cell)
+        ax.text(0.37, y[i], "" if pd.isna(r["k"]) else f"{int(r['k'])}", **cell)
+        none = not pd.isna(r["k"]) and int(r["k"]) == 0
+        estimate = _interval(est[i], low[i], high[i]) if ok[i] else "not estimable"
+        ax.text(0.68, y[i], "no usable counts" if none else estimate, **cell)
         counts = (
             f"{_count(r['events_e'])}/{_count(r['n_e'])} vs {_count(r['events_c'])}/{_count(r['n_c'])}"
             if two
             else f"{_count(r.get('events'))}/{_count(r.get('n'))}"
         )
-        ax.text(0.92, y[i], counts, **cell)
+        ax.text(0.85, y[i], "" if none else counts, **cell)
     shown = f" ({n} of {len(safety)} rows, the largest)" if len(safety) > n else ""
     fig.suptitle((title or "Safety summary") + shown, fontsize="medium")
     if path is not None:

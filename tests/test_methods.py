@@ -257,3 +257,13 @@ def test_safety_analyses_are_described_per_term_with_how_many_pooled(run_objects
     assert sentence in o.text and "Cochrane Handbook" not in sentence  # REML: no MH/Peto note
     mh = safety_sentence(dataclasses.replace(a, method="MH"), rows.assign(k=2))
     assert "not pooled" not in mh and "without continuity correction" in mh
+
+
+def test_every_measure_method_and_test_of_the_engine_has_words():
+    from review import methods
+    from review.effects import MEASURES
+    from review.meta import METHODS, TESTS
+
+    assert set(MEASURES) <= set(methods.MEASURES)
+    assert set(METHODS) <= set(methods.MODELS)
+    assert set(TESTS) <= set(methods.TESTS)
