@@ -481,6 +481,32 @@ def collaborator_workbook(
     return path
 
 
+def forest_plots(review: Review, datasets: Mapping[str, pd.DataFrame], folder: Path) -> dict[str, Path]:
+    """One forest plot per declared analysis (the plots a reader looks at), as folder/SLUG.png."""
+    from .plots import forest_plot
+
+    plots: dict[str, Path] = {}
+    for a in review.analyses:
+        data = datasets[a.slug]
+        counts = count_columns(data)
+        usable = data.dropna(subset=counts)[["study_id", *counts]]
+        if len(usable) == 0:
+            continue
+        fig = forest_plot(
+            usable,
+            a.measure,
+            a.method,
+            test=a.test,
+            study="study_id",
+            title=a.name,
+            path=folder / f"{a.slug}.png",
+            single_study="keep",
+        )
+        plots[a.name] = folder / f"{a.slug}.png"
+        fig.clear()
+    return plots
+
+
 # --- Everything --------------------------------------------------------------------------------------------------
 
 
@@ -496,7 +522,6 @@ def export_all(
     datasets: Mapping[str, pd.DataFrame],
 ) -> list[Path]:
     """Write every output of a run into `out`; returns the paths written."""
-    from .plots import forest_plot
     from .reconcile import write_consensus
 
     written = write_consensus(consensus, out / "consensus")
@@ -505,26 +530,8 @@ def export_all(
     written.append(write_csv(pooled, out / "pooled.csv"))
     for a in review.analyses:  # every study each analysis asked for, with why any was left out
         written.append(write_csv(datasets[a.slug], out / "analyses" / f"{a.slug}.csv"))
-    plots: dict[str, Path] = {}
-    for a in review.analyses:
-        data = datasets[a.slug]
-        counts = count_columns(data)
-        usable = data.dropna(subset=counts)[["study_id", *counts]]
-        if len(usable) == 0:
-            continue
-        fig = forest_plot(
-            usable,
-            a.measure,
-            a.method,
-            test=a.test,
-            study="study_id",
-            title=a.name,
-            path=out / "plots" / f"{a.slug}.png",
-            single_study="keep",
-        )
-        plots[a.name] = out / "plots" / f"{a.slug}.png"
-        written.append(plots[a.name])
-        fig.clear()
+    plots = forest_plots(review, datasets, out / "plots")
+    written += plots.values()
     written += r_exports(list(review.analyses), datasets, out / "r")
     written += revman_exports(list(review.analyses), datasets, consensus.tables["arms"], out / "revman")
     files = {name: f"consensus/{name}.csv" for name in consensus.tables}

@@ -306,7 +306,7 @@ def run(folder: str | Path, out: str | Path | None = None, progress: Progress | 
             f"{out_dir / 'discrepancies.xlsx'}, saves it in {review.folder} and review.toml names it "
             "(adjudication = ...)."
         )
-    consensus = reconcile(extractions, decisions)
+    consensus = reconcile(extractions, decisions, comparison=comparison)
 
     step("aggregate")
     tables = analysis_tables(consensus.tables, counts=review.counts)
