@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from .errors import ReviewError
+from .errors import EXIT_USAGE, ReviewError
 from .forms import default_form_path, load_form
 from .issues import ERROR, FATAL, Report, catalogue_markdown
 
@@ -55,7 +55,7 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
                 highlight=False,
                 soft_wrap=True,
             )
-            raise typer.Exit(1) from None
+            raise typer.Exit(EXIT_USAGE) from None
 
     return wrapper
 
@@ -66,8 +66,17 @@ FormOption = Annotated[
 ]
 
 
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Replace outputs that already exist (inputs are never replaced).")
+]
+
+
 def _form(path: Path | None):
     return load_form(path or default_form_path())
+
+
+def _form_path(path: Path | None) -> list[Path]:
+    return [path or default_form_path()]
 
 
 @app.command()
@@ -86,16 +95,23 @@ def workbook(
     per_study: Annotated[
         bool, typer.Option("--per-study", help="One workbook per study (needs --studies).")
     ] = False,
+    force: ForceOption = False,
 ) -> None:
-    """Make a reviewer workbook from an extraction form."""
+    """Make a reviewer workbook from an extraction form. An existing workbook is never replaced without --force."""
+    from .files import check_output
     from .workbook import make_study_workbooks, make_workbook, read_studies
 
+    inputs = [form, *([studies] if studies else [])]
+    if not per_study:
+        check_output(output, inputs, force=force)
     the_form = load_form(form)
     included = read_studies(studies) if studies else None
     if per_study:
         if included is None:
             raise ReviewError("--per-study needs --studies FILE (.ris or .csv) listing the included studies.")
-        paths = make_study_workbooks(the_form, included, output, reviewer=reviewer)
+        paths = make_study_workbooks(
+            the_form, included, output, reviewer=reviewer, inputs=inputs, force=force
+        )
         out.print(f"Wrote {len(paths)} workbooks to {output}/ (form {the_form.label}).")
         return
     if output.suffix.lower() != ".xlsx":
@@ -123,11 +139,21 @@ def validate(
             help="Folder for copies of the workbooks with each issue's cell highlighted and commented."
         ),
     ] = None,
+    force: ForceOption = False,
 ) -> None:
     """Check reviewer workbooks. Exit code 0: no errors (warnings allowed); 1: errors; 2: unreadable input."""
+    from .files import check_output
     from .validate import validate_files, write_report
     from .workbook import annotate_workbook
 
+    read = [*inputs, *_form_path(form)]
+    if report:
+        check_output(report, read, force=force)
+    marked = {path: annotate / f"{path.stem}.checked.xlsx" for path in inputs} if annotate else {}
+    for target in marked.values():
+        check_output(target, [*read, *([report] if report else [])], force=force)
+    if len(set(marked.values())) < len(marked):
+        raise ReviewError("--annotate: two inputs have the same file name; annotate them in separate runs.")
     the_form = _form(form)
     result = validate_files(inputs, the_form)
     _render_issues(result)
@@ -137,7 +163,7 @@ def validate(
     if annotate:
         for path in inputs:
             if path.is_file() and not any(i.file == str(path) and i.severity == FATAL for i in result):
-                target = annotate_workbook(path, result, annotate / f"{path.stem}.checked.xlsx")
+                target = annotate_workbook(path, result, marked[path])
                 out.print(f"Marked copy written to {target}")
     raise typer.Exit(result.exit_code)
 
@@ -195,11 +221,12 @@ def init(
         list[str] | None, typer.Option("--reviewer", "-r", help="Reviewer initials (repeat).")
     ] = None,
     form: FormOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Make a new review folder: review.toml and a blank workbook for each reviewer."""
     from .project import init_review
 
-    written = init_review(folder, tuple(reviewer or ("A", "B")), form)
+    written = init_review(folder, tuple(reviewer or ("A", "B")), form, force=force)
     for path in written:
         out.print(f"Wrote {path}")
 
@@ -211,6 +238,14 @@ def run(
     output: Annotated[
         Path | None, typer.Option("--out", "-o", help="Output folder (default: the review's).")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Write into an output folder that holds files the toolkit did not write, and replace a "
+            "discrepancy workbook that already holds decisions.",
+        ),
+    ] = False,
 ) -> None:
     """Run a review end to end: validate, compare, reconcile, aggregate, pool, plot, export."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -230,7 +265,7 @@ def run(
         def stage(name: str) -> None:
             bar.update(task, description=name, completed=STAGES.index(name))
 
-        result = run_review(folder, output, progress=stage)
+        result = run_review(folder, output, progress=stage, force=force)
         bar.update(task, description="done", completed=len(STAGES))
     _render_issues(result.report)
     if len(result.pooled):
@@ -290,13 +325,17 @@ def compare(
     by_field: Annotated[
         bool, typer.Option("--by-field", help="Show agreement per field, not only per table.")
     ] = False,
+    force: ForceOption = False,
 ) -> None:
     """Compare independent extractions field by field: every discrepancy with its type, and the agreement
     (percent agreement, exact numeric agreement, Cohen's kappa with 95% CI) per field, table and reviewer pair."""
     from .compare import compare as compare_extractions
+    from .files import check_output
     from .reconcile import carry_over, read_decisions, write_discrepancies
     from .workbook import read_extraction
 
+    if output:
+        check_output(output, [*inputs, *([decisions] if decisions else []), *_form_path(form)], force=force)
     the_form = _form(form)
     with out.status("Reading extractions..."):
         extractions = [read_extraction(path, the_form) for path in inputs]
@@ -389,6 +428,12 @@ def reconcile(
         ),
     ],
     form: FormOption = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Write into an output folder that holds files the toolkit did not write."
+        ),
+    ] = False,
 ) -> None:
     """Build the consensus from the extractions and the adjudicator's decisions. Exit code 0: written; 1: a
     disagreement is undecided or a decision is stale (listed); 2: unreadable input."""
@@ -401,7 +446,10 @@ def reconcile(
             "reconcile needs two or more extractions and then the decisions: "
             "review reconcile A.xlsx B.xlsx DECISIONS.xlsx -o consensus/"
         )
+    from .files import claim_folder
+
     *paths, decisions_path = inputs
+    claim_folder(output, [*inputs, *_form_path(form)], force=force, create=False)
     the_form = _form(form)
     decisions = read_decisions(decisions_path)
     with out.status("Reading extractions..."):
@@ -418,6 +466,7 @@ def reconcile(
             table.add_row(u.id, u.table, u.row, u.field, why, *(e.shown or "(empty)" for e in u.entries))
         out.print(table)
         raise
+    claim_folder(output, [*inputs, *_form_path(form)], force=force)
     written = write_consensus(consensus, output)
     for note in consensus.notes:
         out.print(_labelled("note:", "yellow", note), highlight=False)
@@ -490,6 +539,7 @@ def meta(
             help="A random-effects analysis with one study: 'error', or 'keep' it as metafor does (tau2 = 0)."
         ),
     ] = "error",
+    force: ForceOption = False,
 ) -> None:
     """Pool every analysis of INPUT.csv (each group of --by values) at once; results equal R's metafor.
 
@@ -499,13 +549,13 @@ def meta(
     import pandas as pd  # imported here so that other commands start without pandas/scipy
 
     from .errors import UnreadableInput
-    from .files import atomic_path
+    from .files import check_file, check_output
     from .meta import pool
+    from .sheets import write_csv
 
-    if not input_csv.is_file():
-        raise UnreadableInput(f"{input_csv}: file not found.")
-    if output is not None and output.resolve() == input_csv.resolve():
-        raise ReviewError(f"{output}: is the input file; write the results to another file with -o.")
+    check_file(input_csv, "CSV file")
+    if output is not None:
+        check_output(output, [input_csv], force=force)
     try:
         data = pd.read_csv(input_csv)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
@@ -527,8 +577,7 @@ def meta(
         single_study=single_study,
     )
     if output is not None:
-        with atomic_path(output) as tmp:
-            result.to_csv(tmp, index=False)
+        write_csv(result, output)
     _render_meta(result, list(by or []), output)
 
 

@@ -4,11 +4,8 @@ collaborator workbook. Every file is written atomically; text is always written 
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,15 +13,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.drawing.image import Image
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.table import Table as ExcelTable
-from openpyxl.worksheet.table import TableStyleInfo
+from openpyxl.styles import Alignment, Font
 
 from . import __version__
-from .files import atomic_path, write_text
+from .files import write_text
 from .forms import MISSING_CODES, Form
 from .issues import Report
+from .sheets import print_setup, put, save_workbook, write_csv, write_frame
 from .tables import count_columns
 
 if TYPE_CHECKING:  # imported for annotations only: export sits at the end of the pipeline
@@ -32,29 +27,6 @@ if TYPE_CHECKING:  # imported for annotations only: export sits at the end of th
     from .project import Analysis, Review
     from .reconcile import Consensus
     from .tables import AnalysisTables
-
-_HEADER = PatternFill("solid", fgColor="DDEBF7")
-
-
-def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """UTF-8 CSV that R's read.csv and Excel read as they are: empty cells for missing, shortest exact numbers."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(frame.columns)
-    for row in frame.itertuples(index=False):
-        writer.writerow(["" if _missing(v) else repr(float(v)) if isinstance(v, float) else v for v in row])
-    return buffer.getvalue().encode("utf-8")
-
-
-def _missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
-
-
-def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(csv_bytes(frame))
-    return Path(path)
-
 
 # --- R: metafor's and meta's argument names ---------------------------------------------------------------------
 
@@ -332,44 +304,10 @@ def _sheet(
     ws = wb.create_sheet(title[:31])
     start = 1
     if note:
-        ws.cell(row=1, column=1, value=note).font = Font(italic=True)
-        ws.cell(row=1, column=1).data_type = "s"
+        put(ws, 1, 1, note, font=Font(italic=True))
         start = 3
-    for c, name in enumerate(frame.columns, start=1):
-        cell = ws.cell(row=start, column=c, value=str(name))
-        cell.font, cell.fill = Font(bold=True), _HEADER
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for r, row in enumerate(frame.itertuples(index=False), start=start + 1):
-        for c, value in enumerate(row, start=1):
-            if _missing(value):
-                continue
-            if hasattr(value, "item"):
-                value = value.item()
-            cell = ws.cell(row=r, column=c, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # never a formula
-            if frame.columns[c - 1] in percent and isinstance(value, (int, float)):
-                cell.value = value / 100
-                cell.number_format = "0.0%"
-    for c, name in enumerate(frame.columns, start=1):
-        longest = max([len(str(name))] + [len(str(v)) for v in frame.iloc[:200, c - 1].tolist()])
-        ws.column_dimensions[get_column_letter(c)].width = min(max(10, longest + 2), 60)
-    ws.freeze_panes = ws.cell(row=start + 1, column=1)
-    _print_to_width(ws)
-    if len(frame) and len(frame.columns):
-        ref = f"A{start}:{get_column_letter(len(frame.columns))}{start + len(frame)}"
-        table = ExcelTable(
-            displayName="t_" + "".join(ch for ch in title if ch.isalnum())[:40] or "t", ref=ref
-        )
-        table.tableStyleInfo = TableStyleInfo(name="TableStyleLight9", showRowStripes=True)
-        ws.add_table(table)
-
-
-def _print_to_width(ws) -> None:
-    """Printed or saved as PDF, a sheet fits the page width instead of spilling columns onto extra pages."""
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
-    ws.page_setup.orientation = "landscape"
+    write_frame(ws, frame, start=start, percent=percent, table_name=title)
+    print_setup(ws)
 
 
 def dictionary(form: Form) -> pd.DataFrame:
@@ -414,7 +352,7 @@ def collaborator_workbook(
     ws = wb.active
     ws.title = "README"
     ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 26, 100
-    _print_to_width(ws)
+    print_setup(ws)
     lines = [
         (review.title, ""),
         ("", ""),
@@ -450,20 +388,18 @@ def collaborator_workbook(
         ("Data dictionary", "Every field of the form: type, unit, allowed values, help."),
     ]
     for r, (a, b) in enumerate(lines, start=1):
-        ws.cell(row=r, column=1, value=a).font = Font(bold=True, size=14 if r == 1 else 11)
-        cell = ws.cell(row=r, column=2, value=b)
-        cell.data_type = "s"
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        put(ws, r, 1, a, font=Font(bold=True, size=14 if r == 1 else 11))
+        put(ws, r, 2, b).alignment = Alignment(wrap_text=True, vertical="top")
     for name, frame in consensus.tables.items():
         percent = tuple(f.name for f in review.form.table(name).fields.values() if f.type == "percent")
         _sheet(wb, review.form.table(name).sheet, frame, percent)
     _sheet(wb, "Arm outcomes", tables.arm_outcomes, ("percent",))
     _sheet(wb, "Pooled results", pooled, ("i2",))
     pics = wb.create_sheet("Forest plots")
-    _print_to_width(pics)
+    print_setup(pics)
     row = 1
     for name, png in plots.items():
-        pics.cell(row=row, column=1, value=name).font = Font(bold=True)
+        put(pics, row, 1, name, font=Font(bold=True))
         image = Image(str(png))
         scale = min(1.0, 720 / image.width)  # a screen's (and a printed page's) width, not the PNG's 1,455 px
         image.width, image.height = int(image.width * scale), int(image.height * scale)
@@ -476,9 +412,7 @@ def collaborator_workbook(
     if decisions is not None:
         _sheet(wb, "Decisions", decisions)
     _sheet(wb, "Data dictionary", dictionary(review.form))
-    with atomic_path(path) as tmp:
-        wb.save(tmp)
-    return path
+    return save_workbook(wb, path)
 
 
 def forest_plots(review: Review, datasets: Mapping[str, pd.DataFrame], folder: Path) -> dict[str, Path]:

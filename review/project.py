@@ -30,7 +30,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import ReviewError
+from .errors import RefusedOutput, ReviewError
+from .files import check_output, claim_folder
 from .forms import Form, default_form_path, load_form
 from .issues import Report
 from .tables import AnalysisTables, count_columns
@@ -193,15 +194,26 @@ def _analysis(path: Path, number: int, doc: dict) -> Analysis:
 
 
 def init_review(
-    folder: str | Path, reviewers: tuple[str, ...] = ("A", "B"), form_path: str | Path | None = None
+    folder: str | Path,
+    reviewers: tuple[str, ...] = ("A", "B"),
+    form_path: str | Path | None = None,
+    *,
+    force: bool = False,
 ) -> list[Path]:
-    """Make a new review folder: review.toml and a blank workbook per reviewer. Refuses to overwrite."""
+    """Make a new review folder: review.toml and a blank workbook per reviewer. An existing review.toml is
+    never replaced; an existing workbook only with `force`."""
     folder = Path(folder)
     if (folder / CONFIG).exists():
-        raise ReviewError(f"{folder / CONFIG} already exists; choose a new folder.")
+        raise RefusedOutput(f"{folder / CONFIG} already exists; choose a new folder.")
     form = load_form(form_path or default_form_path())
-    folder.mkdir(parents=True, exist_ok=True)
     names = [f"reviewer_{r.lower()}.xlsx" for r in reviewers]
+    if len(set(names)) < len(names):
+        raise ReviewError(
+            f"reviewers {', '.join(reviewers)}: two would share a workbook; give distinct initials."
+        )
+    for n in names:
+        check_output(folder / n, [form.path] if form.path else [], force=force)
+    folder.mkdir(parents=True, exist_ok=True)
     written = [make_workbook(form, folder / n, reviewer=r) for n, r in zip(names, reviewers, strict=False)]
     form_line = f"form = {json.dumps(str(Path(form_path).resolve()))}\n" if form_path else ""
     (folder / CONFIG).write_text(  # JSON strings and lists of strings are valid TOML
@@ -217,6 +229,23 @@ def init_review(
 
 # --------------------------------------------------------------------------------------------------------------
 # Running
+
+
+def _keep_decisions(path: Path, force: bool) -> None:
+    """The discrepancy workbook a run writes is where an adjudicator may have typed decisions: keep them."""
+    from .reconcile import read_decisions
+
+    if force or not path.exists():
+        return
+    try:
+        decided = read_decisions(path).decided
+    except ReviewError:
+        decided = 0  # not readable as decisions: one of ours, left half-written, or damaged; ours to replace
+    if decided:
+        raise RefusedOutput(
+            f"{path}: holds {decided} decisions an adjudicator typed; a re-run would replace them. Move it "
+            "into the review folder and name it in review.toml (adjudication = ...), or pass --force."
+        )
 
 
 Progress = Callable[[str], None]
@@ -260,8 +289,17 @@ class RunResult:
 STAGES = ("validate", "compare", "reconcile", "aggregate", "pool", "export")
 
 
-def run(folder: str | Path, out: str | Path | None = None, progress: Progress | None = None) -> RunResult:
-    """Run the review in `folder` end to end; outputs go to `out` (default: the review's output folder)."""
+def run(
+    folder: str | Path,
+    out: str | Path | None = None,
+    progress: Progress | None = None,
+    *,
+    force: bool = False,
+) -> RunResult:
+    """Run the review in `folder` end to end; outputs go to `out` (default: the review's output folder).
+
+    The output folder must not hold any input, and is written only if the toolkit made it or it is empty
+    (or `force`); a discrepancy workbook there that already holds decisions is not replaced unless `force`."""
     from .compare import compare
     from .export import export_all
     from .reconcile import read_decisions, reconcile, write_discrepancies
@@ -271,6 +309,14 @@ def run(folder: str | Path, out: str | Path | None = None, progress: Progress | 
     step = progress or (lambda stage: None)
     review = load_review(folder)
     out_dir = Path(out) if out else review.output
+    inputs = [
+        folder / CONFIG,
+        *review.reviewers,
+        *([review.adjudication] if review.adjudication else []),
+        *([review.form.path] if review.form.path else []),
+    ]
+    claim_folder(out_dir, inputs, force=force)
+    _keep_decisions(out_dir / "discrepancies.xlsx", force)
 
     step("validate")
     extractions: list[Extraction] = []

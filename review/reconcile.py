@@ -11,10 +11,8 @@ the SHA-256 of every input, byte for byte the same on every run with the same in
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import html
-import io
 import json
 import math
 from collections.abc import Sequence
@@ -24,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import python_calamine
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -51,6 +49,7 @@ from .errors import ReviewError, UnreadableInput
 from .files import atomic_path, check_xlsx
 from .forms import Field, Form
 from .issues import CODES, ERROR
+from .sheets import DECISION_FILL, HEADER_FILL, STALE_FILL, csv_bytes, put, save_workbook
 from .values import parse_value
 from .workbook import Extraction
 
@@ -58,9 +57,6 @@ FORMAT = "review discrepancies 1"  # written to the hidden sheet, so a decisions
 SHEET, README, AGREEMENT, META = "Discrepancies", "README", "Agreement", "_review"
 DECIDED = "decided"  # the basis of a consensus value an adjudicator chose
 _DATE = Field(name="date", type="date", label="Date")
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-_DECISION_FILL = PatternFill("solid", fgColor="FFF2CC")
-_STALE_FILL = PatternFill("solid", fgColor="FFC7CE")
 
 
 class ConsensusBlocked(ReviewError):
@@ -152,17 +148,12 @@ def write_discrepancies(
         meta.append([None] * len(row))
         for col, value in enumerate(row, start=1):
             _text(meta, meta.max_row, col, value)
-    with atomic_path(path) as tmp:
-        wb.save(tmp)
-    return path
+    return save_workbook(wb, path)
 
 
 def _text(ws, row: int, col: int, value: object):
     """Write a cell as text (never a formula: a value such as '=1+2' stays text)."""
-    cell = ws.cell(row=row, column=col, value=None if value in (None, "") else str(value))
-    if cell.value is not None:
-        cell.data_type = "s"
-    return cell
+    return put(ws, row, col, None if value in (None, "") else str(value))
 
 
 def _readme(ws, comparison: Comparison) -> None:
@@ -241,9 +232,9 @@ def _discrepancy_sheet(ws, comparison: Comparison, previous: Decisions | None) -
         cell = _text(ws, 1, col, header)
         cell.font = Font(bold=True)
         cell.fill = (
-            _DECISION_FILL
+            DECISION_FILL
             if header in ("Decision", "Other value", "Adjudicator", "Date", "Reason")
-            else _HEADER_FILL
+            else HEADER_FILL
         )
         ws.column_dimensions[get_column_letter(col)].width = width
     at = {h: i for i, h in enumerate(headers, start=1)}
@@ -285,7 +276,7 @@ def _discrepancy_sheet(ws, comparison: Comparison, previous: Decisions | None) -
             if header in ("Detail", "Reason", "Status"):
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
         if stale:
-            ws.cell(row=r, column=at["Status"]).fill = _STALE_FILL
+            ws.cell(row=r, column=at["Status"]).fill = STALE_FILL
     last = max(2, len(comparison.disagreements) + 1)
     letters = [r.letter for r in comparison.reviewers]
     decision = get_column_letter(at["Decision"])
@@ -319,7 +310,7 @@ def _agreement_sheet(ws, agreement: pd.DataFrame) -> None:
     ws.append(list(agreement.columns))
     for cell in ws[1]:
         cell.font = Font(bold=True)
-        cell.fill = _HEADER_FILL
+        cell.fill = HEADER_FILL
     for record in agreement.itertuples(index=False):
         ws.append([None] * len(record))
         for col, value in enumerate(record, start=1):
@@ -815,7 +806,7 @@ def write_consensus(consensus: Consensus, folder: str | Path) -> list[Path]:
     if TRAIL[:-4] in consensus.tables:
         raise ReviewError(f"the form has a table named {TRAIL[:-4]!r}, which would overwrite the trail.")
     frames = {f"{name}.csv": frame for name, frame in consensus.tables.items()} | {TRAIL: consensus.trail}
-    files = {name: _csv(frame) for name, frame in frames.items()}
+    files = {name: csv_bytes(frame, show) for name, frame in frames.items()}
     rows = {name: len(frame) for name, frame in frames.items()}
     files[MANIFEST] = (
         json.dumps(_manifest(consensus, files, rows), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -826,15 +817,6 @@ def write_consensus(consensus: Consensus, folder: str | Path) -> list[Path]:
             tmp.write_bytes(content)
         written.append(folder / name)
     return written
-
-
-def _csv(frame: pd.DataFrame) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(frame.columns)
-    for record in frame.itertuples(index=False):
-        writer.writerow([show(v) for v in record])
-    return buffer.getvalue().encode("utf-8")
 
 
 def _manifest(consensus: Consensus, files: dict[str, bytes], rows: dict[str, int]) -> dict:

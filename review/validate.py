@@ -15,13 +15,12 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill
 
 from .errors import ReviewError, UnreadableInput
-from .files import atomic_path
 from .forms import Form, Rule
 from .issues import CODES, COLUMNS, ERROR, FATAL, Issue, Report
 from .schema import field_checks, table_schema
+from .sheets import header, print_setup, put_row, save_workbook, write_csv
 from .values import EMPTY
 from .workbook import ExtractedTable, Extraction, UnreadableWorkbook, read_extraction
 
@@ -586,29 +585,22 @@ def write_report(report: Report, path: str | Path) -> Path:
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise ReviewError(f"{path}: a report is written as .csv or .xlsx.")
-    with atomic_path(path) as tmp:
-        if suffix == ".csv":
-            frame.to_csv(tmp, index=False, encoding="utf-8")
-        else:
-            _report_xlsx(frame, tmp)
-    return path
+    if suffix == ".csv":
+        return write_csv(frame, path)
+    return save_workbook(_report_xlsx(frame), path)
 
 
-def _report_xlsx(frame: pd.DataFrame, path: Path) -> None:
+def _report_xlsx(frame: pd.DataFrame) -> Workbook:
     wb = Workbook()
     ws = wb.active
     ws.title = "Issues"
-    ws.append(COLUMNS)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="DDEBF7")
-    for values in frame.itertuples(index=False):
-        ws.append([None if pd.isna(v) else str(v) for v in values])
-        for cell in ws[ws.max_row]:
-            cell.data_type = "s"  # text stays text: a value like '=1+2' must never become a formula
+    header(ws, 1, COLUMNS, wrap=False)
+    for r, values in enumerate(frame.itertuples(index=False), start=2):
+        put_row(ws, r, [None if pd.isna(v) else str(v) for v in values])  # text stays text, never a formula
     widths = {"severity": 9, "code": 26, "message": 90, "file": 30, "sheet": 18, "cell": 7}
     for i, name in enumerate(COLUMNS, start=1):
         ws.column_dimensions[_letter(i - 1)].width = widths.get(name, 14)
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = ws.dimensions
-    wb.save(path)
+    print_setup(ws)
+    return wb

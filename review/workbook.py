@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -21,26 +21,33 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 from openpyxl import Workbook, load_workbook
 from openpyxl.comments import Comment
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .errors import ReviewError, UnreadableInput
-from .files import atomic_path, check_xlsx
+from .errors import RefusedOutput, ReviewError, UnreadableInput
+from .files import check_output, check_xlsx
 from .forms import MISSING_CODES, Field, Form, Table
 from .issues import CODES, ERROR, FATAL, WARNING, Issue, Report
 from .schema import DTYPES
+from .sheets import (
+    ERROR_FILL,
+    HEADER_FILL,
+    KEY_FILL,
+    REQUIRED_FILL,
+    WARNING_FILL,
+    put,
+    save_workbook,
+    unneutral,
+)
 from .values import EMPTY, Parsed, parse_value
 
 INSTRUCTIONS = "Instructions"
 LISTS = "Lists"
 DEFAULT_ROWS = 500  # rows that carry dropdowns and checks; reviewers can add more below
 
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-_KEY_FILL = PatternFill("solid", fgColor="9BC2E6")
-_REQUIRED_FILL = PatternFill("solid", fgColor="F8CBAD")
-_ISSUE_FILL = {ERROR: PatternFill("solid", fgColor="FFC7CE"), WARNING: PatternFill("solid", fgColor="FFEB9C")}
+_ISSUE_FILL = {ERROR: ERROR_FILL, WARNING: WARNING_FILL}
 _WIDE_TEXT = {"citation": 60, "support": 60, "comment": 40, "notes": 40, "intervention": 28, "label": 24}
 
 
@@ -86,24 +93,13 @@ def make_workbook(
         if frame is not None:
             _fill_rows(ws, t, frame)
     wb.active = 0
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        wb.save(tmp)
-    return path
-
-
-def _put(ws: Worksheet, row: int, col: int, value: object) -> None:
-    """Write a value; text is always text, so a study title starting with '=' never becomes a formula."""
-    cell = ws.cell(row=row, column=col, value=value)
-    if isinstance(value, str):
-        cell.data_type = "s"
+    return save_workbook(wb, path)
 
 
 def _instructions_sheet(ws: Worksheet, form: Form, reviewer: str) -> None:
     ws.column_dimensions["A"].width = 24
     ws.column_dimensions["B"].width = 100
-    ws["A1"] = form.title
-    ws["A1"].font = Font(bold=True, size=14)
+    put(ws, 1, 1, form.title, font=Font(bold=True, size=14))
     meta = [
         ("Form", form.name),
         ("Form version", form.version),
@@ -111,10 +107,10 @@ def _instructions_sheet(ws: Worksheet, form: Form, reviewer: str) -> None:
         ("Created", dt.date.today().isoformat()),
     ]
     for i, (label, value) in enumerate(meta, start=3):
-        ws.cell(row=i, column=1, value=label).font = Font(bold=True)
-        _put(ws, i, 2, value)
+        put(ws, i, 1, label, font=Font(bold=True))
+        put(ws, i, 2, value)
     if not reviewer:
-        ws["B5"].fill = _REQUIRED_FILL
+        ws["B5"].fill = REQUIRED_FILL
         ws["B5"].comment = Comment("Type your name or initials here.", "review")
     lines: list[tuple[str, str]] = [
         ("", ""),
@@ -148,8 +144,8 @@ def _instructions_sheet(ws: Worksheet, form: Form, reviewer: str) -> None:
         *[(t.sheet, t.description) for t in form.tables.values()],
     ]
     for i, (a, b) in enumerate(lines, start=3 + len(meta)):
-        ws.cell(row=i, column=1, value=a).font = Font(bold=bool(a))
-        _put(ws, i, 2, b)
+        put(ws, i, 1, a, font=Font(bold=bool(a)))
+        put(ws, i, 2, b)
         ws.cell(row=i, column=2).alignment = Alignment(wrap_text=True, vertical="top")
     ws.sheet_view.showGridLines = False
 
@@ -166,9 +162,9 @@ def _write_lists(ws: Worksheet, form: Form) -> dict[tuple[str, str], str]:
             values = list(f.values) if f.type == "category" else ["TRUE", "FALSE"]
             if f.name not in t.key:
                 values += list(MISSING_CODES)
-            _put(ws, 1, col, f"{t.name}.{f.name}")
+            put(ws, 1, col, f"{t.name}.{f.name}")
             for r, v in enumerate(values, start=2):
-                _put(ws, r, col, v)
+                put(ws, r, col, v)
             letter = get_column_letter(col)
             ranges[(t.name, f.name)] = f"{_quote(LISTS)}!${letter}$2:${letter}${len(values) + 1}"
     return ranges
@@ -182,10 +178,9 @@ def _table_sheet(ws: Worksheet, form: Form, t: Table, list_ranges: dict, rows: i
     last = rows + 1
     for col, f in enumerate(t.fields.values(), start=1):
         letter = get_column_letter(col)
-        cell = ws.cell(row=1, column=col, value=f.header)
-        cell.font = Font(bold=True)
+        cell = put(ws, 1, col, f.header, font=Font(bold=True))
         cell.alignment = Alignment(wrap_text=True, vertical="top")
-        cell.fill = _KEY_FILL if f.name in t.key else _REQUIRED_FILL if f.required else _HEADER_FILL
+        cell.fill = KEY_FILL if f.name in t.key else REQUIRED_FILL if f.required else HEADER_FILL
         width = _WIDE_TEXT.get(f.name, 14 if f.type != "text" else 18)
         ws.column_dimensions[letter].width = max(width, min(len(f.header) + 2, 30))
         if f.type == "date":
@@ -276,7 +271,7 @@ def _fill_rows(ws: Worksheet, t: Table, frame: pd.DataFrame) -> None:
                 continue
             if hasattr(value, "item"):  # numpy scalar -> python
                 value = value.item()
-            _put(ws, r, col, value)
+            put(ws, r, col, value)
 
 
 def read_studies(path: str | Path) -> pd.DataFrame:
@@ -356,18 +351,36 @@ def _study_ids(frame: pd.DataFrame) -> list[str]:
 
 
 def make_study_workbooks(
-    form: Form, studies: pd.DataFrame, folder: str | Path, *, reviewer: str = "", rows: int = DEFAULT_ROWS
+    form: Form,
+    studies: pd.DataFrame,
+    folder: str | Path,
+    *,
+    reviewer: str = "",
+    rows: int = DEFAULT_ROWS,
+    inputs: Sequence[str | Path] = (),
+    force: bool = False,
 ) -> list[Path]:
-    """One workbook per study, each with its Studies row filled in; returns the paths written."""
+    """One workbook per study, each with its Studies row filled in; returns the paths written.
+
+    Every target is checked before any is written: none may be one of `inputs`, and none that exists is
+    replaced unless `force` (a reviewer may already have filled it in)."""
     folder = Path(folder)
-    paths = []
+    if folder.exists() and not folder.is_dir():
+        raise RefusedOutput(f"{folder}: is a file; give a folder for the per-study workbooks.")
+    targets = {}
     for _, study in studies.iterrows():
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(study["study_id"])).strip("_") or "study"
+        target = folder / f"{name}.xlsx"
+        if target in targets.values():
+            raise ReviewError(
+                f"studies {study['study_id']!r} and another give the same file name {target.name}."
+            )
+        targets[study.name] = check_output(target, inputs, force=force)
+    paths = []
+    for _, study in studies.iterrows():
         frame = studies.loc[[study.name], [c for c in studies.columns if c in form.table("studies").fields]]
         paths.append(
-            make_workbook(
-                form, folder / f"{name}.xlsx", reviewer=reviewer, data={"studies": frame}, rows=rows
-            )
+            make_workbook(form, targets[study.name], reviewer=reviewer, data={"studies": frame}, rows=rows)
         )
     return paths
 
@@ -498,7 +511,8 @@ def read_csv_folder(folder: str | Path, form: Form) -> Extraction:
             )
         try:
             with open(path, newline="", encoding="utf-8-sig") as fh:
-                rows: list[list[object]] = [list(r) for r in csv.reader(fh)]
+                # unneutral: the toolkit's own CSVs (a consensus) carry an apostrophe before text that would run
+                rows: list[list[object]] = [[unneutral(v) for v in r] for r in csv.reader(fh)]
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise UnreadableWorkbook(
                 f"{path}: cannot be read as UTF-8 CSV ({exc}).", file=str(path)
@@ -760,6 +774,4 @@ def annotate_workbook(source: str | Path, report: Report, target: str | Path) ->
         cell.fill = _ISSUE_FILL[worst]
         text = "\n".join(f"[{i.severity} {i.code}] {i.message}" for i in found)
         cell.comment = Comment(text[:30000], "review validate", width=400, height=160)
-    with atomic_path(target) as tmp:
-        wb.save(tmp)
-    return target
+    return save_workbook(wb, target)

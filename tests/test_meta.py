@@ -2169,7 +2169,7 @@ def test_subgroups_equal_metafor():
     # es <- escalc("RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg)
     # fits <- lapply(c("random","alternate","systematic"), function(a) rma(yi, vi, data=es, subset=alloc==a))
     # rma(sapply(fits, coef), sei=sapply(fits, function(f) f$se), method="EE")  -> QE, QEp
-    result = subgroups(BCG, "alloc", "RR", "REML")
+    result = subgroups(BCG, "alloc", "RR", "REML", tau2="separate")
     assert result["alloc"].tolist() == ["random", "alternate", "systematic"]
     close(result["theta"], [-0.970964475758379, -0.540792961849346, -0.424207342954399])
     close(result["se"], [0.275955701509003, 0.281601613103888, 0.359745387368798])
@@ -2371,7 +2371,7 @@ def test_study_weights_equal_metafor(measure, method, weights):
     [
         (BCG, "XX", {}, "unknown measure"),
         (BCG, "OR", {"method": "FOO"}, "unknown method"),
-        (BCG, "OR", {"test": "t"}, "unknown test"),
+        (BCG, "OR", {"test": "wald"}, "unknown test"),
         (BCG, "SMD", {}, "missing"),
         (BCG.assign(events_e=-BCG["events_e"]), "OR", {}, "negative"),
         (BCG.assign(events_c=BCG["n_c"] + 1), "OR", {}, "larger than n_c"),

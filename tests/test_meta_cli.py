@@ -122,5 +122,5 @@ def test_unreadable_or_missing_input_exits_2(tmp_path):
 def test_meta_never_overwrites_its_input(bcg_csv):
     before = bcg_csv.read_bytes()
     result = run(bcg_csv, "--measure", "OR", "-o", bcg_csv)
-    assert result.exit_code == 1 and "input file" in result.output
+    assert result.exit_code == 2 and "is the input" in result.output
     assert bcg_csv.read_bytes() == before
