@@ -124,7 +124,7 @@ def worker_run(folder: Path) -> dict:
     from review.project import run
 
     timed = Timer()
-    timed("run", run, folder, folder / "output-run")
+    timed("run", run, folder, folder / "output-run", force=True)
     return {"stages": timed.results}
 
 

@@ -343,17 +343,8 @@ def records(et: ExtractedTable) -> tuple[dict[int, dict[str, object]], dict[int,
     )
 
 
-def _entry(et: ExtractedTable, cells: tuple[dict, dict], row: int | None, name: str) -> Entry:
-    if row is None:
-        return Entry(present=False)
-    values, codes = cells[0][row], cells[1][row]
-    return Entry(
-        values[name],
-        codes[name],
-        f"{et.file}:{et.sheet}!{et.cell(row, name)}",
-        show(values.get("source")),
-        show(values.get("location")),
-    )
+_ABSENT = Entry(present=False)
+_PAIR = frozenset({(0, 1)})
 
 
 def _percent_links(form: Form, table: Table) -> dict[str, tuple[str, str, str]]:
@@ -374,6 +365,19 @@ def _table_units(form: Form, table: Table, tables: list[ExtractedTable], aligned
     compared = [f for f in table.fields.values() if f.name not in table.key and f.name not in annotations]
     links = _percent_links(form, table)
     cells = [records(t) for t in tables]
+    # Made once per table rather than per cell: where each reviewer's sheet is, and each row's provenance.
+    prefixes = [f"{t.file}:{t.sheet}!" for t in tables]
+    provenance: list[dict[int, tuple[str, str]]] = [{} for _ in tables]
+
+    def entry(k: int, row: int | None, name: str) -> Entry:
+        if row is None:
+            return _ABSENT
+        values, codes = cells[k][0][row], cells[k][1][row]
+        prov = provenance[k].get(row)
+        if prov is None:
+            prov = provenance[k][row] = (show(values.get("source")), show(values.get("location")))
+        return Entry(values[name], codes[name], f"{prefixes[k]}{tables[k].columns.get(name, '')}{row}", *prov)
+
     units: list[Unit] = []
     for key, rows in aligned:
         present = [r is not None for r in rows]
@@ -385,14 +389,17 @@ def _table_units(form: Form, table: Table, tables: list[ExtractedTable], aligned
                 for t, r in zip(tables, rows, strict=False)
             )
             units.append(Unit(table.name, key, ROW, entries, DISAGREE, "omission"))
-        by_field = {
-            f.name: tuple(_entry(t, c, r, f.name) for t, c, r in zip(tables, cells, rows, strict=False))
-            for f in compared
-        }
+        by_field = {f.name: tuple(entry(k, r, f.name) for k, r in enumerate(rows)) for f in compared}
         for f in compared:
             entries = by_field[f.name]
             if not any(e.filled for e in entries):
                 continue
+            if len(entries) == 2:  # the common case, two reviewers typing the same: no pairwise matching
+                a, b = entries
+                if a.present and b.present and a.code == b.code and type(a.value) is type(b.value):
+                    if a.value == b.value:
+                        units.append(Unit(table.name, key, f.name, entries, AGREED, "", agreeing=_PAIR))
+                        continue
             agreeing = _agreeing(f, entries, links.get(f.name), by_field)
             status = _status(entries, agreeing)
             kind = _kind(f, entries) if status == DISAGREE else ""
