@@ -34,6 +34,9 @@ _ANALYSIS_SCALE = {
 _MODEL = {"EE": "Common-effect model", "MH": "Mantel-Haenszel model", "PETO": "Peto model"}
 
 
+MAX_LABELLED = 100  # studies a forest plot labels; past that it is drawn compact (see forest_plot)
+
+
 def forest_plot(
     data: pd.DataFrame,
     measure: str,
@@ -47,9 +50,14 @@ def forest_plot(
     title: str | None = None,
     path: str | os.PathLike[str] | None = None,
     single_study: str = "error",
+    max_labelled: int | None = MAX_LABELLED,
 ) -> Figure:
     """Forest plot of one analysis: a row per study (estimate, CI, weight), the pooled diamond, the prediction
     interval (random-effects methods) and a heterogeneity line, on the natural scale (log axis for ratios).
+
+    Past `max_labelled` studies (None: never) the studies are drawn compact, in the height of `max_labelled`
+    rows and without their text columns: nobody reads a thousand labels, and drawing them was most of the time
+    of a large review's plots. Each study's estimate, CI and weight are in the analysis's CSV.
 
     `study` names the label column (default: study_id or study, else "Study 1", "Study 2"...). Rows are the
     input's order. Options are those of `review.meta.pool` (`single_study="keep"` plots a lone study).
@@ -67,15 +75,19 @@ def forest_plot(
     low, high, weight = rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy(), rows["weight"].to_numpy()
     double_zero = rows["double_zero"].to_numpy() if "double_zero" in rows else np.zeros(k_rows, dtype=bool)
 
-    fig = Figure(figsize=(10, 0.32 * (k_rows + 6) + 0.8))
+    compact = max_labelled is not None and k_rows > max_labelled
+    k_shown = max_labelled if compact else k_rows
+    fig = Figure(figsize=(10, 0.32 * (k_shown + 6) + 0.8))
     ax = fig.add_axes((0.30, 0.10, 0.40, 0.82))
     log_scale = info.natural == "exp"
     if log_scale:
         ax.set_xscale("log")
-    y = np.arange(k_rows, 0, -1, dtype=float)
+    y = np.linspace(k_shown, 1, k_rows) if compact else np.arange(k_rows, 0, -1, dtype=float)
     shown = np.isfinite(estimate) & np.isfinite(weight)
-    ax.hlines(y[shown], low[shown], high[shown], color="black", linewidth=1)
+    ax.hlines(y[shown], low[shown], high[shown], color="black", linewidth=0.4 if compact else 1)
     sizes = 20 + 180 * np.sqrt(np.nan_to_num(weight) / np.nanmax(np.r_[weight, 1e-12]))
+    if compact:
+        sizes = sizes * k_shown / k_rows
     ax.scatter(estimate[shown], y[shown], s=sizes[shown], marker="s", color="#34495e", zorder=3)
 
     pooled_y = -1.0
@@ -112,7 +124,7 @@ def forest_plot(
             ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if hi / lo < 100 else (1.0,)))
             ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
             ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_ylim(-2.0, k_rows + 1.5)
+    ax.set_ylim(-2.0, k_shown + 1.5)
     ax.set_yticks([])
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
@@ -121,11 +133,19 @@ def forest_plot(
     text = blended_transform_factory(fig.transFigure, ax.transData)
     pct = f"{level:g}%"
     header = {"fontweight": "bold", "va": "center", "transform": text}
-    ax.text(0.02, k_rows + 1, "Study", ha="left", **header)
-    ax.text(0.72, k_rows + 1, f"Estimate [{pct} CI]", ha="left", **header)
-    ax.text(0.97, k_rows + 1, "Weight", ha="right", **header)
+    ax.text(0.02, k_shown + 1, "Study", ha="left", **header)
+    ax.text(0.72, k_shown + 1, f"Estimate [{pct} CI]", ha="left", **header)
+    ax.text(0.97, k_shown + 1, "Weight", ha="right", **header)
     cell = {"va": "center", "transform": text}
-    for i in range(k_rows):
+    if compact:
+        ax.text(
+            0.02,
+            (k_shown + 1) / 2,
+            f"{k_rows} studies, in input order\n(labels shown up to {max_labelled};\neach study's values\nare in the analysis's CSV)",
+            ha="left",
+            **cell,
+        )
+    for i in range(0 if compact else k_rows):
         no_events = double_zero[i] and np.isnan(estimate[i])
         ax.text(0.02, y[i], str(labels[i]), ha="left", **cell)
         interval = "no events in either arm" if no_events else _interval(estimate[i], low[i], high[i])
