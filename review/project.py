@@ -387,15 +387,15 @@ def analysis_data(analysis: Analysis, tables: AnalysisTables) -> pd.DataFrame:
             f"analysis {analysis.name!r}: outcome {analysis.outcome!r} is not in the consensus "
             f"data; outcomes are: {', '.join(known)}."
         )
+    arms_of = {s: set(a) for s, a in arm_outcomes.groupby("study_id", sort=False)["arm_id"]}
     for study, arms in analysis.arms.items():
-        here = arm_outcomes[arm_outcomes["study_id"] == study]
-        if here.empty:
+        if study not in arms_of:
             raise ReviewError(f"analysis {analysis.name!r}: study {study!r} is not in the consensus data.")
         for arm in arms:
-            if arm not in set(here["arm_id"]):
+            if arm not in arms_of[study]:
                 raise ReviewError(
                     f"analysis {analysis.name!r}: study {study!r} has no arm {arm!r}; its arms are "
-                    f"{', '.join(sorted(set(here['arm_id'])))}."
+                    f"{', '.join(sorted(arms_of[study]))}."
                 )
     if analysis.one_arm:
         two = {s: (a[0], a[0]) for s, a in analysis.arms.items()}
@@ -423,10 +423,10 @@ def _hazard_ratio_data(analysis: Analysis, hazard_ratios: pd.DataFrame) -> pd.Da
             f"hazard ratios are given for: {', '.join(known) or 'none'}."
         )
     rows = []
+    of_outcome = hazard_ratios[hazard_ratios["outcome"] == analysis.outcome]
+    at = of_outcome.groupby("study_id", sort=False).indices  # once, not a filter per study
     for study, (exp, ctl) in analysis.arms.items():
-        found = hazard_ratios[
-            (hazard_ratios["study_id"] == study) & (hazard_ratios["outcome"] == analysis.outcome)
-        ]
+        found = of_outcome.iloc[at.get(study, [])]
         same_arms = [
             {e, c} == {exp, ctl}
             for e, c in zip(found["experimental_arm"], found["control_arm"], strict=False)
