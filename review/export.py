@@ -19,7 +19,7 @@ from . import __version__
 from .files import write_text
 from .forms import MISSING_CODES, Form
 from .issues import Report
-from .sheets import print_setup, put, save_workbook, write_csv, write_frame
+from .sheets import print_setup, save_workbook, stream_cell, stream_frame, write_csv
 from .tables import count_columns
 
 if TYPE_CHECKING:  # imported for annotations only: export sits at the end of the pipeline
@@ -302,12 +302,9 @@ def _sheet(
     wb: Workbook, title: str, frame: pd.DataFrame, percent: tuple[str, ...] = (), note: str = ""
 ) -> None:
     ws = wb.create_sheet(title[:31])
-    start = 1
-    if note:
-        put(ws, 1, 1, note, font=Font(italic=True))
-        start = 3
-    write_frame(ws, frame, start=start, percent=percent, table_name=title)
-    print_setup(ws)
+    print_setup(ws)  # before the rows: a streamed sheet writes its properties first
+    before = [[stream_cell(ws, note, font=Font(italic=True))], []] if note else []
+    stream_frame(ws, frame, before=before, percent=percent, table_name=title)
 
 
 def dictionary(form: Form) -> pd.DataFrame:
@@ -348,9 +345,10 @@ def collaborator_workbook(
     plots: Mapping[str, Path],
     made: str,
 ) -> Path:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "README"
+    # Streamed (openpyxl write-only): a large review's consensus and arm outcomes are hundreds of thousands
+    # of rows, which an ordinary workbook holds in memory cell by cell until it is saved.
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("README")
     ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 26, 100
     print_setup(ws)
     lines = [
@@ -388,8 +386,12 @@ def collaborator_workbook(
         ("Data dictionary", "Every field of the form: type, unit, allowed values, help."),
     ]
     for r, (a, b) in enumerate(lines, start=1):
-        put(ws, r, 1, a, font=Font(bold=True, size=14 if r == 1 else 11))
-        put(ws, r, 2, b).alignment = Alignment(wrap_text=True, vertical="top")
+        ws.append(
+            [
+                stream_cell(ws, a, font=Font(bold=True, size=14 if r == 1 else 11)),
+                stream_cell(ws, b, alignment=Alignment(wrap_text=True, vertical="top")),
+            ]
+        )
     for name, frame in consensus.tables.items():
         percent = tuple(f.name for f in review.form.table(name).fields.values() if f.type == "percent")
         _sheet(wb, review.form.table(name).sheet, frame, percent)
@@ -399,13 +401,16 @@ def collaborator_workbook(
     print_setup(pics)
     row = 1
     for name, png in plots.items():
-        put(pics, row, 1, name, font=Font(bold=True))
+        pics.append([stream_cell(pics, name, font=Font(bold=True))])
         image = Image(str(png))
         scale = min(1.0, 720 / image.width)  # a screen's (and a printed page's) width, not the PNG's 1,455 px
         image.width, image.height = int(image.width * scale), int(image.height * scale)
         image.anchor = f"A{row + 1}"
         pics.add_image(image)
-        row += int(image.height / 20) + 4
+        gap = int(image.height / 20) + 4
+        for _ in range(gap - 1):  # the rows the picture covers, up to the next title
+            pics.append([])
+        row += gap
     _sheet(wb, "Validation issues", report.to_frame())
     decisions = consensus.trail[consensus.trail["basis"] == "decided"] if "basis" in consensus.trail else None
     _sheet(wb, "Discrepancies", comparison.discrepancies)

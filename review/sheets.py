@@ -21,12 +21,13 @@ import csv
 import io
 import math
 import re
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.cell import Cell
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table as ExcelTable
@@ -167,6 +168,73 @@ def write_frame(
         table = ExcelTable(displayName=name, ref=ref)
         table.tableStyleInfo = TableStyleInfo(name="TableStyleLight9", showRowStripes=True)
         ws.add_table(table)
+
+
+def stream_cell(ws, value: object, *, font: Font | None = None, fill=None, alignment=None, number_format=""):
+    """A cell for a write-only worksheet (openpyxl's streaming mode), with the rules of `put`; plain values
+    that need no style are returned as they are (the cheapest thing to append)."""
+    value = plain(value)
+    if font is None and fill is None and alignment is None and not number_format:
+        if not isinstance(value, str) or not runs(value):
+            return value
+    cell = WriteOnlyCell(ws, value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+        if runs(value):
+            cell.quotePrefix = True
+    if font is not None:
+        cell.font = font
+    if fill is not None:
+        cell.fill = fill
+    if alignment is not None:
+        cell.alignment = alignment
+    if number_format:
+        cell.number_format = number_format
+    return cell
+
+
+def stream_frame(
+    ws,
+    frame: pd.DataFrame,
+    *,
+    before: Sequence[Sequence[object]] = (),
+    percent: Iterable[str] = (),
+    table_name: str = "",
+    max_width: int = 60,
+) -> None:
+    """`write_frame` for a write-only worksheet (`Workbook(write_only=True)`): the same cells, styles, widths,
+    frozen header and table, appended row by row. Streaming keeps memory flat and is about twice as fast for
+    the hundreds of thousands of rows of a large review. `before`: rows above the header (e.g. a note)."""
+    percent = set(percent)
+    for c, name in enumerate(frame.columns, start=1):  # a streamed sheet writes its columns before its rows
+        longest = max([len(str(name))] + [len(str(v)) for v in frame.iloc[:200, c - 1].tolist()])
+        ws.column_dimensions[get_column_letter(c)].width = min(max(10, longest + 2), max_width)
+    start = len(before) + 1
+    ws.freeze_panes = f"A{start + 1}"
+    for row in before:
+        ws.append(row)
+    ws.append([stream_cell(ws, str(c), font=BOLD, fill=HEADER_FILL, alignment=WRAP) for c in frame.columns])
+    scaled = [c in percent for c in frame.columns]
+    for record in frame.itertuples(index=False):
+        out = []
+        for value, pct in zip(record, scaled, strict=True):
+            value = plain(value)
+            if pct and isinstance(value, (int, float)) and not isinstance(value, bool):
+                out.append(stream_cell(ws, value / 100, number_format="0.0%"))
+            else:
+                out.append(stream_cell(ws, value))
+        ws.append(out)
+    if table_name and len(frame) and len(frame.columns):
+        ref = f"A{start}:{get_column_letter(len(frame.columns))}{start + len(frame)}"
+        name = "t_" + "".join(ch for ch in table_name if ch.isalnum())[:40]
+        table = ExcelTable(displayName=name, ref=ref)
+        table.tableStyleInfo = TableStyleInfo(name="TableStyleLight9", showRowStripes=True)
+        table._initialise_columns()  # a streamed sheet cannot be read back for its header: name them here
+        for column, header_text in zip(table.tableColumns, frame.columns, strict=True):
+            column.name = str(header_text)
+        with warnings.catch_warnings():  # openpyxl's reminder to do what the lines above did
+            warnings.filterwarnings("ignore", "In write-only mode you must add table columns manually")
+            ws.add_table(table)
 
 
 def save_workbook(wb: Workbook, path: str | Path) -> Path:
