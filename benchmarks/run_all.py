@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+VALIDATE_ROWS = int(os.environ.get("REVIEW_BENCH_VALIDATE_ROWS", "1000000"))
 STAGES = ("read", "validate", "compare", "reconcile", "analyses", "plots", "workbook")
 LABELS = {
     "read": "read one workbook",
@@ -165,8 +166,8 @@ def worker_alternatives(folder: Path) -> dict:
 
     # Validation of 1,000,000 adverse-event rows: the typed table repeated with new study ids.
     ae = a["adverse_events"].reset_index(drop=True)
-    copies = -(-1_000_000 // len(ae))
-    big = pd.concat([ae] * copies, ignore_index=True).iloc[:1_000_000]
+    copies = -(-VALIDATE_ROWS // len(ae))
+    big = pd.concat([ae] * copies, ignore_index=True).iloc[:VALIDATE_ROWS]
     copy_no = np.repeat(np.arange(copies), len(ae))[: len(big)]
     big["study_id"] = big["study_id"].astype(str) + "-" + pd.Series(copy_no).astype(str)
     big.index = pd.RangeIndex(2, len(big) + 2, name="row")
@@ -270,8 +271,12 @@ def _plain_pandera(form):
 # The driver
 
 
-def _spawn(mode: str, folder: Path) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(HERE.parent) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+def _spawn(mode: str, folder: Path, validate_rows: int = VALIDATE_ROWS) -> dict:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(HERE.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        "REVIEW_BENCH_VALIDATE_ROWS": str(validate_rows),
+    }
     done = subprocess.run(
         [sys.executable, __file__, "--worker", mode, str(folder)], capture_output=True, text=True, env=env
     )
@@ -295,6 +300,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--work", type=Path, default=HERE / ".work")
     parser.add_argument("--skip-alternatives", action="store_true")
+    parser.add_argument(
+        "--validate-rows", type=int, default=VALIDATE_ROWS, help="adverse-event rows validated (1,000,000)"
+    )
+    parser.add_argument(
+        "--alternatives-only", action="store_true", help="only the comparisons, on the largest size's review"
+    )
     parser.add_argument("--worker", nargs=2, metavar=("MODE", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -308,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()
     print(f"{os.cpu_count()} cores, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} at the start\n")
     measured: dict[int, dict] = {}
-    for n in args.sizes:
+    for n in [] if args.alternatives_only else args.sizes:
         folder = _review(args.work, n)
         result = _spawn("stages", folder)
         result["stages"] |= _spawn("run", folder)["stages"]
@@ -316,6 +327,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{n:>6} studies ({result['rows']:,} rows per workbook) measured", flush=True)
 
     sizes = list(measured)
+    if sizes:
+        _print_stages(measured, sizes)
+    if not args.skip_alternatives:
+        _print_alternatives(
+            _spawn("alternatives", _review(args.work, max(args.sizes)), args.validate_rows), max(args.sizes)
+        )
+    load = os.getloadavg()
+    print(f"\nload average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} at the end")
+    return 0
+
+
+def _print_stages(measured: dict[int, dict], sizes: list[int]) -> None:
     print()
     head = "| stage | " + " | ".join(f"{n:,} studies ({measured[n]['rows'] / 1000:.0f}k rows)" for n in sizes)
     growth = [f"x{sizes[i + 1] // sizes[i]}" for i in range(len(sizes) - 1)]
@@ -343,33 +366,29 @@ def main(argv: list[str] | None = None) -> int:
         "stages' results, as `review run` does). Growth: time at 10x the studies / time."
     )
 
-    if not args.skip_alternatives:
-        folder = args.work / f"review_{max(sizes)}"
-        alt = _spawn("alternatives", folder)
-        r, v, p, w = alt["read"], alt["validate"], alt["pool"], alt["workbook"]
-        print(f"\nAgainst the obvious alternative, same run ({max(sizes):,}-study review):")
-        print("| what | review | alternative | ratio |\n|---|---|---|---|")
-        for engine in ("pandas calamine", "pandas openpyxl"):
-            print(
-                f"| read {r['rows']:,} rows | {r['review']:.2f} s | {engine}: {r[engine]:.2f} s "
-                f"| {r[engine] / r['review']:.1f}x |"
-            )
+
+def _print_alternatives(alt: dict, size: int) -> None:
+    r, v, p, w = alt["read"], alt["validate"], alt["pool"], alt["workbook"]
+    print(f"\nAgainst the obvious alternative, same run ({size:,}-study review):")
+    print("| what | review | alternative | ratio |\n|---|---|---|---|")
+    for engine in ("pandas calamine", "pandas openpyxl"):
         print(
-            f"| validate {v['rows']:,} adverse-event rows | {v['review']:.2f} s | plain pandera: "
-            f"{v['plain pandera']:.2f} s | {v['plain pandera'] / v['review']:.1f}x |"
+            f"| read {r['rows']:,} rows | {r['review']:.2f} s | {engine}: {r[engine]:.2f} s "
+            f"| {r[engine] / r['review']:.1f}x |"
         )
-        print(
-            f"| pool {p['analyses']:,} REML analyses (k = 10) | {p['review'] * 1e3:.1f} ms | per-group loop: "
-            f"{p['per-group loop']:.1f} s (timed on {p['loop measured on']}, scaled) "
-            f"| {p['per-group loop'] / p['review']:.0f}x |"
-        )
-        print(
-            f"| collaborator workbook ({w['rows']:,} rows) | {w['review']:.2f} s | DataFrame.to_excel: "
-            f"{w['pandas to_excel (openpyxl)']:.2f} s | {w['pandas to_excel (openpyxl)'] / w['review']:.1f}x |"
-        )
-    load = os.getloadavg()
-    print(f"\nload average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} at the end")
-    return 0
+    print(
+        f"| validate {v['rows']:,} adverse-event rows | {v['review']:.2f} s | plain pandera: "
+        f"{v['plain pandera']:.2f} s | {v['plain pandera'] / v['review']:.1f}x |"
+    )
+    print(
+        f"| pool {p['analyses']:,} REML analyses (k = 10) | {p['review'] * 1e3:.1f} ms | per-group loop: "
+        f"{p['per-group loop']:.1f} s (timed on {p['loop measured on']}, scaled) "
+        f"| {p['per-group loop'] / p['review']:.0f}x |"
+    )
+    print(
+        f"| collaborator workbook ({w['rows']:,} rows) | {w['review']:.2f} s | DataFrame.to_excel: "
+        f"{w['pandas to_excel (openpyxl)']:.2f} s | {w['pandas to_excel (openpyxl)'] / w['review']:.1f}x |"
+    )
 
 
 if __name__ == "__main__":
