@@ -164,16 +164,22 @@ def worker_alternatives(folder: Path) -> dict:
         "pandas openpyxl": best(lambda: pd.read_excel(path, sheet_name=None, engine="openpyxl")),
     }
 
-    # Validation of 1,000,000 adverse-event rows: the typed table repeated with new study ids.
-    ae = a["adverse_events"].reset_index(drop=True)
+    # Validation of 1,000,000 adverse-event rows: the review's tables repeated with new study ids.
+    ae = a["adverse_events"]
     copies = -(-VALIDATE_ROWS // len(ae))
-    big = pd.concat([ae] * copies, ignore_index=True).iloc[:VALIDATE_ROWS]
-    copy_no = np.repeat(np.arange(copies), len(ae))[: len(big)]
-    big["study_id"] = big["study_id"].astype(str) + "-" + pd.Series(copy_no).astype(str)
-    big.index = pd.RangeIndex(2, len(big) + 2, name="row")
-    studies = pd.DataFrame({"study_id": big["study_id"].unique()})
-    arm_keys = big[["study_id", "arm_id"]].drop_duplicates()
-    frames = {"studies": studies, "arms": arm_keys, "adverse_events": big}
+
+    def repeated(frame: pd.DataFrame, rows: int | None = None) -> pd.DataFrame:
+        out = pd.concat([frame] * copies, ignore_index=True)
+        copy_no = pd.Series(np.repeat(np.arange(copies), len(frame)))
+        out["study_id"] = (out["study_id"].astype(str) + "-" + copy_no.astype(str)).astype(
+            frame["study_id"].dtype
+        )
+        out = out.iloc[:rows] if rows else out
+        out.index = pd.RangeIndex(2, len(out) + 2, name="row")
+        return out
+
+    big = repeated(ae, VALIDATE_ROWS)
+    frames = {"studies": repeated(a["studies"]), "arms": repeated(a["arms"]), "adverse_events": big}
     results["validate"] = {
         "rows": len(big),
         "review": best(lambda: validate_frames(review.form, frames)),
