@@ -99,11 +99,11 @@ def worker_stages(folder: Path) -> dict:
     consensus = timed("reconcile", _reconcile)
 
     def _analyses():
-        tables = analysis_tables(consensus.tables, counts=review.counts)
-        return tables, *project.pool_analyses(review, tables)
+        tables = analysis_tables(consensus.tables, review.form, settings=review.settings)
+        return tables, project.pool_analyses(review, tables)
 
-    tables, pooled, datasets = timed("analyses", _analyses)
-    plots = timed("plots", forest_plots, review, datasets, out / "plots")
+    tables, results = timed("analyses", _analyses)
+    plots = timed("plots", forest_plots, review, results, out / "plots")
     timed(
         "workbook",
         collaborator_workbook,
@@ -113,9 +113,10 @@ def worker_stages(folder: Path) -> dict:
         comparison=comparison,
         consensus=consensus,
         tables=tables,
-        pooled=pooled,
+        pooled=results.pooled,
         plots=plots,
         made="benchmark",
+        extras=results.extras(),
     )
     rows = sum(len(t.data) for t in a.tables.values())
     return {"rows": rows, "stages": timed.results}
@@ -206,8 +207,8 @@ def worker_alternatives(folder: Path) -> dict:
     b = read_workbook(review.reviewers[1], review.form)
     comparison = compare([a, b])
     consensus = reconcile([a, b], read_decisions(review.adjudication), comparison=comparison)
-    tables = analysis_tables(consensus.tables, counts=review.counts)
-    pooled, _ = project.pool_analyses(review, tables)
+    tables = analysis_tables(consensus.tables, review.form, settings=review.settings)
+    pooled = project.pool_analyses(review, tables).pooled
     from review.issues import Report
 
     out = folder / "output-alternatives"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
@@ -20,6 +21,7 @@ from rich.text import Text
 from .errors import EXIT_USAGE, ReviewError
 from .forms import default_form_path, load_form
 from .issues import ERROR, FATAL, Report, catalogue_markdown
+from .words import counted
 
 app = typer.Typer(
     name="review",
@@ -28,11 +30,68 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _help_type(param: Any, ctx: Any) -> str | None:
+    """The type column of help as click writes it (PATH, TEXT, NUMBER), not typer 0.2x's `<list[Path]>`:
+    flags and arguments (whose name is shown) get none. Patched in one place so every command reads the same."""
+    if isinstance(param, typer.core.TyperArgument):
+        return None
+    if param.metavar is not None:
+        return param.metavar
+    inner = param.display_type(ctx).strip("<>")
+    many = inner.startswith("list[")
+    inner = inner.removeprefix("list[").removesuffix("]")
+    words = {"bool": None, "str": "TEXT", "path": "PATH", "Path": "PATH", "float": "NUMBER", "int": "INTEGER"}
+    word = words.get(inner, inner.upper())
+    if word is None:
+        return None
+    return word + ("..." if many else "")
+
+
+def _usage_name(param: Any) -> str:
+    """An argument as usage and help name it: its metavar as written, else its name in capitals."""
+    if param.metavar is not None:
+        return param.metavar
+    return param.name.upper() + ("..." if param.nargs != 1 else "")
+
+
+# Patched with setattr and guarded with hasattr: typer releases before 0.2x have none of these, and help then
+# reads as click writes it anyway.
+for _cls in (typer.core.TyperArgument, typer.core.TyperOption):
+    if hasattr(_cls, "display_type_rich"):
+        setattr(_cls, "display_type_rich", _help_type)  # noqa: B010
+for _method in ("_usage_display_name", "_rich_display_name"):
+    if hasattr(typer.core.TyperArgument, _method):
+        setattr(typer.core.TyperArgument, _method, _usage_name)
+if isinstance(getattr(typer.core.TyperArgument, "display_name_raw", None), property):
+    _raw = property(lambda self: self.metavar if self.metavar is not None else self.name.upper())
+    setattr(typer.core.TyperArgument, "display_name_raw", _raw)  # noqa: B010
+
+
 # Piped output (CI logs, files) gets a wide console so issue tables stay one line per issue.
 # markup=False: file names, values and messages are the user's text, and "[...]" in them must print as typed.
 # Styles are given explicitly (style=, Text.assemble) where wanted.
 out = Console(width=None if sys.stdout.isatty() else 200, markup=False)
 err = Console(stderr=True, markup=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"review {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """Systematic-review data extraction: forms, reviewer workbooks, validation, comparison and meta-analysis."""
 
 
 def _labelled(label: str, style: str, text: object) -> Text:
@@ -99,20 +158,21 @@ def workbook(
 ) -> None:
     """Make a reviewer workbook from an extraction form. An existing workbook is never replaced without --force."""
     from .files import check_output
-    from .workbook import make_study_workbooks, make_workbook, read_studies
+    from .studies import make_study_workbooks, read_studies
+    from .workbook import make_workbook
 
     inputs = [form, *([studies] if studies else [])]
     if not per_study:
         check_output(output, inputs, force=force)
     the_form = load_form(form)
-    included = read_studies(studies) if studies else None
+    included = read_studies(studies, the_form.table("studies")) if studies else None
     if per_study:
         if included is None:
             raise ReviewError("--per-study needs --studies FILE (.ris or .csv) listing the included studies.")
         paths = make_study_workbooks(
             the_form, included, output, reviewer=reviewer, inputs=inputs, force=force
         )
-        out.print(f"Wrote {len(paths)} workbooks to {output}/ (form {the_form.label}).")
+        out.print(f"Wrote {counted(len(paths), 'workbook')} to {output}/ (form {the_form.label}).")
         return
     if output.suffix.lower() != ".xlsx":
         raise ReviewError(f"{output}: the workbook must be an .xlsx file.")
@@ -121,7 +181,7 @@ def workbook(
         fields = the_form.table("studies").fields
         data = {"studies": included[[c for c in included.columns if c in fields]]}
     make_workbook(the_form, output, reviewer=reviewer, data=data)
-    prefilled = f", {len(included)} studies pre-filled" if included is not None else ""
+    prefilled = f", {counted(len(included), 'study')} pre-filled" if included is not None else ""
     out.print(f"Wrote {output} (form {the_form.label}{prefilled}).")
 
 
@@ -347,15 +407,15 @@ def compare(
         carried = ""
         if previous is not None:
             kept, stale = carry_over(result, previous)
-            carried = f"; {len(kept)} decisions carried over from {previous.path.name}, {len(stale)} stale"
-        out.print(f"Wrote {output}: {len(result)} discrepancies{carried}.")
+            carried = f"; {counted(len(kept), 'decision')} carried over from {previous.path.name}, {len(stale)} stale"
+        out.print(f"Wrote {output}: {counted(len(result), 'discrepancy')}{carried}.")
 
 
 def _render_comparison(result, by_field: bool) -> None:
     for r in result.reviewers:
         out.print(_labelled(r.letter, "bold", f"{r.name}  {r.file}"), highlight=False)
     if len(result):
-        table = RichTable(header_style="bold", title=f"{len(result)} discrepancies")
+        table = RichTable(header_style="bold", title=counted(len(result), "discrepancy"))
         for col in ("id", "table", "row", "field", "type", *(r.letter for r in result.reviewers)):
             table.add_column(col, overflow="fold")
         for u in result.disagreements:
@@ -472,11 +532,109 @@ def reconcile(
         out.print(_labelled("note:", "yellow", note), highlight=False)
     out.print(f"Consensus: {consensus.summary()}")
     out.print(
-        f"Wrote {len(written)} files to {output}/ ({', '.join(p.name for p in written[-2:])} included)."
+        f"Wrote {counted(len(written), 'file')} to {output}/ ({', '.join(p.name for p in written[-2:])} included)."
     )
 
 
 # --- end compare ---
+
+
+# --- other tools (issue 14) ---
+
+
+@app.command("import")
+@friendly
+def import_(
+    tool: Annotated[str, typer.Argument(metavar="TOOL", help="covidence, srdr or redcap.")],
+    source: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help="The tool's export: Covidence Extraction 2 CSV, SRDR+ .xlsx, or REDCap records CSV (raw codes).",
+        ),
+    ],
+    form: FormOption = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--map",
+            help="YAML map from their columns to the form's fields (default: columns whose names match a field).",
+        ),
+    ] = None,
+    make_map: Annotated[
+        Path | None,
+        typer.Option(
+            "--make-map", metavar="MAP.yaml", help="Write a starting map for FILE to edit, and stop."
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Folder for one CSV folder per reviewer (consensus included)."),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Write into an output folder that holds other files, or replace an existing --make-map file "
+            "(inputs are never replaced; a re-run into the import's own folder needs no --force).",
+        ),
+    ] = False,
+) -> None:
+    """Import another tool's extraction export as one extraction per reviewer (a consensus row or record is its
+    own), ready for validate, compare, reconcile and run. Every value keeps its origin in origins.csv."""
+    from .importers import folder_name, import_export, load_map, tool_named, write_import, write_map
+
+    the_form = _form(form)
+    spec = tool_named(tool)
+    if make_map is not None:
+        written = write_map(source, spec.name, the_form, make_map, force=force)
+        out.print(
+            f"Wrote {written}: edit it, then run review import {spec.name} {source} --map {written} -o OUT"
+        )
+        return
+    if output is None:
+        raise ReviewError("give the output folder with -o OUT (or --make-map MAP.yaml to start a map).")
+    the_map = load_map(mapping, the_form, spec.name) if mapping else None
+    result = import_export(spec.name, source, the_form, the_map)
+    write_import(result, output, inputs=[*([mapping] if mapping else []), *_form_path(form)], force=force)
+    for r in result.reviewers:
+        out.print(_labelled(r.reviewer, "bold", f"{output / folder_name(r.reviewer)}/"), highlight=False)
+    if len(result.unmapped):
+        table = RichTable(header_style="bold", title="Columns not mapped (listed in unmapped.csv)")
+        for col in ("sheet or instrument", "column", "values", "example"):
+            table.add_column(col, overflow="fold")
+        for _, u in result.unmapped.iterrows():
+            table.add_row(u["group"], u["column"], str(u["values"]), str(u["example"]))
+        out.print(table)
+    out.print(f"Imported {result.summary()} from {source} ({spec.title}).")
+
+
+@app.command()
+@friendly
+def dictionary(
+    form: Annotated[Path, typer.Argument(help="Extraction form (YAML).")],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="redcap (a REDCap data dictionary CSV) or markdown (the form's documentation)."
+        ),
+    ] = "redcap",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: print).")
+    ] = None,
+    force: ForceOption = False,
+) -> None:
+    """Write the form as a REDCap data dictionary (plus repeating_instruments.csv beside it) or as Markdown."""
+    from .dictionary import write_dictionary
+
+    the_form = load_form(form)
+    if output is None:
+        from .dictionary import render
+
+        typer.echo(render(the_form, fmt), nl=False)
+        return
+    for path in write_dictionary(the_form, fmt, output, force=force):
+        out.print(f"Wrote {path}")
 
 
 def main() -> None:  # pragma: no cover - console entry point alias
@@ -504,9 +662,18 @@ def meta(
         ),
     ],
     method: Annotated[
-        str, typer.Option(help="EE, DL, REML, PM, MH or PETO (Peto's OR: --measure OR --method PETO).")
+        str,
+        typer.Option(
+            help="tau^2 estimator, metafor's codes: EE (common effect), DL, HE, HS, SJ, ML, REML, EB, PM; "
+            "or MH, PETO (Peto's OR: --measure OR --method PETO)."
+        ),
     ] = "REML",
-    test: Annotated[str, typer.Option(help="z, or knha (Hartung-Knapp-Sidik-Jonkman).")] = "z",
+    test: Annotated[
+        str,
+        typer.Option(
+            help="z; t (t on k-1 df); knha (Hartung-Knapp-Sidik-Jonkman); adhoc (knha, never narrower than z)."
+        ),
+    ] = "z",
     by: Annotated[
         list[str] | None,
         typer.Option(
@@ -539,23 +706,35 @@ def meta(
             help="A random-effects analysis with one study: 'error', or 'keep' it as metafor does (tau2 = 0)."
         ),
     ] = "error",
+    subgroup: Annotated[
+        str | None,
+        typer.Option(
+            help="Pool each level of this column within each analysis and test the differences "
+            "(q_between; one common tau2 as rma(mods = ~ factor(subgroup)), or see --tau2)."
+        ),
+    ] = None,
+    tau2: Annotated[
+        str, typer.Option(help="With --subgroup: 'common' tau2 (metafor's model) or 'separate' per subgroup.")
+    ] = "common",
     force: ForceOption = False,
 ) -> None:
     """Pool every analysis of INPUT.csv (each group of --by values) at once; results equal R's metafor.
 
     Per analysis: k; theta, se on the analysis scale; estimate, ci_low, ci_high, pi_low, pi_high on the natural
-    scale; tau2, i2, q; measure, method, test; a note where a value is missing or something was adjusted.
+    scale; tau2 and i2 with their Q-profile intervals (tau2_ci_low, tau2_ci_high, i2_ci_low, i2_ci_high, as
+    metafor's confint); q; measure, method, test; a note where a value is missing or something was adjusted.
     """
     import pandas as pd  # imported here so that other commands start without pandas/scipy
 
     from .errors import UnreadableInput
     from .files import check_file, check_output
-    from .meta import pool
+    from .meta import Options, pool, subgroups
     from .sheets import write_csv
 
     check_file(input_csv, "CSV file")
     if output is not None:
         check_output(output, [input_csv], force=force)
+    _check_header(input_csv)
     try:
         data = pd.read_csv(input_csv)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
@@ -564,21 +743,47 @@ def meta(
             f"{input_csv}: cannot be read as CSV ({reason}); save it as comma-separated "
             "UTF-8 text with a header row."
         ) from None
-    result = pool(
-        data,
-        measure,
-        method,
-        test,
-        by=by,
+    opts = Options(
+        measure=measure,
+        method=method,
+        test=test,
         level=level,
         add=add,
         to=to,
         drop00=drop00,
         single_study=single_study,
     )
+    if subgroup is None:
+        result = pool(data, opts, by=by)
+    else:
+        result = subgroups(data, subgroup, opts, by=by, tau2=tau2)
     if output is not None:
         write_csv(result, output)
-    _render_meta(result, list(by or []), output)
+    _render_meta(result, [*(by or []), *([subgroup] if subgroup else [])], output)
+
+
+def _check_header(path: Path) -> None:
+    """A column named twice would be read as 'n_e' and 'n_e.1' and the second silently ignored: refuse it."""
+    import csv
+
+    from openpyxl.utils import get_column_letter
+
+    from .errors import UnreadableInput
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            header = [h.strip() for h in next(csv.reader(fh), [])]
+    except (UnicodeDecodeError, csv.Error):
+        return  # pandas reports these below, with the file's name
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if name and name in seen:
+            raise UnreadableInput(
+                f"{path}, cells {get_column_letter(seen[name] + 1)}1 and {get_column_letter(i + 1)}1: column "
+                f"'{name}' appears twice (duplicate-column); only one would be used. Keep one column and delete "
+                "or rename the other."
+            )
+        seen[name] = i
 
 
 def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) -> None:
@@ -586,8 +791,8 @@ def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) ->
     table = RichTable(
         header_style="bold", title=f"{first['measure']}, {first['method']}, test {first['test']}"
     )
-    for col in [*by, "k", "estimate", "CI", "PI", "tau2", "I2", "note"]:
-        table.add_column(col, overflow="fold", justify="right" if col in ("k", "tau2", "I2") else "left")
+    for col in [*by, "k", "estimate", "CI", "PI", "tau2", "I2 [CI]", "note"]:
+        table.add_column(col, overflow="fold", justify="right" if col in ("k", "tau2", "I2 [CI]") else "left")
     for _, row in result.head(shown).iterrows():
         table.add_row(
             *(str(row[c]) for c in by),
@@ -596,17 +801,38 @@ def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) ->
             f"{row['ci_low']:.4g} to {row['ci_high']:.4g}",
             "" if row["pi_low"] != row["pi_low"] else f"{row['pi_low']:.4g} to {row['pi_high']:.4g}",
             f"{row['tau2']:.4g}",
-            f"{row['i2']:.1f}%",
+            f"{row['i2']:.1f}%"
+            + (
+                ""
+                if row["i2_ci_low"] != row["i2_ci_low"]
+                else f" [{row['i2_ci_low']:.1f}, {row['i2_ci_high']:.1f}]"
+            ),
             row["note"],
         )
     out.print(table)
     if len(result) > shown:
-        out.print(f"... and {len(result) - shown} more analyses.")
+        out.print(f"... and {counted(len(result) - shown, 'more analysis', 'more analyses')}.")
+    if "q_between" in result:  # one test per analysis: print it once
+        model = first["model"]
+        for _, row in result.drop_duplicates(subset=[*by[:-1], "q_between"]).head(shown).iterrows():
+            where = ", ".join(f"{c}={row[c]}" for c in by[:-1])
+            stat = "F" if row["q_between_ddf"] == row["q_between_ddf"] else "Q"
+            out.print(
+                f"Subgroup differences{' (' + where + ')' if where else ''}: {stat} = {row['q_between']:.3f}, "
+                f"df = {row['q_between_df']:.0f}, p = {row['q_between_pval']:.4g} ({model})"
+            )
     failed = int((~result["converged"].astype(bool)).sum())
     if failed:
-        out.print(f"{failed} of {len(result)} analyses have no estimate; see their note.", style="yellow")
+        out.print(
+            f"{failed} of {counted(len(result), 'analysis')} have no estimate; see their note.",
+            style="yellow",
+        )
     if output is not None:
-        out.print(f"Wrote {output} ({len(result)} analyses).")
+        out.print(f"Wrote {output} ({counted(len(result), 'analysis')}).")
 
 
 # --- end meta ---
+
+
+if __name__ == "__main__":  # python -m review.cli
+    main()

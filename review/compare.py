@@ -29,6 +29,7 @@ from .errors import ReviewError
 from .forms import PROVENANCE_FIELDS, Field, Form, Table
 from .issues import ERROR
 from .validate import implied_count, rounding_tolerance
+from .words import counted
 from .workbook import ExtractedTable, Extraction
 
 ROW = "(row)"  # the field of a whole-row discrepancy: a row that some reviewers have and others lack
@@ -41,6 +42,9 @@ ANNOTATIONS = (*PROVENANCE_FIELDS, "notes")
 TYPES = {
     "arms-swapped": "The same two values on two arms, crossed (or experimental and control arm crossed).",
     "zero-vs-nr": "0 in one extraction, NR (not reported) in another: one may have read 'not reported' as zero.",
+    "inverted": "A ratio in one extraction is the reciprocal of another's, with its CI limits inverted and exchanged.",
+    "key": "The same row filed under a different key value (a category, outcome or arm picked differently).",
+    "moved": "The same row filed under a different study.",
     "omission": "A value in one extraction and nothing, NR or NA, or no such row, in another.",
     "numeric": "Two different numbers, beyond the rounding the reports allow.",
     "category": "Different categories, TRUE/FALSE answers or missing codes (NR versus NA).",
@@ -122,6 +126,7 @@ class Unit:
     type: str = ""  # one of TYPES when status is DISAGREE
     id: str = ""  # D1, D2... for discrepancies
     agreeing: frozenset[tuple[int, int]] = frozenset()  # pairs of reviewers (by position) who agree on it
+    link: tuple = ()  # units of one discrepancy (an inverted ratio and its CI, two crossed arms) share a link
 
     @property
     def row(self) -> str:
@@ -135,7 +140,7 @@ def file_sha256(path: str | Path) -> str:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     if path.is_dir():
         digest = hashlib.sha256()
-        for csv_file in sorted(path.glob("*.csv")):
+        for csv_file in sorted(p for p in path.glob("*.csv") if p.is_file()):  # never a pipe: it would block
             digest.update(f"{csv_file.name}\0{hashlib.sha256(csv_file.read_bytes()).hexdigest()}\n".encode())
         return digest.hexdigest()
     return ""
@@ -197,11 +202,12 @@ class Comparison:
         return self.discrepancies
 
     def __len__(self) -> int:
-        return len(self.disagreements)
+        """The number of discrepancies: linked values (a ratio inverted with its CI) count once."""
+        return len({u.id for u in self.disagreements})
 
     def type_counts(self) -> dict[str, int]:
         counts = {t: 0 for t in TYPES}
-        for u in self.disagreements:
+        for u in {u.id: u for u in self.disagreements}.values():
             counts[u.type] += 1
         return {t: n for t, n in counts.items() if n}
 
@@ -217,7 +223,7 @@ class Comparison:
                 f"({_pct(row['agreement'])}), kappa {_num(row['kappa'])}"
             )
         types = ", ".join(f"{n} {t}" for t, n in self.type_counts().items())
-        return "; ".join(parts) + f"; {len(self)} discrepancies" + (f" ({types})" if types else "")
+        return "; ".join(parts) + f"; {counted(len(self), 'discrepancy')}" + (f" ({types})" if types else "")
 
     def __repr__(self) -> str:
         who = ", ".join(f"{r.label} {Path(r.file).name}" for r in self.reviewers)
@@ -278,10 +284,12 @@ def compare(extractions: Sequence[Extraction], *, annotations: Sequence[str] = A
     aligned = {}
     for table in form.tables.values():
         tables = [x.tables[table.name] for x in extractions]
-        aligned[table.name] = _align(tables)
-        units += _table_units(form, table, tables, aligned[table.name], annotations)
-    for i, u in enumerate((u for u in units if u.status == DISAGREE), start=1):
-        u.id = f"D{i}"
+        aligned[table.name], rekeyed = _align(tables, annotations)
+        units += _table_units(form, table, tables, aligned[table.name], annotations, rekeyed)
+    ids: dict[tuple, str] = {}
+    for u in units:
+        if u.status == DISAGREE:
+            u.id = ids.setdefault(u.link or (id(u),), f"D{len(ids) + 1}")
     agreement = _agreement(form, reviewers, units)
     return Comparison(form, extractions, reviewers, units, aligned, agreement, tuple(annotations), notes)
 
@@ -301,19 +309,95 @@ def _notes(extractions: tuple[Extraction, ...], reviewers: tuple[Reviewer, ...])
     return notes
 
 
-def _align(tables: list[ExtractedTable]) -> list[tuple[tuple[str, ...], tuple[int | None, ...]]]:
+def _align(
+    tables: list[ExtractedTable], annotations: Sequence[str] = ()
+) -> tuple[list[tuple[tuple[str, ...], tuple[int | None, ...]]], dict[tuple[str, ...], int]]:
     """The rows of one table across extractions, matched on its key: the first extraction's rows in sheet order,
-    then rows only the second has, and so on (a stable order for the same inputs)."""
-    indexes = [_key_index(t) for t in tables]
+    then rows only the second has, and so on (a stable order for the same inputs).
+
+    Rows that no key matches are then paired when they differ in one key field only and agree on their values:
+    one reviewer filed the row under another category, outcome, arm or study. The pair is one row, under the
+    first reviewer's key; the second element maps such rows to the position of the key field that differs.
+    A row whose key repeats another of the same extraction is paired that way too, or refused."""
+    indexes, extras = zip(*(_key_index(t) for t in tables), strict=True)
     order: dict[tuple[str, ...], None] = {}
     for index in indexes:
         order.update(dict.fromkeys(index))
-    return [(key, tuple(index.get(key) for index in indexes)) for key in order]
+    aligned = {key: [index.get(key) for index in indexes] for key in order}
+    rekeyed: dict[tuple[str, ...], int] = {}
+    n = len(tables)
+    cells = [records(t) for t in tables]
+    compared = [f for f in tables[0].table.fields if f not in tables[0].table.key and f not in annotations]
+
+    def similar(rows_a: list[int | None], rows_b: list[int | None]) -> int:
+        """How many values the rows agree on, 0 unless clearly more than they disagree on."""
+        same = differ = 0
+        for i, ra in enumerate(rows_a):
+            for j, rb in enumerate(rows_b):
+                if ra is None or rb is None:
+                    continue
+                for name in compared:
+                    a = cells[i][1][ra][name] or show(cells[i][0][ra][name])
+                    b = cells[j][1][rb][name] or show(cells[j][0][rb][name])
+                    if a and b:
+                        same, differ = same + (a == b), differ + (a != b)
+        return same if same > 2 * differ else 0
+
+    def one_apart(k1: tuple[str, ...], k2: tuple[str, ...]) -> int | None:
+        apart = [p for p, (a, b) in enumerate(zip(k1, k2, strict=True)) if a != b]
+        return apart[0] if len(apart) == 1 else None
+
+    # rows some reviewers lack, and rows whose key repeats another's: (key, rows, extra of reviewer j or None)
+    loose: list[tuple[tuple[str, ...], list[int | None], int | None]] = [
+        (k, rows, None) for k, rows in aligned.items() if None in rows
+    ]
+    loose += [
+        (k, [row if i == j else None for i in range(n)], j)
+        for j, extra in enumerate(extras)
+        for k, row in extra
+    ]
+    taken: set[int] = set()
+    for a, (k1, rows1, extra1) in enumerate(loose):
+        if a in taken or extra1 is not None:
+            continue
+        best, best_score, best_rows = None, 0, None
+        for b, (k2, rows2, extra2) in enumerate(loose):
+            if b == a or b in taken or one_apart(k1, k2) is None:
+                continue
+            if any((r1 is None) == (r2 is None) for r1, r2 in zip(rows1, rows2, strict=True)):
+                continue  # together they must cover every reviewer, each once
+            options = [rows2]
+            if extra2 is not None:  # the repeated key's first row may be the mis-filed one
+                options.append([aligned[k2][extra2] if i == extra2 else None for i in range(n)])
+            for rows in options:
+                score = similar(rows1, rows)
+                if score > best_score:
+                    best, best_score, best_rows = b, score, rows
+        if best is None:
+            continue
+        k2, rows2, extra2 = loose[best]
+        taken |= {a, best}
+        if extra2 is not None and best_rows != rows2:
+            aligned[k2][extra2] = rows2[extra2]  # the later row stays under the repeated key
+        aligned[k1] = [r1 if r1 is not None else r2 for r1, r2 in zip(rows1, best_rows, strict=True)]
+        if extra2 is None:
+            del aligned[k2]
+        rekeyed[k1] = one_apart(k1, k2)
+    for b, (k, rows, j) in enumerate(loose):
+        if j is not None and b not in taken:
+            et = tables[j]
+            raise ReviewError(
+                f"{et.file}: sheet {et.sheet}, rows {indexes[j][k]} and {rows[j]} have the same key "
+                f"({' | '.join(k)}); run `review validate {et.file}` and merge or correct them."
+            )
+    return [(key, tuple(rows)) for key, rows in aligned.items()], rekeyed
 
 
-def _key_index(et: ExtractedTable) -> dict[tuple[str, ...], int]:
+def _key_index(et: ExtractedTable) -> tuple[dict[tuple[str, ...], int], list[tuple[tuple[str, ...], int]]]:
+    """Sheet rows by key, and the rows whose key repeats an earlier row's."""
     keys = list(et.table.key)
     index: dict[tuple[str, ...], int] = {}
+    extras: list[tuple[tuple[str, ...], int]] = []
     for row, values in zip(et.data.index, et.data[keys].itertuples(index=False, name=None), strict=False):
         key = tuple(show(plain_value(v)) for v in values)
         if "" in key:
@@ -323,12 +407,10 @@ def _key_index(et: ExtractedTable) -> dict[tuple[str, ...], int]:
                 f"the row cannot be matched; run `review validate {et.file}` and fill it in."
             )
         if key in index:
-            raise ReviewError(
-                f"{et.file}: sheet {et.sheet}, rows {index[key]} and {row} have the same key "
-                f"({' | '.join(key)}); run `review validate {et.file}` and merge or correct them."
-            )
-        index[key] = row
-    return index
+            extras.append((key, row))
+        else:
+            index[key] = row
+    return index, extras
 
 
 def records(et: ExtractedTable) -> tuple[dict[int, dict[str, object]], dict[int, dict[str, str]]]:
@@ -347,6 +429,19 @@ _ABSENT = Entry(present=False)
 _PAIR = frozenset({(0, 1)})
 
 
+def _entry(et: ExtractedTable, cells: tuple[dict, dict], row: int | None, name: str) -> Entry:
+    if row is None:
+        return Entry(present=False)
+    values, codes = cells[0][row], cells[1][row]
+    return Entry(
+        values[name],
+        codes[name],
+        et.where(row, name),
+        show(values.get("source")),
+        show(values.get("location")),
+    )
+
+
 def _percent_links(form: Form, table: Table) -> dict[str, tuple[str, str, str]]:
     """count/total/percent triples of this table (from its percent-mismatch rules), by count and percent field."""
     links: dict[str, tuple[str, str, str]] = {}
@@ -361,12 +456,13 @@ def _percent_links(form: Form, table: Table) -> dict[str, tuple[str, str, str]]:
     return links
 
 
-def _table_units(form: Form, table: Table, tables: list[ExtractedTable], aligned, annotations) -> list[Unit]:
+def _table_units(
+    form: Form, table: Table, tables: list[ExtractedTable], aligned, annotations, rekeyed=None
+) -> list[Unit]:
     compared = [f for f in table.fields.values() if f.name not in table.key and f.name not in annotations]
     links = _percent_links(form, table)
     cells = [records(t) for t in tables]
-    # Made once per table rather than per cell: where each reviewer's sheet is, and each row's provenance.
-    prefixes = [f"{t.file}:{t.sheet}!" for t in tables]
+    # Made once per row rather than per cell: each row's provenance.
     provenance: list[dict[int, tuple[str, str]]] = [{} for _ in tables]
 
     def entry(k: int, row: int | None, name: str) -> Entry:
@@ -376,10 +472,16 @@ def _table_units(form: Form, table: Table, tables: list[ExtractedTable], aligned
         prov = provenance[k].get(row)
         if prov is None:
             prov = provenance[k][row] = (show(values.get("source")), show(values.get("location")))
-        return Entry(values[name], codes[name], f"{prefixes[k]}{tables[k].columns.get(name, '')}{row}", *prov)
+        return Entry(values[name], codes[name], tables[k].where(row, name), *prov)
 
     units: list[Unit] = []
     for key, rows in aligned:
+        if rekeyed and key in rekeyed:
+            name = table.key[rekeyed[key]]
+            entries = tuple(_entry(t, c, r, name) for t, c, r in zip(tables, cells, rows, strict=True))
+            units.append(
+                Unit(table.name, key, name, entries, DISAGREE, _rekey_type(form, table.fields[name]))
+            )
         present = [r is not None for r in rows]
         if not all(present):
             entries = tuple(
@@ -415,7 +517,15 @@ def _table_units(form: Form, table: Table, tables: list[ExtractedTable], aligned
                 )
             )
     _mark_swaps(table, units)
+    _mark_inverted(form, table, units)
     return units
+
+
+def _rekey_type(form: Form, f: Field) -> str:
+    """'moved' when the key field that differs names a parent row on its own (a study), else 'key'."""
+    if f.references and form.tables[f.references[0]].key == (f.references[1],):
+        return "moved"
+    return "key"
 
 
 def _agreeing(f: Field, entries: tuple[Entry, ...], link, by_field) -> dict[tuple[int, int], str | None]:
@@ -459,8 +569,7 @@ def _same_value(f: Field, a: object, b: object) -> str | None:
     if a == b:
         return AGREED
     if f.type in ("number", "percent"):
-        tol = max(rounding_tolerance(float(a)), rounding_tolerance(float(b)))
-        return EQUIVALENT if abs(float(a) - float(b)) <= tol else None
+        return EQUIVALENT if abs(float(a) - float(b)) <= tolerance(f, float(a), float(b)) else None
     if f.type == "date":  # the same date at the precision both give: 2000-06 and 2000-06-15
         short, long = sorted((str(a), str(b)), key=len)
         return EQUIVALENT if long.startswith(short + "-") else None
@@ -469,6 +578,19 @@ def _same_value(f: Field, a: object, b: object) -> str | None:
             EQUIVALENT if " ".join(str(a).split()).casefold() == " ".join(str(b).split()).casefold() else None
         )
     return None
+
+
+SCALE = 0.05  # a number typed without decimals stands for +-0.5 only where that is within 5% of it
+
+
+def tolerance(f: Field, a: float, b: float) -> float:
+    """How far two reviewers' numbers may differ and still be the same reported value: half a unit of the less
+    precise one's last decimal (49 and 49.3 percent), but for a number of its own scale (a median, a ratio)
+    never more than 5% of it: 2 and 1.7 years are different medians, 57 and 57.3 months the same."""
+    tol = max(rounding_tolerance(a), rounding_tolerance(b))
+    if f.type == "percent":  # percentages share one scale, 0 to 100
+        return tol
+    return min(tol, SCALE * max(abs(a), abs(b)) + 1e-9)
 
 
 def _derived(
@@ -518,8 +640,10 @@ def _kind(f: Field, entries: tuple[Entry, ...]) -> str:
 
 
 def _mark_swaps(table: Table, units: list[Unit]) -> None:
-    """Type as arms-swapped the disagreements where one reviewer's values on two arms are another's, crossed:
-    across rows that differ only in their arm, and across two arm fields of one row (experimental/control)."""
+    """Type as arms-swapped the values where one reviewer's values on two arms are another's, crossed: across
+    rows that differ only in their arm, and across two arm fields of one row (experimental/control). A crossing
+    of exactly the same numbers is a swap even where rounding would let each pair pass as equal (57 and 57.3 on
+    two arms, typed the other way round)."""
     fields = table.fields
     arm_key = next(
         (i for i, k in enumerate(table.key) if k == "arm_id" or fields[k].references == ("arms", "arm_id")),
@@ -527,16 +651,43 @@ def _mark_swaps(table: Table, units: list[Unit]) -> None:
     )
     groups: dict[tuple, list[Unit]] = {}
     for u in units:
-        if u.status != DISAGREE or u.field == ROW:
+        if u.field == ROW or u.field in table.key or u.status in (AGREED, SINGLE):
+            continue
+        if u.status != DISAGREE and not fields[u.field].numeric:
             continue
         if arm_key is not None:
             groups.setdefault(("rows", u.key[:arm_key] + u.key[arm_key + 1 :], u.field), []).append(u)
-        if fields[u.field].references == ("arms", "arm_id"):
+        if u.status == DISAGREE and fields[u.field].references == ("arms", "arm_id"):
             groups.setdefault(("fields", u.key), []).append(u)
-    for members in groups.values():
+    for group, members in groups.items():
         for one, two in itertools.combinations(members, 2):
-            if _crossed(fields[one.field], fields[two.field], one.entries, two.entries):
-                one.type = two.type = "arms-swapped"
+            exact = _crossed_exactly(one.entries, two.entries)
+            if not exact and not (
+                one.status == two.status == DISAGREE
+                and _crossed(fields[one.field], fields[two.field], one.entries, two.entries)
+            ):
+                continue
+            link = (
+                ("swapped", table.name, *sorted((one.key, two.key)))
+                if group[0] == "rows"
+                else ("swapped", table.name, one.key)
+            )
+            for u in (one, two):
+                if exact:
+                    u.status = DISAGREE
+                    u.agreeing = u.agreeing - {exact}
+                u.type, u.link = "arms-swapped", link
+
+
+def _crossed_exactly(first: tuple[Entry, ...], second: tuple[Entry, ...]) -> tuple[int, int] | None:
+    """The pair of reviewers (by position) whose two numbers are exactly each other's, crossed."""
+    for i, j in itertools.combinations(range(len(first)), 2):
+        a1, b1, a2, b2 = first[i], first[j], second[i], second[j]
+        if not all(e.filled and not e.code and isinstance(e.value, (int, float)) for e in (a1, b1, a2, b2)):
+            continue
+        if a1.value == b2.value and a2.value == b1.value and a1.value != a2.value:
+            return (i, j)
+    return None
 
 
 def _crossed(f1: Field, f2: Field, first: tuple[Entry, ...], second: tuple[Entry, ...]) -> bool:
@@ -547,6 +698,56 @@ def _crossed(f1: Field, f2: Field, first: tuple[Entry, ...], second: tuple[Entry
         if _match(f1, a1, b2) and _match(f2, a2, b1) and not _match(f1, a1, a2):
             return True
     return False
+
+
+def _ratios(form: Form, table: Table) -> list[tuple[str, str, str]]:
+    """(estimate, low, high) of the table's ratios: an estimate with a CI rule and a must-be-positive rule."""
+    positive = {r.args["value"] for r in form.rules if r.kind == "not-positive" and r.table == table.name}
+    return [
+        (r.args["estimate"], r.args["low"], r.args["high"])
+        for r in form.rules
+        if r.kind == "ci-excludes-estimate" and r.table == table.name and r.args["estimate"] in positive
+    ]
+
+
+def _reciprocal(a: Entry, b: Entry) -> bool:
+    """b is 1/a at the precision both were typed to."""
+    if a.code or b.code or not isinstance(a.value, (int, float)) or not isinstance(b.value, (int, float)):
+        return False
+    x, y = float(a.value), float(b.value)
+    if x <= 0 or y <= 0 or math.isclose(x, 1.0):
+        return False
+    return abs(1.0 / x - y) <= rounding_tolerance(y) + rounding_tolerance(x) / x**2
+
+
+def _mark_inverted(form: Form, table: Table, units: list[Unit]) -> None:
+    """One discrepancy, `inverted`, for a ratio that one reviewer typed as the other's reciprocal with the CI
+    limits inverted and exchanged (the report's control-versus-experimental figure). When the same reviewers
+    also crossed the experimental and control arms, both are right about the same comparison: arms-swapped."""
+    ratios = _ratios(form, table)
+    if not ratios:
+        return
+    by = {(u.key, u.field): u for u in units}
+    for est, low, high in ratios:
+        for u in [u for u in units if u.field == est and u.status == DISAGREE]:
+            lo, hi = by.get((u.key, low)), by.get((u.key, high))
+            for i, j in itertools.combinations(range(len(u.entries)), 2):
+                if not _reciprocal(u.entries[i], u.entries[j]):
+                    continue
+                ci = [x for x in (lo, hi) if x is not None and x.status == DISAGREE]
+                if ci and not (
+                    lo is not None
+                    and hi is not None
+                    and _reciprocal(lo.entries[i], hi.entries[j])
+                    and _reciprocal(hi.entries[i], lo.entries[j])
+                ):
+                    continue
+                arms = [x for x in units if x.key == u.key and x.type == "arms-swapped" and x.field != est]
+                kind = "arms-swapped" if arms else "inverted"
+                link = ("inverted", table.name, u.key)
+                for x in (u, *ci, *arms):
+                    x.type, x.link = kind, link
+                break
 
 
 def _detail(u: Unit, reviewers: tuple[Reviewer, ...]) -> str:
@@ -565,6 +766,10 @@ def _detail(u: Unit, reviewers: tuple[Reviewer, ...]) -> str:
         return f"{shown} (difference {show(round(max(numbers) - min(numbers), 10))})"
     if u.type == "arms-swapped":
         return f"{shown}: the same values appear crossed on another arm (or arm field) of this row's group"
+    if u.type == "inverted":
+        return f"{shown}: one is the reciprocal of the other, with the CI inverted: which arm does the report put first?"
+    if u.type in ("key", "moved"):
+        return f"{shown}: the same row (its values agree) is filed under a different {u.field}"
     if u.type == "zero-vs-nr":
         return f"{shown}: is the zero stated in the report, or was 'not reported' typed as 0?"
     return shown

@@ -19,12 +19,13 @@ from . import __version__
 from .files import write_text
 from .forms import MISSING_CODES, Form
 from .issues import Report
+from .revman import revman_exports
 from .sheets import print_setup, save_workbook, stream_cell, stream_frame, write_csv
 from .tables import count_columns
 
 if TYPE_CHECKING:  # imported for annotations only: export sits at the end of the pipeline
     from .compare import Comparison
-    from .project import Analysis, Review
+    from .project import Analysis, Pooled, Review
     from .reconcile import Consensus
     from .tables import AnalysisTables
 
@@ -37,6 +38,10 @@ _METAFOR = {
     "n_c": "n2i",
     "events": "xi",
     "n": "ni",
+    "mean_e": "m1i",
+    "sd_e": "sd1i",
+    "mean_c": "m2i",
+    "sd_c": "sd2i",
     "yi": "yi",
     "vi": "vi",
 }
@@ -47,6 +52,10 @@ _META = {
     "n_c": "n.c",
     "events": "event",
     "n": "n",
+    "mean_e": "mean.e",
+    "sd_e": "sd.e",
+    "mean_c": "mean.c",
+    "sd_c": "sd.c",
 }
 
 
@@ -64,15 +73,19 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
         data = datasets[a.slug]
         counts = count_columns(data)
         usable = data.dropna(subset=counts)
-        metafor = usable.rename(columns=_METAFOR)[["study_id", *[_METAFOR[c] for c in counts]]]
+        if len(usable) == 0:  # nothing to pool: pooled.csv says why
+            continue
+        groups = [] if a.outcome is not None else ["outcome", "grade", "timepoint"]
+        metafor = usable.rename(columns=_METAFOR)[[*groups, "study_id", *[_METAFOR[c] for c in counts]]]
+        metafor = metafor.rename(columns={"outcome": "term"})
         if a.measure == "HR":  # meta's metagen takes the log HR and its standard error
             meta = usable.assign(seTE=usable["vi"] ** 0.5).rename(
                 columns={"study_id": "studlab", "yi": "TE"}
             )[["studlab", "TE", "seTE"]]
         else:
             meta = usable.rename(columns={**_META, "study_id": "studlab"})[
-                ["studlab", *[_META[c] for c in counts]]
-            ]
+                [*groups, "studlab", *[_META[c] for c in counts]]
+            ].rename(columns={"outcome": "term"})
         written.append(
             write_csv(metafor.rename(columns={"study_id": "study"}), folder / f"{a.slug}_metafor.csv")
         )
@@ -81,10 +94,31 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
         call = "rma.mh" if a.method == "MH" else "rma.peto" if a.method == "PETO" else "rma"
         extra = "" if call != "rma" else f', method="{a.method}", test="{a.test}"'
         measure = "" if call == "rma.peto" or a.measure == "HR" else f'measure="{a.measure}", '
+        options = "".join(
+            f", {k}={v}"
+            for k, v in (
+                ("level", f"{a.level:g}" if a.level != 95 else None),
+                ("add", f"{a.add:g}" if a.add is not None else None),
+                ("to", f'"{a.to}"' if a.to != "only0" else None),
+                ("drop00", str(a.drop00).upper() if a.drop00 is not None else None),
+            )
+            if v is not None
+        )
+        if groups:  # every term x grade: one fit per group, as the toolkit pooled them (safety.csv)
+            script += [
+                f"\n# {a.name}: one analysis per term x grade",
+                f'dat <- read.csv("{a.slug}_metafor.csv", na.strings = "")',
+                'dat$timepoint[is.na(dat$timepoint)] <- ""; dat$grade[is.na(dat$grade)] <- ""',
+                "for (d in split(dat, list(dat$term, dat$grade, dat$timepoint), drop = TRUE)) {",
+                f"  res <- {call}({measure}{args}, data=d, slab=study{extra}{options})",
+                '  cat(d$term[1], d$grade[1], d$timepoint[1], ": k =", res$k, " estimate", coef(res), " se", res$se, "\\n")',
+                "}",
+            ]
+            continue
         script += [
-            f"\n# {a.name}",
+            "\n# " + " ".join(a.name.split()),  # one comment line: a newline in a name must not start R code
             f'dat <- read.csv("{a.slug}_metafor.csv")',
-            f"res <- {call}({measure}{args}, data=dat, slab=study{extra})",
+            f"res <- {call}({measure}{args}, data=dat, slab=study{extra}{options})",
             "print(res)",
         ]
         if call == "rma":
@@ -96,67 +130,6 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
     written.append(folder / "analyses.R")
     write_text(folder / "analyses.R", "\n".join(script) + "\n")
     return written
-
-
-# --- RevMan Web -------------------------------------------------------------------------------------------------
-# RevMan Web imports study arms and arm-level study results as CSV, one row per arm of each study, with names
-# that must match the review's outcomes and interventions exactly (Cochrane RevMan knowledge base, "Data
-# extraction templates"). The column headers below follow the study-centric data package layout as written by
-# third-party code; no RevMan import could be run here to confirm them, so the README says so.
-
-REVMAN_ARMS = ["Study", "Arm", "Description", "Intervention"]
-REVMAN_RESULTS = [
-    "Study",
-    "Outcome",
-    "Data type",
-    "Effect measure",
-    "Arm",
-    "Reference arm",
-    "Sample size",
-    "Cases",
-    "Footnotes",
-]
-
-
-def revman_exports(
-    analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], arms: pd.DataFrame, folder: Path
-) -> list[Path]:
-    """study-arms.csv and study-results.csv (dichotomous, arm level) for the two-arm analyses."""
-    labels = {
-        (a["study_id"], a["arm_id"]): a
-        for a in arms.astype(object).where(arms.notna(), None).to_dict("records")
-    }
-    arm_rows, result_rows = {}, []
-    for a in analyses:
-        if a.one_arm or a.measure == "HR":
-            continue
-        for _, r in datasets[a.slug].dropna(subset=["events_e", "n_e", "events_c", "n_c"]).iterrows():
-            for side in ("e", "c"):
-                arm = r["experimental_arm" if side == "e" else "control_arm"]
-                info = labels.get((r["study_id"], arm), {})
-                arm_rows[(r["study_id"], arm)] = {
-                    "Study": r["study_id"],
-                    "Arm": arm,
-                    "Description": info.get("label") or "",
-                    "Intervention": info.get("intervention") or "",
-                }
-                result_rows.append(
-                    {
-                        "Study": r["study_id"],
-                        "Outcome": a.name,
-                        "Data type": "Dichotomous",
-                        "Effect measure": "",
-                        "Arm": arm,
-                        "Reference arm": "",
-                        "Sample size": int(r[f"n_{side}"]),
-                        "Cases": int(r[f"events_{side}"]),
-                        "Footnotes": "",
-                    }
-                )
-    return [
-        write_csv(pd.DataFrame(list(arm_rows.values()), columns=REVMAN_ARMS), folder / "study-arms.csv"),
-        write_csv(pd.DataFrame(result_rows, columns=REVMAN_RESULTS), folder / "study-results.csv"),
-    ]
 
 
 # --- Frictionless Data Package ---------------------------------------------------------------------------------
@@ -236,7 +209,13 @@ def datapackage(review: Review, files: Mapping[str, str]) -> dict:
 # --- Methods paragraph -------------------------------------------------------------------------------------------
 
 
-def methods_text(review: Review, comparison: Comparison, consensus: Consensus, pooled: pd.DataFrame) -> str:
+def methods_text(
+    review: Review,
+    comparison: Comparison,
+    consensus: Consensus,
+    pooled: pd.DataFrame,
+    safety: pd.DataFrame | None = None,
+) -> str:
     """A short methods paragraph generated from what was actually done."""
     n = len(comparison.reviewers)
     overall = comparison.overall()
@@ -248,14 +227,30 @@ def methods_text(review: Review, comparison: Comparison, consensus: Consensus, p
     types = ", ".join(f"{k} {t}" for t, k in comparison.type_counts().items())
     adjudicators = sorted({d.adjudicator for d in consensus.decisions.items.values() if d.adjudicator})
     who = f" by {', '.join(adjudicators)}" if adjudicators else ""
-    studies = consensus.tables["studies"]["study_id"].nunique() if "studies" in consensus.tables else 0
+    from .outcomes import table_of_kind
+
+    studies_table = table_of_kind(review.form, "studies")
+    studies = (
+        consensus.tables[studies_table][review.form.table(studies_table).outcome.roles["study"]].nunique()
+        if studies_table in consensus.tables
+        else 0
+    )
+    safety = safety if safety is not None else pd.DataFrame()
     methods = sorted(
         {
             f"{r['measure']} with {_method_name(r['method'])}"
             + (", Hartung-Knapp-Sidik-Jonkman intervals" if r["test"] == "knha" else "")
-            for _, r in pooled.iterrows()
+            for _, r in pd.concat([pooled, safety], ignore_index=True).iterrows()
             if r.get("k", 0)
         }
+    )
+    safety_text = (
+        f" Adverse events and safety items were pooled per term and grade ({len(safety)} analyses; terms matched on "
+        "the CTCAE term where given, otherwise on the reported term); following the Cochrane Handbook (10.4.4), "
+        "Mantel-Haenszel and Peto methods use the exact counts without continuity correction, and studies without "
+        "events in either arm are left out of ratio measures (they count only in risk differences)."
+        if len(safety)
+        else ""
     )
     return (
         f"Data were extracted from {_n(studies, 'study', 'studies')} independently by {n} reviewers using the "
@@ -277,6 +272,7 @@ def methods_text(review: Review, comparison: Comparison, consensus: Consensus, p
             if methods
             else "No analysis was pooled."
         )
+        + safety_text
     )
 
 
@@ -344,6 +340,7 @@ def collaborator_workbook(
     pooled: pd.DataFrame,
     plots: Mapping[str, Path],
     made: str,
+    extras: Mapping[str, pd.DataFrame] | None = None,
 ) -> Path:
     # Streamed (openpyxl write-only): a large review's consensus and arm outcomes are hundreds of thousands
     # of rows, which an ordinary workbook holds in memory cell by cell until it is saved.
@@ -377,7 +374,16 @@ def collaborator_workbook(
             "Pooled results",
             "One row per analysis: estimate, CI and prediction interval on the natural scale.",
         ),
-        ("Forest plots", "One picture per analysis."),
+        (
+            "Safety",
+            "Adverse events and safety items pooled per term and grade: events/N per group, estimate, CI, I^2, "
+            "and how terms were matched (CTCAE term, else the reported term).",
+        ),
+        (
+            "Subgroups, Sensitivity",
+            "Subgroup estimates with the test for subgroup differences; sensitivity analyses.",
+        ),
+        ("Forest plots", "One picture per analysis (a one-page safety summary for adverse-event analyses)."),
         (
             "Validation issues",
             "Warnings left in the reviewers' workbooks (errors would have stopped the run).",
@@ -397,6 +403,9 @@ def collaborator_workbook(
         _sheet(wb, review.form.table(name).sheet, frame, percent)
     _sheet(wb, "Arm outcomes", tables.arm_outcomes, ("percent",))
     _sheet(wb, "Pooled results", pooled, ("i2",))
+    for name, frame in (extras or {}).items():
+        if len(frame):
+            _sheet(wb, name.capitalize(), frame, ("i2",))
     pics = wb.create_sheet("Forest plots")
     print_setup(pics)
     row = 1
@@ -420,28 +429,40 @@ def collaborator_workbook(
     return save_workbook(wb, path)
 
 
-def forest_plots(review: Review, datasets: Mapping[str, pd.DataFrame], folder: Path) -> dict[str, Path]:
-    """One forest plot per declared analysis (the plots a reader looks at), as folder/SLUG.png."""
-    from .plots import forest_plot
+def forest_plots(review: Review, results: Pooled, folder: Path) -> dict[str, Path]:
+    """The plots a reader looks at, as folder/SLUG.png: one forest plot per declared analysis, and one safety
+    page (a row per term and grade) for an analysis of every adverse event, never a figure per term."""
+    from .plots import forest_plot, safety_plot
 
+    datasets = results.datasets
     plots: dict[str, Path] = {}
     for a in review.analyses:
-        data = datasets[a.slug]
-        counts = count_columns(data)
-        usable = data.dropna(subset=counts)[["study_id", *counts]]
-        if len(usable) == 0:
-            continue
-        fig = forest_plot(
-            usable,
-            a.measure,
-            a.method,
-            test=a.test,
-            study="study_id",
-            title=a.name,
-            path=folder / f"{a.slug}.png",
-            single_study="keep",
-        )
-        plots[a.name] = folder / f"{a.slug}.png"
+        path = folder / f"{a.slug}.png"
+        if a.outcome is None:  # every term x grade: one page, one row per term and grade
+            rows = results.safety[results.safety["analysis"] == a.name]
+            if len(rows) == 0:
+                continue
+            fig = safety_plot(rows, title=a.name, path=path)
+        else:
+            data = datasets[a.slug]
+            counts = count_columns(data)
+            usable = data.dropna(subset=counts)[["study_id", *counts]]
+            if len(usable) == 0:
+                continue
+            fig = forest_plot(
+                usable,
+                a.measure,
+                a.method,
+                test=a.test,
+                study="study_id",
+                level=a.level,
+                add=a.add,
+                to=a.to,
+                title=a.name,
+                path=path,
+                single_study="keep",
+            )
+        plots[a.name] = path
         fig.clear()
     return plots
 
@@ -457,27 +478,30 @@ def export_all(
     comparison: Comparison,
     consensus: Consensus,
     tables: AnalysisTables,
-    pooled: pd.DataFrame,
-    datasets: Mapping[str, pd.DataFrame],
+    results: Pooled,
 ) -> list[Path]:
     """Write every output of a run into `out`; returns the paths written."""
     from .reconcile import write_consensus
 
+    pooled, datasets = results.pooled, results.datasets
     written = write_consensus(consensus, out / "consensus")
-    for name, frame in tables.frames().items():
+    for name, frame in tables.frames().items():  # one CSV per meta-analysis-ready frame (outcomes.FRAMES)
         written.append(write_csv(frame, out / "tables" / f"{name}.csv"))
     written.append(write_csv(pooled, out / "pooled.csv"))
+    for name, frame in results.extras().items():  # safety, subgroups, sensitivity: when an analysis asks
+        if len(frame):
+            written.append(write_csv(frame, out / f"{name}.csv"))
     for a in review.analyses:  # every study each analysis asked for, with why any was left out
         written.append(write_csv(datasets[a.slug], out / "analyses" / f"{a.slug}.csv"))
-    plots = forest_plots(review, datasets, out / "plots")
+    plots = forest_plots(review, results, out / "plots")
     written += plots.values()
     written += r_exports(list(review.analyses), datasets, out / "r")
-    written += revman_exports(list(review.analyses), datasets, consensus.tables["arms"], out / "revman")
+    written += revman_exports(review, datasets, tables, consensus, out / "revman")
     files = {name: f"consensus/{name}.csv" for name in consensus.tables}
     package = json.dumps(datapackage(review, files), indent=2, ensure_ascii=False) + "\n"
     write_text(out / "datapackage.json", package)
     written.append(out / "datapackage.json")
-    write_text(out / "methods.md", methods_text(review, comparison, consensus, pooled) + "\n")
+    write_text(out / "methods.md", methods_text(review, comparison, consensus, pooled, results.safety) + "\n")
     written.append(out / "methods.md")
     made = f"{dt.date.today().isoformat()} with review {__version__}: review run {review.folder}"
     written.append(
@@ -491,6 +515,7 @@ def export_all(
             pooled=pooled,
             plots=plots,
             made=made,
+            extras=results.extras(),
         )
     )
     return written

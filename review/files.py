@@ -22,6 +22,9 @@ MAX_COMPRESSION_RATIO = 200
 MAX_CONFIG_BYTES = 1024 * 1024  # a form (YAML) or review.toml
 MAX_CONFIG_DEPTH = 32  # nesting of mappings and lists in a form or review.toml
 MAX_CONFIG_NODES = 200_000  # values in a form once YAML aliases are expanded (a billion-laughs file has 10^9)
+MAX_SHEET_ROWS = 500_000  # rows of a sheet or lines of a CSV table; 1,000 studies need ~300,000
+MAX_SHEET_COLUMNS = 702  # A to ZZ; the widest table of a form has a few dozen
+MAX_CELL_CHARS = 32_767  # Excel's and LibreOffice's limit: longer text is cut short when they open the file
 MARKER = ".review-output"  # in an output folder the toolkit made: it may write there again without --force
 
 

@@ -11,12 +11,17 @@ import html
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .errors import FormError
+from .errors import FormError, UnreadableInput
+from .files import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_NODES, read_text
 from .issues import RULE_KINDS
+from .words import counted
+
+if TYPE_CHECKING:
+    from .outcomes import OutcomeSpec
 
 FIELD_TYPES = ("text", "integer", "number", "percent", "date", "category", "boolean")
 NUMERIC_TYPES = ("integer", "number", "percent")
@@ -47,6 +52,7 @@ PROVENANCE_FIELDS: dict[str, dict[str, Any]] = {
 
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+DEFAULT_FORM = "oncology_trial.yaml"
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,7 @@ class Table:
     key: tuple[str, ...]
     fields: dict[str, Field]
     line: int | None = None
+    outcome: OutcomeSpec | None = None  # the outcome kind the table holds and its fields' roles (outcomes.py)
 
     @property
     def sheet(self) -> str:
@@ -127,7 +134,7 @@ class Form:
         return f"{self.name} v{self.version}"
 
     def __repr__(self) -> str:
-        return f"Form({self.label}: {len(self.tables)} tables, {len(self.rules)} rules)"
+        return f"Form({self.label}: {counted(len(self.tables), 'table')}, {counted(len(self.rules), 'rule')})"
 
     def _repr_html_(self) -> str:
         rows = "".join(
@@ -136,7 +143,7 @@ class Form:
             for t in self.tables.values()
         )
         return (
-            f"<p><b>{html.escape(self.title)}</b> ({html.escape(self.label)}, {len(self.rules)} rules)</p>"
+            f"<p><b>{html.escape(self.title)}</b> ({html.escape(self.label)}, {counted(len(self.rules), 'rule')})</p>"
             "<table><tr><th>sheet</th><th>key</th><th>fields</th><th>holds</th></tr>" + rows + "</table>"
         )
 
@@ -170,23 +177,45 @@ class _Located(dict):
     key_lines: dict[str, int]
 
 
-def _construct(node: yaml.Node) -> Any:
+class _Budget:
+    """Bounds on building a form from YAML: nesting depth, and values made once aliases are expanded (an
+    alias is a reference, so a few lines can stand for 10^9 values: the "billion laughs")."""
+
+    def __init__(self) -> None:
+        self.nodes = 0
+
+    def spend(self, node: yaml.Node, depth: int) -> None:
+        self.nodes += 1
+        line = node.start_mark.line + 1
+        if depth > MAX_CONFIG_DEPTH:
+            raise _LoadError(f"nested more than {MAX_CONFIG_DEPTH} levels deep; a form needs a few", line)
+        if self.nodes > MAX_CONFIG_NODES:
+            raise _LoadError(
+                f"expands to more than {MAX_CONFIG_NODES:,} values (YAML aliases repeat what they point to); "
+                "write the form out without chains of aliases",
+                line,
+            )
+
+
+def _construct(node: yaml.Node, budget: _Budget | None = None, depth: int = 0) -> Any:
+    budget = budget or _Budget()
+    budget.spend(node, depth)
     if isinstance(node, yaml.MappingNode):
         result = _Located()
         result.line = node.start_mark.line + 1
         result.key_lines = {}
         for key_node, value_node in node.value:
-            key = _construct(key_node)
+            key = _construct(key_node, budget, depth + 1)
             if not isinstance(key, (str, int, float, bool)):
                 raise _LoadError(f"a key must be a plain name, not {key!r}", key_node.start_mark.line + 1)
             key = str(key)
             if key in result:
                 raise _LoadError(f"duplicate key {key!r}", key_node.start_mark.line + 1)
-            result[key] = _construct(value_node)
+            result[key] = _construct(value_node, budget, depth + 1)
             result.key_lines[key] = key_node.start_mark.line + 1
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(n) for n in node.value]
+        return [_construct(n, budget, depth + 1) for n in node.value]
     return yaml.SafeLoader.construct_object(_scalar_loader, node, deep=True)
 
 
@@ -202,25 +231,33 @@ _scalar_loader = yaml.SafeLoader("")
 def load_form(path: str | Path) -> Form:
     """Load and check a form; a malformed one raises FormError naming the file, line and problem."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         raise FormError(
             f"{path}: form not found; pass the path of a YAML form, e.g. "
             "extraction_forms/oncology_trial.yaml."
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FormError(f"{path}: cannot read the form ({exc}).") from None
+        )
+    try:
+        text = read_text(path, "form (YAML)")
+    except UnreadableInput as exc:
+        raise FormError(str(exc)) from None
     return parse_form(text, str(path))
 
 
 def parse_form(text: str, name: str = "<form>") -> Form:
     """Load a form from YAML text (for notebooks and tests); errors name `name` as the file."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise FormError(f"{name}: {len(text):,} characters; a form is limited to {MAX_CONFIG_BYTES:,}.")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
         raise FormError(f"{name}, line {line}: not valid YAML: {exc.problem}.") from None
+    except yaml.YAMLError as exc:  # e.g. a reader error: a control character the YAML spec forbids
+        raise FormError(f"{name}: not valid YAML: {exc}.") from None
+    except RecursionError:
+        raise FormError(
+            f"{name}: nested too deeply to read (a form is limited to {MAX_CONFIG_DEPTH} levels)."
+        ) from None
     if node is None:
         raise FormError(f"{name}: the form is empty.")
     try:
@@ -254,7 +291,7 @@ def _check_keys(mapping: Any, allowed: set[str], what: str) -> None:
 
 
 _FORM_KEYS = {"form", "title", "version", "description", "vocabularies", "tables", "rules"}
-_TABLE_KEYS = {"label", "description", "key", "fields", "provenance"}
+_TABLE_KEYS = {"label", "description", "key", "fields", "provenance", "outcome"}
 _FIELD_KEYS = {
     "type",
     "label",
@@ -381,6 +418,19 @@ def _build_table(tname: str, tdoc: Any, vocabularies: dict[str, list], line: int
                 f.line,
             )
         headers[folded] = f.name
+    outcome = None
+    if "outcome" in tdoc:
+        from .outcomes import (
+            SpecError,
+            parse_spec,
+        )  # outcomes imports the engine; forms stays light without it
+
+        odoc = tdoc["outcome"]
+        try:
+            outcome = parse_spec(tname, odoc, fields, _line(tdoc, "outcome"))
+        except SpecError as exc:
+            at = _line(odoc, exc.key) if exc.key else None
+            raise _LoadError(f"table {tname!r}: {exc}", at or _line(tdoc, "outcome")) from None
     return Table(
         name=tname,
         label=label,
@@ -388,6 +438,7 @@ def _build_table(tname: str, tdoc: Any, vocabularies: dict[str, list], line: int
         key=tuple(key),
         fields=fields,
         line=line,
+        outcome=outcome,
     )
 
 
@@ -480,6 +531,13 @@ def _check_tables(tables: dict[str, Table]) -> None:
                 f"tables {sheets[folded]!r} and {t.name!r} have the same label {t.label!r}", t.line
             )
         sheets[folded] = t.name
+        ref = t.outcome.options.get("total_from") if t.outcome else None
+        if ref:
+            rt, rf = str(ref).split(".", 1)
+            if rt not in tables or rf not in tables[rt].fields:
+                raise _LoadError(
+                    f"table {t.name!r}: outcome: total_from: {ref} is not a field of the form", t.line
+                )
         for f in t.fields.values():
             if f.references:
                 rt, rf = f.references
@@ -526,12 +584,13 @@ def _build_rule(rdoc: Any, tables: dict[str, Table]) -> Rule:
 
 
 def default_form_path() -> Path:
-    """The shipped oncology trial form (extraction_forms/oncology_trial.yaml in the repository)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (
-        here.parent / "extraction_forms" / "oncology_trial.yaml",
-        here / "forms_data" / "oncology_trial.yaml",
-    ):
-        if candidate.exists():
-            return candidate
-    raise FormError("the default form extraction_forms/oncology_trial.yaml was not found; pass --form FORM.")
+    """The shipped oncology trial form: extraction_forms/oncology_trial.yaml in the repository, which a wheel
+    carries as package data (review/forms_data/, see pyproject.toml), found with importlib.resources."""
+    from importlib.resources import files
+
+    packaged = files("review") / "forms_data" / DEFAULT_FORM
+    repository = Path(__file__).resolve().parent.parent / "extraction_forms" / DEFAULT_FORM
+    for candidate in (packaged, repository):
+        if candidate.is_file():
+            return Path(str(candidate))
+    raise FormError(f"the default form {DEFAULT_FORM} was not found; pass --form FORM.")

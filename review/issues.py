@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
+from .words import counted
+
 FATAL, ERROR, WARNING = "fatal", "error", "warning"
 SEVERITY_ORDER = {FATAL: 0, ERROR: 1, WARNING: 2}
 
@@ -127,6 +129,59 @@ _CODES = [
         "Type the date as YYYY-MM-DD (or YYYY-MM).",
         "reading",
     ),
+    # Cells the reader cannot carry over faithfully: each an issue at its cell, never a silent loss.
+    Code(
+        "duplicate-column",
+        ERROR,
+        "Two columns stand for the same field; only the first is read, so the second's values would be lost.",
+        "Keep one column: move any values into it and delete the other.",
+        "reading",
+    ),
+    Code(
+        "merged-cells",
+        ERROR,
+        "Cells are merged; only the first holds the value and the others read as empty.",
+        "Unmerge the cells (Excel: Home > Merge & Center > Unmerge; LibreOffice: Format > Merge and Unmerge "
+        "Cells) and type the value in every cell it belongs to.",
+        "reading",
+    ),
+    Code(
+        "error-value",
+        ERROR,
+        "The cell holds a spreadsheet error (#DIV/0!, #N/A, #VALUE!, #REF!...), not a value.",
+        "Type the value the report gives (or NR); put any calculation in Comment.",
+        "reading",
+    ),
+    Code(
+        "formula-without-value",
+        ERROR,
+        "The cell holds a formula with no saved result (the file was written by a program that does not "
+        "calculate), so it has no value to read.",
+        "Type the value itself; or open the workbook in Excel or LibreOffice, recalculate and save it.",
+        "reading",
+    ),
+    Code(
+        "text-too-long",
+        ERROR,
+        "The text is longer than the 32,767 characters a spreadsheet cell holds; Excel and LibreOffice cut it "
+        "short.",
+        "Shorten it to the facts needed; cite the report's location for the rest.",
+        "reading",
+    ),
+    Code(
+        "number-too-large",
+        ERROR,
+        "A whole number beyond 2^53 (9,007,199,254,740,992): no spreadsheet or CSV reader stores it exactly.",
+        "Check the value against the report; type the count it gives.",
+        "reading",
+    ),
+    Code(
+        "percent-format",
+        WARNING,
+        "A cell formatted as a percentage (stored as 0.151, shown as 15.1%) was read as the percentage shown.",
+        "Nothing, if the value shown is right; or type the number of percent in a cell without % format.",
+        "reading",
+    ),
     Code(
         "formula-cell",
         WARNING,
@@ -235,6 +290,20 @@ _CODES = [
         "A zero must say where the report states it (Location); if the report is silent, type NR.",
         "field",
     ),
+    Code(
+        "not-extracted",
+        WARNING,
+        "A number is left empty (not yet extracted) in a row that holds other values.",
+        "Type the value, or NR if the report does not give it, or NA if it does not apply.",
+        "field",
+    ),
+    Code(
+        "zero-not-stated",
+        WARNING,
+        "A zero whose Location and Comment do not say the report states it (no 'no', 'none', 0...).",
+        "Quote the report's words for the zero in Comment; if the report is silent, type NR instead of 0.",
+        "field",
+    ),
     # Table checks.
     Code(
         "duplicate-key",
@@ -270,6 +339,14 @@ _CODES = [
         WARNING,
         "Response categories of an arm do not add up to its evaluable count; the difference is shown.",
         "Check for a missing category (often not evaluable) or a wrong denominator.",
+        "rule",
+    ),
+    Code(
+        "categories-exceed-denominator",
+        ERROR,
+        "Categories of one group add up to more than their denominator (or their percentages to more than 100 "
+        "beyond rounding), whatever categories are NR.",
+        "Check each category's count or percentage and the denominator; one is usually another arm's or mistyped.",
         "rule",
     ),
     Code(
@@ -322,6 +399,63 @@ _CODES = [
         "Pick the experimental and the control arm.",
         "rule",
     ),
+    # Consistency across arms, tables and fields (review/consistency.py).
+    Code(
+        "sibling-value-missing",
+        WARNING,
+        "A value given as a number on one arm of a study is NR or empty on a sibling arm of the same row.",
+        "Look for the sibling arm's value in the report (same table or figure); type NR only if it is not there.",
+        "rule",
+    ),
+    Code(
+        "sibling-row-missing",
+        WARNING,
+        "One arm of a study has a row (outcome, category, timepoint...) that a sibling arm lacks.",
+        "Add the sibling arm's row from the report, with NR where the report gives no number.",
+        "rule",
+    ),
+    Code(
+        "unit-differs-between-arms",
+        WARNING,
+        "The arms of one study give the same quantity in different units (months and weeks, mg and g).",
+        "Check the unit each arm's value is reported in; a mis-picked unit is common.",
+        "rule",
+    ),
+    Code(
+        "rates-over-time",
+        WARNING,
+        "Landmark rates of one arm and outcome rise with time, or sit on the wrong side of 50% for its median.",
+        "Check the rates, their timepoints and the median against the report (and the time units).",
+        "rule",
+    ),
+    Code(
+        "denominator-differs",
+        WARNING,
+        "Rows of one arm and timepoint use different denominators (in one table or two), or one lacks it.",
+        "Check the odd denominator against the report; it is often a neighbouring arm's or the study's.",
+        "rule",
+    ),
+    Code(
+        "exceeds-arm-total",
+        WARNING,
+        "A count or denominator is larger than its arm's randomised (or treated) number.",
+        "Check both against the report; a registry and a paper may count differently, say so in Comment.",
+        "rule",
+    ),
+    Code(
+        "comparison-label-reversed",
+        ERROR,
+        "The comparison's label names the control arm first: experimental and control look swapped.",
+        "Make Experimental arm the arm named first in the comparison (or correct the label).",
+        "rule",
+    ),
+    Code(
+        "ratio-against-medians",
+        WARNING,
+        "A hazard ratio favours one arm while the two arms' medians favour the other.",
+        "Check whether the report gives control versus experimental (invert the HR and its CI) or the arms are swapped.",
+        "rule",
+    ),
 ]
 CODES: dict[str, Code] = {c.code: c for c in _CODES}
 
@@ -356,7 +490,8 @@ RULE_KINDS: dict[str, RuleKind] = {
         ),
         RuleKind(
             "categories-sum-mismatch",
-            "Categories of a group add up to its `whole`; a warning shows the gap.",
+            "Categories of a group add up to its `whole`; a warning shows the gap. With or without a whole, they "
+            "add up to at most their own `denominator` (`categories-exceed-denominator`).",
             {
                 "category": "the category field",
                 "count": "the count field",
@@ -386,6 +521,64 @@ RULE_KINDS: dict[str, RuleKind] = {
         RuleKind("dates-out-of-order", "`start` <= `end`.", {"start": "start date", "end": "end date"}),
         RuleKind(
             "same-arm-twice", "`first` and `second` differ.", {"first": "a field", "second": "another field"}
+        ),
+        RuleKind(
+            "sibling-value-missing",
+            "Sibling arms of a study have the same rows, with a number or NR on both (also reports "
+            "`sibling-row-missing`).",
+            {"arm": "the arm field of the table's key"},
+            {"unless": "table.field, a boolean of the arms table: arms pooling others are left out"},
+        ),
+        RuleKind(
+            "unit-differs-between-arms",
+            "Rows that differ only in their arm give `unit` the same value.",
+            {"arm": "the arm field of the table's key", "unit": "the unit field"},
+        ),
+        RuleKind(
+            "rates-over-time",
+            "Rows differing only in `timepoint` ('1 year', '36 months') have `rate`s that do not rise with "
+            "time, and above 50% before the `median`, below it after.",
+            {"rate": "the rate field (percent)", "timepoint": "the key field holding the time"},
+            {"median": "the median field", "unit": "the median's time unit field"},
+        ),
+        RuleKind(
+            "denominator-differs",
+            "Rows that differ only in `across` share one `denominator`, with the rows of another table that "
+            "share their key fields (`with`); a row with a count but no denominator where the others give one.",
+            {
+                "denominator": "the denominator field",
+                "across": "the key field that varies (category, outcome)",
+            },
+            {"with": "table.field: the denominator of another table with the same arm and timepoint"},
+        ),
+        RuleKind(
+            "exceeds-arm-total",
+            "`count` <= the arm's `whole` (or `also`, whichever is larger), joined on the arm's key.",
+            {
+                "count": "the count or denominator field",
+                "whole": "table.field of the arm's size (randomised)",
+            },
+            {"also": "table.field of another size (treated)"},
+        ),
+        RuleKind(
+            "comparison-label-reversed",
+            "A `label` such as 'X vs Y' names `experimental` first and `control` second.",
+            {"label": "the comparison's label", "experimental": "experimental arm", "control": "control arm"},
+        ),
+        RuleKind(
+            "ratio-against-medians",
+            "A ratio `estimate` < 1 goes with a longer `experimental` median than `control`'s, > 1 with a "
+            "shorter one (medians of the same study and outcome).",
+            {
+                "estimate": "the hazard ratio",
+                "experimental": "experimental arm",
+                "control": "control arm",
+                "outcome": "the outcome field",
+                "median": "table.field of each arm's median",
+                "median_arm": "table.field of the median's arm",
+                "median_outcome": "table.field of the median's outcome",
+            },
+            {"median_unit": "table.field of the median's time unit (different units are not compared)"},
         ),
     ]
 }
@@ -470,9 +663,9 @@ class Report:
 
     def summary(self) -> str:
         return (
-            f"{len(self.fatal)} unreadable, {len(self.errors)} errors, {len(self.warnings)} warnings"
+            f"{len(self.fatal)} unreadable, {counted(len(self.errors), 'error')}, {counted(len(self.warnings), 'warning')}"
             if self.fatal
-            else f"{len(self.errors)} errors, {len(self.warnings)} warnings"
+            else f"{counted(len(self.errors), 'error')}, {counted(len(self.warnings), 'warning')}"
         )
 
     def __repr__(self) -> str:

@@ -18,10 +18,11 @@ their keyword arguments (`pool(data, "RR", "REML", test="knha", by=["outcome"])`
 
 Why numpy rather than statsmodels or PyMARE, measured on the same 10,000 random analyses of k = 10
 (benchmarks/bench_pool.py, 2-core machine):
-- statsmodels' `combine_effects` pools one analysis per call: a loop of it took 3.0-4.5 s (Paule-Mandel) and
-  1.4-1.6 s (DL), 30-40x and 60-85x the time of `pool`. It has no REML, MH or Peto; it leaves DL's tau^2
-  negative (30% of those analyses; metafor floors it at 0) and stops Paule-Mandel at |Q - (k-1)| < 1e-5,
-  which moved tau^2 by up to 3e-5 from metafor's.
+- statsmodels' `combine_effects` pools one analysis per call: a loop of it was 14-17x slower than `pool`
+  (which also computes the Q-profile intervals of tau^2 and I^2 that statsmodels lacks; 30-85x before they
+  were added). It has no REML, MH or Peto; it leaves DL's tau^2 negative (30% of those analyses; metafor
+  floors it at 0) and stops Paule-Mandel at |Q - (k-1)| < 1e-5, which moved tau^2 by up to 3e-5 from
+  metafor's.
 - PyMARE 0.0.13 fits equal-k analyses in one call (REML 0.21 s) but by numerical optimisation: its tau^2
   differed from metafor's by more than 1e-6 in a third of them (up to 1.3e-4). It needs every analysis to
   have the same k and has neither MH nor Peto.
@@ -139,9 +140,9 @@ class Options:
 
 
 def options(measure: str | Options, method: str = "REML", test: str = "z", **kwargs) -> Options:
-    """An `Options` from the public functions' arguments (or the given one, with `kwargs` replaced)."""
+    """An `Options` from the public functions' arguments; a given `Options` is used as it is."""
     if isinstance(measure, Options):
-        return measure.replace(**kwargs) if kwargs else measure
+        return measure
     return Options(measure=measure, method=method, test=test, **kwargs)
 
 
@@ -176,7 +177,18 @@ def pool(
     i2_ci_low, i2_ci_high (Q-profile, metafor's confint), h2, q, q_df, q_pval, converged, add, to, drop00,
     k_corrected, k_double_zero and note (why a value is missing, or what was adjusted).
     """
-    opts = _opts(measure, method, test, level, add, to, drop00, single_study, max_iter, threshold)
+    opts = options(
+        measure,
+        method,
+        test,
+        level=level,
+        add=add,
+        to=to,
+        drop00=drop00,
+        single_study=single_study,
+        max_iter=max_iter,
+        threshold=threshold,
+    )
     return _analyse(data, opts, by)[0]
 
 
@@ -200,7 +212,9 @@ def study_weights(
     interval is Wald's on the analysis scale (metafor's), or with `study_ci="exact"` the Clopper-Pearson
     interval of a single proportion (PR, PLO, PAS, PFT from events and n; R's binom.test, meta's "CP").
     """
-    opts = _opts(measure, method, "z", level, add, to, drop00, single_study, MAX_ITER, THRESHOLD)
+    opts = options(
+        measure, method, "z", level=level, add=add, to=to, drop00=drop00, single_study=single_study
+    )
     if study_ci != "wald":
         opts = opts.replace(study_ci=study_ci)
     return _analyse(data, opts, by)[1]
@@ -227,22 +241,25 @@ def subgroups(
     model `rma(yi, vi, mods = ~ factor(subgroup))`; each subgroup's estimate is its fitted value and the test
     of differences is the model's QM (an F test for test t, knha, adhoc). `tau2="separate"`: each subgroup
     pooled on its own (`pool(by=[*by, subgroup])`), tested with the Q statistic between the subgroup
-    estimates (metafor's `rma(theta, sei=se, method="EE")` on the subgroup fits). The `model` column names
-    which. Rows: one per analysis and subgroup, with the test repeated on each row of its analysis as
+    estimates (metafor's `rma(theta, sei=se, method="EE")` on the subgroup fits); MH and Peto, which have no
+    tau^2, always pool the subgroups separately. The `model` column names which. Rows: one per analysis and subgroup, with the test repeated on each row of its analysis as
     q_between, q_between_df (and q_between_ddf for an F test) and q_between_pval.
     """
-    opts = _opts(measure, method, test, level, add, to, drop00, single_study, MAX_ITER, THRESHOLD)
+    opts = options(
+        measure, method, test, level=level, add=add, to=to, drop00=drop00, single_study=single_study
+    )
     by = _columns(data, by)
     if subgroup not in data.columns:
         raise ReviewError(
             f"subgroup column {subgroup!r} is not in the data; columns are {', '.join(data.columns)}."
         )
-    if tau2 == "common":
+    if tau2 not in ("common", "separate"):
+        raise ReviewError(f"tau2={tau2!r}: use 'common' (one tau^2 for all subgroups) or 'separate'.")
+    fixed = opts.method in ("MH", "PETO")  # no tau^2 to share: the subgroups are pooled separately
+    if tau2 == "common" and not fixed:
         from .regression import common_tau2_subgroups
 
         return common_tau2_subgroups(data, subgroup, opts, by)
-    if tau2 != "separate":
-        raise ReviewError(f"tau2={tau2!r}: use 'common' (one tau^2 for all subgroups) or 'separate'.")
     result = _analyse(data, opts, [*by, subgroup])[0]
     codes = group_codes(result, by)
     theta, se = result["theta"].to_numpy(), result["se"].to_numpy()
@@ -255,7 +272,7 @@ def subgroups(
     q = g_sum(np.where(ok, w * (theta - mean[codes]) ** 2, 0.0))
     valid = n_ok >= 2
     df = np.where(valid, n_ok - 1, np.nan)
-    result.insert(len(by) + 1, "model", "separate tau2")
+    result.insert(len(by) + 1, "model", f"separate fits ({opts.method})" if fixed else "separate tau2")
     result["q_between"] = np.where(valid, q, np.nan)[codes]
     result["q_between_df"] = df[codes]
     result["q_between_ddf"] = np.nan
@@ -281,7 +298,7 @@ def leave_one_out(
     `study` names the column that labels studies (default: study_id or study if present, else the 1-based row
     number); the result has one row per analysis and omitted study, with the pool() columns.
     """
-    opts = _opts(measure, method, test, level, add, to, drop00, "keep", MAX_ITER, THRESHOLD)
+    opts = options(measure, method, test, level=level, add=add, to=to, drop00=drop00, single_study="keep")
     by = _columns(data, by)
     frame = expand(data, by, "omitted", study_labels(data, study), cumulative=False)
     return _analyse(frame, opts.replace(single_study="keep"), [*by, "omitted"])[0]
@@ -302,7 +319,16 @@ def expand(data: pd.DataFrame, by: list[str], name: str, labels, cumulative: boo
     Leave-one-out (`cumulative=False`): copy i holds every study but the i-th. Cumulative: copy i holds the
     studies up to the i-th, in data order. Column `name` holds the label of study i (the copy's key).
     """
-    codes = group_codes(data, by)
+    member, current = copies(group_codes(data, by), cumulative)
+    frame = data.iloc[member].reset_index(drop=True)
+    frame[name] = np.asarray(labels)[current]
+    return frame
+
+
+def copies(codes: np.ndarray, cumulative: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(member, current): row `member[j]` belongs to the copy made for row `current[j]` (see `expand`)."""
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
     order = np.argsort(codes, kind="stable")
     sizes = np.bincount(codes)
     starts = np.cumsum(sizes) - sizes
@@ -313,9 +339,7 @@ def expand(data: pd.DataFrame, by: list[str], name: str, labels, cumulative: boo
     position = np.repeat(np.arange(len(order)) - starts[codes[order]], rep)
     member = order[starts[codes[current]] + within]
     keep = within <= position if cumulative else member != current
-    frame = data.iloc[member[keep]].reset_index(drop=True)
-    frame[name] = np.asarray(labels)[current[keep]]
-    return frame
+    return member[keep], current[keep]
 
 
 def egger_test(
@@ -369,23 +393,6 @@ def egger_test(
 
 
 # --- the engine --------------------------------------------------------------------------------------------
-
-
-def _opts(measure, method, test, level, add, to, drop00, single_study, max_iter, threshold) -> Options:
-    if isinstance(measure, Options):
-        return measure
-    return Options(
-        measure=measure,
-        method=method,
-        test=test,
-        level=level,
-        add=add,
-        to=to,
-        drop00=drop00,
-        single_study=single_study,
-        max_iter=max_iter,
-        threshold=threshold,
-    )
 
 
 def prepare(data: pd.DataFrame, opts: Options, by: Sequence[str] | None):
@@ -446,7 +453,7 @@ def _analyse(data: pd.DataFrame, opts: Options, by):
     corrected = es["corrected"].to_numpy(dtype=float)
     double_zero = es["double_zero"].to_numpy(dtype=float) if "double_zero" in es else np.zeros(len(es))
     tau2_lb, tau2_ub, i2_lb, i2_ub = fit["tau2_ci"]
-    result = _keys(data, by, codes, n_groups).assign(
+    columns = dict(
         measure=opts.measure,
         method=method,
         test=opts.test,
@@ -479,6 +486,8 @@ def _analyse(data: pd.DataFrame, opts: Options, by):
         k_double_zero=s_rows(double_zero).astype(int),
         note=notes.joined(),
     )
+    # one frame from a dict: assigning 30 columns one by one cost more than the pooling of one analysis
+    result = pd.concat([_keys(data, by, codes, n_groups), pd.DataFrame(columns)], axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         weight = 100 * weight / s_rows(np.nan_to_num(weight))[codes]
     low, high = _study_intervals(data, es, opts, codes, n_harmonic)
@@ -702,6 +711,7 @@ _ELSEWHERE = {
     "metareg": "regression",
     "MetaRegression": "regression",
     "ranktest": "diagnostics",
+    "TrimFill": "diagnostics",
     "trimfill": "diagnostics",
     "cumulative": "diagnostics",
     "influence": "diagnostics",

@@ -1,4 +1,4 @@
-"""Forest and funnel plots (matplotlib) for one meta-analysis.
+"""Forest, funnel, Baujat and cumulative forest plots (matplotlib) for one meta-analysis.
 
 All rows of `data` form the one analysis plotted (select an outcome's rows first). Each function returns the
 `Figure`, so a notebook shows it inline, and saves it atomically when given `path` (.png or .svg). Figures are
@@ -19,10 +19,11 @@ from matplotlib.patches import Polygon
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 from matplotlib.transforms import blended_transform_factory
 
+from .diagnostics import cumulative, influence
 from .effects import measure_info, to_natural
 from .errors import ReviewError
 from .files import atomic_path
-from .meta import RANDOM_EFFECTS, egger_test, pool, study_weights
+from .meta import RANDOM_EFFECTS, Options, egger_test, options, pool, study_weights
 
 FORMATS = {".png": "png", ".svg": "svg"}
 _ANALYSIS_SCALE = {
@@ -39,9 +40,10 @@ MAX_LABELLED = 100  # studies a forest plot labels; past that it is drawn compac
 
 def forest_plot(
     data: pd.DataFrame,
-    measure: str,
+    measure: str | Options,
     method: str = "REML",
     test: str = "z",
+    *,
     study: str | None = None,
     level: float = 95.0,
     add: float | None = None,
@@ -50,6 +52,7 @@ def forest_plot(
     title: str | None = None,
     path: str | os.PathLike[str] | None = None,
     single_study: str = "error",
+    study_ci: str = "wald",
     max_labelled: int | None = MAX_LABELLED,
 ) -> Figure:
     """Forest plot of one analysis: a row per study (estimate, CI, weight), the pooled diamond, the prediction
@@ -60,15 +63,17 @@ def forest_plot(
     of a large review's plots. Each study's estimate, CI and weight are in the analysis's CSV.
 
     `study` names the label column (default: study_id or study, else "Study 1", "Study 2"...). Rows are the
-    input's order. Options are those of `review.meta.pool` (`single_study="keep"` plots a lone study).
+    input's order. Options are those of `review.meta.pool` (`single_study="keep"` plots a lone study; `measure`
+    may be an `Options`); `study_ci="exact"` shows Clopper-Pearson intervals for single proportions.
     """
-    info = measure_info(measure)
-    result = pool(
-        data, measure, method, test, level=level, add=add, to=to, drop00=drop00, single_study=single_study
-    ).iloc[0]
-    rows = study_weights(
-        data, measure, method, level=level, add=add, to=to, drop00=drop00, single_study=single_study
+    opts = options(
+        measure, method, test, level=level, add=add, to=to, drop00=drop00, single_study=single_study
     )
+    if study_ci != "wald":
+        opts = opts.replace(study_ci=study_ci)
+    info, method, level = measure_info(opts.measure), opts.method, opts.level
+    result = pool(data, opts).iloc[0]
+    rows = study_weights(data, opts)
     labels = _labels(data, study)
     k_rows = len(rows)
     estimate = to_natural(info.code, rows["yi"].to_numpy(), _n_harmonic(data, info.code))
@@ -100,7 +105,7 @@ def forest_plot(
             zorder=3,
         )
     )
-    has_pi = method.upper() in RANDOM_EFFECTS and np.isfinite(result["pi_low"])
+    has_pi = method in RANDOM_EFFECTS and np.isfinite(result["pi_low"])
     if has_pi:
         ax.hlines(
             pooled_y,
@@ -151,9 +156,7 @@ def forest_plot(
         interval = "no events in either arm" if no_events else _interval(estimate[i], low[i], high[i])
         ax.text(0.72, y[i], interval, ha="left", **cell)
         ax.text(0.97, y[i], "excluded" if np.isnan(weight[i]) else f"{weight[i]:.1f}%", ha="right", **cell)
-    model = _MODEL.get(
-        method.upper(), f"Random-effects model ({method.upper()}{', knha' if test == 'knha' else ''})"
-    )
+    model = _model(opts)
     bold = {"fontweight": "bold", "va": "center", "transform": text}
     ax.text(0.02, pooled_y, model, ha="left", **bold)
     ax.text(0.72, pooled_y, _interval(centre, ci_low, ci_high), ha="left", **bold)
@@ -171,7 +174,7 @@ def forest_plot(
     ax.text(
         0.02,
         pooled_y - 0.75,
-        _heterogeneity(result, method.upper()),
+        _heterogeneity(result, method),
         ha="left",
         va="center",
         transform=text,
@@ -186,8 +189,9 @@ def forest_plot(
 
 def funnel_plot(
     data: pd.DataFrame,
-    measure: str,
+    measure: str | Options,
     method: str = "REML",
+    *,
     level: float = 95.0,
     add: float | None = None,
     to: str = "only0",
@@ -198,9 +202,10 @@ def funnel_plot(
     """Funnel plot of one analysis on the analysis scale (yi against its standard error, as metafor's funnel),
     with the pooled estimate, its pseudo-confidence region and Egger's regression line and test (k >= 3).
     """
-    info = measure_info(measure)
-    result = pool(data, measure, method, level=level, add=add, to=to, drop00=drop00).iloc[0]
-    rows = study_weights(data, measure, method, level=level, add=add, to=to, drop00=drop00)
+    opts = options(measure, method, level=level, add=add, to=to, drop00=drop00)
+    info, level = measure_info(opts.measure), opts.level
+    result = pool(data, opts).iloc[0]
+    rows = study_weights(data, opts)
     rows = rows[np.isfinite(rows["yi"])]
     yi, sei = rows["yi"].to_numpy(), np.sqrt(rows["vi"].to_numpy())
     egger = egger_test(rows[["yi", "vi"]], "GEN").iloc[0]  # on exactly the points shown
@@ -238,6 +243,105 @@ def funnel_plot(
     return fig
 
 
+def baujat_plot(
+    data: pd.DataFrame,
+    measure: str | Options,
+    method: str = "REML",
+    test: str = "z",
+    *,
+    study: str | None = None,
+    add: float | None = None,
+    to: str = "only0",
+    drop00: bool | None = None,
+    title: str | None = None,
+    path: str | os.PathLike[str] | None = None,
+) -> Figure:
+    """Baujat plot of one analysis (metafor's baujat): each study's contribution to the heterogeneity
+    statistic (x) against its influence on the pooled estimate (y), both from review.diagnostics.influence.
+    Studies far right or high drive heterogeneity or the result; each point carries its study label.
+    """
+    opts = options(measure, method, test, add=add, to=to, drop00=drop00)
+    diag = influence(data, opts, study=study)
+    fig = Figure(figsize=(6.5, 5))
+    ax = fig.add_subplot()
+    x, y = diag["baujat_x"].to_numpy(), diag["baujat_y"].to_numpy()
+    ax.scatter(x, y, color="#34495e", zorder=3)
+    for label, xi, yi in zip(diag["study"], x, y, strict=True):
+        ax.annotate(str(label), (xi, yi), xytext=(4, 3), textcoords="offset points", fontsize="small")
+    ax.set_xlabel("Squared Pearson residual (contribution to Q)")
+    ax.set_ylabel("Influence on the pooled estimate")
+    ax.set_title(_model(opts), fontsize="small", loc="right")
+    ax.grid(color="#ecf0f1", zorder=0)
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def cumulative_plot(
+    data: pd.DataFrame,
+    measure: str | Options,
+    method: str = "REML",
+    test: str = "z",
+    *,
+    order: str | None = None,
+    study: str | None = None,
+    level: float = 95.0,
+    add: float | None = None,
+    to: str = "only0",
+    drop00: bool | None = None,
+    title: str | None = None,
+    path: str | os.PathLike[str] | None = None,
+) -> Figure:
+    """Cumulative forest plot (metafor's forest(cumul(...))): the pooled estimate and its interval as each
+    study is added, in data order or by `order` (e.g. a year column), on the natural scale; the right column
+    gives the estimate, interval and tau^2 (random effects) or I^2 of each step.
+    """
+    opts = options(measure, method, test, level=level, add=add, to=to, drop00=drop00)
+    info = measure_info(opts.measure)
+    steps = cumulative(data, opts, order=order, study=study)
+    k_rows = len(steps)
+    fig = Figure(figsize=(10, 0.32 * (k_rows + 4) + 0.8))
+    ax = fig.add_axes((0.30, 0.10, 0.40, 0.82))
+    log_scale = info.natural == "exp"
+    if log_scale:
+        ax.set_xscale("log")
+    est, low, high = (steps[c].to_numpy(dtype=float) for c in ("estimate", "ci_low", "ci_high"))
+    y = np.arange(k_rows, 0, -1, dtype=float)
+    shown = np.isfinite(est)
+    ax.hlines(y[shown], low[shown], high[shown], color="black", linewidth=1)
+    ax.scatter(est[shown], y[shown], marker="D", s=30, color="#c0392b", zorder=3)
+    if info.null is not None:
+        ax.axvline(info.null, color="grey", linewidth=0.8, linestyle="--", zorder=1)
+    if log_scale:
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylim(0.2, k_rows + 1.5)
+    ax.set_yticks([])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.set_xlabel(f"{info.label}" + (" (log scale)" if log_scale else ""))
+    text = blended_transform_factory(fig.transFigure, ax.transData)
+    header = {"fontweight": "bold", "va": "center", "transform": text}
+    random = opts.method in RANDOM_EFFECTS
+    ax.text(0.02, k_rows + 1, "Adding study", ha="left", **header)
+    ax.text(0.72, k_rows + 1, f"Estimate [{opts.level:g}% CI]", ha="left", **header)
+    ax.text(0.99, k_rows + 1, "\u03c4\u00b2" if random else "I\u00b2", ha="right", **header)
+    cell = {"va": "center", "transform": text}
+    for i, row in enumerate(steps.itertuples(index=False)):
+        ax.text(0.02, y[i], f"+ {row.added}", ha="left", **cell)
+        ax.text(0.72, y[i], _interval(est[i], low[i], high[i]), ha="left", **cell)
+        spread = f"{row.tau2:.3g}" if random else f"{row.i2:.0f}%"
+        ax.text(0.99, y[i], spread, ha="right", **cell)
+    ax.set_title(_model(opts), fontsize="small", loc="right")
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
 def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
     """Save `fig` as PNG or SVG (chosen by the suffix), atomically: an earlier file survives a failed save."""
     path = Path(path)
@@ -250,6 +354,11 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
 
 
 # --- helpers -----------------------------------------------------------------------------------------------
+
+
+def _model(opts: Options) -> str:
+    test = "" if opts.test == "z" else f", {opts.test}"
+    return _MODEL.get(opts.method, f"Random-effects model ({opts.method}{test})")
 
 
 def _labels(data: pd.DataFrame, study: str | None) -> Sequence[object]:
@@ -298,3 +407,83 @@ def _heterogeneity(result: pd.Series, method: str) -> str:
     if method in RANDOM_EFFECTS:
         line += f", \u03c4\u00b2 = {result['tau2']:.4g}"
     return line
+
+
+def safety_plot(
+    safety: pd.DataFrame,
+    title: str | None = None,
+    path: str | os.PathLike[str] | None = None,
+    max_rows: int = 60,
+) -> Figure:
+    """A one-page safety summary: one row per term and grade, the pooled estimate with its CI on a log scale
+    (ratios) or a linear one (risk differences, proportions), with k and the events/N of each group.
+
+    `safety` is a safety table (review.project's Pooled.safety, or rows of it for one analysis). Rows without
+    an estimate are listed with the reason; past `max_rows` the most frequent terms are kept and the page says so.
+    """
+    if len(safety) == 0:
+        raise ReviewError("the safety table has no rows to plot.")
+    rows = safety.copy()
+    if len(rows) > max_rows:
+        size = rows["n_e"].fillna(0) + rows["n_c"].fillna(0) if "n_e" in rows else rows["n"].fillna(0)
+        rows = rows.assign(_size=size).nlargest(max_rows, "_size").drop(columns="_size")
+    rows = rows.sort_values(["term", "grade"], kind="stable").reset_index(drop=True)
+    measure = str(rows["measure"].dropna().iloc[0]) if rows["measure"].notna().any() else "RR"
+    ratio = measure_info(measure).natural == "exp"
+    n = len(rows)
+    fig = Figure(figsize=(8.27, 11.69))  # one A4 page
+    ax = fig.add_axes((0.52, 0.06, 0.26, 0.86))
+    y = np.arange(n)[::-1].astype(float)
+    est = pd.to_numeric(rows["estimate"], errors="coerce").to_numpy(float)
+    low = pd.to_numeric(rows["ci_low"], errors="coerce").to_numpy(float)
+    high = pd.to_numeric(rows["ci_high"], errors="coerce").to_numpy(float)
+    ok = np.isfinite(est) & np.isfinite(low) & np.isfinite(high)
+    ax.hlines(y[ok], low[ok], high[ok], color="black", linewidth=1)
+    ax.plot(est[ok], y[ok], "s", color="black", markersize=4)
+    null = measure_info(measure).null
+    if null is not None:
+        ax.axvline(null, color="grey", linestyle="--", linewidth=0.8)
+    if ratio and ok.any():
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylim(-1, n)
+    ax.set_yticks([])
+    ax.set_xlabel(
+        f"{measure_info(measure).label} ({measure}) with {rows['method'].dropna().iloc[0] if rows['method'].notna().any() else ''} 95% CI".replace(
+            " with  ", " "
+        )
+    )
+    text = blended_transform_factory(fig.transFigure, ax.transData)
+    size = "x-small" if n > 30 else "small"
+    two = "events_e" in rows and rows["events_e"].notna().any()
+    header = ax.get_ylim()[1] - 0.2
+    for x, label in (
+        (0.02, "Term"),
+        (0.30, "Grade"),
+        (0.38, "k"),
+        (0.80, "Estimate [CI]"),
+        (0.92, "Events/N"),
+    ):
+        ax.text(x, header, label, transform=text, fontweight="bold", fontsize=size, va="bottom")
+    for i, r in rows.iterrows():
+        cell = {"transform": text, "fontsize": size, "va": "center"}
+        ax.text(0.02, y[i], str(r["term"])[:40], **cell)
+        ax.text(0.30, y[i], "" if pd.isna(r["grade"]) else str(r["grade"]), **cell)
+        ax.text(0.38, y[i], "" if pd.isna(r["k"]) else f"{int(r['k'])}", **cell)
+        ax.text(0.80, y[i], _interval(est[i], low[i], high[i]) if ok[i] else "not estimable", **cell)
+        counts = (
+            f"{_count(r['events_e'])}/{_count(r['n_e'])} vs {_count(r['events_c'])}/{_count(r['n_c'])}"
+            if two
+            else f"{_count(r.get('events'))}/{_count(r.get('n'))}"
+        )
+        ax.text(0.92, y[i], counts, **cell)
+    shown = f" ({n} of {len(safety)} rows, the largest)" if len(safety) > n else ""
+    fig.suptitle((title or "Safety summary") + shown, fontsize="medium")
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def _count(value: object) -> str:
+    return "-" if value is None or pd.isna(value) else f"{int(value)}"

@@ -50,7 +50,9 @@ from .files import atomic_path, check_xlsx
 from .forms import Field, Form
 from .issues import CODES, ERROR
 from .sheets import DECISION_FILL, HEADER_FILL, STALE_FILL, csv_bytes, put, save_workbook
+from .sheetscan import scan
 from .values import parse_value
+from .words import counted
 from .workbook import Extraction
 
 FORMAT = "review discrepancies 1"  # written to the hidden sheet, so a decisions file is recognised
@@ -391,6 +393,7 @@ def read_decisions(path: str | Path) -> Decisions:
                 "`review compare A.xlsx B.xlsx -o DISCREPANCIES.xlsx` and give it last to "
                 "`review reconcile`."
             )
+        scan(path, {SHEET, META})  # the row limit, checked before the sheets are loaded
         meta = book.get_sheet_by_name(META).to_python(skip_empty_area=False)
         rows = book.get_sheet_by_name(SHEET).to_python(skip_empty_area=False)
     except (python_calamine.CalamineError, OSError, ValueError) as exc:  # corrupt archive or XML, I/O
@@ -472,7 +475,7 @@ def read_decisions(path: str | Path) -> Decisions:
     if problems:
         more = f" and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise ReviewError(
-            f"{path}: {len(problems)} decisions cannot be used: {'; '.join(problems[:10])}{more}."
+            f"{path}: {counted(len(problems), 'decision')} cannot be used: {'; '.join(problems[:10])}{more}."
         )
     return Decisions(
         path,
@@ -643,7 +646,7 @@ def reconcile(
     obsolete = [d for k, d in decisions.items.items() if d.choice and k not in current]
     if obsolete:
         notes.append(
-            f"{len(obsolete)} decisions concern values the reviewers now agree on and were not needed: "
+            f"{counted(len(obsolete), 'decision')} concern values the reviewers now agree on and were not needed: "
             + ", ".join(d.id for d in obsolete)
         )
     tables, trail = _build(comparison, chosen, dropped)
@@ -698,6 +701,12 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
                 if not kept:
                     continue
             record: dict[str, object] = dict(zip(table.key, key, strict=False))
+            for name in table.key:  # a row the reviewers filed under different keys (compare's key, moved)
+                u = units.get((table.name, key, name))
+                if u is not None and u.status == DISAGREE:
+                    d = chosen.get((table.name, key, name))
+                    record[name] = _decided(u, d, table.fields[name], [r.letter for r in reviewers])
+                    log(table.name, key, name, show(record[name]), DECIDED, u, d)
             for name, f in table.fields.items():
                 if name in table.key:
                     continue

@@ -22,7 +22,7 @@ from scipy import stats
 from . import rma
 from .effects import group_codes, row_label, to_natural
 from .errors import ReviewError
-from .meta import MAX_ITER, THRESHOLD, Options, _keys, _Notes, _opts, harmonic_n, prepare
+from .meta import MAX_ITER, THRESHOLD, Options, _keys, _Notes, harmonic_n, options, prepare
 
 INTERCEPT = "intrcpt"
 
@@ -65,7 +65,18 @@ def metareg(
     reduction of tau^2 against the same model without moderators; for EE the adjusted R^2 of weighted
     least squares, as metafor). Methods EE, DL, HE, HS, SJ, ML, REML, EB, PM.
     """
-    opts = _opts(measure, method, test, level, add, to, drop00, "keep", max_iter, threshold)
+    opts = options(
+        measure,
+        method,
+        test,
+        level=level,
+        add=add,
+        to=to,
+        drop00=drop00,
+        single_study="keep",
+        max_iter=max_iter,
+        threshold=threshold,
+    )
     mods = [mods] if isinstance(mods, str) else list(mods)
     if not mods:
         raise ReviewError("metareg needs at least one moderator column (mods=...); use pool() without.")
@@ -86,9 +97,9 @@ def _metareg(data: pd.DataFrame, opts: Options, mods: list[str], by) -> MetaRegr
     moderators = design_matrix(data, mods, codes, n_groups)
     X = moderators.X
     d = rma.Design(y[use], v[use], X[use], codes[use], n_groups)
-    fitted, notes = _fit(d, opts, data, by, codes)
-    k, p = fitted.k, fitted.p
-    m = p - 1
+    d, fitted, notes = _fit(d, opts)
+    k, p = np.bincount(codes[use], minlength=n_groups), fitted.p  # k: also where the fit was left out
+    m = np.maximum(p - 1, 0)
     beta, vb = fitted.beta, fitted.vb
     with np.errstate(divide="ignore", invalid="ignore"):
         se = np.sqrt(np.diagonal(vb, axis1=1, axis2=2))
@@ -149,8 +160,8 @@ def _metareg(data: pd.DataFrame, opts: Options, mods: list[str], by) -> MetaRegr
     return MetaRegression(coefficients, model)
 
 
-def _fit(d: rma.Design, opts: Options, data, by, codes):
-    """Fit, with a note (and no numbers) where the moderators are collinear within an analysis."""
+def _fit(d: rma.Design, opts: Options):
+    """(design, fit, notes): an analysis whose moderators are collinear is left out, with a note."""
     notes = _Notes(d.n_groups)
     rank = np.linalg.matrix_rank(d.cross(np.ones(d.n)) + d.absent)
     deficient = (rank < d.p) & (d.k > 0)
@@ -163,7 +174,7 @@ def _fit(d: rma.Design, opts: Options, data, by, codes):
     for text, mask in fitted.notes.items():
         notes.add(mask, text)
     notes.add((d.k > 0) & (d.k <= d.p_eff), "k <= p: no residual degrees of freedom (QE, tau2 not estimable)")
-    return fitted, notes
+    return d, fitted, notes
 
 
 def _wald(b: np.ndarray, vb: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -240,16 +251,12 @@ def design_matrix(data: pd.DataFrame, mods: list[str], codes: np.ndarray, n_grou
 
 def common_tau2_subgroups(data: pd.DataFrame, subgroup: str, opts: Options, by: list[str]) -> pd.DataFrame:
     """Subgroups sharing one tau^2: rma(yi, vi, mods = ~ factor(subgroup)) in each analysis (meta.subgroups)."""
-    if opts.method in ("MH", "PETO"):
-        raise ReviewError(
-            f"a common tau^2 needs an inverse-variance method, not {opts.method}: use tau2='separate'."
-        )
     by, es, codes, n_groups = prepare(data, opts, by)
     y, v = es["yi"].to_numpy(dtype=float), es["vi"].to_numpy(dtype=float)
     use = np.isfinite(y)
     moderators = design_matrix(data, [subgroup], codes, n_groups)
     d = rma.Design(y[use], v[use], moderators.X[use], codes[use], n_groups)
-    fitted, notes = _fit(d, opts, data, by, codes)
+    d, fitted, notes = _fit(d, opts)
     # the rows: each (analysis, subgroup) in order of first appearance, as pool(by=[*by, subgroup])
     rows_code = group_codes(data, [*by, subgroup])
     n_rows = int(rows_code.max()) + 1
@@ -272,7 +279,7 @@ def common_tau2_subgroups(data: pd.DataFrame, subgroup: str, opts: Options, by: 
             2 * stats.t.sf(np.abs(stat), np.nan_to_num(ddf, nan=1)),
             2 * stats.norm.sf(np.abs(stat)),
         )
-        m = fitted.p - 1
+        m = np.maximum(fitted.p - 1, 0)
         t_based = np.isfinite(fitted.ddf)
         qm = _wald(fitted.beta[:, 1:], fitted.vb[:, 1:, 1:], d.present[:, 1:])
         qm = np.where(m >= 1, np.where(t_based, qm / m, qm), np.nan)
@@ -281,6 +288,8 @@ def common_tau2_subgroups(data: pd.DataFrame, subgroup: str, opts: Options, by: 
             stats.f.sf(qm, np.maximum(m, 1), np.nan_to_num(fitted.ddf, nan=1)),
             stats.chi2.sf(qm, np.maximum(m, 1)),
         )
+    ci = rma.q_profile(d, fitted, opts.alpha) if opts.method != "EE" else [np.full(n_groups, np.nan)] * 4
+    tau2_lb, tau2_ub, i2_lb, i2_ub = (x[g] for x in ci)
     n_harmonic = harmonic_n(data, opts.measure, codes, n_groups)
     nh = None if n_harmonic is None else n_harmonic[g]
 
@@ -307,7 +316,11 @@ def common_tau2_subgroups(data: pd.DataFrame, subgroup: str, opts: Options, by: 
         pi_low=natural(theta - half_pi),
         pi_high=natural(theta + half_pi),
         tau2=tau2,
+        tau2_ci_low=tau2_lb,
+        tau2_ci_high=tau2_ub,
         i2=fitted.i2[g],
+        i2_ci_low=i2_lb,
+        i2_ci_high=i2_ub,
         h2=fitted.h2[g],
         q=fitted.qe[g],
         q_df=fitted.qe_df[g],

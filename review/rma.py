@@ -42,6 +42,7 @@ class Design:
     def __init__(self, y: np.ndarray, v: np.ndarray, X: np.ndarray, g: np.ndarray, n_groups: int):
         self.y, self.v, self.X, self.g, self.n_groups = y, v, X, g, n_groups
         self.n, self.p = X.shape
+        self.intercept_only = self.p == 1 and bool(np.all(X == 1))
         self.k = np.bincount(g, minlength=n_groups)
         nonzero = self.sum_cols((X != 0).astype(float)) > 0
         self.present = nonzero if len(g) else np.zeros((n_groups, self.p), dtype=bool)
@@ -73,9 +74,13 @@ class Design:
     def wls(self, w: np.ndarray, y: np.ndarray | None = None):
         """Weighted least squares per analysis: (beta, (X'WX)^-1, residuals, log det X'WX)."""
         y = self.y if y is None else y
+        if self.intercept_only:  # the weighted mean, without stacked linear algebra
+            sw = np.where(self.present[:, 0], self.sum(w), 1.0)
+            beta = (self.sum(w * y) / sw)[:, None]
+            return beta, (1 / sw)[:, None, None], y - beta[self.g, 0], np.log(sw)
         xwx = self.cross(w) + self.absent
         xwy = self.sum_cols(self.X * (w * y)[:, None])
-        if self.p == 1:  # intercept only: scalars, without the overhead of stacked linear algebra
+        if self.p == 1:  # one column: scalars
             inv = 1 / xwx
             beta = inv[:, :, 0] * xwy
             return beta, inv, y - self.X[:, 0] * beta[self.g, 0], np.log(xwx[:, 0, 0])
@@ -86,6 +91,10 @@ class Design:
 
     def traces(self, w: np.ndarray, inv: np.ndarray):
         """tr(P) and tr(PP) for P = W - W X (X'WX)^-1 X' W."""
+        if self.intercept_only:
+            sw, sw2 = self.sum(w), self.sum(w * w)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return sw - sw2 / sw, sw2 - 2 * self.sum(w**3) / sw + (sw2 / sw) ** 2
         a2 = inv @ self.cross(w * w)
         tr_p = self.sum(w) - np.trace(a2, axis1=1, axis2=2)
         tr_pp = (

@@ -28,13 +28,15 @@ from pathlib import Path
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
+from openpyxl.cell import _writer as _cell_writer
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table as ExcelTable
 from openpyxl.worksheet.table import TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .files import atomic_path
+from .errors import ReviewError
+from .files import MAX_CELL_CHARS, atomic_path
 
 # --- styles: one palette for every workbook -------------------------------------------------------------------
 
@@ -49,9 +51,6 @@ BOLD = Font(bold=True)
 TITLE = Font(bold=True, size=14)
 WRAP = Alignment(wrap_text=True, vertical="top")
 
-# Excel's limits: a longer text is cut short by Excel itself, a longer sheet does not open.
-MAX_CELL_CHARS = 32_767
-MAX_SHEET_ROWS = 1_048_576
 
 # --- text that must never run -----------------------------------------------------------------------------------
 
@@ -91,6 +90,22 @@ def plain(value: object) -> object:
 
 # --- workbooks --------------------------------------------------------------------------------------------------
 
+# openpyxl writes every number as "%.16g": a double needs up to 17 digits, so 0.1 + 0.2 would come back as 0.3,
+# the largest double as "inf" (invalid XML), and whole numbers past 16 digits rounded. Numbers are written as
+# their shortest exact text instead (repr), which Excel, LibreOffice and calamine read back to the same double.
+_openpyxl_string = _cell_writer.safe_string
+
+
+def _exact_string(value: object) -> str:
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(float(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(int(value))
+    return _openpyxl_string(value)
+
+
+_cell_writer.safe_string = _exact_string
+
 
 def put(ws: Worksheet, row: int, col: int, value: object, *, font: Font | None = None, fill=None) -> Cell:
     """Write one cell. Text is text (never a formula; quote-prefixed where it would run), numbers are numbers,
@@ -98,6 +113,11 @@ def put(ws: Worksheet, row: int, col: int, value: object, *, font: Font | None =
     value = plain(value)
     cell = ws.cell(row=row, column=col)
     if isinstance(value, str):
+        if len(value) > MAX_CELL_CHARS:  # Excel would cut it short on opening: refuse rather than lose text
+            raise ReviewError(
+                f"sheet '{ws.title}', cell {cell.coordinate}: {len(value):,} characters of text is more than the "
+                f"{MAX_CELL_CHARS:,} a spreadsheet cell holds; shorten it in the input."
+            )
         cell.value = value
         cell.data_type = "s"
         if runs(value):
@@ -174,6 +194,11 @@ def stream_cell(ws, value: object, *, font: Font | None = None, fill=None, align
     """A cell for a write-only worksheet (openpyxl's streaming mode), with the rules of `put`; plain values
     that need no style are returned as they are (the cheapest thing to append)."""
     value = plain(value)
+    if isinstance(value, str) and len(value) > MAX_CELL_CHARS:  # as put: refuse rather than lose text
+        raise ReviewError(
+            f"sheet '{ws.title}': {len(value):,} characters of text is more than the {MAX_CELL_CHARS:,} a "
+            "spreadsheet cell holds; shorten it in the input."
+        )
     if font is None and fill is None and alignment is None and not number_format:
         if not isinstance(value, str) or not runs(value):
             return value

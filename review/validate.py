@@ -41,6 +41,7 @@ def validate(extraction: Extraction) -> Report:
             i for i in _schema_issues(extraction.form, et) if (i.table, i.sheet, i.cell) not in refused
         ]
         issues += _field_issues(et, refused)
+        issues += consistency.zero_issues(et) + consistency.empty_issues(extraction.form, et)
     issues += _reference_issues(extraction)
     for rule in extraction.form.rules:
         if _tables_of(rule) <= set(extraction.tables):  # validate_frames may be given some tables only
@@ -317,7 +318,7 @@ def _sum_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
             continue  # only when every part is given
         total = int(parts.sum()) if et.table.fields[part].type == "integer" else float(parts.sum())
         if not math.isclose(total, float(stated), abs_tol=1e-9):
-            shown = " + ".join(_fmt(v) for v in parts)
+            shown = " + ".join(f"{_fmt(v)} ({et.sheet}!{et.cell(r, part)})" for r, v in parts.items())
             issues.append(
                 _rule_issue(
                     whole_t,
@@ -375,6 +376,18 @@ def _percent_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
     for row, p, n, c, total_code in zip(rows, *columns, total_codes, strict=True):  # lists, not .at per cell
         p = float(p)
         tol = rounding_tolerance(p)
+        if pd.notna(c) and (c == 0) != (p <= tol):
+            issues.append(
+                _rule_issue(
+                    et,
+                    rule,
+                    row,
+                    count,
+                    f"{_label(et, count)} {_fmt(c)} ({et.sheet}!{et.cell(row, count)}) and {_label(et, percent)} "
+                    f"{p:g}% ({et.sheet}!{et.cell(row, percent)}) cannot both be right: one is zero, the other not",
+                )
+            )
+            continue
         if pd.isna(n):
             if total_code == EMPTY:
                 issues.append(
@@ -388,6 +401,8 @@ def _percent_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
                     )
                 )
             continue
+        if float(n) <= 0:
+            continue  # out-of-range reports a denominator of 0
         if not pd.isna(c):
             actual = 100.0 * float(c) / float(n)
             if abs(actual - p) > tol:
@@ -443,10 +458,14 @@ def _categories_sum_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
     issues = []
     for group, rows in d.groupby(group_cols, dropna=True, sort=False):
         group = group if isinstance(group, tuple) else (group,)
+        over = consistency.categories_over(et, rule, rows)
+        if over is not None:
+            issues.append(over)
+            continue
         link = tuple(group[group_cols.index(k)] for k in keys)
         link = link[0] if len(link) == 1 else link
         if link not in wholes.index or pd.isna(wholes[link]):
-            continue
+            continue  # with no stated whole, only the rows' own denominator bounds them (above)
         stated = int(wholes[link])
         known, unknown = 0, []
         for row in rows.index:
@@ -580,7 +599,9 @@ RULE_CHECKS: dict[str, Callable[[Extraction, Rule], list[Issue]]] = {
     "dates-out-of-order": _dates_out_of_order,
     "same-arm-twice": _same_arm_twice,
 }
-
+# The consistency rules live in review/consistency.py, which builds on the helpers above and adds its checks to
+# RULE_CHECKS when imported (here, at the end, so that either module can be imported first).
+from . import consistency  # noqa: E402
 
 # --- writing a report ---------------------------------------------------------------------------------------------
 

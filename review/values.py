@@ -51,6 +51,7 @@ _MONTHS = {
     )
 }
 _EXCEL_EPOCH = dt.date(1899, 12, 30)  # Excel's day 0 on the 1900 date system, allowing for its 1900 leap bug
+_EXACT_LIMIT = 2.0**53
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
 
@@ -146,6 +147,8 @@ def _as_type(number: float, field: Field, codes: tuple[str, ...]) -> Parsed:
     if not math.isfinite(number):
         return Parsed(codes=("not-a-number",), note=f"{number} is not a finite number")
     if field.type == "integer":
+        if abs(number) >= _EXACT_LIMIT:  # beyond what a float (Excel, CSV readers) holds exactly
+            return Parsed(codes=("number-too-large",), note=f"{number:g} is beyond 2^53")
         if number != int(number):
             return Parsed(codes=("not-a-whole-number",), note=f"{number:g} has decimals")
         return Parsed(int(number), codes=codes)

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import difflib
 import re
-import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pandas as pd
 import python_calamine
-from defusedxml import DefusedXmlException
-from defusedxml import ElementTree as SafeET
 from openpyxl import Workbook, load_workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font
@@ -26,8 +24,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .errors import RefusedOutput, ReviewError, UnreadableInput
-from .files import check_output, check_xlsx
+from .errors import ReviewError, UnreadableInput
+from .files import MAX_CELL_CHARS, MAX_SHEET_ROWS, check_file, check_xlsx
 from .forms import MISSING_CODES, Field, Form, Table
 from .issues import CODES, ERROR, FATAL, WARNING, Issue, Report
 from .schema import DTYPES
@@ -41,6 +39,7 @@ from .sheets import (
     save_workbook,
     unneutral,
 )
+from .sheetscan import SheetFacts, scan
 from .values import EMPTY, Parsed, parse_value
 
 INSTRUCTIONS = "Instructions"
@@ -274,117 +273,6 @@ def _fill_rows(ws: Worksheet, t: Table, frame: pd.DataFrame) -> None:
             put(ws, r, col, value)
 
 
-def read_studies(path: str | Path) -> pd.DataFrame:
-    """Studies to pre-fill, from an RIS export (rispy) or a CSV whose headers are Studies fields or labels."""
-    path = Path(path)
-    if not path.exists():
-        raise UnreadableInput(f"{path}: file not found.")
-    if path.suffix.lower() in (".ris", ".txt"):
-        import rispy
-
-        try:
-            with open(path, encoding="utf-8-sig") as fh:
-                entries = rispy.load(fh)
-        except (ValueError, OSError, UnicodeDecodeError) as exc:
-            raise UnreadableInput(f"{path}: not a readable RIS file ({exc}).") from None
-        rows = [_study_from_ris(e) for e in entries]
-    elif path.suffix.lower() == ".csv":
-        try:
-            with open(path, newline="", encoding="utf-8-sig") as fh:
-                rows = list(csv.DictReader(fh))
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise UnreadableInput(
-                f"{path}: not a readable UTF-8 CSV ({exc}); save it as CSV UTF-8."
-            ) from None
-    else:
-        raise UnreadableInput(f"{path}: give the included studies as .ris or .csv.")
-    if not rows:
-        raise UnreadableInput(f"{path}: no studies found.")
-    frame = pd.DataFrame(rows).fillna("")
-    if "study_id" not in frame.columns or (frame["study_id"] == "").any():
-        frame["study_id"] = _study_ids(frame)
-    if frame["study_id"].duplicated().any():
-        dupes = sorted(set(frame.loc[frame["study_id"].duplicated(), "study_id"]))
-        raise ReviewError(f"{path}: study ids {dupes} occur twice; make them unique.")
-    return frame
-
-
-def _study_from_ris(entry: dict) -> dict:
-    authors = entry.get("authors") or entry.get("first_authors") or []
-    year = str(entry.get("year") or entry.get("publication_year") or "")[:4]
-    journal = entry.get("secondary_title") or entry.get("journal_name") or entry.get("alternate_title3") or ""
-    pages = "-".join(p for p in (entry.get("start_page"), entry.get("end_page")) if p)
-    volume = entry.get("volume") or ""
-    issue = f"({entry['number']})" if entry.get("number") else ""
-    author_text = ", ".join(authors[:3]) + (", et al" if len(authors) > 3 else "")
-    citation = ". ".join(
-        p for p in (author_text, entry.get("title") or entry.get("primary_title"), journal) if p
-    )
-    citation += f" {year}" + (f";{volume}{issue}" if volume else "") + (f":{pages}" if pages else "") + "."
-    pmid = next(
-        (str(entry[k]) for k in ("accession_number", "pubmed_id") if str(entry.get(k, "")).isdigit()), ""
-    )
-    return {
-        "citation": citation.strip(),
-        "first_author": authors[0].split(",")[0].strip() if authors else "",
-        "year": year,
-        "doi": re.sub(
-            r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", entry.get("doi") or "", flags=re.IGNORECASE
-        ),
-        "pmid": pmid,
-    }
-
-
-def _study_ids(frame: pd.DataFrame) -> list[str]:
-    """'Surname Year', with a/b suffixes where two studies would share one."""
-    base = [f"{r.get('first_author') or 'Study'} {r.get('year') or ''}".strip() for _, r in frame.iterrows()]
-    counts = pd.Series(base).value_counts()
-    seen: dict[str, int] = {}
-    ids = []
-    for b in base:
-        if counts[b] > 1:
-            seen[b] = seen.get(b, 0) + 1
-            ids.append(f"{b}{chr(ord('a') + seen[b] - 1)}")
-        else:
-            ids.append(b)
-    return ids
-
-
-def make_study_workbooks(
-    form: Form,
-    studies: pd.DataFrame,
-    folder: str | Path,
-    *,
-    reviewer: str = "",
-    rows: int = DEFAULT_ROWS,
-    inputs: Sequence[str | Path] = (),
-    force: bool = False,
-) -> list[Path]:
-    """One workbook per study, each with its Studies row filled in; returns the paths written.
-
-    Every target is checked before any is written: none may be one of `inputs`, and none that exists is
-    replaced unless `force` (a reviewer may already have filled it in)."""
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise RefusedOutput(f"{folder}: is a file; give a folder for the per-study workbooks.")
-    targets = {}
-    for _, study in studies.iterrows():
-        name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(study["study_id"])).strip("_") or "study"
-        target = folder / f"{name}.xlsx"
-        if target in targets.values():
-            raise ReviewError(
-                f"studies {study['study_id']!r} and another give the same file name {target.name}."
-            )
-        targets[study.name] = check_output(target, inputs, force=force)
-    paths = []
-    for _, study in studies.iterrows():
-        frame = studies.loc[[study.name], [c for c in studies.columns if c in form.table("studies").fields]]
-        paths.append(
-            make_workbook(form, targets[study.name], reviewer=reviewer, data={"studies": frame}, rows=rows)
-        )
-    return paths
-
-
 # ================================================================================================================
 # Reading
 
@@ -403,9 +291,15 @@ class ExtractedTable:
     file: str
     sheet: str
     columns: dict[str, str]  # field -> column letter
+    # (row, field) -> where the value was before it was imported from another tool (review import's origins.csv)
+    origins: dict[tuple[int, str], str] = field(default_factory=dict)
 
     def cell(self, row: int, field: str) -> str:
         return f"{self.columns.get(field, '')}{row}"
+
+    def where(self, row: int, field: str) -> str:
+        """file:Sheet!A1 of a value, or, for an imported one, its origin in the other tool's export."""
+        return self.origins.get((row, field)) or f"{self.file}:{self.sheet}!{self.cell(row, field)}"
 
     def as_typed(self) -> pd.DataFrame:
         """The table as a reviewer typed it: values, with NR/NA where the codes stand (object columns)."""
@@ -455,30 +349,61 @@ class Extraction:
 
 
 def read_workbook(path: str | Path, form: Form) -> Extraction:
-    """Read a reviewer workbook into typed tables. Unreadable files raise UnreadableWorkbook (exit code 2)."""
+    """Read a reviewer workbook into typed tables. Unreadable files raise UnreadableWorkbook (exit code 2).
+
+    The sheets the form needs are scanned first (sheetscan: row count against the limit, formulas, error
+    values, number formats, merged cells), then loaded with calamine; nothing else in the workbook is read."""
     path = check_xlsx(path)
     name = str(path)
     try:
         book = python_calamine.CalamineWorkbook.from_path(str(path))
         sheet_names = list(book.sheet_names)
-        sheets = {s: book.get_sheet_by_name(s).to_python(skip_empty_area=False) for s in sheet_names}
     except python_calamine.PasswordError:
         raise UnreadableWorkbook(
             f"{name}: is password-protected; save a copy without the password.", file=name
         ) from None
     except (python_calamine.CalamineError, OSError, ValueError) as exc:  # corrupt archive or XML, I/O
-        raise UnreadableWorkbook(
-            f"{name}: cannot be read as .xlsx ({type(exc).__name__}: {exc}); "
-            "open it in Excel or LibreOffice and save it again as .xlsx.",
-            file=name,
-        ) from None
-    issues: list[Issue] = []
-    reviewer, version = _read_instructions(sheets, form, name, issues)
-    formulas = _formula_cells(path)
-    tables: dict[str, ExtractedTable] = {}
+        raise _unreadable(name, exc) from None
     by_fold = {_fold(s): s for s in sheet_names}
+    found = {t.name: by_fold.get(_fold(t.sheet)) or by_fold.get(_fold(t.name)) for t in form.tables.values()}
+    wanted = {s for s in found.values() if s} | {s for s in sheet_names if _fold(s) == _fold(INSTRUCTIONS)}
+    try:
+        facts = scan(path, wanted)
+        sheets = {s: book.get_sheet_by_name(s).to_python(skip_empty_area=False) for s in wanted}
+    except UnreadableInput as exc:
+        raise UnreadableWorkbook(str(exc), file=name) from None
+    except (python_calamine.CalamineError, OSError, ValueError) as exc:
+        raise _unreadable(name, exc) from None
+    issues: list[Issue] = []
+    reviewer, version, made_from = _read_instructions(sheets, form, name)
+    if made_from:  # another form version: say so, and what changed, before any missing-column message
+        changes = _form_changes(sheets, found, form)
+        message = f"made from form {made_from}, read with form {form.label}" + (
+            f": {changes}" if changes else ""
+        )
+        gaps = _missing_columns(sheets, found, form)
+        if gaps:
+            raise UnreadableWorkbook(
+                f"{name}: {message}. So {gaps}. Read it with the form version it was made from (--form), or "
+                "regenerate the workbook with `review workbook FORM -o OUT.xlsx` and copy the data over.",
+                code="missing-column",
+                file=name,
+                sheet=INSTRUCTIONS,
+            )
+        issues.append(
+            Issue(
+                WARNING,
+                "form-version-mismatch",
+                message,
+                file=name,
+                sheet=INSTRUCTIONS,
+                cell="B4",
+                value=made_from,
+            )
+        )
+    tables: dict[str, ExtractedTable] = {}
     for t in form.tables.values():
-        sheet = by_fold.get(_fold(t.sheet)) or by_fold.get(_fold(t.name))
+        sheet = found[t.name]
         if sheet is None:
             raise UnreadableWorkbook(
                 f"{name}: has no sheet '{t.sheet}' (table {t.name} of form {form.label}); regenerate the workbook "
@@ -487,10 +412,16 @@ def read_workbook(path: str | Path, form: Form) -> Extraction:
                 file=name,
                 sheet=t.sheet,
             )
-        tables[t.name] = _read_rows(
-            sheets[sheet], t, name, sheet, issues, formulas.get(sheet, set()), from_text=False
-        )
+        tables[t.name] = _read_rows(sheets[sheet], t, name, sheet, issues, facts.get(sheet), from_text=False)
     return Extraction(form, path, reviewer, version, tables, issues)
+
+
+def _unreadable(name: str, exc: Exception) -> UnreadableWorkbook:
+    return UnreadableWorkbook(
+        f"{name}: cannot be read as .xlsx ({type(exc).__name__}: {exc}); "
+        "open it in Excel or LibreOffice and save it again as .xlsx.",
+        file=name,
+    )
 
 
 def read_csv_folder(folder: str | Path, form: Form) -> Extraction:
@@ -509,16 +440,60 @@ def read_csv_folder(folder: str | Path, form: Form) -> Extraction:
                 code="missing-sheet",
                 file=str(path),
             )
-        try:
-            with open(path, newline="", encoding="utf-8-sig") as fh:
-                # unneutral: the toolkit's own CSVs (a consensus) carry an apostrophe before text that would run
-                rows: list[list[object]] = [[unneutral(v) for v in r] for r in csv.reader(fh)]
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            raise UnreadableWorkbook(
-                f"{path}: cannot be read as UTF-8 CSV ({exc}).", file=str(path)
-            ) from None
-        tables[t.name] = _read_rows(rows, t, str(path), "", issues, set(), from_text=True)
+        tables[t.name] = _read_rows(_csv_rows(path), t, str(path), "", issues, None, from_text=True)
+    _read_origins(folder / ORIGINS, tables)
     return Extraction(form, folder, "", form.version, tables, issues)
+
+
+ORIGINS = "origins.csv"  # written by review import (importers.py): each value's place in the tool's export
+
+
+def _read_origins(path: Path, tables: dict[str, ExtractedTable]) -> None:
+    if not path.is_file():
+        return
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            for r in csv.DictReader(fh):
+                et = tables.get(r.get("table") or "")
+                if et is None or not str(r.get("row", "")).isdigit():
+                    continue
+                sheet = f" sheet {unneutral(r['sheet'])}," if r.get("sheet") else ""
+                origin = f"{unneutral(r.get('file') or '')}:{sheet} row {r.get('source_row')}, column '{unneutral(r.get('column') or '')}'"
+                et.origins[(int(r["row"]), r.get("field") or "")] = origin
+    except (OSError, UnicodeDecodeError, csv.Error, KeyError):
+        return  # the origins are a courtesy: without them each value's place is its CSV cell
+
+
+def _csv_rows(path: Path) -> list[list[object]]:
+    """A CSV file's rows, within the file-size and row limits; text the toolkit neutralised is given back."""
+    try:
+        check_file(path, "CSV file")
+    except UnreadableInput as exc:
+        raise UnreadableWorkbook(str(exc), file=str(path)) from None
+    rows: list[list[object]] = []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            for record in csv.reader(fh):
+                if len(rows) >= MAX_SHEET_ROWS:
+                    raise UnreadableWorkbook(
+                        f"{path}: more than {MAX_SHEET_ROWS:,} lines, the limit for a table; remove the "
+                        "lines that are not data, or split the table.",
+                        file=str(path),
+                    )
+                # unneutral: the toolkit's own CSVs (a consensus) carry an apostrophe before text that would run
+                rows.append([unneutral(v) for v in record])
+    except UnicodeDecodeError as exc:
+        raise UnreadableWorkbook(
+            f"{path}, line {len(rows) + 1}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save it as "
+            "CSV UTF-8.",
+            file=str(path),
+        ) from None
+    except (OSError, csv.Error) as exc:
+        raise UnreadableWorkbook(
+            f"{path}, line {len(rows) + 1}: cannot be read as CSV ({exc}); save it as CSV UTF-8.",
+            file=str(path),
+        ) from None
+    return rows
 
 
 def read_extraction(path: str | Path, form: Form) -> Extraction:
@@ -530,24 +505,63 @@ def _fold(text: str) -> str:
     return re.sub(r"[\s_]+", " ", str(text)).strip().casefold()
 
 
-def _read_instructions(sheets: dict, form: Form, file: str, issues: list[Issue]) -> tuple[str, str]:
+def _read_instructions(sheets: dict, form: Form, file: str) -> tuple[str, str, str]:
+    """Reviewer, form version, and 'name vN' of the form the workbook was made from when it is another one."""
     rows = next((v for k, v in sheets.items() if _fold(k) == _fold(INSTRUCTIONS)), [])
     meta = {_fold(r[0]): r[1] for r in rows if len(r) >= 2 and isinstance(r[0], str) and r[0]}
     reviewer = str(meta.get("reviewer") or "").strip()
     name, version = str(meta.get("form") or ""), _as_version(meta.get("form version"))
-    if (name and name != form.name) or (version and version != form.version):
-        issues.append(
-            Issue(
-                WARNING,
-                "form-version-mismatch",
-                f"made from form {name} v{version}, validated with {form.label}",
-                file=file,
-                sheet=INSTRUCTIONS,
-                cell="B4",
-                value=f"{name} v{version}",
-            )
-        )
-    return reviewer, version or form.version
+    other = (name and name != form.name) or (version and version != form.version)
+    made_from = f"{name or form.name} v{version or '?'}" if other else ""
+    return reviewer, version or form.version, made_from
+
+
+def _headers(rows: list[list[object]]) -> list[str]:
+    return [str(h).strip() for h in (rows[0] if rows else []) if h not in ("", None)]
+
+
+def _missing_columns(sheets: dict, found: dict, form: Form) -> str:
+    """'sheet Arms has no column X, Y; ...' for every sheet the form needs, or '' when none is missing."""
+    gaps = []
+    for t in form.tables.values():
+        if found[t.name] is None:
+            gaps.append(f"there is no sheet '{t.sheet}'")
+            continue
+        have = {f.name for h in _headers(sheets[found[t.name]]) if (f := t.field_for_header(h))}
+        lacking = [f"'{f.header}'" for f in t.fields.values() if f.name not in have]
+        if lacking:
+            gaps.append(f"sheet '{found[t.name]}' has no column {', '.join(lacking)}")
+    return "; ".join(gaps)
+
+
+def _form_changes(sheets: dict, found: dict, form: Form) -> str:
+    """What differs between the form the workbook was made from (as its header rows show) and `form`: fields
+    added, removed and renamed (a header that matches no field, standing where a field without a column is)."""
+    added, removed, renamed = [], [], []
+    for t in form.tables.values():
+        if found[t.name] is None:
+            added.append(f"table {t.name} (sheet '{t.sheet}')")
+            continue
+        headers = _headers(sheets[found[t.name]])
+        have = {f.name for h in headers if (f := t.field_for_header(h))}
+        lacking = [f for f in t.fields.values() if f.name not in have]
+        unknown = [h for h in headers if t.field_for_header(h) is None]
+        for f in lacking:
+            position = list(t.fields).index(f.name)
+            guess = headers[position] if position < len(headers) and headers[position] in unknown else None
+            guess = guess or next(iter(difflib.get_close_matches(f.header, unknown, n=1, cutoff=0.6)), None)
+            if guess:
+                unknown.remove(guess)
+                renamed.append(f"'{guess}' -> '{f.header}' ({t.sheet})")
+            else:
+                added.append(f"'{f.header}' ({t.sheet})")
+        removed += [f"'{h}' ({t.sheet})" for h in unknown]
+    parts = [
+        f"{what}: {', '.join(items)}"
+        for what, items in (("fields added", added), ("removed", removed), ("renamed", renamed))
+        if items
+    ]
+    return "; ".join(parts)
 
 
 def _as_version(value: object) -> str:
@@ -560,31 +574,49 @@ def _read_rows(
     file: str,
     sheet: str,
     issues: list[Issue],
-    formulas: set[str],
+    facts: SheetFacts | None,
     *,
     from_text: bool,
 ) -> ExtractedTable:
+    facts = facts or SheetFacts()
+
+    def issue(code: str, ref: str, message: str, value: str, **where: str) -> None:
+        issues.append(
+            Issue(
+                CODES[code].severity,
+                code,
+                message,
+                file=file,
+                sheet=sheet,
+                cell=ref,
+                table=t.name,
+                value=value,
+                **where,
+            )
+        )
+
     header = rows[0] if rows else []
     columns: dict[str, int] = {}
     for i, h in enumerate(header):
         if h in ("", None):
             continue
+        ref = f"{get_column_letter(i + 1)}1"
         f = t.field_for_header(str(h))
         if f is None:
-            issues.append(
-                Issue(
-                    WARNING,
-                    "unknown-column",
-                    f"column '{h}' matches no field of {t.name}; ignored",
-                    file=file,
-                    sheet=sheet,
-                    cell=f"{get_column_letter(i + 1)}1",
-                    table=t.name,
-                    value=str(h),
-                )
+            issue("unknown-column", ref, f"column '{h}' matches no field of {t.name}; ignored", str(h))
+        elif f.name in columns:  # a second column for the same field: its values would be lost
+            first = f"{get_column_letter(columns[f.name] + 1)}1"
+            issue(
+                "duplicate-column",
+                ref,
+                f"column '{h}' is field {f.label} again (first at {first}); only one column per field is read. "
+                f"Fix: {CODES['duplicate-column'].fix}",
+                str(h),
+                field=f.name,
             )
-        elif f.name not in columns:
+        else:
             columns[f.name] = i
+    _unheaded_values(rows, header, issue)
     missing_cols = [f for f in t.fields.values() if f.name not in columns]
     if missing_cols:
         where = f"sheet '{sheet}'" if sheet else "the header row"
@@ -596,13 +628,24 @@ def _read_rows(
             file=file,
             sheet=sheet,
         )
+    for span in facts.merged:
+        issue(
+            "merged-cells",
+            span.split(":")[0],
+            f"cells {span} are merged: only the first holds a value, the others read as empty. "
+            f"Fix: {CODES['merged-cells'].fix}",
+            span,
+        )
     letters = {name: get_column_letter(i + 1) for name, i in columns.items()}
+    flagged = facts.formulas | facts.errors.keys()  # cells that count even when they read as empty
     # Column by column, each distinct raw value parsed once: a sheet of 300,000 rows holds a few thousand
-    # distinct values per column, and a per-cell loop over parse_value was most of the reading time.
+    # distinct values per column, and a per-cell loop over parse_value was most of the reading time. Cells the
+    # sheet XML says something about (formulas, errors, formats, long text) take the full path, _cell.
+    special = flagged | facts.no_value | facts.long_text.keys() | facts.formats.keys()
     body = rows[1:]
     cells = {name: _column(body, i) for name, i in columns.items()}
     kept = [any(filled) for filled in zip(*(map(_filled, c) for c in cells.values()), strict=True)]
-    for ref in formulas:  # a formula without a saved result still keeps its row (and gets its issue)
+    for ref in flagged:
         r = _row_number(ref)
         if r is not None and 2 <= r < len(kept) + 2 and ref[: -len(str(r))] in letters.values():
             kept[r - 2] = True
@@ -613,45 +656,39 @@ def _read_rows(
     values: dict[str, list] = {}
     codes: dict[str, list] = {}
     for order, (name, column) in enumerate(cells.items()):
-        f = t.fields[name]
+        f, letter = t.fields[name], letters[name]
         cache: dict[tuple[type, object], tuple[Parsed, bool]] = {}
         out_values, out_codes = [], []
         for p in positions:
             raw = column[p]
-            key = (raw.__class__, raw)
-            hit = cache.get(key)
-            if hit is None:
-                parsed = parse_value(raw, f, from_text=from_text)
-                hit = cache[key] = (parsed, any(CODES[c].severity == ERROR for c in parsed.codes))
-            parsed, refused = hit
+            ref = f"{letter}{p + 2}" if special else ""
+            if ref in special or (raw.__class__ is str and len(raw) > MAX_CELL_CHARS):
+                parsed = _cell(raw, f, ref, facts, from_text)
+                refused = any(CODES[c].severity == ERROR for c in parsed.codes)
+            else:
+                key = (raw.__class__, raw)
+                hit = cache.get(key)
+                if hit is None:
+                    parsed = parse_value(raw, f, from_text=from_text)
+                    hit = cache[key] = (parsed, any(CODES[c].severity == ERROR for c in parsed.codes))
+                parsed, refused = hit
             out_values.append(None if refused else parsed.value)
             out_codes.append(parsed.missing)
-            ref = f"{letters[name]}{p + 2}" if formulas else ""
-            if parsed.codes or ref in formulas:
-                if not ref:
-                    ref = f"{letters[name]}{p + 2}"
-                if ref in formulas:
-                    parsed_codes = ("formula-cell", *parsed.codes)
-                    note = (
-                        "formula never evaluated; its saved result was used"
-                        if not parsed.is_empty
-                        else "formula has no saved result; the cell is treated as empty"
-                    )
-                else:
-                    parsed_codes, note = parsed.codes, parsed.note
+            if parsed.codes:
+                ref = ref or f"{letter}{p + 2}"
                 study = _text([study_column[p]], 0) if study_column is not None else ""
-                for code in parsed_codes:
+                for code in parsed.codes:
                     issue = Issue(
                         CODES[code].severity,
                         code,
-                        _message(code, f, note),
+                        _message(code, f, parsed.note),
                         file=file,
                         sheet=sheet,
                         cell=ref,
                         table=t.name,
                         study_id=study,
                         field=name,
-                        value=_shown(raw),
+                        value=facts.errors.get(ref) or _shown(raw),
                     )
                     found.append((p, order, issue))
         values[name], codes[name] = out_values, out_codes
@@ -662,6 +699,63 @@ def _read_rows(
     data = data.astype({n: DTYPES[t.fields[n].type] for n in t.fields})
     missing = pd.DataFrame({n: pd.Series(codes[n], index=idx, dtype=object) for n in t.fields}, index=idx)
     return ExtractedTable(t, data, missing.astype(str), file, sheet, letters)
+
+
+def _unheaded_values(rows: list[list[object]], header: list[object], issue) -> None:
+    """A value in a column without a header would be ignored: say where the first one is, per column."""
+    width = max((len(r) for r in rows), default=0)
+    for i in range(width):
+        if i < len(header) and header[i] not in ("", None):
+            continue
+        for r, row in enumerate(rows[1:], start=2):
+            value = row[i] if i < len(row) else None
+            if value not in ("", None) and not (isinstance(value, str) and not value.strip()):
+                ref = f"{get_column_letter(i + 1)}{r}"
+                issue(
+                    "unknown-column",
+                    ref,
+                    f"a value in column {get_column_letter(i + 1)}, which has no header, is ignored; move it to "
+                    "the column it belongs to (or to Comment)",
+                    str(value),
+                )
+                break
+
+
+def _cell(raw: object, f: Field, ref: str, facts: SheetFacts, from_text: bool) -> Parsed:
+    """One cell, with what the sheet XML says about it: error values, formulas, formats, over-long text."""
+    if ref in facts.errors:
+        return Parsed(codes=("error-value",), note=f"{facts.errors[ref]}; read as nothing")
+    if ref in facts.no_value:
+        return Parsed(codes=("formula-without-value",), note="no value can be read from it")
+    if ref in facts.long_text or (
+        isinstance(raw, str) and len(raw) > MAX_CELL_CHARS
+    ):  # calamine cuts it short
+        length = max(facts.long_text.get(ref, 0), len(raw) if isinstance(raw, str) else 0)
+        return Parsed(
+            codes=("text-too-long",), note=f"{length:,} characters; the limit is {MAX_CELL_CHARS:,}"
+        )
+    shown = facts.formats.get(ref)
+    extra: tuple[str, ...] = ()
+    if shown == "percent" and isinstance(raw, float) and f.numeric:
+        if f.type != "percent":
+            return Parsed(
+                codes=("ambiguous-number",),
+                note=f"shown as {raw * 100:g}% in a {f.type} field; type the number itself",
+            )
+        raw, extra = float(f"{raw * 100:.12g}"), ("percent-format",)  # the percentage shown: 0.151 -> 15.1
+    elif shown in ("month", "year") and f.type == "date" and isinstance(raw, (dt.date, dt.datetime)):
+        iso = raw.isoformat()
+        return Parsed(iso[:7] if shown == "month" else iso[:4])  # the precision shown, never an invented day
+    parsed = parse_value(raw, f, from_text=from_text)
+    if ref in facts.formulas:
+        return Parsed(
+            parsed.value, parsed.missing, ("formula-cell", *parsed.codes), "its saved result was used"
+        )
+    if extra:
+        return Parsed(
+            parsed.value, parsed.missing, (*extra, *parsed.codes), parsed.note or f"read as {raw:g}"
+        )
+    return parsed
 
 
 def _column(rows: list[list[object]], i: int) -> list[object]:
@@ -699,56 +793,6 @@ def _message(code: str, f: Field, note: str) -> str:
     if note:
         text += f" ({note})"
     return f"{text}. Fix: {CODES[code].fix}"
-
-
-# --- formulas: found by a streaming scan of the sheet XML, never evaluated ----------------------------------
-
-_NS = {
-    "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
-    "rel": "http://schemas.openxmlformats.org/package/2006/relationships",
-}
-
-
-# A formula is an <f> element (possibly prefixed); text content cannot contain a raw '<', so this finds them all.
-_HAS_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
-
-
-def _formula_cells(path: Path) -> dict[str, set[str]]:
-    """Cells holding a formula, per sheet name. calamine returns only the saved results, which is what we
-    want to read, but a reviewer must hear that a formula stood there. defusedxml refuses entity tricks."""
-    found: dict[str, set[str]] = {}
-    try:
-        with zipfile.ZipFile(path) as zf:
-            book = SafeET.fromstring(zf.read("xl/workbook.xml"))
-            rels = SafeET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
-            targets = {r.get("Id"): r.get("Target") for r in rels.findall("rel:Relationship", _NS)}
-            for s in book.findall("m:sheets/m:sheet", _NS):
-                target = targets.get(s.get(f"{{{_NS['r']}}}id"), "")
-                part = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
-                if part not in zf.namelist():
-                    continue
-                raw = zf.read(part)
-                if not _HAS_FORMULA.search(raw):
-                    continue  # most sheets have none; skip the (slow, pure-Python) XML walk
-                cells: set[str] = set()
-                with zf.open(part) as fh:
-                    for _, elem in SafeET.iterparse(fh, events=("end",)):
-                        if elem.tag == f"{{{_NS['m']}}}c":
-                            if elem.find("m:f", _NS) is not None:
-                                cells.add(elem.get("r", ""))
-                            elem.clear()
-                if cells:
-                    found[s.get("name", "")] = cells
-    except (KeyError, zipfile.BadZipFile, SafeET.ParseError) as exc:
-        raise UnreadableWorkbook(
-            f"{path}: the workbook's XML is damaged ({exc}); save it again as .xlsx.", file=str(path)
-        ) from None
-    except DefusedXmlException as exc:  # refused DTDs or entities: a hostile or broken file
-        raise UnreadableWorkbook(
-            f"{path}: refused unsafe XML ({type(exc).__name__}); save it again as .xlsx.", file=str(path)
-        ) from None
-    return found
 
 
 # ================================================================================================================

@@ -102,6 +102,7 @@ def complete_study() -> dict[str, pd.DataFrame]:
                     "denominator": 98,
                     "source": "main",
                     "location": "Table 2",
+                    **({"comment": "'no complete responses'"} if n == 0 else {}),
                 }
                 for c, n, p in [
                     ("complete response", 0, 0),

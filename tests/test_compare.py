@@ -290,3 +290,147 @@ def test_repr_and_html(form, tmp_path, a):
     text = repr(result)
     assert "A (Ann)" in text and "D1" in text and "A 100 / B 101" in text
     assert "1 numeric" in result.summary() and "<table" in result._repr_html_()
+
+
+# --- blind spots (issue 16): swaps within rounding, scale, inverted ratios, rows filed under another key -------
+
+PFS = {
+    "study_id": "T1",
+    "outcome": "progression-free survival",
+    "timepoint": "median",
+    "median_ci_low": "NR",
+    "median_ci_high": "NR",
+    "time_unit": "years",
+    "rate": "NA",
+    "location": "p. 4",
+}
+
+
+def medians(low, high):
+    return {
+        ("survival", 1): PFS | {"arm_id": "low", "median": low},
+        ("survival", 2): PFS | {"arm_id": "high", "median": high},
+    }
+
+
+@pytest.mark.parametrize(("low", "high"), [(1.7, 2.0), (57.0, 57.3)])
+def test_a_crossing_of_two_arms_is_a_swap_before_any_rounding(form, tmp_path, low, high):
+    a = extraction(form, tmp_path / "a.xlsx", changed(medians(low, high)))
+    b = extraction(form, tmp_path / "b.xlsx", changed(medians(high, low)))
+    result = compare([a, b])
+    frame = result.to_frame()
+    assert frame[["row", "field", "type", "A_value", "B_value"]].values.tolist() == [
+        [
+            "T1 | low | progression-free survival | median",
+            "median",
+            "arms-swapped",
+            str(low).rstrip("0").rstrip("."),
+            str(high).rstrip("0").rstrip("."),
+        ],
+        [
+            "T1 | high | progression-free survival | median",
+            "median",
+            "arms-swapped",
+            str(high).rstrip("0").rstrip("."),
+            str(low).rstrip("0").rstrip("."),
+        ],
+    ]
+    assert frame["id"].tolist() == ["D1", "D1"] and len(result) == 1  # one discrepancy
+
+
+@pytest.mark.parametrize(
+    ("a_value", "b_value", "same"),
+    [
+        (2.0, 1.7, False),  # a median in years typed without decimals is not +-0.5
+        (57.0, 57.3, True),  # 57 months is 57.3 rounded
+        (0.82, 0.8, True),  # a ratio to two decimals and to one
+        (0.8, 0.86, False),
+    ],
+)
+def test_tolerance_follows_the_typed_precision_and_the_fields_scale(form, tmp_path, a_value, b_value, same):
+    a = extraction(
+        form, tmp_path / "a.xlsx", changed({("survival", 1): PFS | {"arm_id": "low", "median": a_value}})
+    )
+    b = extraction(
+        form, tmp_path / "b.xlsx", changed({("survival", 1): PFS | {"arm_id": "low", "median": b_value}})
+    )
+    result = compare([a, b])
+    assert len(result) == (0 if same else 1)
+    assert same or result.to_frame()["type"].tolist() == ["numeric"]
+
+
+def test_a_reciprocal_ratio_with_its_ci_inverted_is_one_discrepancy(form, tmp_path, a):
+    # 1/0.82 = 1.2195, 1/0.94 = 1.0638, 1/0.71 = 1.4085: the report's low-versus-high figures
+    result = pair(form, tmp_path, a, {("hazard_ratios", 0): {"hr": 1.22, "ci_low": 1.06, "ci_high": 1.41}})
+    frame = result.to_frame()
+    assert frame[["field", "type", "id"]].values.tolist() == [
+        ["hr", "inverted", "D1"],
+        ["ci_low", "inverted", "D1"],
+        ["ci_high", "inverted", "D1"],
+    ]
+    assert len(result) == 1 and result.type_counts() == {"inverted": 1}
+    assert "reciprocal" in frame["detail"].iloc[0]
+
+
+def test_a_reciprocal_ratio_with_the_arms_crossed_is_one_swap(form, tmp_path, a):
+    edits = {
+        ("hazard_ratios", 0): {
+            "experimental_arm": "low",
+            "control_arm": "high",
+            "hr": 1.22,
+            "ci_low": 1.06,
+            "ci_high": 1.41,
+        }
+    }
+    result = pair(form, tmp_path, a, edits)
+    assert set(result.to_frame()["type"]) == {"arms-swapped"} and len(result) == 1
+
+
+def test_a_different_ratio_is_not_inverted(form, tmp_path, a):
+    result = pair(form, tmp_path, a, {("hazard_ratios", 0): {"hr": 1.3, "ci_low": 1.06, "ci_high": 1.41}})
+    assert set(result.to_frame()["type"]) == {"numeric"}
+
+
+def test_rows_differing_in_one_key_field_are_one_key_discrepancy(form, tmp_path, a):
+    result = pair(form, tmp_path, a, {("adverse_events", 1): {"grade": "3 or higher"}})
+    row = only(result)
+    assert (row["table"], row["row"], row["field"], row["type"]) == (
+        "adverse_events",
+        "T1 | low | oedema | 3-4",
+        "grade",
+        "key",
+    )
+    assert (row["A_value"], row["B_value"]) == ("3-4", "3 or higher")
+    assert row["B_where"].endswith("Adverse events!E3")
+
+
+def test_a_category_repeating_another_rows_key_is_paired_not_refused(form, tmp_path, a):
+    result = pair(form, tmp_path, a, {("response", 2): {"category": "progressive disease"}})
+    row = only(result)
+    assert (row["row"], row["field"], row["type"], row["A_value"], row["B_value"]) == (
+        "T1 | low | primary | stable disease",
+        "category",
+        "key",
+        "stable disease",
+        "progressive disease",
+    )
+    assert row["B_where"].endswith("Best response!D4")
+
+
+def test_a_row_filed_under_another_study_is_moved(form, tmp_path, a):
+    result = pair(form, tmp_path, a, {("safety", 0): {"study_id": "T2"}})
+    row = only(result)
+    assert (row["field"], row["type"], row["A_value"], row["B_value"]) == ("study_id", "moved", "T1", "T2")
+
+
+def test_rows_that_differ_in_key_and_values_stay_two_omissions(form, tmp_path, a):
+    result = pair(
+        form,
+        tmp_path,
+        a,
+        {("safety", 0): {"item": "dose reductions", "patients": 30, "at_risk": 90, "percent": 33.3}},
+    )
+    assert result.to_frame()[["field", "type"]].values.tolist() == [
+        ["(row)", "omission"],
+        ["(row)", "omission"],
+    ]

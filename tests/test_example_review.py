@@ -49,7 +49,7 @@ def test_studies_left_out_say_why(result):
         in pooled.loc["Complete response, high vs standard dose", "studies_left_out"]
     )
     assert (
-        "S0033 (SE not derived: CI NR)"
+        "S0033 (SE not derived: CI NR; not derived from a p-value: number of events not given)"
         in pooled.loc["Progression-free survival, high vs standard dose", "studies_left_out"]
     )
 
@@ -71,3 +71,64 @@ def test_outputs_and_provenance(result):
     ]
     methods = (out / "methods.md").read_text(encoding="utf-8")
     assert "independently by 2 reviewers" in methods and "resolved by Adjudicator C" in methods
+
+
+# Safety analyses of the example (review.toml, "Safety"). Reference values: R 4.2 / metafor 3.8-1, with the counts
+# the run derives (tables/arm_outcomes.csv):
+#   p <- predict(rma(measure="PLO", xi=c(29,58,27), ni=c(51,74,95), method="REML"), transf=transf.ilogit)
+#   (pred, ci.lb, ci.ub and the model's tau2), and exp(coef / ci) of rma.mh(measure="RR", ai, n1i, ci, n2i).
+SAFETY = {  # (analysis, term) -> (estimate, ci_low, ci_high, tau2 or None)
+    ("Adverse events, single-arm trials", "Nausea"): (
+        0.551028728408,
+        0.258551959871,
+        0.812016198778,
+        1.166238840492,
+    ),
+    ("Adverse events, single-arm trials", "Diarrhea"): (
+        0.451693822142,
+        0.192227310358,
+        0.740379808158,
+        1.135362314283,
+    ),  # xi=c(24,52,20), ni=c(51,74,95)
+    ("Adverse events, single-arm trials", "Fatigue"): (
+        0.417062368183,
+        0.035750031488,
+        0.932460271959,
+        4.462436967496,
+    ),  # xi=c(39,13), ni=c(51,95)
+    ("Adverse events, single-arm trials", "Edema limbs"): (
+        0.399788019524,
+        0.136421130378,
+        0.737427725013,
+        1.021636467313,
+    ),  # xi=c(43,23), ni=c(74,95)
+    ("Safety summary, high vs standard dose", "discontinued for toxicity"): (
+        1.333333333333,
+        0.309073684237,
+        5.751954528785,
+        None,
+    ),  # rma.mh(measure="RR", ai=4, n1i=74, ci=3, n2i=74): B2222 only
+    ("Adverse events, high vs standard dose", "side-effects"): (
+        1.002186987425,
+        0.989690342309,
+        1.014841425471,
+        None,
+    ),  # rma.mh(measure="RR", ai=468, n1i=472, ci=465, n2i=470): EORTC 62005 only
+}
+
+
+def test_safety_analyses_equal_metafor(result):
+    safety = result.safety.set_index(["analysis", "term"])
+    for key, (estimate, low, high, tau2) in SAFETY.items():
+        row = safety.loc[key]
+        assert row["estimate"] == pytest.approx(estimate, abs=1e-9), key
+        assert row["ci_low"] == pytest.approx(low, abs=1e-9), key
+        assert row["ci_high"] == pytest.approx(high, abs=1e-9), key
+        if tau2 is not None:
+            assert row["tau2"] == pytest.approx(tau2, abs=1e-9), key
+    # terms are matched on the CTCAE term the reviewers coded; the reported terms stay visible
+    nausea = safety.loc[("Adverse events, single-arm trials", "Nausea")]
+    assert nausea["k"] == 3 and nausea["matched_on"] == "CTCAE term"
+    # between doses, only one study gives counts for each item: k = 1, and the others are named with the reason
+    row = safety.loc[("Adverse events, high vs standard dose", "side-effects")]
+    assert row["k"] == 1

@@ -124,3 +124,45 @@ def test_meta_never_overwrites_its_input(bcg_csv):
     result = run(bcg_csv, "--measure", "OR", "-o", bcg_csv)
     assert result.exit_code == 2 and "is the input" in result.output
     assert bcg_csv.read_bytes() == before
+
+
+def test_new_estimators_tests_and_heterogeneity_intervals_reach_the_csv(bcg_csv, tmp_path):
+    # rma(yi, vi, data=escalc("RR", ...dat.bcg), method="SJ", test="adhoc"); confint() (tests/metafor_reference.py)
+    from metafor_reference import POOL
+
+    ref = POOL[("bcg", "SJ", "adhoc")]
+    out = tmp_path / "out.csv"
+    result = run(bcg_csv, "-m", "RR", "--method", "SJ", "--test", "adhoc", "-o", out)
+    assert result.exit_code == 0, result.output
+    row = pd.read_csv(out).iloc[0]
+    assert (row["method"], row["test"], row["ddf"]) == ("SJ", "adhoc", 12)
+    got = [row["tau2"], row["tau2_ci_low"], row["tau2_ci_high"], row["i2_ci_low"], row["i2_ci_high"]]
+    expected = [ref["tau2"], *ref["tau2_ci"], *ref["I2_ci"]]
+    assert got == pytest.approx(expected, rel=1e-6)
+    assert "I2 [CI]" in result.output
+
+
+def test_meta_help_lists_the_estimators_and_tests():
+    output = runner.invoke(app, ["meta", "--help"]).output
+    text = " ".join(output.replace("\u2502", " ").split())  # rich's help box: join its wrapped lines
+    for word in ("DL, HE, HS, SJ, ML, REML, EB, PM", "knha", "adhoc"):
+        assert word in text
+
+
+def test_subgroups_from_the_command_line_equal_metafor(bcg_csv, tmp_path):
+    # rma(yi, vi, mods=~factor(alloc), data=bcg) -> QM, QMp; confint() (tests/metafor_reference.py)
+    from metafor_reference import METAREG, SUBGROUPS
+
+    ref, model = SUBGROUPS[("bcg", "REML", "z")], METAREG[("bcg", "alloc", "REML", "z")]
+    out = tmp_path / "subgroups.csv"
+    result = run(bcg_csv, "-m", "RR", "--subgroup", "alloc", "-o", out)
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out).set_index("alloc").loc[ref["levels"]]
+    assert rows["theta"].tolist() == pytest.approx(ref["beta"], rel=1e-6)
+    assert rows["q_between"].tolist() == pytest.approx([ref["QM"]] * 3, rel=1e-6)
+    assert rows[["tau2_ci_low", "tau2_ci_high"]].iloc[0].tolist() == pytest.approx(model["tau2_ci"], rel=1e-6)
+    assert "Subgroup differences: Q = 1.768, df = 2" in result.output
+    separate = run(bcg_csv, "-m", "RR", "--subgroup", "alloc", "--tau2", "separate")
+    assert "(separate tau2)" in separate.output
+    missing = run(bcg_csv, "-m", "RR", "--subgroup", "dose")
+    assert missing.exit_code == 1 and "subgroup column 'dose'" in missing.output

@@ -1,15 +1,17 @@
-"""Forest and funnel plots: what they show (rows, labels, weights, diamond, PI, tests) and the saved files."""
+"""Forest, funnel, Baujat and cumulative plots: what they show (rows, labels, weights, tests) and the files."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from datasets import BCG
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 
+from review.diagnostics import cumulative, influence
 from review.errors import ReviewError
-from review.plots import forest_plot, funnel_plot
+from review.plots import baujat_plot, cumulative_plot, forest_plot, funnel_plot
 
 # dat.bcg (metafor): events_e = tpos, n_e = tpos + tneg, events_c = cpos, n_c = cpos + cneg
 
@@ -87,3 +89,33 @@ def test_plot_input_errors_are_review_errors(tmp_path):
     with pytest.raises(ReviewError, match="unknown measure"):
         funnel_plot(BCG, "XX")
     assert not list(tmp_path.iterdir())
+
+
+def test_baujat_plot_places_each_study_at_metafors_coordinates():
+    fig = baujat_plot(BCG, "RR", "REML")
+    ax = fig.axes[0]
+    expected = influence(BCG, "RR", "REML")[["baujat_x", "baujat_y"]].to_numpy()
+    np.testing.assert_allclose(np.asarray(ax.collections[0].get_offsets()), expected, rtol=1e-12)
+    assert set(BCG["study"]) <= set(texts(fig))
+    assert "Random-effects model (REML)" in texts(fig)
+
+
+def test_cumulative_plot_adds_one_study_per_row_in_the_given_order():
+    data = BCG.assign(year=[1948, 1949, 1960, 1977, 1973, 1953, 1973, 1980, 1968, 1961, 1974, 1969, 1976])
+    fig = cumulative_plot(data, "RR", "DL", "knha", order="year")
+    shown = texts(fig)
+    steps = cumulative(data, "RR", "DL", "knha", order="year")
+    assert [t for t in shown if t.startswith("+ ")] == [f"+ {s}" for s in steps["added"]]
+    assert (
+        f"{steps['estimate'].iloc[-1]:.2f} [{steps['ci_low'].iloc[-1]:.2f}, {steps['ci_high'].iloc[-1]:.2f}]"
+        in shown
+    )
+    assert "Random-effects model (DL, knha)" in shown
+    assert fig.axes[0].get_xscale() == "log"
+
+
+def test_forest_plot_shows_exact_intervals_for_proportions():
+    data = pd.DataFrame({"study_id": ["a", "b"], "events": [0, 10], "n": [20, 10]})
+    shown = texts(forest_plot(data, "PLO", "EE", study_ci="exact"))
+    # binom.test(0, 20)$conf.int = 0, 0.168; binom.test(10, 10)$conf.int = 0.692, 1
+    assert "0.02 [0.00, 0.17]" in shown and "0.95 [0.69, 1.00]" in shown

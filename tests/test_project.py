@@ -164,15 +164,18 @@ def test_r_ready_csvs_use_metafor_and_meta_argument_names(result):
 
 
 def test_revman_csvs_one_row_per_arm(result):
-    results = pd.read_csv(result.review.output / "revman/study-results.csv")
+    results = pd.read_csv(result.review.output / "revman/study-results.csv", encoding="utf-8-sig")
     assert results[["Study", "Outcome", "Arm", "Cases", "Sample size"]].values.tolist() == [
-        ["S1", "Response, high vs low", "hi", 10, 50],
-        ["S1", "Response, high vs low", "lo", 8, 50],
-        ["S2", "Response, high vs low", "hi", 20, 60],
-        ["S2", "Response, high vs low", "lo", 15, 60],
+        ["S1", "response", "hi", 10, 50],
+        ["S1", "response", "lo", 8, 50],
+        ["S2", "response", "hi", 20, 60],
+        ["S2", "response", "lo", 15, 60],
     ]
-    arms = pd.read_csv(result.review.output / "revman/study-arms.csv")
-    assert arms.loc[0].tolist() == ["S1", "hi", "hi dose", "drug"]
+    assert set(results["Data type"]) == {"Dichotomous"} and results["Effect measure"].isna().all()
+    assert results.loc[0, "Footnotes"] == "Timepoint: 12 weeks. Source: report; Table 2"
+    arms = pd.read_csv(result.review.output / "revman/study-arms.csv", encoding="utf-8-sig")
+    # no [revman] names in review.toml: RevMan's default group labels
+    assert arms.loc[0].tolist() == ["S1", "hi", "hi dose", "Experimental"]
 
 
 def test_data_package_schema_is_made_from_the_form(result):
@@ -249,7 +252,7 @@ def test_consensus_takes_the_decision(result):
         (('measure = "RR"', 'measure = "XR"'), "measure 'XR' is not one of"),
         (("title =", 'derive_counts = "closest"\ntitle ='), "derive_counts must be"),
         (('S2 = ["hi", "lo"]', 'S2 = "hi"'), "needs [experimental, control]"),
-        (("title", "titel"), "unknown key(s) titel"),
+        (("title", "titel"), "unknown key 'titel'; valid keys are title, question"),
         (('S2 = ["hi", "lo"]', "S2 = 5"), "needs [experimental, control]"),
         (
             ('timepoint = "12 weeks"', "timepoint = 12"),
@@ -274,11 +277,11 @@ def test_run_stops_at_validation_errors_and_open_disagreements(review_dir, tmp_p
     bad = _data(10)
     bad["dichotomous"].loc[0, "events"] = 70  # more than 50 at risk
     make_workbook(form, folder / "reviewer_b.xlsx", reviewer="B", data=bad)
-    with pytest.raises(ReviewError, match=r"stopped at validation: 1 errors: .*count-exceeds-total"):
+    with pytest.raises(ReviewError, match=r"stopped at validation: 1 error: .*count-exceeds-total"):
         run(folder)
     (folder / "adjudication.xlsx").unlink()
     make_workbook(form, folder / "reviewer_b.xlsx", reviewer="B", data=_data(11))
-    with pytest.raises(ReviewError, match="stopped at reconcile: 1 disagreements and no adjudication file"):
+    with pytest.raises(ReviewError, match="stopped at reconcile: 1 disagreement and no adjudication file"):
         run(folder)
 
 

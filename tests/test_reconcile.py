@@ -433,3 +433,37 @@ def test_nothing_to_adjudicate_gives_the_agreed_values(form, tmp_path):
     assert set(consensus.trail["basis"]) == {"agreed"}
     assert consensus["arms"]["randomised"].tolist() == [100, 100]
     assert consensus["studies"].at[0, "funding"] == "NR" and consensus["survival"].at[0, "rate"] == "NA"
+
+
+@pytest.mark.parametrize(("choice", "grade"), [("A", "3-4"), ("B", "3 or higher")])
+def test_a_key_discrepancy_is_decided_like_a_value(form, tmp_path, choice, grade):
+    a = extraction(form, tmp_path / "a.xlsx", reviewer="Ann")
+    data = complete_study()
+    data["adverse_events"] = data["adverse_events"].astype(object)
+    data["adverse_events"].at[1, "grade"] = "3 or higher"
+    b = extraction(form, tmp_path / "b.xlsx", data, reviewer="Ben")
+    comparison = compare([a, b])
+    (u,) = comparison.disagreements
+    assert (u.field, u.type) == ("grade", "key")
+    path = write_discrepancies(comparison, tmp_path / "d.xlsx")
+    decide(path, path, {u.id: by(choice)})
+    consensus = reconcile([a, b], read_decisions(path))
+    assert consensus["adverse_events"]["grade"].tolist() == ["any", grade]
+    trail = consensus.trail[consensus.trail["field"] == "grade"].iloc[0]
+    assert (trail["value"], trail["type"], trail["decision"]) == (grade, "key", choice)
+
+
+def test_one_decision_on_an_inverted_ratio_decides_its_ci_too(form, tmp_path):
+    a = extraction(form, tmp_path / "a.xlsx", reviewer="Ann")
+    data = complete_study()
+    data["hazard_ratios"] = data["hazard_ratios"].astype(object)
+    data["hazard_ratios"].loc[0, ["hr", "ci_low", "ci_high"]] = [1.22, 1.06, 1.41]
+    b = extraction(form, tmp_path / "b.xlsx", data, reviewer="Ben")
+    comparison = compare([a, b])
+    assert len(comparison) == 1 and {u.id for u in comparison.disagreements} == {"D1"}
+    path = write_discrepancies(comparison, tmp_path / "d.xlsx")
+    decide(path, path, {"D1": by("A", reason="the report gives high versus low")})
+    consensus = reconcile([a, b], read_decisions(path))
+    assert consensus["hazard_ratios"][["hr", "ci_low", "ci_high"]].values.tolist() == [[0.82, 0.71, 0.94]]
+    trail = consensus.trail[consensus.trail["field"].isin(["hr", "ci_low", "ci_high"])]
+    assert set(trail["type"]) == {"inverted"} and set(trail["discrepancy"]) == {"D1"}

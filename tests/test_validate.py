@@ -59,7 +59,7 @@ CASES = [
         "out-of-range",
         "dichotomous",
         0,
-        {"events": None, "total": 0, "percent": None},
+        {"events": "NR", "total": 0, "percent": "NR"},
         {("out-of-range", "Dichotomous outcomes!F2", "error")},
     ),
     ("doi-format", "studies", 0, {"doi": "https://doi.org/10.1/x"}, {("doi-format", "Studies!E2", "error")}),
@@ -77,7 +77,7 @@ CASES = [
         "percent-looks-like-fraction",
         "dichotomous",
         0,
-        {"events": None, "total": 500, "percent": 0.6},
+        {"events": None, "total": "NR", "percent": 0.6},
         {("percent-looks-like-fraction", "Dichotomous outcomes!G2", "warning")},
     ),
     # named rules of the form
@@ -114,7 +114,8 @@ CASES = [
         {"count": None, "percent": 50.3},
         {
             ("percent-no-whole-count", "Best response!F3", "warning"),
-            ("categories-sum-mismatch", "Best response!E2", "warning"),
+            # 0 + 50.3% + 30/98 + 15/98 + 4/98 is 100.3% of the evaluable patients
+            ("categories-exceed-denominator", "Best response!E2", "error"),
         },
     ),
     (
@@ -124,6 +125,8 @@ CASES = [
         {"count": None, "denominator": None},
         {
             ("percent-without-denominator", "Best response!F3", "error"),
+            ("not-extracted", "Best response!G3", "warning"),
+            ("denominator-differs", "Best response!G3", "warning"),  # the arm's other rows give 98
             ("categories-sum-mismatch", "Best response!E2", "warning"),
         },
     ),
@@ -190,6 +193,10 @@ def test_each_check_fails_where_it_should(form, tmp_path, name, table, row, valu
                 "label": "Both",
                 "intervention": "drug",
                 "randomised": 200,
+                "dose": "NA",
+                "treated": "NR",
+                "evaluable_response": "NR",
+                "evaluable_safety": "NR",
                 "pooled": True,
                 "location": "T1",
             },
@@ -197,7 +204,12 @@ def test_each_check_fails_where_it_should(form, tmp_path, name, table, row, valu
         ("a percentage stands in for a missing count", "response", 1, {"count": None, "percent": 50}),
         ("percent within its rounding", "response", 2, {"percent": 31}),
         ("a denominator typed NR is not an error", "dichotomous", 0, {"events": None, "total": "NR"}),
-        ("a zero with its location", "safety", 0, {"patients": 0, "percent": 0}),
+        (
+            "a zero whose comment quotes the report",
+            "safety",
+            0,
+            {"patients": 0, "percent": 0, "comment": "'There were no treatment-related deaths.'"},
+        ),
         (
             "dates at different precision",
             "studies",

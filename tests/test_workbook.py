@@ -11,13 +11,12 @@ import pytest
 from conftest import complete_study, edited, write
 
 from review.errors import UnreadableInput
+from review.studies import make_study_workbooks, read_studies
 from review.workbook import (
     UnreadableWorkbook,
     annotate_workbook,
-    make_study_workbooks,
     make_workbook,
     read_csv_folder,
-    read_studies,
     read_workbook,
 )
 
@@ -111,8 +110,10 @@ def test_formula_cells_are_reported_and_never_run(form, tmp_path):
     wb["Arms"]["H2"] = "=50+50"  # no saved result: openpyxl does not compute
     wb.save(path)
     ext = read_workbook(path, form)
-    issue = [i for i in ext.issues if i.code == "formula-cell"]
-    assert [(i.sheet, i.cell, i.severity) for i in issue] == [("Arms", "H2", "warning")]
+    issue = [i for i in ext.issues if i.code.startswith("formula")]
+    assert [(i.code, i.sheet, i.cell, i.severity) for i in issue] == [
+        ("formula-without-value", "Arms", "H2", "error")
+    ]
     assert pd.isna(ext["arms"].at[2, "randomised"])
 
 

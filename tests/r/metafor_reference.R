@@ -6,6 +6,7 @@
 # Needs R with metafor 3.8 (Debian: r-cran-metafor). Every value is printed with 17 significant digits, beside
 # the R call that produced it. The random data sets are made here (set.seed) and written out with the values.
 suppressPackageStartupMessages(library(metafor))
+pdf(NULL)  # baujat() draws; nothing is kept
 stopifnot(packageVersion("metafor") >= "3.8")
 
 num <- function(x) {
@@ -59,7 +60,11 @@ for (i in 1:6) {
 cat("# random data sets: yi, vi, a numeric moderator x and a factor grp\nRANDOM = [\n")
 for (d in random_sets) cat(sprintf('    {"yi": %s, "vi": %s, "x": %s, "grp": %s},\n', num(d$yi), num(d$vi), num(d$x), str_(d$grp)))
 cat("]\n\n")
+# edge cases: two studies; a homogeneous set (the moment estimates are negative and truncated at 0)
+k2 <- data.frame(yi = c(0.2, 0.6), vi = c(0.04, 0.09))
+homog <- data.frame(yi = c(0.10, 0.12, 0.11, 0.09), vi = c(0.02, 0.03, 0.025, 0.04))
 datasets <- c(list(bcg = bcg), setNames(random_sets, paste0("random", seq_along(random_sets))))
+edge_sets <- list(k2 = k2, homog = homog)
 methods <- c("EE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
 tests <- c("z", "t", "knha", "adhoc")
 
@@ -67,6 +72,10 @@ tests <- c("z", "t", "knha", "adhoc")
 cat("POOL = {\n")
 for (dn in names(datasets)) for (m in methods) for (t in tests) {
   res <- suppressWarnings(rma(yi, vi, data = datasets[[dn]], method = m, test = t))
+  entry(sprintf('("%s", "%s", "%s")', dn, m, t), sprintf('rma(yi, vi, data=%s, method="%s", test="%s"); predict(); confint()', dn, m, t), fit_values(res))
+}
+for (dn in names(edge_sets)) for (m in methods) for (t in tests) {
+  res <- suppressWarnings(rma(yi, vi, data = edge_sets[[dn]], method = m, test = t))
   entry(sprintf('("%s", "%s", "%s")', dn, m, t), sprintf('rma(yi, vi, data=%s, method="%s", test="%s"); predict(); confint()', dn, m, t), fit_values(res))
 }
 cat("}\n\n")
@@ -96,3 +105,48 @@ for (m in c("REML", "DL", "PM", "ML")) for (t in c("z", "knha")) {
              tau2 = num(res$tau2), QM = num(res$QM), QMp = num(res$QMp), QE = num(res$QE), I2 = num(res$I2)))
 }
 cat("}\n")
+
+# --- small-study effects and sensitivity ------------------------------------------------------------------
+cat("\nRANKTEST = {\n")
+for (dn in names(datasets)) {
+  r <- suppressWarnings(ranktest(rma(yi, vi, data = datasets[[dn]])))
+  entry(sprintf('"%s"', dn), sprintf("ranktest(rma(yi, vi, data=%s)) -> tau, pval", dn), list(tau = num(r$tau), pval = num(r$pval)))
+}
+tied <- data.frame(yi = c(0.1, 0.3, 0.3, 0.5, -0.2, 0.4, 0.9), vi = c(0.1, 0.2, 0.2, 0.05, 0.1, 0.3, 0.4))
+r <- suppressWarnings(ranktest(rma(yi, vi, data = tied)))
+cat("    # tied <- data.frame(yi=c(0.1,0.3,0.3,0.5,-0.2,0.4,0.9), vi=c(0.1,0.2,0.2,0.05,0.1,0.3,0.4))\n")
+entry('"tied"', "ranktest(rma(yi, vi, data=tied)) -> tau, pval (ties: normal approximation)", list(tau = num(r$tau), pval = num(r$pval)))
+cat("}\n\nTRIMFILL = {\n")
+for (dn in names(datasets)) for (m in c("REML", "EE", "DL")) for (est in c("L0", "R0")) {
+  tf <- suppressWarnings(trimfill(rma(yi, vi, data = datasets[[dn]], method = m), estimator = est))
+  entry(sprintf('("%s", "%s", "%s")', dn, m, est), sprintf('trimfill(rma(yi, vi, data=%s, method="%s"), estimator="%s")', dn, m, est),
+        list(k0 = num(tf$k0), se_k0 = num(tf$se.k0), side = str_(tf$side), beta = num(tf$beta), se = num(tf$se), tau2 = num(tf$tau2),
+             QE = num(tf$QE), filled_yi = num(tf$yi[tf$fill]), filled_vi = num(tf$vi[tf$fill])))
+}
+cat("}\n\nCUMUL = {\n")
+for (dn in names(datasets)) for (m in c("REML", "DL", "EE")) for (t in c("z", "knha")) {
+  res <- rma(yi, vi, data = datasets[[dn]], method = m, test = t)
+  cu <- if (dn == "bcg") cumul(res, order = year) else cumul(res)
+  entry(sprintf('("%s", "%s", "%s")', dn, m, t), sprintf('cumul(rma(yi, vi, data=%s, method="%s", test="%s")%s)', dn, m, t, if (dn == "bcg") ", order=year" else ""),
+        list(beta = num(cu$estimate), se = num(cu$se), pval = num(cu$pval), ci_lb = num(cu$ci.lb), ci_ub = num(cu$ci.ub), tau2 = num(cu$tau2), I2 = num(cu$I2), QE = num(cu$Q)))
+}
+cu <- cumul(rma.mh(measure = "OR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg), order = dat.bcg$year)
+entry('("bcg", "MH", "z")', 'cumul(rma.mh(measure="OR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg), order=dat.bcg$year)',
+      list(beta = num(cu$estimate), se = num(cu$se), pval = num(cu$pval), ci_lb = num(cu$ci.lb), ci_ub = num(cu$ci.ub), QE = num(cu$Q)))
+cat("}\n\nINFLUENCE = {\n")
+for (dn in names(datasets)) for (m in c("REML", "DL", "EE", "PM")) for (t in c("z", "knha")) {
+  res <- suppressWarnings(rma(yi, vi, data = datasets[[dn]], method = m, test = t))
+  inf <- influence(res)
+  b <- baujat(res)
+  entry(sprintf('("%s", "%s", "%s")', dn, m, t), sprintf('influence(rma(yi, vi, data=%s, method="%s", test="%s")); baujat() -> x, y', dn, m, t),
+        list(rstudent = num(inf$inf$rstudent), dffits = num(inf$inf$dffits), cook_d = num(inf$inf$cook.d), cov_r = num(inf$inf$cov.r),
+             tau2_del = num(inf$inf$tau2.del), QE_del = num(inf$inf$QE.del), hat = num(inf$inf$hat), weight = num(inf$inf$weight),
+             dfbs = num(inf$dfbs$intrcpt), inf = str_(ifelse(inf$is.infl, "*", "")), baujat_x = num(b$x), baujat_y = num(b$y)))
+}
+cat("}\n\n")
+# Clopper-Pearson intervals of dat.pritz1997's proportions (meta's metaprop(method.ci = "CP"))
+cp <- t(sapply(seq_len(nrow(dat.pritz1997)), function(i) binom.test(dat.pritz1997$xi[i], dat.pritz1997$ni[i])$conf.int))
+cp0 <- binom.test(0, 20)$conf.int; cp1 <- binom.test(10, 10)$conf.int
+cat("# binom.test(xi, ni)$conf.int for each study of dat.pritz1997, then binom.test(0, 20) and binom.test(10, 10)\n")
+cat(sprintf("CLOPPER_PEARSON = {\"xi\": %s, \"ni\": %s, \"lower\": %s, \"upper\": %s, \"zero\": %s, \"all\": %s}\n",
+            num(dat.pritz1997$xi), num(dat.pritz1997$ni), num(cp[, 1]), num(cp[, 2]), num(cp0), num(cp1)))

@@ -1,0 +1,221 @@
+"""What python-calamine does not say about a workbook's cells, found by one streaming pass over the sheet XML.
+
+calamine gives each cell's saved value, fast, but not: that a formula stood there (or had no saved result), that
+the value is an error such as #DIV/0! (read as empty), how the cell is formatted (15.1% is stored as 0.151; a date
+shown as Jun-2000 is stored as a full date), which cells are merged, or how many rows a sheet has before loading
+it all. The reader needs each of these so that nothing is lost in silence and a huge sheet is refused quickly.
+
+The pass reads the sheet XML in chunks, cut at row ends, so memory stays bounded whatever the sheet's size.
+Cells are only looked at one by one in chunks that hold something of interest (a formula, an error, a format of
+interest): a plain data sheet costs a few byte searches per megabyte. defusedxml parses the small parts
+(workbook, relationships, styles) and refuses entity tricks.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as SafeET
+
+from .errors import UnreadableInput
+from .files import MAX_CELL_CHARS, MAX_SHEET_COLUMNS, MAX_SHEET_ROWS
+
+_NS = {
+    "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "rel": "http://schemas.openxmlformats.org/package/2006/relationships",
+}
+_CHUNK = 1 << 20
+
+# Text content cannot hold a raw '<', so these byte patterns find elements wherever they are.
+_ROW = re.compile(rb"<(?:\w+:)?row[\s>/]")
+_ROW_END = re.compile(rb"</(?:\w+:)?row>|<(?:\w+:)?row\b[^>]*/>")
+_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+_ATTR = re.compile(rb'\b([rst])="([^"]*)"')
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
+_ERROR_TYPE = re.compile(rb'\bt="e"')
+_LONG_INLINE = re.compile(rb"<(?:\w+:)?t\b[^>]*>[^<]{%d,}" % (MAX_CELL_CHARS + 1))
+_SHARED = re.compile(rb"<(?:\w+:)?si>(.*?)</(?:\w+:)?si>", re.S)
+_TEXT = re.compile(rb"<(?:\w+:)?t\b[^>]*>([^<]*)</(?:\w+:)?t>")
+# A cell with content (a value, formula or inline text) in a column of three letters (AAA = 703 and beyond).
+_WIDE = re.compile(rb'<(?:\w+:)?c\s[^>]*?r="([A-Z]{3}\d+)"[^>/]*>\s*<(?:\w+:)?(?:v|f|is)[\s>]')
+_MERGED = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([^"]+)"')
+
+# Built-in number formats (ECMA-376 18.8.30) that matter here; custom ones are classified by their code.
+_BUILTIN = {9: "percent", 10: "percent", 17: "month"}
+_QUOTED = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
+
+
+@dataclass
+class SheetFacts:
+    """One sheet's cells that need more than their saved value, by A1 reference."""
+
+    rows: int = 0
+    formulas: set[str] = field(default_factory=set)  # cells holding a formula (never evaluated)
+    no_value: set[str] = field(default_factory=set)  # formulas with no saved result
+    errors: dict[str, str] = field(default_factory=dict)  # error values: '#DIV/0!', '#N/A'...
+    formats: dict[str, str] = field(default_factory=dict)  # 'percent', 'month' (shows month and year), 'year'
+    merged: list[str] = field(default_factory=list)  # merged ranges, 'A2:A4'
+    long_text: dict[str, int] = field(default_factory=dict)  # text beyond MAX_CELL_CHARS: its length
+
+
+def format_kind(code: str) -> str:
+    """'percent' for a percent format, 'month' or 'year' for a date format that shows no day, else ''."""
+    bare = _QUOTED.sub("", code.split(";")[0]).casefold()
+    if "%" in bare:
+        return "percent"
+    if "y" in bare and "d" not in bare and "h" not in bare and "s" not in bare:
+        return "month" if "m" in bare else "year"
+    return ""
+
+
+def _styles(zf: zipfile.ZipFile) -> dict[int, str]:
+    """Style index -> 'percent' / 'month' / 'year', for the styles that matter."""
+    if "xl/styles.xml" not in zf.namelist():
+        return {}
+    root = SafeET.fromstring(zf.read("xl/styles.xml"))
+    custom = {
+        int(n.get("numFmtId", -1)): n.get("formatCode", "")
+        for n in root.findall("m:numFmts/m:numFmt", _NS)
+        if (n.get("numFmtId") or "").isdigit()
+    }
+    kinds: dict[int, str] = {}
+    for i, xf in enumerate(root.findall("m:cellXfs/m:xf", _NS)):
+        fmt = int(xf.get("numFmtId", "0") or 0) if (xf.get("numFmtId") or "0").isdigit() else 0
+        kind = format_kind(custom[fmt]) if fmt in custom else _BUILTIN.get(fmt, "")
+        if kind:
+            kinds[i] = kind
+    return kinds
+
+
+def _long_shared(zf: zipfile.ZipFile) -> set[bytes]:
+    """Indexes (as the bytes a cell's <v> holds) of shared strings longer than a cell may hold. calamine cuts
+    such text at the limit without a word, so it is found here. Only a large string table is read."""
+    part = "xl/sharedStrings.xml"
+    if part not in zf.namelist() or zf.getinfo(part).file_size <= MAX_CELL_CHARS:
+        return set()
+    found = set()
+    for i, m in enumerate(_SHARED.finditer(zf.read(part))):
+        if len(m.group(1)) > MAX_CELL_CHARS and _text_length(m.group(1)) > MAX_CELL_CHARS:
+            found.add(str(i).encode())
+    return found
+
+
+def _text_length(xml: bytes) -> int:
+    return sum(len(html.unescape(t.decode("utf-8", "replace"))) for t in _TEXT.findall(xml))
+
+
+def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> its part in the archive (xl/worksheets/sheet1.xml)."""
+    book = SafeET.fromstring(zf.read("xl/workbook.xml"))
+    rels = SafeET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    targets = {r.get("Id"): r.get("Target") or "" for r in rels.findall("rel:Relationship", _NS)}
+    parts = {}
+    for s in book.findall("m:sheets/m:sheet", _NS):
+        target = targets.get(s.get(f"{{{_NS['r']}}}id"), "")
+        parts[s.get("name", "")] = (
+            target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+        )
+    return parts
+
+
+def scan(path: Path, sheets: set[str] | None = None, max_rows: int = MAX_SHEET_ROWS) -> dict[str, SheetFacts]:
+    """Facts for each sheet (or those named in `sheets`). A sheet with more than `max_rows` rows raises
+    UnreadableInput as soon as the count passes the limit, before anything loads the sheet."""
+    found: dict[str, SheetFacts] = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            kinds = _styles(zf)
+            styled = (
+                re.compile(rb'\bs="(' + b"|".join(str(i).encode() for i in kinds) + rb')"') if kinds else None
+            )
+            long_shared = _long_shared(zf)
+            long_ref = (
+                re.compile(rb"<(?:\w+:)?v>(" + b"|".join(long_shared) + rb")</") if long_shared else None
+            )
+            for name, part in sheet_parts(zf).items():
+                if part not in names or (sheets is not None and name not in sheets):
+                    continue
+                facts = found[name] = SheetFacts()
+                with zf.open(part) as fh:
+                    tail = b""
+                    while True:
+                        chunk = fh.read(_CHUNK)
+                        data = tail + chunk
+                        if chunk:
+                            ends = list(_ROW_END.finditer(data))
+                            cut = ends[-1].end() if ends else 0
+                            data, tail = data[:cut], data[cut:]
+                        _scan_chunk(data, facts, kinds, styled, long_shared, long_ref)
+                        wide = _WIDE.search(data)
+                        if (
+                            wide
+                        ):  # calamine would build a dense grid out to that column: gigabytes for one cell
+                            raise UnreadableInput(
+                                f"{path}: sheet '{name}' has a value at {wide.group(1).decode()}, beyond column "
+                                f"ZZ ({MAX_SHEET_COLUMNS} columns), the limit for a sheet; delete it (or move it "
+                                "next to the table) and save again."
+                            )
+                        if facts.rows > max_rows:
+                            raise UnreadableInput(
+                                f"{path}: sheet '{name}' has more than {max_rows:,} rows, the limit for a sheet; "
+                                "delete the empty or unrelated rows below the data (or move them to another "
+                                "workbook) and save again."
+                            )
+                        if not chunk:
+                            break
+    except (KeyError, zipfile.BadZipFile, SafeET.ParseError) as exc:
+        raise UnreadableInput(
+            f"{path}: the workbook's XML is damaged ({exc}); save it again as .xlsx."
+        ) from None
+    except DefusedXmlException as exc:  # refused DTDs or entities: a hostile or broken file
+        raise UnreadableInput(
+            f"{path}: refused unsafe XML ({type(exc).__name__}); save it again as .xlsx."
+        ) from None
+    return found
+
+
+def _scan_chunk(
+    data: bytes,
+    facts: SheetFacts,
+    kinds: dict[int, str],
+    styled: re.Pattern | None,
+    long_shared: set[bytes],
+    long_ref: re.Pattern | None,
+) -> None:
+    facts.rows += len(_ROW.findall(data))
+    facts.merged += [m.decode() for m in _MERGED.findall(data)]
+    if not (
+        _FORMULA.search(data)
+        or _ERROR_TYPE.search(data)
+        or (styled and styled.search(data))
+        or (long_ref and long_ref.search(data))
+        or _LONG_INLINE.search(data)
+    ):
+        return  # the common case: plain values only
+    for m in _CELL.finditer(data):
+        attrs = dict(_ATTR.findall(m.group(1)))
+        ref = attrs.get(b"r", b"").decode()
+        body = m.group(2) or b""
+        value = _VALUE.search(body)
+        if attrs.get(b"t") == b"e":
+            facts.errors[ref] = value.group(1).decode() if value else "#ERROR"
+        if _FORMULA.search(body):
+            facts.formulas.add(ref)
+            if (value is None or not value.group(1)) and attrs.get(b"t") != b"str":
+                facts.no_value.add(ref)
+        kind = attrs.get(b"t")
+        if kind == b"s" and value is not None and value.group(1) in long_shared:
+            facts.long_text[ref] = MAX_CELL_CHARS + 1
+        elif kind == b"inlineStr" and _LONG_INLINE.search(body):
+            facts.long_text[ref] = _text_length(body)
+        style = attrs.get(b"s")
+        if style is not None and style.isdigit() and int(style) in kinds:
+            facts.formats[ref] = kinds[int(style)]
