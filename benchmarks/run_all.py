@@ -308,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=HERE / ".work")
     parser.add_argument("--skip-alternatives", action="store_true")
     parser.add_argument(
+        "--skip-run", action="store_true", help="time the stages only, not `review run` again"
+    )
+    parser.add_argument(
         "--validate-rows", type=int, default=VALIDATE_ROWS, help="adverse-event rows validated (1,000,000)"
     )
     parser.add_argument(
@@ -329,9 +332,10 @@ def main(argv: list[str] | None = None) -> int:
     for n in [] if args.alternatives_only else args.sizes:
         folder = _review(args.work, n)
         result = _spawn("stages", folder)
-        result["stages"] |= _spawn("run", folder)["stages"]
+        if not args.skip_run:
+            result["stages"] |= _spawn("run", folder)["stages"]
         measured[n] = result
-        print(f"{n:>6} studies ({result['rows']:,} rows per workbook) measured", flush=True)
+        print(f"{n:>6} studies ({result['rows']:,} rows per workbook): {json.dumps(result)}", flush=True)
 
     sizes = list(measured)
     if sizes:
@@ -351,7 +355,7 @@ def _print_stages(measured: dict[int, dict], sizes: list[int]) -> None:
     growth = [f"x{sizes[i + 1] // sizes[i]}" for i in range(len(sizes) - 1)]
     print(head + " | " + " | ".join(f"growth {g}" for g in growth) + " |")
     print("|---" * (1 + len(sizes) + len(growth)) + "|")
-    for stage in (*STAGES, "run"):
+    for stage in [s for s in (*STAGES, "run") if s in measured[sizes[0]]["stages"]]:
         cells = []
         for n in sizes:
             s = measured[n]["stages"][stage]
