@@ -633,7 +633,7 @@ def run(
             f"{out_dir / 'discrepancies.xlsx'}, saves it in {review.folder} and review.toml names it "
             "(adjudication = ...)."
         )
-    consensus = reconcile(extractions, decisions)
+    consensus = reconcile(extractions, decisions, comparison=comparison)
 
     step("aggregate")
     tables = analysis_tables(consensus.tables, review.form, settings=review.settings)

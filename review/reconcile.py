@@ -583,16 +583,28 @@ class Consensus:
 
 
 def reconcile(
-    extractions: Sequence[Extraction], decisions: Decisions, *, annotations: Sequence[str] = ANNOTATIONS
+    extractions: Sequence[Extraction],
+    decisions: Decisions,
+    *,
+    annotations: Sequence[str] = ANNOTATIONS,
+    comparison: Comparison | None = None,
 ) -> Consensus:
     """Build the consensus of `extractions` from the adjudicator's `decisions`.
 
     Values the reviewers agree on are taken as agreed (within rounding, the more precise one); each disagreement
     takes the decided reviewer's value or the value typed in. Raises ConsensusBlocked while a disagreement is
     undecided or a decision is stale, and ReviewError when the extractions are not those the decisions were
-    made on.
+    made on. Pass the `comparison` of these same extractions (from `compare`) to reuse it instead of comparing
+    again: at a thousand studies comparing is most of the work.
     """
-    comparison = compare(extractions, annotations=annotations)
+    if comparison is None:
+        comparison = compare(extractions, annotations=annotations)
+    elif len(comparison.extractions) != len(extractions) or any(
+        x is not y for x, y in zip(comparison.extractions, extractions, strict=False)
+    ):
+        raise ReviewError("the comparison given to reconcile was made on other extractions; compare these.")
+    elif tuple(comparison.annotations) != tuple(annotations):
+        raise ReviewError("the comparison given to reconcile carries other annotations; compare again.")
     _check_reviewers(comparison.reviewers, decisions)
     if decisions.form and decisions.form != comparison.form.name:
         raise ReviewError(
