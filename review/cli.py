@@ -348,9 +348,14 @@ def run(
         out.print(table)
     folder_out = output or result.review.output
     out.print(
-        f"Outputs in {folder_out}/: review.xlsx (for collaborators), consensus/, tables/, pooled.csv, "
-        f"plots/, r/, datapackage.json, methods.md"
+        f"Outputs in {folder_out}/: review.xlsx (for collaborators), report.html, consensus/, tables/, "
+        f"pooled.csv, plots/, r/, datapackage.json, methods.md"
     )
+    if result.missing:
+        out.print("Not complete:", style="bold yellow")
+        for line in result.missing:
+            out.print(f"  {line}", style="yellow")
+        raise typer.Exit(1)
 
 
 # --- end review folders ---

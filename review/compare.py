@@ -433,6 +433,10 @@ def records(et: ExtractedTable) -> tuple[dict[int, dict[str, object]], dict[int,
     )
 
 
+_ABSENT = Entry(present=False)
+_PAIR = frozenset({(0, 1)})
+
+
 def _entry(et: ExtractedTable, cells: tuple[dict, dict], row: int | None, name: str) -> Entry:
     if row is None:
         return Entry(present=False)
@@ -466,6 +470,18 @@ def _table_units(
     compared = [f for f in table.fields.values() if f.name not in table.key and f.name not in annotations]
     links = _percent_links(form, table)
     cells = [records(t) for t in tables]
+    # Made once per row rather than per cell: each row's provenance.
+    provenance: list[dict[int, tuple[str, str]]] = [{} for _ in tables]
+
+    def entry(k: int, row: int | None, name: str) -> Entry:
+        if row is None:
+            return _ABSENT
+        values, codes = cells[k][0][row], cells[k][1][row]
+        prov = provenance[k].get(row)
+        if prov is None:
+            prov = provenance[k][row] = (show(values.get("source")), show(values.get("location")))
+        return Entry(values[name], codes[name], tables[k].where(row, name), *prov)
+
     units: list[Unit] = []
     for key, rows in aligned:
         if rekeyed and key in rekeyed:
@@ -483,14 +499,17 @@ def _table_units(
                 for t, r in zip(tables, rows, strict=False)
             )
             units.append(Unit(table.name, key, ROW, entries, DISAGREE, "omission"))
-        by_field = {
-            f.name: tuple(_entry(t, c, r, f.name) for t, c, r in zip(tables, cells, rows, strict=False))
-            for f in compared
-        }
+        by_field = {f.name: tuple(entry(k, r, f.name) for k, r in enumerate(rows)) for f in compared}
         for f in compared:
             entries = by_field[f.name]
             if not any(e.filled for e in entries):
                 continue
+            if len(entries) == 2:  # the common case, two reviewers typing the same: no pairwise matching
+                a, b = entries
+                if a.present and b.present and a.code == b.code and type(a.value) is type(b.value):
+                    if a.value == b.value:
+                        units.append(Unit(table.name, key, f.name, entries, AGREED, "", agreeing=_PAIR))
+                        continue
             agreeing = _agreeing(f, entries, links.get(f.name), by_field)
             status = _status(entries, agreeing)
             kind = _kind(f, entries) if status == DISAGREE else ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,13 +15,14 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.drawing.image import Image
 from openpyxl.styles import Alignment, Font
+from openpyxl.worksheet.pagebreak import Break
 
 from . import __version__
 from .files import write_text
 from .forms import MISSING_CODES, Form
 from .issues import Report
 from .revman import revman_exports
-from .sheets import print_setup, put, save_workbook, write_csv, write_frame
+from .sheets import fit_rows, print_setup, put, save_workbook, write_csv, write_frame
 from .tables import count_columns
 
 if TYPE_CHECKING:  # imported for annotations only: export sits at the end of the pipeline
@@ -59,14 +61,39 @@ _META = {
 }
 
 
+# predict()'s back-transformation to the natural scale per measure: metafor's transf functions, as pooled.csv
+_R_TRANSF = {
+    "OR": ", transf=exp",
+    "RR": ", transf=exp",
+    "HR": ", transf=exp",
+    "RD": "",
+    "PR": "",
+    "PLO": ", transf=transf.ilogit",
+    "PAS": ", transf=transf.iarcsin",
+    "PFT": ", transf=transf.ipft.hm, targs=list(ni=dat$ni)",
+    "PETO": ", transf=exp",
+    "MD": "",
+    "SMD": "",
+    "GEN": "",
+}
+
+
 def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], folder: Path) -> list[Path]:
     """Per analysis a metafor CSV and a meta CSV, plus analyses.R that pools them the way the toolkit did."""
     written, script = (
         [],
         [
             "# Written by review: pools each analysis with metafor exactly as the toolkit did.",
-            "# Run from this folder: Rscript analyses.R",
+            "# Run from this folder: Rscript analyses.R (writes pooled_metafor.csv to compare with pooled.csv)",
             "library(metafor)",
+            "results <- list()",
+            "summarise <- function(name, res, pred) {",
+            "  field <- function(x) if (is.null(x)) NA_real_ else as.numeric(x)[1]",
+            "  data.frame(analysis = name, k = res$k, theta = as.numeric(res$beta)[1], se = res$se,",
+            "             estimate = field(pred$pred), ci_low = field(pred$ci.lb), ci_high = field(pred$ci.ub),",
+            "             pi_low = field(pred$pi.lb), pi_high = field(pred$pi.ub), tau2 = field(res$tau2),",
+            "             i2 = field(res$I2))",
+            "}",
         ],
     )
     for a in analyses:
@@ -90,6 +117,9 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
             write_csv(metafor.rename(columns={"study_id": "study"}), folder / f"{a.slug}_metafor.csv")
         )
         written.append(write_csv(meta, folder / f"{a.slug}_meta.csv"))
+        if usable.empty:
+            script += ["\n# " + " ".join(a.name.split()) + ": no study with usable data, nothing to pool"]
+            continue
         args = ", ".join(f"{v}={v}" for v in (_METAFOR[c] for c in counts))
         call = "rma.mh" if a.method == "MH" else "rma.peto" if a.method == "PETO" else "rma"
         extra = "" if call != "rma" else f', method="{a.method}", test="{a.test}"'
@@ -120,13 +150,18 @@ def r_exports(analyses: list[Analysis], datasets: Mapping[str, pd.DataFrame], fo
             f'dat <- read.csv("{a.slug}_metafor.csv")',
             f"res <- {call}({measure}{args}, data=dat, slab=study{extra}{options})",
             "print(res)",
+            f"pred <- predict(res{_R_TRANSF[a.measure]})  # on the natural scale, as pooled.csv",
+            "print(pred)",
+            f"results[[length(results) + 1]] <- summarise({json.dumps(a.name)}, res, pred)",
         ]
-        if call == "rma":
-            script.append(
-                "print(predict(res, transf=" + ("transf.ilogit" if a.measure == "PLO" else "exp") + "))"
-                if a.measure in ("OR", "RR", "PLO", "HR")
-                else "print(predict(res))"
-            )
+    script += [
+        "\n# Every analysis in one table with pooled.csv's columns and scale",
+        "if (length(results)) {",
+        "  results <- do.call(rbind, results)",
+        "  print(results, digits = 10)",
+        '  write.csv(results, "pooled_metafor.csv", row.names = FALSE)',
+        "}",
+    ]
     written.append(folder / "analyses.R")
     write_text(folder / "analyses.R", "\n".join(script) + "\n")
     return written
@@ -151,11 +186,18 @@ def table_schema(form: Form, table: str) -> dict:
     fields = []
     for f in t.fields.values():
         spec: dict = {"name": f.name, "title": f.label, "type": _FRICTIONLESS[f.type]}
-        if f.help:
-            spec["description"] = f.help
+        description = f.help or ""
         constraints: dict = {}
-        if f.required:
+        if f.name in t.key:
             constraints["required"] = True
+        elif f.required:
+            # The form's "required" means never left empty; NR and NA are answers. Table Schema reads NR/NA as
+            # missing (null), so a "required" constraint would reject the NR the form allows: say it instead.
+            description = (
+                description + " " if description else ""
+            ) + "Required: a value, NR or NA; never empty."
+        if description:
+            spec["description"] = description
         if f.values:
             constraints["enum"] = list(f.values)
         if f.min is not None:
@@ -206,104 +248,74 @@ def datapackage(review: Review, files: Mapping[str, str]) -> dict:
     }
 
 
-# --- Methods paragraph -------------------------------------------------------------------------------------------
-
-
-def methods_text(
-    review: Review,
-    comparison: Comparison,
-    consensus: Consensus,
-    pooled: pd.DataFrame,
-    safety: pd.DataFrame | None = None,
-) -> str:
-    """A short methods paragraph generated from what was actually done."""
-    n = len(comparison.reviewers)
-    overall = comparison.overall()
-    agreement = "; ".join(
-        f"{r['pair']}: {r['agreed']} of {r['units']} values ({r['agreement']:.1f}%)"
-        + (f", Cohen's kappa {r['kappa']:.2f} for categorical fields" if pd.notna(r["kappa"]) else "")
-        for _, r in overall.iterrows()
-    )
-    types = ", ".join(f"{k} {t}" for t, k in comparison.type_counts().items())
-    adjudicators = sorted({d.adjudicator for d in consensus.decisions.items.values() if d.adjudicator})
-    who = f" by {', '.join(adjudicators)}" if adjudicators else ""
-    from .outcomes import table_of_kind
-
-    studies_table = table_of_kind(review.form, "studies")
-    studies = 0
-    if studies_table in consensus.tables:
-        spec = review.form.table(studies_table).outcome
-        assert spec is not None  # table_of_kind found the table by its outcome block
-        studies = consensus.tables[studies_table][spec.roles["study"]].nunique()
-    safety = safety if safety is not None else pd.DataFrame()
-    methods = sorted(
-        {
-            f"{r['measure']} with {_method_name(r['method'])}"
-            + (", Hartung-Knapp-Sidik-Jonkman intervals" if r["test"] == "knha" else "")
-            for _, r in pd.concat([pooled, safety], ignore_index=True).iterrows()
-            if r.get("k", 0)
-        }
-    )
-    safety_text = (
-        f" Adverse events and safety items were pooled per term and grade ({len(safety)} analyses; terms matched on "
-        "the CTCAE term where given, otherwise on the reported term); following the Cochrane Handbook (10.4.4), "
-        "Mantel-Haenszel and Peto methods use the exact counts without continuity correction, and studies without "
-        "events in either arm are left out of ratio measures (they count only in risk differences)."
-        if len(safety)
-        else ""
-    )
-    return (
-        f"Data were extracted from {_n(studies, 'study', 'studies')} independently by {n} reviewers using the "
-        "extraction form "
-        f"{review.form.name} version {review.form.version}, in workbooks generated from the form and validated "
-        f"with review {__version__} (range, vocabulary, reference and consistency checks). Agreement between "
-        f"reviewers: {agreement}. {_n(len(comparison), 'disagreement', 'disagreements').capitalize()} "
-        f"({types or 'none'}) were resolved{who}, "
-        "each decision recorded with its reason. Counts reported only as percentages were derived from the "
-        + (
-            "percentage and its denominator where exactly one whole count fits the reported rounding"
-            if review.counts == "unique"
-            else "percentage and its denominator as the nearest whole count, the range of counts that fit the printed "
-            "rounding being recorded"
-        )
-        + "; objective response was derived as complete plus partial response where not reported. "
-        + (
-            f"Analyses: {'; '.join(methods)}, computed with review's engine, which reproduces R's metafor 3.8."
-            if methods
-            else "No analysis was pooled."
-        )
-        + safety_text
-    )
-
-
-def _n(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
-
-
-def _method_name(code: str) -> str:
-    return {
-        "EE": "a common-effect inverse-variance model",
-        "MH": "the Mantel-Haenszel method",
-        "PETO": "Peto's method",
-        "DL": "a random-effects model (DerSimonian-Laird tau^2)",
-        "REML": "a random-effects model (REML tau^2)",
-        "PM": "a random-effects model (Paule-Mandel tau^2)",
-    }[code]
-
-
 # --- Collaborator workbook ---------------------------------------------------------------------------------------
 
 
+# Numbers computed by the toolkit are shown rounded (the cell keeps every digit): estimates to 3 decimals,
+# p-values and tau^2 to 4, test statistics to 2. Extracted values are shown as typed.
+COMPUTED_FORMATS = {
+    "pval": "0.0000",
+    "q_pval": "0.0000",
+    "tau2": "0.0000",
+    "stat": "0.00",
+    "q": "0.00",
+    "h2": "0.00",
+    "ddf": "0.0",
+    "add": "0.0##",
+}
+
+
+def computed_formats(frame: pd.DataFrame) -> dict[str, str]:
+    """Number formats for a table of computed values: every float column, by name where it has its own."""
+    return {
+        str(c): COMPUTED_FORMATS.get(str(c), "0.000")
+        for c in frame.columns
+        if pd.api.types.is_float_dtype(frame[c]) and c not in ("i2", "percent")
+    }
+
+
 def _sheet(
-    wb: Workbook, title: str, frame: pd.DataFrame, percent: tuple[str, ...] = (), note: str = ""
+    wb: Workbook,
+    title: str,
+    frame: pd.DataFrame,
+    percent: tuple[str, ...] = (),
+    *,
+    page_title: str = "",
+    keys: int = 1,
+    formats: Mapping[str, str] | None = None,
+    subtitle: str = "",
 ) -> None:
     ws = wb.create_sheet(title[:31])
-    start = 1
-    if note:
-        put(ws, 1, 1, note, font=Font(italic=True))
-        start = 3
-    write_frame(ws, frame, start=start, percent=percent, table_name=title)
-    print_setup(ws)
+    write_frame(ws, frame, start=1, percent=percent, table_name=title, formats=formats, max_width=50)
+    print_setup(ws, title=page_title, key_columns=keys, subtitle=subtitle)
+
+
+def _pictures(
+    wb: Workbook,
+    title: str,
+    pictures: Mapping[str, Path],
+    page_title: str,
+    subtitle: str = "",
+    portrait: bool = False,
+) -> None:
+    """One picture per printed page: its name, the picture scaled to the page, a page break."""
+    ws = wb.create_sheet(title)
+    ws.column_dimensions["A"].width = 80 if portrait else 120
+    # 96 px per inch on screen; inside the margins an A4 page leaves about 10.2 x 6.6 inches landscape and
+    # 7.2 x 9.6 inches portrait (less the title row)
+    most_wide, most_high = (690, 900) if portrait else (940, 600)
+    row = 1
+    for name, png in pictures.items():
+        put(ws, row, 1, name, font=Font(bold=True))
+        image = Image(str(png))
+        scale = min(1.0, most_wide / image.width, most_high / image.height)
+        image.width, image.height = int(image.width * scale), int(image.height * scale)
+        image.anchor = f"A{row + 1}"
+        ws.add_image(image)
+        row += math.ceil(image.height / 20) + 2  # rows of 15 pt (20 px)
+        ws.row_breaks.append(Break(id=row - 1))
+    print_setup(ws, title=page_title, header_rows=0, portrait=portrait, subtitle=subtitle)
+    ws.page_setup.fitToWidth = 1
 
 
 def dictionary(form: Form) -> pd.DataFrame:
@@ -343,85 +355,149 @@ def collaborator_workbook(
     pooled: pd.DataFrame,
     plots: Mapping[str, Path],
     made: str,
+    figures: Mapping[str, Path] | None = None,
     extras: Mapping[str, pd.DataFrame] | None = None,
 ) -> Path:
     wb = Workbook()
-    ws = wb.active
-    ws.title = "README"
-    ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 26, 100
-    print_setup(ws)
-    lines = [
-        (review.title, ""),
-        ("", ""),
+    readme = wb.active
+    readme.title = "README"
+    page_title = f"review.xlsx, form {review.form.name} version {review.form.version}"
+    about: dict[str, str] = {}  # sheet -> what it holds, in the order written
+    for name, frame in consensus.tables.items():
+        t = review.form.table(name)
+        percent = tuple(f.name for f in t.fields.values() if f.type == "percent")
+        _sheet(wb, t.sheet, frame, percent, page_title=page_title, subtitle=review.title, keys=len(t.key))
+        about[t.sheet] = f"Consensus {t.label.lower()}: {_rows(frame)}. {t.description}".strip()
+    _sheet(
+        wb,
+        "Arm outcomes",
+        tables.arm_outcomes,
+        ("percent",),
+        page_title=page_title,
+        subtitle=review.title,
+        keys=2,
+        formats=computed_formats(tables.arm_outcomes),
+    )
+    about["Arm outcomes"] = (
+        f"Meta-analysis-ready counts per study, arm, outcome and timepoint ({_rows(tables.arm_outcomes)}): "
+        "'derivation' says how a count not typed by the reviewers was computed (from a percentage, or as a sum "
+        "of response categories) and 'inputs' from what; 'note' says why a count could not be derived."
+    )
+    _sheet(
+        wb,
+        "Pooled results",
+        pooled,
+        ("i2",),
+        page_title=page_title,
+        subtitle=review.title,
+        formats=computed_formats(pooled),
+    )
+    about["Pooled results"] = (
+        f"One row per analysis ({_rows(pooled)}): k studies, theta and se on the analysis scale, estimate, CI "
+        "and prediction interval on the natural scale, tau2, I2 (%), Q; studies_left_out with the reason. Shown "
+        "rounded; each cell holds the full-precision number."
+    )
+    extra_notes = {
+        "safety": "Adverse events and safety items pooled per term and grade: events/N per group, estimate, CI, "
+        "I2, and how terms were matched (CTCAE term, else the reported term).",
+        "subgroups": "Subgroup estimates with the test for subgroup differences.",
+        "sensitivity": "Sensitivity analyses (each with what it changes).",
+    }
+    for name, frame in (extras or {}).items():
+        if len(frame):
+            _sheet(
+                wb,
+                name.capitalize(),
+                frame,
+                ("i2",),
+                page_title=page_title,
+                subtitle=review.title,
+                formats=computed_formats(frame),
+            )
+            about[name.capitalize()] = f"{extra_notes.get(name, '')} {_rows(frame).capitalize()}.".strip()
+    every_term = {
+        a.name for a in review.analyses if a.outcome is None
+    }  # one safety plot each, portrait pages
+    wide = {name: png for name, png in plots.items() if name not in every_term}
+    tall = {name: png for name, png in plots.items() if name in every_term}
+    if wide:
+        _pictures(wb, "Forest plots", wide, page_title, review.title)
+        about["Forest plots"] = f"One forest plot per analysis with data, one per printed page ({len(wide)})."
+    if tall:
+        _pictures(wb, "Safety plots", tall, page_title, review.title, portrait=True)
+        about["Safety plots"] = (
+            f"One page per adverse-event or safety analysis: every term and grade with its estimate ({len(tall)})."
+        )
+    if figures:
+        _pictures(wb, "Risk-of-bias plots", figures, page_title, review.title)
+        about["Risk-of-bias plots"] = "RoB 2 traffic-light plot (study x domain) and summary bar plot."
+    issues = report.to_frame()
+    _sheet(wb, "Validation issues", issues, page_title=page_title, subtitle=review.title, keys=0)
+    about["Validation issues"] = (
+        f"Warnings left in the reviewers' workbooks ({_rows(issues)}); errors would have stopped the run."
+    )
+    _sheet(wb, "Discrepancies", comparison.discrepancies, page_title=page_title, subtitle=review.title)
+    about["Discrepancies"] = (
+        f"Every disagreement between the reviewers ({_rows(comparison.discrepancies)}), with both values."
+    )
+    decisions = consensus.trail[consensus.trail["basis"] == "decided"] if "basis" in consensus.trail else None
+    if decisions is not None:
+        _sheet(wb, "Decisions", decisions, page_title=page_title, subtitle=review.title, keys=0)
+        about["Decisions"] = (
+            f"How each disagreement was decided ({_rows(decisions)}): the value taken, from which reviewer "
+            "('from'), the source and location of that value, the adjudicator, date and reason."
+        )
+    dictionary_frame = dictionary(review.form)
+    _sheet(wb, "Data dictionary", dictionary_frame, page_title=page_title, subtitle=review.title, keys=2)
+    about["Data dictionary"] = "Every field of the form: type, unit, allowed values, range, help."
+    _readme(readme, review, made, about, page_title)
+    return save_workbook(wb, path)
+
+
+def _rows(frame: pd.DataFrame) -> str:
+    return f"{len(frame)} row" + ("" if len(frame) == 1 else "s")
+
+
+def _readme(ws, review: Review, made: str, about: Mapping[str, str], page_title: str) -> None:
+    """What the workbook holds, sheet by sheet, and what its empty cells and codes mean."""
+    ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 24, 64
+    lines: list[tuple[str, str]] = [
         ("Question", review.question),
         ("Form", f"{review.form.name} version {review.form.version}"),
         ("Made", made),
         ("Reviewers' workbooks", "; ".join(str(p.name) for p in review.reviewers)),
-        ("Adjudication", review.adjudication.name if review.adjudication else ""),
+        ("Adjudication", review.adjudication.name if review.adjudication else "none (nothing to decide)"),
         ("", ""),
-        ("Sheets", ""),
+        ("Sheets", "What each sheet of this workbook holds:"),
+        *about.items(),
+        ("", ""),
+        ("In the consensus sheets", ""),
+        ("NR", "not reported: the report does not give the value."),
+        ("NA", "not applicable to this study or arm."),
         (
-            "Studies, Arms, ...",
-            "The consensus of the reviewers' extractions, one sheet per table of the form.",
+            "empty cell",
+            "neither reviewer entered a value. Many are left empty on purpose: a count the report gives only "
+            "as a percentage, or objective response given only as its categories, is derived on Arm outcomes "
+            "(see 'derivation'), not typed.",
         ),
+        ("0", "the report states zero (Location says where)."),
         (
-            "",
-            (
-                "NR = not reported, NA = not applicable, empty = not extracted. Headers are field names: see "
-                "Data dictionary."
-            ),
+            "Source, Location",
+            "where the values of the row were found: only the reviewers whose values the consensus kept are "
+            "cited (a letter says whose, when they differ). consensus/trail.csv gives every value with its "
+            "reviewer, source, location and decision.",
         ),
-        ("Arm outcomes", "Meta-analysis-ready counts per study, arm and outcome; derived values say how."),
-        (
-            "Pooled results",
-            "One row per analysis: estimate, CI and prediction interval on the natural scale.",
-        ),
-        (
-            "Safety",
-            "Adverse events and safety items pooled per term and grade: events/N per group, estimate, CI, I^2, "
-            "and how terms were matched (CTCAE term, else the reported term).",
-        ),
-        (
-            "Subgroups, Sensitivity",
-            "Subgroup estimates with the test for subgroup differences; sensitivity analyses.",
-        ),
-        ("Forest plots", "One picture per analysis (a one-page safety summary for adverse-event analyses)."),
-        (
-            "Validation issues",
-            "Warnings left in the reviewers' workbooks (errors would have stopped the run).",
-        ),
-        ("Discrepancies", "Every disagreement between reviewers, with the decision, who made it and why."),
-        ("Data dictionary", "Every field of the form: type, unit, allowed values, help."),
+        ("Headers", "field names of the form; the Data dictionary sheet explains each."),
     ]
-    for r, (a, b) in enumerate(lines, start=1):
-        put(ws, r, 1, a, font=Font(bold=True, size=14 if r == 1 else 11))
+    put(ws, 1, 1, review.title, font=Font(bold=True, size=14))
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=2)
+    ws.cell(row=1, column=1).alignment = Alignment(wrap_text=True, vertical="top")
+    for r, (a, b) in enumerate(lines, start=3):
+        put(ws, r, 1, a, font=Font(bold=True)).alignment = Alignment(wrap_text=True, vertical="top")
         put(ws, r, 2, b).alignment = Alignment(wrap_text=True, vertical="top")
-    for name, frame in consensus.tables.items():
-        percent = tuple(f.name for f in review.form.table(name).fields.values() if f.type == "percent")
-        _sheet(wb, review.form.table(name).sheet, frame, percent)
-    _sheet(wb, "Arm outcomes", tables.arm_outcomes, ("percent",))
-    _sheet(wb, "Pooled results", pooled, ("i2",))
-    for name, frame in (extras or {}).items():
-        if len(frame):
-            _sheet(wb, name.capitalize(), frame, ("i2",))
-    pics = wb.create_sheet("Forest plots")
-    print_setup(pics)
-    row = 1
-    for name, png in plots.items():
-        put(pics, row, 1, name, font=Font(bold=True))
-        image = Image(str(png))
-        scale = min(1.0, 720 / image.width)  # a screen's (and a printed page's) width, not the PNG's 1,455 px
-        image.width, image.height = int(image.width * scale), int(image.height * scale)
-        image.anchor = f"A{row + 1}"
-        pics.add_image(image)
-        row += int(image.height / 20) + 4
-    _sheet(wb, "Validation issues", report.to_frame())
-    decisions = consensus.trail[consensus.trail["basis"] == "decided"] if "basis" in consensus.trail else None
-    _sheet(wb, "Discrepancies", comparison.discrepancies)
-    if decisions is not None:
-        _sheet(wb, "Decisions", decisions)
-    _sheet(wb, "Data dictionary", dictionary(review.form))
-    return save_workbook(wb, path)
+    ws.sheet_view.showGridLines = False
+    fit_rows(ws)
+    print_setup(ws, title=page_title, header_rows=0, portrait=True, subtitle=review.title)
 
 
 # --- Everything --------------------------------------------------------------------------------------------------
@@ -438,8 +514,10 @@ def export_all(
     results: Pooled,
 ) -> list[Path]:
     """Write every output of a run into `out`; returns the paths written."""
+    from .methods import methods_text
     from .plots import forest_plot, safety_plot
     from .reconcile import write_consensus
+    from .report import write_report
 
     pooled, datasets = results.pooled, results.datasets
     written = write_consensus(consensus, out / "consensus")
@@ -481,15 +559,40 @@ def export_all(
         plots[a.name] = path
         written.append(path)
         fig.clear()
+    figures = rob_figures(consensus.tables, out / "plots")
+    written += figures.values()
     written += r_exports(list(review.analyses), datasets, out / "r")
     written += revman_exports(review, datasets, tables, consensus, out / "revman")
     files = {name: f"consensus/{name}.csv" for name in consensus.tables}
     package = json.dumps(datapackage(review, files), indent=2, ensure_ascii=False) + "\n"
     write_text(out / "datapackage.json", package)
     written.append(out / "datapackage.json")
-    write_text(out / "methods.md", methods_text(review, comparison, consensus, pooled, results.safety) + "\n")
+    methods = methods_text(review, comparison, consensus, tables, pooled, datasets, safety=results.safety)
+    write_text(out / "methods.md", methods)
     written.append(out / "methods.md")
     made = f"{dt.date.today().isoformat()} with review {__version__}: review run {review.folder}"
+    if not figures:
+        figures_note = ["No risk-of-bias judgements were extracted (the risk_of_bias table is empty)."]
+    else:
+        figures_note = []
+    written.append(
+        write_report(
+            out / "report.html",
+            title=review.title,
+            question=review.question,
+            made=made,
+            methods_markdown=methods,
+            agreement=comparison.agreement[comparison.agreement["field"] == ""]
+            if "field" in comparison.agreement
+            else comparison.agreement,
+            pooled=pooled,
+            tables=_report_tables(results.extras()),
+            forest_plots=plots,
+            figures=figures,
+            issues=report.to_frame(),
+            notes=figures_note + list(consensus.notes),
+        )
+    )
     written.append(
         collaborator_workbook(
             review,
@@ -501,7 +604,79 @@ def export_all(
             pooled=pooled,
             plots=plots,
             made=made,
+            figures=figures,
             extras=results.extras(),
         )
     )
     return written
+
+
+_REPORT_COLUMNS = {  # what a reader needs of each extra table; the CSVs have every column
+    "safety": [
+        "analysis",
+        "term",
+        "grade",
+        "k",
+        "events_e",
+        "n_e",
+        "events_c",
+        "n_c",
+        "events",
+        "n",
+        "measure",
+        "method",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "i2",
+        "matched_on",
+        "studies_left_out",
+    ],
+}
+
+
+def _report_tables(extras: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The safety, subgroup and sensitivity tables for report.html (those with rows), readable columns first."""
+    out = {}
+    for name, frame in extras.items():
+        if len(frame):
+            keep = [c for c in _REPORT_COLUMNS.get(name, list(frame.columns)) if c in frame.columns]
+            shown = frame[keep].dropna(axis=1, how="all")
+            out[name.capitalize()] = shown
+    return out
+
+
+ROB_FIGURES = {
+    "Risk of bias: traffic-light plot": "risk_of_bias_traffic_light.png",
+    "Risk of bias: summary": "risk_of_bias_summary.png",
+}
+
+
+def rob_figures(consensus_tables: Mapping[str, pd.DataFrame], folder: Path) -> dict[str, Path]:
+    """RoB 2 traffic-light and summary plots of the risk_of_bias table (none when it is empty). The summary is
+    weighted by each study's number randomised when every study gives it, as robvis weights by study size."""
+    from .robplots import summary_plot, traffic_light_plot
+
+    rob = consensus_tables.get("risk_of_bias")
+    if rob is None or rob.empty:
+        return {}
+    studies = consensus_tables.get("studies")
+    weights = None
+    if studies is not None and "randomised_total" in studies:
+        sizes = {
+            str(s): n
+            for s, n in zip(studies["study_id"], studies["randomised_total"], strict=True)
+            if isinstance(n, (int, float)) and not isinstance(n, bool) and n > 0
+        }
+        if all(str(s) in sizes for s in rob["study_id"]):
+            weights = sizes
+    paths = {name: folder / file for name, file in ROB_FIGURES.items()}
+    names = list(paths)
+    traffic_light_plot(rob, path=paths[names[0]])
+    summary_plot(
+        rob,
+        weights=weights,
+        title=f"Risk of bias (RoB 2), {'weighted by number randomised' if weights else 'share of studies'}",
+        path=paths[names[1]],
+    )
+    return paths

@@ -28,6 +28,15 @@ MAX_CELL_CHARS = 32_767  # Excel's and LibreOffice's limit: longer text is cut s
 MARKER = ".review-output"  # in an output folder the toolkit made: it may write there again without --force
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `target`; move it over `target` only if the block succeeds.
@@ -41,6 +50,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp makes the file private (0600); an output gets the permissions any new file of the user gets
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)

@@ -36,6 +36,20 @@ _ANALYSIS_SCALE = {
 _MODEL = {"EE": "Common-effect model", "MH": "Mantel-Haenszel model", "PETO": "Peto model"}
 
 
+class ReviewFigure(Figure):
+    """A matplotlib Figure that shows itself in Jupyter (as PNG) without `%matplotlib inline` or pyplot.
+
+    IPython prefers a formatter registered for Figure (the inline backend's) when there is one, so a figure is
+    never shown twice."""
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        return buffer.getvalue()
+
+
 def forest_plot(
     data: pd.DataFrame,
     measure: str | Options,
@@ -51,13 +65,18 @@ def forest_plot(
     path: str | os.PathLike[str] | None = None,
     single_study: str = "error",
     study_ci: str = "wald",
-) -> Figure:
+    counts: bool = False,
+    rob: pd.DataFrame | None = None,
+) -> ReviewFigure:
     """Forest plot of one analysis: a row per study (estimate, CI, weight), the pooled diamond, the prediction
     interval (random-effects methods) and a heterogeneity line, on the natural scale (log axis for ratios).
 
     `study` names the label column (default: study_id or study, else "Study 1", "Study 2"...). Rows are the
     input's order. Options are those of `review.meta.pool` (`single_study="keep"` plots a lone study; `measure`
     may be an `Options`); `study_ci="exact"` shows Clopper-Pearson intervals for single proportions.
+
+    RevMan's layout: `counts=True` adds events/total columns per arm (experimental and control, or the one arm);
+    `rob` (the risk_of_bias table: study_id, domain, judgement) adds a RoB 2 circle per domain after the weight.
     """
     opts = options(
         measure, method, test, level=level, add=add, to=to, drop00=drop00, single_study=single_study
@@ -73,8 +92,17 @@ def forest_plot(
     low, high, weight = rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy(), rows["weight"].to_numpy()
     double_zero = rows["double_zero"].to_numpy() if "double_zero" in rows else np.zeros(k_rows, dtype=bool)
 
-    fig = Figure(figsize=(10, 0.32 * (k_rows + 6) + 0.8))
-    ax = fig.add_axes((0.30, 0.10, 0.40, 0.82))
+    arm_columns = _arm_columns(data) if counts else []
+    domains = _rob_columns(rob, labels) if rob is not None else None
+    # Layout in inches on the 10-inch plot (study, plot, estimate, weight), widened for the RevMan columns
+    shift = 1.4 * len(arm_columns)
+    width = 10 + shift + (0.32 * (domains.shape[1] + 1) if domains is not None else 0)
+
+    def at(inches: float) -> float:
+        return inches / width
+
+    fig = ReviewFigure(figsize=(width, 0.32 * (k_rows + 6) + 0.8))
+    ax = fig.add_axes((at(3.0 + shift), 0.10, at(4.0), 0.82))
     log_scale = info.natural == "exp"
     if log_scale:
         ax.set_xscale("log")
@@ -127,24 +155,30 @@ def forest_plot(
     text = blended_transform_factory(fig.transFigure, ax.transData)
     pct = f"{level:g}%"
     header: dict[str, Any] = {"fontweight": "bold", "va": "center", "transform": text}
-    ax.text(0.02, k_rows + 1, "Study", ha="left", **header)
-    ax.text(0.72, k_rows + 1, f"Estimate [{pct} CI]", ha="left", **header)
-    ax.text(0.97, k_rows + 1, "Weight", ha="right", **header)
+    ax.text(at(0.2), k_rows + 1, "Study", ha="left", **header)
+    ax.text(at(7.2 + shift), k_rows + 1, f"Estimate [{pct} CI]", ha="left", **header)
+    ax.text(at(9.7 + shift), k_rows + 1, "Weight", ha="right", **header)
     cell: dict[str, Any] = {"va": "center", "transform": text}
     for i in range(k_rows):
         no_events = double_zero[i] and np.isnan(estimate[i])
-        ax.text(0.02, y[i], str(labels[i]), ha="left", **cell)
+        ax.text(at(0.2), y[i], str(labels[i]), ha="left", **cell)
         interval = "no events in either arm" if no_events else _interval(estimate[i], low[i], high[i])
-        ax.text(0.72, y[i], interval, ha="left", **cell)
-        ax.text(0.97, y[i], "excluded" if np.isnan(weight[i]) else f"{weight[i]:.1f}%", ha="right", **cell)
+        ax.text(at(7.2 + shift), y[i], interval, ha="left", **cell)
+        ax.text(
+            at(9.7 + shift),
+            y[i],
+            "excluded" if np.isnan(weight[i]) else f"{weight[i]:.1f}%",
+            ha="right",
+            **cell,
+        )
     model = _model(opts)
     bold: dict[str, Any] = {"fontweight": "bold", "va": "center", "transform": text}
-    ax.text(0.02, pooled_y, model, ha="left", **bold)
-    ax.text(0.72, pooled_y, _interval(centre, ci_low, ci_high), ha="left", **bold)
-    ax.text(0.97, pooled_y, "100%", ha="right", **bold)
+    ax.text(at(0.2), pooled_y, model, ha="left", **bold)
+    ax.text(at(7.2 + shift), pooled_y, _interval(centre, ci_low, ci_high), ha="left", **bold)
+    ax.text(at(9.7 + shift), pooled_y, "100%", ha="right", **bold)
     if has_pi:
         ax.text(
-            0.72,
+            at(7.2 + shift),
             pooled_y - 0.75,
             f"PI [{_fmt(result['pi_low'])}, {_fmt(result['pi_high'])}]",
             ha="left",
@@ -153,7 +187,7 @@ def forest_plot(
             fontsize="small",
         )
     ax.text(
-        0.02,
+        at(0.2),
         pooled_y - 0.75,
         _heterogeneity(result, method),
         ha="left",
@@ -161,6 +195,46 @@ def forest_plot(
         transform=text,
         fontsize="small",
     )
+    for j, (header_text, column) in enumerate(arm_columns):
+        x = at(2.8 + 1.4 * (j + 1))
+        ax.text(x, k_rows + 1, header_text, ha="right", **header)
+        for i in range(k_rows):
+            ax.text(x, y[i], column[i], ha="right", **cell)
+        total = _arm_total(column)
+        if total:
+            ax.text(x, pooled_y, total, ha="right", **bold)
+    if domains is not None:
+        from .robplots import JUDGEMENTS, ROB2_DOMAINS
+
+        for j, domain in enumerate(domains.columns):
+            x = at(10 + shift + 0.32 * (j + 0.5))
+            ax.text(
+                x,
+                k_rows + 1,
+                ROB2_DOMAINS.get(domain, domain[:2]).replace("Overall", "O"),
+                ha="center",
+                **header,
+            )
+            for i in range(k_rows):
+                colour, symbol = JUDGEMENTS[domains.iat[i, j]]
+                ax.text(
+                    x,
+                    y[i],
+                    symbol,
+                    ha="center",
+                    va="center",
+                    transform=text,
+                    fontsize="small",
+                    fontweight="bold",
+                    bbox={
+                        "boxstyle": "circle,pad=0.25",
+                        "facecolor": colour,
+                        "edgecolor": "black",
+                        "linewidth": 0.5,
+                    },
+                )
+        names = "; ".join(f"{ROB2_DOMAINS.get(d, d[:2])}: {d}" for d in domains.columns)
+        fig.text(at(0.2), 0.005, f"Risk of bias (RoB 2). {names}", fontsize="x-small", va="bottom")
     if title:
         fig.suptitle(title)
     if path is not None:
@@ -179,7 +253,7 @@ def funnel_plot(
     drop00: bool | None = None,
     title: str | None = None,
     path: str | os.PathLike[str] | None = None,
-) -> Figure:
+) -> ReviewFigure:
     """Funnel plot of one analysis on the analysis scale (yi against its standard error, as metafor's funnel),
     with the pooled estimate, its pseudo-confidence region and Egger's regression line and test (k >= 3).
     """
@@ -191,7 +265,7 @@ def funnel_plot(
     yi, sei = rows["yi"].to_numpy(), np.sqrt(rows["vi"].to_numpy())
     egger = egger_test(rows[["yi", "vi"]], "GEN").iloc[0]  # on exactly the points shown
 
-    fig = Figure(figsize=(6.5, 5))
+    fig = ReviewFigure(figsize=(6.5, 5))
     ax = fig.add_subplot()
     theta, crit = result["theta"], _z(level)
     top = max(sei.max() * 1.08, 1e-9)
@@ -236,14 +310,14 @@ def baujat_plot(
     drop00: bool | None = None,
     title: str | None = None,
     path: str | os.PathLike[str] | None = None,
-) -> Figure:
+) -> ReviewFigure:
     """Baujat plot of one analysis (metafor's baujat): each study's contribution to the heterogeneity
     statistic (x) against its influence on the pooled estimate (y), both from review.diagnostics.influence.
     Studies far right or high drive heterogeneity or the result; each point carries its study label.
     """
     opts = options(measure, method, test, add=add, to=to, drop00=drop00)
     diag = influence(data, opts, study=study)
-    fig = Figure(figsize=(6.5, 5))
+    fig = ReviewFigure(figsize=(6.5, 5))
     ax = fig.add_subplot()
     x, y = diag["baujat_x"].to_numpy(), diag["baujat_y"].to_numpy()
     ax.scatter(x, y, color="#34495e", zorder=3)
@@ -274,7 +348,7 @@ def cumulative_plot(
     drop00: bool | None = None,
     title: str | None = None,
     path: str | os.PathLike[str] | None = None,
-) -> Figure:
+) -> ReviewFigure:
     """Cumulative forest plot (metafor's forest(cumul(...))): the pooled estimate and its interval as each
     study is added, in data order or by `order` (e.g. a year column), on the natural scale; the right column
     gives the estimate, interval and tau^2 (random effects) or I^2 of each step.
@@ -283,7 +357,7 @@ def cumulative_plot(
     info = measure_info(opts.measure)
     steps = cumulative(data, opts, order=order, study=study)
     k_rows = len(steps)
-    fig = Figure(figsize=(10, 0.32 * (k_rows + 4) + 0.8))
+    fig = ReviewFigure(figsize=(10, 0.32 * (k_rows + 4) + 0.8))
     ax = fig.add_axes((0.30, 0.10, 0.40, 0.82))
     log_scale = info.natural == "exp"
     if log_scale:
@@ -335,6 +409,45 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
 
 
 # --- helpers -----------------------------------------------------------------------------------------------
+
+
+def _arm_columns(data: pd.DataFrame) -> list[tuple[str, list[str]]]:
+    """RevMan's per-arm columns: (header, 'events/total' per row) for each arm the data has counts for."""
+    arms = [("Experimental", "events_e", "n_e"), ("Control", "events_c", "n_c")]
+    if not {"events_e", "n_e", "events_c", "n_c"} <= set(data.columns):
+        arms = [("Events/N", "events", "n")]
+    if not {arms[0][1], arms[0][2]} <= set(data.columns):
+        raise ReviewError(
+            "counts=True needs arm counts (events_e, n_e, events_c, n_c, or events, n); these data have "
+            f"{', '.join(map(str, data.columns))}."
+        )
+    out = []
+    for header, events, total in arms:
+        cells = [
+            f"{_arm_count(e)}/{_arm_count(n)}"
+            for e, n in zip(data[events].tolist(), data[total].tolist(), strict=True)
+        ]
+        out.append((header if header == "Events/N" else f"{header}\nEvents/N", cells))
+    return out
+
+
+def _arm_count(x: Any) -> str:
+    return "NA" if x is None or pd.isna(x) else f"{float(x):g}"
+
+
+def _arm_total(cells: list[str]) -> str:
+    """The column total RevMan prints on the pooled row (events/total summed over the studies shown)."""
+    try:
+        pairs = [tuple(float(v) for v in c.split("/")) for c in cells]
+    except ValueError:
+        return ""
+    return f"{sum(p[0] for p in pairs):g}/{sum(p[1] for p in pairs):g}"
+
+
+def _rob_columns(rob: pd.DataFrame, labels: Sequence[object]) -> pd.DataFrame:
+    from .robplots import rob_cells
+
+    return rob_cells(rob, [str(x) for x in labels])
 
 
 def _model(opts: Options) -> str:
@@ -395,7 +508,7 @@ def safety_plot(
     title: str | None = None,
     path: str | os.PathLike[str] | None = None,
     max_rows: int = 60,
-) -> Figure:
+) -> ReviewFigure:
     """A one-page safety summary: one row per term and grade, the pooled estimate with its CI on a log scale
     (ratios) or a linear one (risk differences, proportions), with k and the events/N of each group.
 
@@ -408,12 +521,16 @@ def safety_plot(
     if len(rows) > max_rows:
         size = rows["n_e"].fillna(0) + rows["n_c"].fillna(0) if "n_e" in rows else rows["n"].fillna(0)
         rows = rows.assign(_size=size).nlargest(max_rows, "_size").drop(columns="_size")
-    rows = rows.sort_values(["term", "grade"], kind="stable").reset_index(drop=True)
+    rows = rows.sort_values(  # alphabetical whatever the case a term was typed in
+        ["term", "grade"], kind="stable", key=lambda c: c.astype(str).str.casefold()
+    ).reset_index(drop=True)
     measure = str(rows["measure"].dropna().iloc[0]) if rows["measure"].notna().any() else "RR"
     ratio = measure_info(measure).natural == "exp"
     n = len(rows)
-    fig = Figure(figsize=(8.27, 11.69))  # one A4 page
-    ax = fig.add_axes((0.52, 0.06, 0.26, 0.86))
+    # A4 wide; as tall as the rows need, at most one A4 page (a few rows are not spread over a whole page)
+    height = min(11.69, 1.7 + 0.26 * (n + 1))
+    fig = ReviewFigure(figsize=(8.27, height))
+    ax = fig.add_axes((0.42, 0.9 / height, 0.24, 1 - 1.6 / height))
     y = np.arange(n)[::-1].astype(float)
     est = pd.to_numeric(rows["estimate"], errors="coerce").to_numpy(float)
     low = pd.to_numeric(rows["ci_low"], errors="coerce").to_numpy(float)
@@ -441,24 +558,27 @@ def safety_plot(
     header = ax.get_ylim()[1] - 0.2
     for x, label in (
         (0.02, "Term"),
-        (0.30, "Grade"),
-        (0.38, "k"),
-        (0.80, "Estimate [CI]"),
-        (0.92, "Events/N"),
+        (0.27, "Grade"),
+        (0.37, "k"),
+        (0.68, "Estimate [CI]"),
+        (0.85, "Events/N"),
     ):
         ax.text(x, header, label, transform=text, fontweight="bold", fontsize=size, va="bottom")
     for i, r in rows.iterrows():
         cell: dict[str, Any] = {"transform": text, "fontsize": size, "va": "center"}
-        ax.text(0.02, y[i], str(r["term"])[:40], **cell)
-        ax.text(0.30, y[i], "" if pd.isna(r["grade"]) else str(r["grade"]), **cell)
-        ax.text(0.38, y[i], "" if pd.isna(r["k"]) else f"{int(r['k'])}", **cell)
-        ax.text(0.80, y[i], _interval(est[i], low[i], high[i]) if ok[i] else "not estimable", **cell)
+        term = str(r["term"])
+        ax.text(0.02, y[i], term if len(term) <= 34 else term[:33] + "\u2026", **cell)
+        ax.text(0.27, y[i], "" if pd.isna(r["grade"]) else str(r["grade"])[:12], **cell)
+        ax.text(0.37, y[i], "" if pd.isna(r["k"]) else f"{int(r['k'])}", **cell)
+        none = not pd.isna(r["k"]) and int(r["k"]) == 0
+        estimate = _interval(est[i], low[i], high[i]) if ok[i] else "not estimable"
+        ax.text(0.68, y[i], "no usable counts" if none else estimate, **cell)
         counts = (
             f"{_count(r['events_e'])}/{_count(r['n_e'])} vs {_count(r['events_c'])}/{_count(r['n_c'])}"
             if two
             else f"{_count(r.get('events'))}/{_count(r.get('n'))}"
         )
-        ax.text(0.92, y[i], counts, **cell)
+        ax.text(0.85, y[i], "" if none else counts, **cell)
     shown = f" ({n} of {len(safety)} rows, the largest)" if len(safety) > n else ""
     fig.suptitle((title or "Safety summary") + shown, fontsize="medium")
     if path is not None:

@@ -533,6 +533,11 @@ class RunResult:
     safety: pd.DataFrame = field(default_factory=pd.DataFrame)
     subgroups: pd.DataFrame = field(default_factory=pd.DataFrame)
     sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    missing: list[str] = field(default_factory=list)  # what keeps the review from being complete
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
 
     def __repr__(self) -> str:
         return f"RunResult({self.review.title!r}: {counted(len(self.outputs), 'output')}, {counted(len(self.pooled), 'analysis')})"
@@ -612,6 +617,8 @@ def run(
             f"See them all with `review validate {' '.join(map(str, review.reviewers))}`."
         )
 
+    _check_extracted(review, extractions)
+
     step("compare")
     comparison = compare(extractions)
     outputs = [write_discrepancies(comparison, out_dir / "discrepancies.xlsx")]
@@ -628,7 +635,7 @@ def run(
             f"{out_dir / 'discrepancies.xlsx'}, saves it in {review.folder} and review.toml names it "
             "(adjudication = ...)."
         )
-    consensus = reconcile(extractions, decisions)
+    consensus = reconcile(extractions, decisions, comparison=comparison)
 
     step("aggregate")
     tables = analysis_tables(consensus.tables, review.form, settings=review.settings)
@@ -647,7 +654,14 @@ def run(
         results=results,
     )
     return RunResult(
-        review, report, outputs, results.pooled, results.safety, results.subgroups, results.sensitivity
+        review,
+        report,
+        outputs,
+        results.pooled,
+        results.safety,
+        results.subgroups,
+        results.sensitivity,
+        missing=incomplete(review, results.pooled),
     )
 
 
@@ -757,6 +771,45 @@ def _kind_of(analysis: Analysis, form: Form) -> str:
     }
     # ignored: every kind with measures feeds a frame (Kind.frame is None only for measure-less kinds)
     return frames.pop() if len(frames) == 1 else "arm_outcomes"  # type: ignore[return-value]
+
+
+def _check_extracted(review: Review, extractions: list[Extraction]) -> None:
+    """Stop, naming the workbooks, when nothing (or only one reviewer's part) has been extracted yet."""
+    rows = {
+        path.name: sum(len(t.data) for t in x.tables.values())
+        for path, x in zip(review.reviewers, extractions, strict=True)
+    }
+    empty = [name for name, n in rows.items() if n == 0]
+    if not empty:
+        return
+    if len(empty) == len(rows):
+        raise ReviewError(
+            f"stopped at validation: nothing extracted yet: {', '.join(empty)} "
+            f"{'has' if len(empty) == 1 else 'have'} no rows. Each reviewer enters the included studies "
+            "(Studies sheet first), then run again."
+        )
+    done = ", ".join(f"{name} ({n} rows)" for name, n in rows.items() if n)
+    raise ReviewError(
+        f"stopped at validation: {', '.join(empty)} {'has' if len(empty) == 1 else 'have'} no rows yet while "
+        f"{done} {'is' if len(rows) - len(empty) == 1 else 'are'} filled in; every reviewer extracts every study "
+        "independently, so finish the extraction (or list only the finished workbooks under reviewers in "
+        f"{CONFIG}) and run again."
+    )
+
+
+def incomplete(review: Review, pooled: pd.DataFrame) -> list[str]:
+    """What a run could not do that a finished review would: no analysis defined, analyses with no data."""
+    if not review.analyses:
+        return [
+            f"{review.folder / CONFIG} defines no [[analysis]], so nothing was pooled: add one per outcome "
+            "(name, outcome, measure, arms; see the commented example in the file)."
+        ]
+    missing = []
+    for _, r in pooled.iterrows():
+        if not r.get("k"):
+            left = r.get("studies_left_out") or "no study"
+            missing.append(f"analysis {r['analysis']!r}: no study has usable data ({left}).")
+    return missing
 
 
 def analysis_data(analysis: Analysis, tables: AnalysisTables) -> pd.DataFrame:
@@ -1238,8 +1291,20 @@ def _safety_rows(
     if len(left_out):
         lo = left_out.assign(**{k: left_out[k].astype(object).where(left_out[k].notna(), "") for k in keys})
         whole = "; ".join(lo.loc[lo["outcome"] == "", "text"])  # studies that give no term at all
-        text = lo.groupby(keys, sort=False, dropna=False)["text"].agg("; ".join).rename("studies_left_out")
-        out = out.merge(text.reset_index(), on=keys, how="left")
+        named = lo[lo["outcome"] != ""]
+        text = named.groupby(keys, sort=False, dropna=False)["text"].agg("; ".join).rename("studies_left_out")
+        # outer: a term or item that no study gives usable counts for stays in the table, k = 0, with the reasons
+        out = out.merge(text.reset_index(), on=keys, how="outer" if len(out.columns) else "right")
+        unpooled = out["k"].isna() if "k" in out.columns else pd.Series(True, index=out.index)
+        out["k"] = out["k"].fillna(0).astype(int) if "k" in out.columns else 0
+        for column, value in (("measure", a.measure), ("method", a.method)):
+            if column not in out.columns:
+                out[column] = None
+            out.loc[unpooled, column] = value
+        out["note"] = _join_notes(
+            out["note"] if "note" in out.columns else pd.Series("", index=out.index),
+            pd.Series(np.where(unpooled, "no study gives usable counts", ""), index=out.index),
+        )
         if whole:
             out["studies_left_out"] = _join_notes(out["studies_left_out"], pd.Series(whole, index=out.index))
     terms = arm_outcomes[arm_outcomes["domain"] == a.domain].groupby("outcome", sort=False)

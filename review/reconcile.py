@@ -58,6 +58,8 @@ from .workbook import Extraction
 FORMAT = "review discrepancies 1"  # written to the hidden sheet, so a decisions file is recognised
 SHEET, README, AGREEMENT, META = "Discrepancies", "README", "Agreement", "_review"
 DECIDED = "decided"  # the basis of a consensus value an adjudicator chose
+ADJUDICATOR = "adjudicator"  # where a value typed in by the adjudicator comes from
+_CITES = ("source", "location")  # annotations that say where values were found: cite only the values kept
 _DATE = Field(name="date", type="date", label="Date")
 
 
@@ -582,16 +584,28 @@ class Consensus:
 
 
 def reconcile(
-    extractions: Sequence[Extraction], decisions: Decisions, *, annotations: Sequence[str] = ANNOTATIONS
+    extractions: Sequence[Extraction],
+    decisions: Decisions,
+    *,
+    annotations: Sequence[str] = ANNOTATIONS,
+    comparison: Comparison | None = None,
 ) -> Consensus:
     """Build the consensus of `extractions` from the adjudicator's `decisions`.
 
     Values the reviewers agree on are taken as agreed (within rounding, the more precise one); each disagreement
     takes the decided reviewer's value or the value typed in. Raises ConsensusBlocked while a disagreement is
     undecided or a decision is stale, and ReviewError when the extractions are not those the decisions were
-    made on.
+    made on. Pass the `comparison` of these same extractions (from `compare`) to reuse it instead of comparing
+    again: at a thousand studies comparing is most of the work.
     """
-    comparison = compare(extractions, annotations=annotations)
+    if comparison is None:
+        comparison = compare(extractions, annotations=annotations)
+    elif len(comparison.extractions) != len(extractions) or any(
+        x is not y for x, y in zip(comparison.extractions, extractions, strict=False)
+    ):
+        raise ReviewError("the comparison given to reconcile was made on other extractions; compare these.")
+    elif tuple(comparison.annotations) != tuple(annotations):
+        raise ReviewError("the comparison given to reconcile carries other annotations; compare again.")
     _check_reviewers(comparison.reviewers, decisions)
     if decisions.form and decisions.form != comparison.form.name:
         raise ReviewError(
@@ -650,18 +664,26 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
     form, reviewers = comparison.form, comparison.reviewers
     units = {(u.table, u.key, u.field): u for u in comparison.units}
     key_columns = _key_columns(form)
+    letters = [r.letter for r in reviewers]
     tables: dict[str, pd.DataFrame] = {}
     trail: list[dict] = []
 
-    def log(table, key, name, value, basis, u: Unit, d: Decision | None, via: Unit | None = None) -> None:
-        """One trail row; `via` is the row discrepancy a single reviewer's value was kept by."""
+    def log(
+        table, key, name, value, basis, u: Unit, d: Decision | None, via: Unit | None = None, taken=()
+    ) -> None:
+        """One trail row; `via` is the row discrepancy a single reviewer's value was kept by; `taken` the
+        letters whose value the consensus holds (empty: the adjudicator's own value)."""
         record = dict.fromkeys(key_columns, "") | dict(zip(form.tables[table].key, key, strict=False))
+        chosen = [e for r, e in zip(reviewers, u.entries, strict=False) if r.letter in taken]
         record = {
             "table": table,
             **record,
             "field": name,
             "value": value,
             "basis": basis,
+            "from": ", ".join(taken) if taken else (ADJUDICATOR if d else ""),
+            "source": _joined([(e_letter, e.source) for e_letter, e in zip(taken, chosen, strict=False)]),
+            "location": _joined([(e_letter, e.location) for e_letter, e in zip(taken, chosen, strict=False)]),
             "discrepancy": (via or u).id,
             "type": (via or u).type,
             "decision": d.choice if d else "",
@@ -690,18 +712,26 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
                 if not kept:
                     continue
             record: dict[str, object] = dict(zip(table.key, key, strict=False))
+            decided: dict[str, tuple[str, ...]] = {}  # field -> letters whose value an adjudicator took
             for name in table.key:  # a row the reviewers filed under different keys (compare's key, moved)
                 u = units.get((table.name, key, name))
                 if u is not None and u.status == DISAGREE:
                     d = chosen.get((table.name, key, name))
                     assert d is not None  # consensus refuses a disagreement without a decision
                     record[name] = _decided(u, d, table.fields[name], [r.letter for r in reviewers])
-                    log(table.name, key, name, show(record[name]), DECIDED, u, d)
+                    log(
+                        table.name,
+                        key,
+                        name,
+                        show(record[name]),
+                        DECIDED,
+                        u,
+                        d,
+                        taken=_taken(u, d, letters),
+                    )
+                    decided[name] = _taken(u, d, letters)
             for name, f in table.fields.items():
-                if name in table.key:
-                    continue
-                if name in comparison.annotations:
-                    record[name] = _combined(values, rows, name, reviewers)
+                if name in table.key or name in comparison.annotations:
                     continue
                 u = units.get((table.name, key, name))
                 if u is None:
@@ -710,11 +740,16 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
                 d = chosen.get((table.name, key, name))
                 if u.status == DISAGREE:
                     assert d is not None  # consensus refuses a disagreement without a decision
-                    value = _decided(u, d, f, [r.letter for r in reviewers])
-                    log(table.name, key, name, show(value), DECIDED, u, d)
+                    value = _decided(u, d, f, letters)
+                    taken = _taken(u, d, letters)
+                    decided[name] = taken
+                    log(table.name, key, name, show(value), DECIDED, u, d, taken=taken)
                 else:
                     value = _agreed(u, f)
                     single = u.status == SINGLE
+                    backing = tuple(
+                        r.letter for r, e in zip(reviewers, u.entries, strict=False) if e.present and e.filled
+                    )
                     log(
                         table.name,
                         key,
@@ -724,8 +759,17 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
                         u,
                         row_decision if single else None,
                         row_unit if single else None,
+                        taken=backing,
                     )
                 record[name] = value
+            for name in table.fields:
+                if name in comparison.annotations:
+                    cite = name in _CITES and decided
+                    record[name] = (
+                        _cited(values, rows, name, reviewers, decided)
+                        if cite
+                        else _combined(values, rows, name, reviewers)
+                    )
             rows_out.append(record)
         tables[table.name] = pd.DataFrame(rows_out, columns=list(table.fields), dtype=object)
     columns = [
@@ -734,6 +778,9 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
         "field",
         "value",
         "basis",
+        "from",
+        "source",
+        "location",
         "discrepancy",
         "type",
         "decision",
@@ -768,6 +815,53 @@ def _decided(u: Unit, d: Decision, f: Field, letters: list[str]) -> object:
             f"({'; '.join(parsed.codes) or parsed.note}); type it as the field expects, or NR/NA."
         )
     return parsed.missing or parsed.value
+
+
+def _taken(u: Unit, d: Decision, letters: list[str]) -> tuple[str, ...]:
+    """The reviewers whose value a decision took: the chosen one and any who entered the same; none for a value
+    the adjudicator typed in (unless a reviewer had exactly that)."""
+    if d.choice == OTHER:
+        typed = show(d.other).strip().casefold()
+        return tuple(x for x, e in zip(letters, u.entries, strict=False) if e.shown.casefold() == typed)
+    picked = u.entries[letters.index(d.choice)].shown
+    return tuple(x for x, e in zip(letters, u.entries, strict=False) if e.shown == picked)
+
+
+def _joined(texts: list[tuple[str, str]]) -> str:
+    """Annotations of several reviewers: the text when they wrote the same, else each one with its letter."""
+    texts = [(x, t) for x, t in texts if t]
+    if len({t for _, t in texts}) == 1:
+        return texts[0][1]
+    return " | ".join(f"{x}: {t}" for x, t in texts)
+
+
+def _cited(
+    values: list[dict[int, dict]],
+    rows,
+    name: str,
+    reviewers: Sequence[Reviewer],
+    decided: dict[str, tuple[str, ...]],
+) -> str | None:
+    """Where the values of a row with decided fields come from: only the reviewers whose value was kept
+    everywhere it was disputed; when each lost somewhere, every reviewer's text with the fields taken from it,
+    so no consensus value cites a source that states something else (the trail has it value by value)."""
+    texts = {
+        r.letter: show(cells[row][name])
+        for r, cells, row in zip(reviewers, values, rows, strict=False)
+        if row is not None
+    }
+    kept = [x for x in texts if all(x in taken for taken in decided.values())]
+    if kept:
+        return _joined([(x, texts[x]) for x in kept]) or None
+    parts = []
+    for x, text in texts.items():
+        fields = [f for f, taken in decided.items() if x in taken]
+        if fields:
+            parts.append(f"{x} for {', '.join(fields)}: {text or '(none given)'}")
+    typed = [f for f, taken in decided.items() if not taken]
+    if typed:
+        parts.append(f"{ADJUDICATOR} for {', '.join(typed)}: see the decision's reason")
+    return " | ".join(parts) or None
 
 
 def _combined(values: list[dict[int, dict]], rows, name: str, reviewers: Sequence[Reviewer]) -> str | None:

@@ -21,7 +21,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -49,6 +49,7 @@ WARNING_FILL = PatternFill("solid", fgColor="FFEB9C")
 BOLD = Font(bold=True)
 TITLE = Font(bold=True, size=14)
 WRAP = Alignment(wrap_text=True, vertical="top")
+TOP = Alignment(vertical="top")
 
 
 # --- text that must never run -----------------------------------------------------------------------------------
@@ -158,10 +159,14 @@ def write_frame(
     percent: Iterable[str] = (),
     table_name: str = "",
     max_width: int = 60,
+    formats: Mapping[str, str] | None = None,
 ) -> None:
     """A frame as a header row and data rows from row `start`; columns named in `percent` (numbers of percent,
-    49.3) are shown as percentages. With `table_name`, the range becomes an Excel table (filters, stripes)."""
+    49.3) are shown as percentages. `formats` gives number formats by column (the cell keeps its full
+    precision; only what is shown is rounded). With `table_name`, the range becomes an Excel table (filters,
+    stripes). Long text wraps (at `max_width`) and its rows grow to show it."""
     percent = set(percent)
+    formats = dict(formats or {})
     header(ws, start, [str(c) for c in frame.columns])
     for r, record in enumerate(frame.itertuples(index=False), start=start + 1):
         for c, value in enumerate(record, start=1):
@@ -175,11 +180,24 @@ def write_frame(
             ):
                 cell = put(ws, r, c, value / 100)
                 cell.number_format = "0.0%"
+                cell.alignment = TOP
             else:
-                put(ws, r, c, value)
+                cell = put(ws, r, c, value)
+                name = frame.columns[c - 1]
+                if name in formats and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    cell.number_format = formats[name]
+                elif isinstance(value, str) and len(value) > max_width - 2:
+                    cell.alignment = WRAP
+                    continue
+                cell.alignment = TOP  # a row grown for wrapped text reads from the top
     for c, name in enumerate(frame.columns, start=1):
         longest = max([len(str(name))] + [len(str(v)) for v in frame.iloc[:200, c - 1].tolist()])
-        ws.column_dimensions[get_column_letter(c)].width = min(max(10, longest + 2), max_width)
+        if name in formats:  # shown rounded: as wide as the rounded text
+            longest = max(len(str(name)), len(formats[name]) + 4)
+        # a column of long notes gets a wide column rather than rows taller than a page
+        cap = LONG_TEXT_WIDTH if longest > 8 * max_width else max_width
+        ws.column_dimensions[get_column_letter(c)].width = min(max(10, longest + 2), cap)
+    fit_rows(ws, start)
     ws.freeze_panes = ws.cell(row=start + 1, column=1)
     if table_name and len(frame) and len(frame.columns):
         ref = f"A{start}:{get_column_letter(len(frame.columns))}{start + len(frame)}"
@@ -202,11 +220,109 @@ def save_workbook(wb: Workbook, path: str | Path) -> Path:
 # workbook prints the same way.
 
 
-def print_setup(ws: Worksheet) -> None:
-    """Printed or saved as PDF, a sheet fits the page width instead of spilling columns onto extra pages."""
+# A4 at 100%: about 130 characters of Calibri 11 across a landscape page and 90 down a portrait one, with the
+# margins below. A sheet is shrunk to fit the page width only down to MIN_SCALE (about 7 pt text); a wider
+# sheet prints across more pages, its first columns (the row's key) repeated, rather than unreadably small.
+PORTRAIT_CHARS, LANDSCAPE_CHARS, MIN_SCALE = 90, 130, 0.65
+LINE_POINTS = 15  # height of one line of 11 pt text
+MAX_ROW_POINTS = 409  # Excel's tallest row; longer text is cut on paper only (the cell keeps it whole)
+LONG_TEXT_WIDTH = 100
+
+
+def print_setup(
+    ws: Worksheet,
+    *,
+    title: str = "",
+    header_rows: int = 1,
+    key_columns: int = 0,
+    portrait: bool | None = None,
+    subtitle: str = "",
+) -> None:
+    """Page setup for printing or PDF: A4, portrait when the columns fit across a portrait page and landscape
+    otherwise, shrunk to the page width within readable limits, the header row(s) (and `key_columns`) repeated
+    on every page, margins, and a header and footer with `title` (form and version) on the left, `subtitle`
+    (shortened) in the middle, the sheet on the right and "page N of M" below. Call after the column widths are set."""
+    width = sheet_width(ws)
+    if portrait is None:
+        portrait = width <= PORTRAIT_CHARS
+    across = PORTRAIT_CHARS if portrait else LANDSCAPE_CHARS
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "portrait" if portrait else "landscape"
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
-    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = max(1, math.ceil(width / (across / MIN_SCALE)))
+    ws.page_setup.fitToHeight = 0  # as many pages down as the rows need
+    ws.page_setup.pageOrder = "overThenDown"  # a wide row's continuation is the next page
+    ws.print_options.gridLines = False
+    ws.page_margins.left = ws.page_margins.right = 0.5
+    ws.page_margins.top = ws.page_margins.bottom = 0.75
+    ws.page_margins.header = ws.page_margins.footer = 0.3
+    if header_rows:
+        ws.print_title_rows = f"1:{header_rows}"
+    if key_columns and ws.page_setup.fitToWidth > 1:
+        ws.print_title_cols = f"A:{get_column_letter(key_columns)}"
+    ws.oddHeader.left.text = _hf(title)
+    ws.oddHeader.left.size = 9
+    if subtitle and portrait:  # too narrow for three sections: the subtitle goes to the footer
+        ws.oddFooter.left.text = _hf(_short(subtitle, 70))
+        ws.oddFooter.left.size = 9
+    elif subtitle:
+        ws.oddHeader.center.text = _hf(_short(subtitle, 60))
+        ws.oddHeader.center.size = 9
+    ws.oddHeader.right.text = "&A"  # the sheet's name
+    ws.oddHeader.right.size = 9
+    page = ws.oddFooter.right if subtitle and portrait else ws.oddFooter.center
+    page.text, page.size = "Page &P of &N", 9
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
+
+
+def _hf(text: str) -> str:
+    """Text for a page header or footer: '&' starts a code there, so it is doubled."""
+    return text.replace("&", "&&")[:120]
+
+
+def sheet_width(ws: Worksheet) -> float:
+    """The sheet's width in characters: the visible columns' widths (Excel's default 8.43 where unset)."""
+    last = ws.max_column
+    total = 0.0
+    for col in range(1, last + 1):
+        dim = ws.column_dimensions.get(get_column_letter(col))
+        if dim is not None and dim.hidden:
+            continue
+        total += dim.width if dim is not None and dim.width else 8.43
+    return total
+
+
+def fit_rows(ws: Worksheet, first: int = 1, last: int | None = None) -> None:
+    """Row heights that show wrapped text whole (Excel and LibreOffice do not grow a row written by a program):
+    the most lines any wrapped cell of the row needs at its column's (or merged range's) width."""
+    widths: dict[tuple[int, int], float] = {}
+    for merged in ws.merged_cells.ranges:
+        span = sum(
+            (ws.column_dimensions[get_column_letter(c)].width or 8.43)
+            for c in range(merged.min_col, merged.max_col + 1)
+        )
+        widths[(merged.min_row, merged.min_col)] = span
+    for row in ws.iter_rows(min_row=first, max_row=last or ws.max_row):
+        lines = 1
+        for cell in row:
+            if not isinstance(cell.value, str) or not (cell.alignment and cell.alignment.wrap_text):
+                continue
+            width = widths.get((cell.row, cell.column)) or (
+                ws.column_dimensions[get_column_letter(cell.column)].width or 8.43
+            )
+            size = (cell.font.size or 11) if cell.font else 11
+            per_line = max(1.0, width * 1.1 * 11 / size)  # characters per line at this width and font size
+            lines = max(
+                lines, sum(max(1, math.ceil(len(part) / per_line)) for part in cell.value.split("\n"))
+            )
+            lines = max(lines, math.ceil(size / 11))
+        if lines > 1 or any(c.font and c.font.size and c.font.size > 11 for c in row if c.value is not None):
+            size = max([(c.font.size or 11) for c in row if c.value is not None and c.font] or [11])
+            height = lines * LINE_POINTS * max(1.0, size / 11)
+            ws.row_dimensions[row[0].row].height = min(height, MAX_ROW_POINTS)
 
 
 # --- CSV ------------------------------------------------------------------------------------------------------

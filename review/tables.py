@@ -135,12 +135,16 @@ def comparison_table(
         sel = sel[sel["grade"] == grade]
     if domain is not None:
         sel = sel[sel["domain"] == domain]
+    # Rows by (study, arm), found once: filtering the table again for every study made building a review's
+    # analyses quadratic in the number of studies.
+    at = sel.groupby(["study_id", "arm_id"], sort=False).indices
+    none = np.array([], dtype=int)
     rows = []
     for study, (exp, ctl) in arms.items():
         row: dict = {"study_id": study, "experimental_arm": exp, "control_arm": ctl}
         notes = []
         for side, arm in (("e", exp), ("c", ctl)):
-            found = sel[(sel["study_id"] == study) & (sel["arm_id"] == arm)]
+            found = sel.iloc[at.get((study, arm), none)]
             if len(found) != 1:
                 where = f" at {timepoint}" if timepoint else ""
                 notes.append(

@@ -35,6 +35,8 @@ from .sheets import (
     KEY_FILL,
     REQUIRED_FILL,
     WARNING_FILL,
+    fit_rows,
+    print_setup,
     put,
     save_workbook,
     unneutral,
@@ -97,7 +99,7 @@ def make_workbook(
 
 def _instructions_sheet(ws: Worksheet, form: Form, reviewer: str) -> None:
     ws.column_dimensions["A"].width = 24
-    ws.column_dimensions["B"].width = 100
+    ws.column_dimensions["B"].width = 62  # with A, a portrait page's width
     put(ws, 1, 1, form.title, font=Font(bold=True, size=14))
     meta = [
         ("Form", form.name),
@@ -146,7 +148,14 @@ def _instructions_sheet(ws: Worksheet, form: Form, reviewer: str) -> None:
         put(ws, i, 1, a, font=Font(bold=bool(a)))
         put(ws, i, 2, b)
         ws.cell(row=i, column=2).alignment = Alignment(wrap_text=True, vertical="top")
+        ws.cell(row=i, column=1).alignment = Alignment(wrap_text=True, vertical="top")
     ws.sheet_view.showGridLines = False
+    fit_rows(ws)
+    print_setup(ws, title=_page_title(form), header_rows=0, portrait=True, subtitle=form.title)
+
+
+def _page_title(form: Form) -> str:
+    return f"form {form.name} version {form.version}"
 
 
 def _write_lists(ws: Worksheet, form: Form) -> dict[tuple[str, str], str]:
@@ -190,7 +199,17 @@ def _table_sheet(ws: Worksheet, form: Form, t: Table, list_ranges: dict, rows: i
         ws.add_data_validation(dv)
     ws.freeze_panes = ws.cell(row=2, column=len(t.key) + 1)
     ws.auto_filter.ref = f"A1:{get_column_letter(len(t.fields))}1"
-    ws.row_dimensions[1].height = 32
+    fit_rows(ws, 1, 1)
+    ws.row_dimensions[1].height = max(32, ws.row_dimensions[1].height or 0)
+    print_setup(ws, title=_page_title(form), key_columns=len(t.key), subtitle=form.title)
+    ws.print_options.gridLines = True  # on paper, the empty rows are boxes to write in
+    _print_rows(ws, len(t.fields), 0)
+
+
+def _print_rows(ws: Worksheet, columns: int, filled: int) -> None:
+    """Print the header and the filled rows, or 15 empty rows of a blank sheet: not the hundreds of formatted
+    empty rows kept for typing."""
+    ws.print_area = f"A1:{get_column_letter(columns)}{1 + (filled or 15)}"
 
 
 def _validation(form: Form, t: Table, f: Field, letter: str, list_ranges: dict, last: int) -> DataValidation:
@@ -232,15 +251,32 @@ def _validation(form: Form, t: Table, f: Field, letter: str, list_ranges: dict, 
     return dv
 
 
+_FORMAT_HINTS = {
+    "doi": "Type the DOI as 10.xxxx/... (without https://doi.org/)",
+    "pmid": "Type the PubMed id: digits only",
+    "nct": "Type the registry id, e.g. NCT01234567",
+    "year": "Type the year as four digits",
+}
+
+
 def _expected(f: Field, key: bool) -> str:
+    """What the cell takes, in the words of its type: the input message's last sentence and the error text."""
     if f.type in ("category", "boolean"):
         what = "Pick a value from the list"
     elif f.references:
         what = f"Pick an id that exists on sheet {f.references[0]}"
+    elif f.format in _FORMAT_HINTS:
+        what = _FORMAT_HINTS[f.format]
     elif f.type == "integer":
         what = "Type a whole number"
-    else:
+    elif f.type == "percent":
+        what = "Type a number of percent (49.3 for 49.3%, not 0.493)"
+    elif f.type == "number":
         what = "Type a number"
+    elif f.type == "date":
+        what = "Type a date as YYYY-MM-DD, or YYYY-MM or YYYY when the report gives no more"
+    else:
+        what = "Type text" if key else "Type the text as the report gives it"
     if f.numeric and (f.min is not None or f.max is not None):
         lo = "" if f.min is None else f" from {f.min:g}"
         hi = "" if f.max is None else f" to {f.max:g}"
@@ -271,6 +307,7 @@ def _fill_rows(ws: Worksheet, t: Table, frame: pd.DataFrame) -> None:
             if hasattr(value, "item"):  # numpy scalar -> python
                 value = value.item()
             put(ws, r, col, value)
+    _print_rows(ws, len(t.fields), len(frame))
 
 
 # ================================================================================================================
@@ -638,25 +675,47 @@ def _read_rows(
         )
     letters = {name: get_column_letter(i + 1) for name, i in columns.items()}
     flagged = facts.formulas | facts.errors.keys()  # cells that count even when they read as empty
-    values: dict[str, list] = {name: [] for name in t.fields}
-    codes: dict[str, list] = {name: [] for name in t.fields}
-    index: list[int] = []
-    for r, row in enumerate(rows[1:], start=2):
-        cells = [row[i] if i < len(row) else None for i in columns.values()]
-        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells) and not any(
-            f"{letters[n]}{r}" in flagged for n in columns
-        ):
-            continue
-        index.append(r)
-        study = _text(row, columns.get("study_id"))
-        for name, i in columns.items():
-            f = t.fields[name]
-            raw = row[i] if i < len(row) else None
-            ref = f"{letters[name]}{r}"
-            parsed = _cell(raw, f, ref, facts, from_text)
-            for code in parsed.codes:
-                issues.append(
-                    Issue(
+    # Column by column, each distinct raw value parsed once: a sheet of 300,000 rows holds a few thousand
+    # distinct values per column, and a per-cell loop over parse_value was most of the reading time. Cells the
+    # sheet XML says something about (formulas, errors, formats, long text) take the full path, _cell.
+    special = flagged | facts.no_value | facts.long_text.keys() | facts.formats.keys()
+    body = rows[1:]
+    cells = {name: _column(body, i) for name, i in columns.items()}
+    kept = [any(filled) for filled in zip(*(map(_filled, c) for c in cells.values()), strict=True)]
+    for ref in flagged:
+        r = _row_number(ref)
+        if r is not None and 2 <= r < len(kept) + 2 and ref[: -len(str(r))] in letters.values():
+            kept[r - 2] = True
+    positions = [p for p, keep in enumerate(kept) if keep]
+    index = [p + 2 for p in positions]
+    found: list[tuple[int, int, Issue]] = []  # (row, column, issue): sorted into sheet order below
+    study_column = cells.get("study_id")
+    values: dict[str, list] = {}
+    codes: dict[str, list] = {}
+    for order, (name, column) in enumerate(cells.items()):
+        f, letter = t.fields[name], letters[name]
+        cache: dict[tuple[type, object], tuple[Parsed, bool]] = {}
+        out_values, out_codes = [], []
+        for p in positions:
+            raw = column[p]
+            ref = f"{letter}{p + 2}" if special else ""
+            if ref in special or (raw.__class__ is str and len(raw) > MAX_CELL_CHARS):
+                parsed = _cell(raw, f, ref, facts, from_text)
+                refused = any(CODES[c].severity == ERROR for c in parsed.codes)
+            else:
+                key = (raw.__class__, raw)
+                hit = cache.get(key)
+                if hit is None:
+                    parsed = parse_value(raw, f, from_text=from_text)
+                    hit = cache[key] = (parsed, any(CODES[c].severity == ERROR for c in parsed.codes))
+                parsed, refused = hit
+            out_values.append(None if refused else parsed.value)
+            out_codes.append(parsed.missing)
+            if parsed.codes:
+                ref = ref or f"{letter}{p + 2}"
+                study = _text([study_column[p]], 0) if study_column is not None else ""
+                for code in parsed.codes:
+                    found_issue = Issue(
                         CODES[code].severity,
                         code,
                         _message(code, f, parsed.note),
@@ -668,14 +727,14 @@ def _read_rows(
                         field=name,
                         value=facts.errors.get(ref) or _shown(raw),
                     )
-                )
-            refused = any(CODES[c].severity == ERROR for c in parsed.codes)
-            values[name].append(None if refused else parsed.value)
-            codes[name].append(parsed.missing)
-    idx = pd.Index(index, name="row", dtype="int64")
-    data = pd.DataFrame({n: pd.Series(v, index=idx, dtype=object) for n, v in values.items()}, index=idx)
+                    found.append((p, order, found_issue))
+        values[name], codes[name] = out_values, out_codes
+    found.sort(key=lambda x: (x[0], x[1]))  # stable: a cell's codes keep their order
+    issues.extend(issue for _, _, issue in found)
+    idx = pd.Index(index, name="row", dtype="int64")  # every field has a column (checked above)
+    data = pd.DataFrame({n: pd.Series(values[n], index=idx, dtype=object) for n in t.fields}, index=idx)
     data = data.astype({n: DTYPES[t.fields[n].type] for n in t.fields})
-    missing = pd.DataFrame({n: pd.Series(v, index=idx, dtype=object) for n, v in codes.items()}, index=idx)
+    missing = pd.DataFrame({n: pd.Series(codes[n], index=idx, dtype=object) for n in t.fields}, index=idx)
     return ExtractedTable(t, data, missing.astype(str), file, sheet, letters)
 
 
@@ -734,6 +793,20 @@ def _cell(raw: object, f: Field, ref: str, facts: SheetFacts, from_text: bool) -
             parsed.value, parsed.missing, (*extra, *parsed.codes), parsed.note or f"read as {raw:g}"
         )
     return parsed
+
+
+def _column(rows: Sequence[Sequence[object]], i: int) -> list[object]:
+    """Column `i` of the rows; short rows (CSV) give None."""
+    return [row[i] if i < len(row) else None for row in rows]
+
+
+def _filled(cell: object) -> bool:
+    return not (cell is None or cell == "" or (cell.__class__ is str and not cell.strip()))
+
+
+def _row_number(ref: str) -> int | None:
+    digits = ref.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    return int(digits) if digits.isdigit() else None
 
 
 def _text(row: Sequence[object], i: int | None) -> str:

@@ -73,6 +73,19 @@ def test_outputs_and_provenance(result):
     assert "independently by 2 reviewers" in methods and "resolved by Adjudicator C" in methods
 
 
+def test_example_data_package_validates_with_frictionless(result):
+    """The example's own output (with NR in required fields, which the form allows), not a synthetic fixture."""
+    import frictionless
+
+    out = next(
+        p for p in result.outputs if p.name == "datapackage.json"
+    ).parent  # this run's, not a stale one
+    studies = pd.read_csv(out / "consensus" / "studies.csv", dtype=str, keep_default_na=False)
+    assert (studies["design"] == "NR").any()  # the case that used to fail
+    report = frictionless.validate(out / "datapackage.json")
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+
+
 # Safety analyses of the example (review.toml, "Safety"). Reference values: R 4.2 / metafor 3.8-1, with the counts
 # the run derives (tables/arm_outcomes.csv):
 #   p <- predict(rma(measure="PLO", xi=c(29,58,27), ni=c(51,74,95), method="REML"), transf=transf.ilogit)
@@ -132,3 +145,27 @@ def test_safety_analyses_equal_metafor(result):
     # between doses, only one study gives counts for each item: k = 1, and the others are named with the reason
     row = safety.loc[("Adverse events, high vs standard dose", "side-effects")]
     assert row["k"] == 1
+
+
+def test_safety_items_no_study_can_pool_are_listed_with_reasons(result):
+    safety = result.safety.set_index(["analysis", "term"])
+    # S0033 reports grade >= 3 toxicity only as percentages with no denominator (S17): not pooled, and said why
+    row = safety.loc[("Adverse events, high vs standard dose", "toxicity")]
+    assert row["k"] == 0 and row["note"] == "no study gives usable counts"
+    assert "S0033 (arm 400mg bid: patients: 63% without its denominator (NR)" in row["studies_left_out"]
+    row = safety.loc[("Safety summary, high vs standard dose", "dose reductions")]
+    assert row["k"] == 0 and "EORTC 62005 (arm 400mg bid: patients at risk: NR" in row["studies_left_out"]
+
+
+def test_example_workbook_prints_each_plot_on_its_own_page(result):
+    import openpyxl
+
+    out = next(p for p in result.outputs if p.name == "review.xlsx")
+    wb = openpyxl.load_workbook(out)
+    forest, safety = wb["Forest plots"], wb["Safety plots"]
+    assert forest.page_setup.orientation == "landscape" and len(forest._images) == 7
+    assert safety.page_setup.orientation == "portrait" and len(safety._images) == 3  # one-page safety plots
+    for ws in (forest, safety):
+        assert len(ws.row_breaks.brk) == len(ws._images)
+    readme = {r[0]: r[1] for r in wb["README"].iter_rows(values_only=True) if r[0]}
+    assert readme["Safety plots"].endswith("(3).") and readme["Forest plots"].endswith("(7).")

@@ -470,7 +470,7 @@ def test_outputs(result):
     header = [c.value for c in next(ws.iter_rows(max_row=1))]
     assert header[:3] == ["analysis", "term", "grade"]
     text = (out / "methods.md").read_text(encoding="utf-8")
-    assert "Adverse events and safety items were pooled per term and grade" in text
+    assert "(adverse events or safety items per term and grade; risk ratio)" in text
 
 
 @pytest.mark.parametrize(
@@ -625,3 +625,10 @@ def test_rules_match_values_lists_and_comparisons():
     pairs = arm_pairs(one, arms).set_index("study_id")
     assert pairs.loc["A", "pair_note"] == "2 arms match arm (hi, lo); list the study under arms = {...}"
     assert pairs.loc["B", "experimental_arm"] == "400" and pairs.loc["C", "experimental_arm"] == "only"
+
+
+def test_every_measure_has_an_r_back_transformation():
+    from review.effects import MEASURES
+    from review.export import _R_TRANSF
+
+    assert set(MEASURES) <= set(_R_TRANSF)

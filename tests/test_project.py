@@ -78,7 +78,18 @@ def _data(s1_hi_events: int) -> dict[str, pd.DataFrame]:
             for (s, a), e in events.items()
         ]
     )
-    return {"studies": studies, "arms": arms, "dichotomous": dichotomous}
+    domains = ["randomisation process", "missing outcome data", "overall"]
+    risk_of_bias = pd.DataFrame(
+        [
+            {"study_id": s, "domain": d, "judgement": j, "support": "invented for the test"}
+            for s, judgements in (
+                ("S1", ("low", "some concerns", "some concerns")),
+                ("S2", ("low", "high", "high")),
+            )
+            for d, j in zip(domains, judgements, strict=True)
+        ]
+    )
+    return {"studies": studies, "arms": arms, "dichotomous": dichotomous, "risk_of_bias": risk_of_bias}
 
 
 @pytest.fixture(scope="module")
@@ -186,13 +197,19 @@ def test_data_package_schema_is_made_from_the_form(result):
     fields = {f["name"]: f for f in arms["fields"]}
     assert fields["randomised"]["type"] == "integer" and fields["randomised"]["constraints"]["minimum"] == 0
     assert fields["dose_unit"]["constraints"]["enum"] == ["mg", "mg/m2", "mg/kg", "g", "IU"]
+    assert fields["arm_id"]["constraints"]["required"] is True
+    # required in the form means never empty, NR allowed: stated, not a constraint that would reject NR
+    studies = {f["name"]: f for f in resources["studies"]["schema"]["fields"]}
+    assert "required" not in studies["design"].get("constraints", {})
+    assert studies["design"]["description"].endswith("Required: a value, NR or NA; never empty.")
     assert {"fields": ["study_id"], "reference": {"resource": "studies", "fields": ["study_id"]}} in arms[
         "foreignKeys"
     ]
 
 
 def test_data_package_validates_with_frictionless(result):
-    frictionless = pytest.importorskip("frictionless")
+    import frictionless
+
     report = frictionless.validate(result.review.output / "datapackage.json")
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
 
@@ -201,8 +218,8 @@ def test_methods_paragraph_says_what_was_done(result):
     text = (result.review.output / "methods.md").read_text(encoding="utf-8")
     assert "from 2 studies independently by 2 reviewers" in text
     assert "form oncology_trial version 1.0.0" in text
-    assert "1 disagreement (1 numeric) were resolved by C" in text
-    assert "RR with a random-effects model (REML tau^2)" in text
+    assert "1 disagreement (1 numeric) was resolved by C" in text
+    assert "risk ratio): 2 studies (S1 and S2) pooled with a random-effects model with the restricted" in text
 
 
 def test_collaborator_workbook(result):
@@ -231,6 +248,64 @@ def test_collaborator_workbook(result):
     pooled = wb["Pooled results"]
     header = [c.value for c in pooled[1]]
     assert pooled.cell(row=2, column=header.index("i2") + 1).number_format == "0.0%"
+    # shown rounded, stored in full: the cell keeps metafor's digits
+    estimate = pooled.cell(row=2, column=header.index("estimate") + 1)
+    assert estimate.number_format == "0.000"
+    assert estimate.value == pytest.approx(result.pooled.at[0, "estimate"], abs=0, rel=0)
+    assert pooled.cell(row=2, column=header.index("pval") + 1).number_format == "0.0000"
+    assert pooled.cell(row=2, column=header.index("k") + 1).number_format == "General"
+
+
+def test_collaborator_readme_describes_what_the_workbook_holds(result):
+    wb = openpyxl.load_workbook(result.review.output / "review.xlsx")
+    readme = {r[0]: r[1] for r in wb["README"].iter_rows(values_only=True) if r[0]}
+    described = [name for name in wb.sheetnames if name in readme]
+    assert described == wb.sheetnames[1:]  # every sheet, in order, and nothing that is not there
+    assert readme["Arms"].startswith("Consensus arms: 4 rows.")
+    assert readme["Pooled results"].startswith("One row per analysis (1 row)")
+    assert (
+        "left empty on purpose" in readme["empty cell"] and "derived on Arm outcomes" in readme["empty cell"]
+    )
+    assert "not extracted" not in readme["empty cell"]
+    assert "only the reviewers whose values the consensus kept are cited" in readme["Source, Location"]
+
+
+def test_collaborator_workbook_prints(result):
+    """Page setup of every sheet: A4, orientation by width, fit to width within readable limits, header row
+    repeated, margins, header/footer with the review, form version and page; forest plots one per page."""
+    from review.sheets import LANDSCAPE_CHARS, MIN_SCALE, PORTRAIT_CHARS, sheet_width
+
+    wb = openpyxl.load_workbook(result.review.output / "review.xlsx")
+    for ws in wb.worksheets:
+        setup = ws.page_setup
+        assert int(setup.paperSize) == int(ws.PAPERSIZE_A4), ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and setup.fitToHeight == 0, ws.title
+        assert "form oncology_trial version 1.0.0" in ws.oddHeader.left.text, ws.title
+        portrait = ws.page_setup.orientation == "portrait"
+        shown = ws.oddFooter.left.text if portrait else ws.oddHeader.center.text
+        assert shown == "Test review", ws.title
+        assert "Page &P of &N" in (ws.oddFooter.center.text, ws.oddFooter.right.text)
+        assert ws.oddHeader.right.text == "&A"
+        assert ws.page_margins.left == 0.5 and ws.page_margins.top == 0.75
+        if ws.title in ("README", "Forest plots", "Safety plots", "Risk-of-bias plots"):
+            continue
+        width = sheet_width(ws)
+        assert setup.orientation == ("portrait" if width <= PORTRAIT_CHARS else "landscape"), ws.title
+        across = PORTRAIT_CHARS if setup.orientation == "portrait" else LANDSCAPE_CHARS
+        assert width / int(setup.fitToWidth) <= across / MIN_SCALE, ws.title  # never shrunk below 65%
+        assert ws.print_title_rows == "$1:$1", ws.title
+    studies = wb["Studies"]
+    assert int(studies.page_setup.fitToWidth) > 1 and studies.print_title_cols == "$A:$A"
+    assert wb["README"].page_setup.orientation == "portrait"
+    forest = wb["Forest plots"]
+    breaks = [b.id for b in forest.row_breaks.brk]
+    anchors = [image.anchor._from.row + 1 for image in forest._images]  # 1-based row of each plot's top
+    assert len(breaks) == len(anchors) == 1 and anchors[0] < breaks[0]  # a page break after each plot
+    assert forest.page_setup.orientation == "landscape" and forest.page_setup.fitToWidth == 1
+    # wrapped text gets rows tall enough: the README's longest line
+    readme = wb["README"]
+    row = next(r for r in range(1, readme.max_row + 1) if readme.cell(r, 1).value == "empty cell")
+    assert readme.row_dimensions[row].height >= 3 * 15
 
 
 def test_consensus_takes_the_decision(result):
@@ -292,9 +367,12 @@ def test_init_then_run_and_cli(tmp_path):
     with pytest.raises(ReviewError, match="already exists"):
         init_review(tmp_path / "new")
     runner = CliRunner()
-    result = runner.invoke(app, ["run", str(tmp_path / "new")])
-    assert result.exit_code == 0, result.output
-    assert "review.xlsx" in result.output
+    result = runner.invoke(app, ["run", str(tmp_path / "new")])  # blank workbooks: says what is missing
+    assert result.exit_code == 1, result.output
+    assert "nothing extracted yet: reviewer_a.xlsx, reviewer_b.xlsx have no rows" in result.output
+    assert not (
+        tmp_path / "new" / "output" / "pooled.csv"
+    ).exists()  # no empty outputs that look like a result
     result = runner.invoke(app, ["run", str(tmp_path / "nothing")])
     assert result.exit_code == 1 and "review init" in result.output and "Traceback" not in result.output
 
@@ -360,3 +438,103 @@ def test_hazard_ratio_analysis_orients_each_study_experimental_versus_control():
     assert analysis_data(chosen, tables2).loc[0, "yi"] == pytest.approx(math.log(0.91))
     with pytest.raises(ReviewError, match="no hazard ratio for outcome 'overall survival'"):
         analysis_data(Analysis("OS", "overall survival", "HR", "REML", "z", {"S1": ("hi", "lo")}), tables)
+
+
+def test_risk_of_bias_figures_in_plots_workbook_and_report(result):
+    out = result.review.output
+    for name in ("risk_of_bias_traffic_light.png", "risk_of_bias_summary.png"):
+        assert (out / "plots" / name).read_bytes()[:4] == b"\x89PNG"
+    wb = openpyxl.load_workbook(out / "review.xlsx")
+    assert len(wb["Risk-of-bias plots"]._images) == 2
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "Risk of bias: traffic-light plot" in report and "Risk of bias: summary" in report
+    assert "No risk-of-bias judgements" not in report
+
+
+def test_half_filled_review_says_what_is_missing(review_dir, tmp_path):
+    folder = tmp_path / "r"
+    shutil.copytree(review_dir, folder, ignore=shutil.ignore_patterns("output"))
+    form = load_form(default_form_path())
+    make_workbook(form, folder / "reviewer_b.xlsx", reviewer="B")  # B has not started
+    with pytest.raises(
+        ReviewError, match=r"reviewer_b.xlsx has no rows yet while reviewer_a.xlsx \(\d+ rows\)"
+    ):
+        run(folder)
+    make_workbook(form, folder / "reviewer_b.xlsx", reviewer="B", data=_data(11))
+    # no analysis defined yet: outputs are written, but the run is not complete (exit 1)
+    toml = (folder / "review.toml").read_text(encoding="utf-8")
+    (folder / "review.toml").write_text(toml.split("[[analysis]]")[0], encoding="utf-8")
+    result = run(folder)
+    assert not result.complete and "defines no [[analysis]], so nothing was pooled" in result.missing[0]
+    cli = CliRunner().invoke(app, ["run", str(folder)])
+    assert cli.exit_code == 1 and "Not complete:" in cli.output
+    # an analysis whose studies have no usable counts is named with why
+    (folder / "review.toml").write_text(
+        toml.replace('outcome = "response"', 'outcome = "response"\ngrade = "3-4"'), encoding="utf-8"
+    )
+    result = run(folder)
+    assert result.missing == [
+        "analysis 'Response, high vs low': no study has usable data ("
+        + result.pooled.at[0, "studies_left_out"]
+        + ")."
+    ]
+    assert "S1 (" in result.pooled.at[0, "studies_left_out"]
+
+
+MEASURES_TOML = "".join(
+    f"""
+[[analysis]]
+name = "{measure} {method}"
+outcome = "response"
+timepoint = "12 weeks"
+measure = "{measure}"
+method = "{method}"
+arms = {arms}
+"""
+    for measure, method, arms in [
+        ("RR", "REML", '{ S1 = ["hi", "lo"], S2 = ["hi", "lo"] }'),
+        ("OR", "DL", '{ S1 = ["hi", "lo"], S2 = ["hi", "lo"] }'),
+        ("RD", "EE", '{ S1 = ["hi", "lo"], S2 = ["hi", "lo"] }'),
+        ("RR", "MH", '{ S1 = ["hi", "lo"], S2 = ["hi", "lo"] }'),
+        ("OR", "PETO", '{ S1 = ["hi", "lo"], S2 = ["hi", "lo"] }'),
+        ("PLO", "REML", '{ S1 = "hi", S2 = "lo" }'),
+        ("PR", "PM", '{ S1 = "hi", S2 = "lo" }'),
+        ("PAS", "REML", '{ S1 = "hi", S2 = "lo" }'),
+        ("PFT", "REML", '{ S1 = "hi", S2 = "lo" }'),
+    ]
+)
+
+
+def test_analyses_r_gives_the_numbers_of_pooled_csv_for_every_measure(review_dir, tmp_path):
+    """Rscript analyses.R (metafor) on the run's own CSVs: the same estimates, on the same (natural) scale."""
+    import subprocess
+
+    if shutil.which("Rscript") is None:
+        pytest.skip("Rscript with metafor is needed to run analyses.R")
+    folder = tmp_path / "r"
+    shutil.copytree(review_dir, folder, ignore=shutil.ignore_patterns("output"))
+    toml = (folder / "review.toml").read_text(encoding="utf-8")
+    (folder / "review.toml").write_text(toml.split("[[analysis]]")[0] + MEASURES_TOML, encoding="utf-8")
+    result = run(folder)
+    r_folder = result.review.output / "r"
+    done = subprocess.run(
+        ["Rscript", "analyses.R"], cwd=r_folder, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    from_r = pd.read_csv(r_folder / "pooled_metafor.csv").set_index("analysis")
+    ours = result.pooled.set_index("analysis")
+    assert list(from_r.index) == list(ours.index)
+    for name in ours.index:
+        for column in ("k", "theta", "se", "estimate", "ci_low", "ci_high"):
+            assert from_r.at[name, column] == pytest.approx(ours.at[name, column], abs=1e-6), (name, column)
+        if ours.at[name, "method"] in ("DL", "REML", "PM"):
+            for column in ("pi_low", "pi_high", "tau2"):
+                assert from_r.at[name, column] == pytest.approx(ours.at[name, column], abs=1e-6), (
+                    name,
+                    column,
+                )
+    # the back-transformation matters: PAS and PFT estimates are proportions, not arcsine values
+    assert (
+        0 < ours.at["PAS REML", "estimate"] < 1
+        and ours.at["PAS REML", "estimate"] != ours.at["PAS REML", "theta"]
+    )

@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import ROOT, complete_study, write
+from conftest import ROOT, complete_study, edited, write
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
@@ -433,6 +433,55 @@ def test_nothing_to_adjudicate_gives_the_agreed_values(form, tmp_path):
     assert set(consensus.trail["basis"]) == {"agreed"}
     assert consensus["arms"]["randomised"].tolist() == [100, 100]
     assert consensus["studies"].at[0, "funding"] == "NR" and consensus["survival"].at[0, "rate"] == "NA"
+
+
+@pytest.mark.parametrize(
+    "choices, source, location",
+    [
+        # B's value taken: the row cites B's source only, not A's, which states 100
+        ({"randomised": "B", "treated": "B"}, "registry", "record"),
+        ({"randomised": "A", "treated": "A"}, "main", "T1"),
+        # each reviewer lost once: each source is cited with the fields taken from it
+        ({"randomised": "A", "treated": "B"}, "A for randomised: main | B for treated: registry", None),
+        ({"randomised": "other", "treated": "A"}, None, None),
+    ],
+)
+def test_a_consensus_value_cites_the_source_of_the_value_chosen(form, tmp_path, choices, source, location):
+    a = extraction(form, tmp_path / "a.xlsx", reviewer="Ann")
+    b_arms = {"randomised": 101, "treated": 97, "source": "registry", "location": "record"}
+    b = extraction(form, tmp_path / "b.xlsx", edited("arms", 0, **b_arms), reviewer="Ben")
+    comparison = compare([a, b])
+    path = write_discrepancies(comparison, tmp_path / "d.xlsx")
+    d = {u.field: u.id for u in comparison.disagreements}
+    assert set(d) == {"randomised", "treated"}
+    decide(path, path, {d[f]: by(c, 102 if c == "other" else None) for f, c in choices.items()})
+    consensus = reconcile([a, b], read_decisions(path))
+    low = consensus["arms"].set_index("arm_id").loc["low"]
+    high = consensus["arms"].set_index("arm_id").loc["high"]
+    assert (high["source"], high["location"]) == ("main", "T1")  # agreed everywhere: unchanged
+    if source is not None:
+        assert low["source"] == source
+    if location is not None:
+        assert low["location"] == location
+    if choices["randomised"] == "other":
+        assert low["source"] == "A for treated: main | adjudicator for randomised: see the decision's reason"
+    trail = consensus.trail[(consensus.trail["table"] == "arms") & (consensus.trail["arm_id"] == "low")]
+    trail = trail.set_index("field")
+    for f, c in choices.items():
+        row = trail.loc[f]
+        expected = {
+            "A": ("A", "main", "T1"),
+            "B": ("B", "registry", "record"),
+            "other": ("adjudicator", "", ""),
+        }
+        assert (row["from"], row["source"], row["location"]) == expected[c]
+        assert row["decision"] == c and row["reason"] == "checked the report"
+    agreed = trail.loc["label"]
+    assert (agreed["from"], agreed["source"], agreed["location"]) == (
+        "A, B",
+        "A: main | B: registry",
+        "A: T1 | B: record",
+    )
 
 
 @pytest.mark.parametrize(("choice", "grade"), [("A", "3-4"), ("B", "3 or higher")])

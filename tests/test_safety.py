@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import os
 from pathlib import Path
 
 import openpyxl
@@ -346,3 +347,12 @@ def test_per_study_workbooks_and_init_never_replace_a_filled_workbook(tmp_path):
     assert result.exit_code == 2 and "reviewer_a.xlsx: already exists" in result.output
     assert (folder / "reviewer_a.xlsx").read_bytes() == b"a reviewer's work"
     assert not (folder / "review.toml").exists()
+
+
+def test_outputs_get_the_permissions_of_a_new_file(tmp_path):
+    from review.files import write_text
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    write_text(tmp_path / "out.txt", "x")
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's private 0600

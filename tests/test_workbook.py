@@ -9,6 +9,8 @@ import openpyxl
 import pandas as pd
 import pytest
 from conftest import complete_study, edited, write
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 
 from review.errors import UnreadableInput
 from review.studies import make_study_workbooks, read_studies
@@ -260,3 +262,54 @@ def test_annotated_copy_marks_cells_and_leaves_the_original(form, tmp_path):
     assert cell.fill.fgColor.rgb.endswith("FFC7CE") and "count-exceeds-total" in cell.comment.text
     with pytest.raises(Exception, match="must not overwrite"):
         annotate_workbook(path, report, path)
+
+
+def test_input_messages_match_each_fields_type(form, tmp_path):
+    """Text, date, percent and identifier columns are not asked for 'a number'."""
+    from openpyxl.utils import get_column_letter
+
+    wb = load_workbook(make_workbook(form, tmp_path / "w.xlsx"))
+    for t in form.tables.values():
+        ws = wb[t.sheet]
+        prompts = {
+            str(dv.sqref).split(":")[0].rstrip("0123456789"): dv.prompt
+            for dv in ws.data_validations.dataValidation
+        }
+        for col, f in enumerate(t.fields.values(), start=1):
+            prompt = prompts[get_column_letter(col)]
+            if f.type in ("text", "date") and not f.references:
+                assert "Type a number" not in prompt, (t.name, f.name, prompt)
+            if f.type == "date":
+                assert "YYYY-MM-DD" in prompt
+            if f.type == "percent":
+                assert "49.3 for 49.3%" in prompt
+            if f.type == "integer" and not f.format:
+                assert "Type a whole number" in prompt
+    studies = {f.name: c for c, f in enumerate(form.tables["studies"].fields.values(), start=1)}
+    ws = wb["Studies"]
+    prompt = {str(dv.sqref).split(":")[0]: dv.prompt for dv in ws.data_validations.dataValidation}
+    assert prompt["B2"].endswith(
+        "Type the text as the report gives it, or NR (not reported) / NA (not applicable)."
+    )
+    assert "Type the DOI as 10.xxxx/" in prompt[f"{get_column_letter(studies['doi'])}2"]
+
+
+def test_reviewer_workbook_prints(form, tmp_path):
+    """Instructions on a portrait page with rows tall enough for their text; each table sheet landscape or
+    portrait by width, header repeated, key columns repeated when it spans pages, the form and version in the
+    page header, and only the header plus the filled (or 15 blank) rows in the print area."""
+    wb = load_workbook(make_workbook(form, tmp_path / "w.xlsx", data=complete_study()))
+    instructions = wb["Instructions"]
+    assert instructions.page_setup.orientation == "portrait"
+    assert instructions.oddHeader.left.text == "form oncology_trial version 1.0.0"
+    assert instructions.oddFooter.left.text == "Oncology drug trial extraction form"
+    tall = [
+        r for r in range(1, instructions.max_row + 1) if len(str(instructions.cell(r, 2).value or "")) > 130
+    ]
+    assert tall and all(instructions.row_dimensions[r].height >= 3 * 15 for r in tall)
+    studies = wb["Studies"]
+    assert studies.page_setup.orientation == "landscape" and studies.print_title_rows == "$1:$1"
+    assert studies.oddFooter.center.text == "Page &P of &N"
+    assert studies.print_area == f"'Studies'!$A$1:${get_column_letter(studies.max_column)}$2"
+    blank = load_workbook(make_workbook(form, tmp_path / "b.xlsx"))["Arms"]
+    assert blank.print_area.endswith("$16") and blank.print_options.gridLines
