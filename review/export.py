@@ -611,27 +611,8 @@ def export_all(
     return written
 
 
-_REPORT_COLUMNS = {  # what a reader needs of each extra table; the CSVs have every column
-    "safety": [
-        "analysis",
-        "term",
-        "grade",
-        "k",
-        "events_e",
-        "n_e",
-        "events_c",
-        "n_c",
-        "events",
-        "n",
-        "measure",
-        "method",
-        "estimate",
-        "ci_low",
-        "ci_high",
-        "i2",
-        "matched_on",
-        "studies_left_out",
-    ],
+_REPORT_HIDDEN = {  # what report.html leaves to the CSVs (which have every column) of each extra table
+    "safety": ("timepoint", "pval", "tau2", "k_double_zero", "reported_terms", "note"),
 }
 
 
@@ -640,7 +621,7 @@ def _report_tables(extras: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame
     out = {}
     for name, frame in extras.items():
         if len(frame):
-            keep = [c for c in _REPORT_COLUMNS.get(name, list(frame.columns)) if c in frame.columns]
+            keep = [c for c in frame.columns if c not in _REPORT_HIDDEN.get(name, ())]
             shown = frame[keep].dropna(axis=1, how="all")
             out[name.capitalize()] = shown
     return out
