@@ -30,9 +30,10 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from review.analyses import analysis_data
 from review.forms import default_form_path, load_form
 from review.meta import pool
-from review.project import Analysis, analysis_data
+from review.project import Analysis
 from review.tables import analysis_tables
 
 

@@ -77,6 +77,7 @@ class Timer:
 def worker_stages(folder: Path) -> dict:
     """The pipeline of review.project.run, stage by stage, each timed."""
     from review import project
+    from review.analyses import pool_analyses
     from review.compare import compare
     from review.export import collaborator_workbook, forest_plots
     from review.reconcile import read_decisions, reconcile
@@ -100,7 +101,7 @@ def worker_stages(folder: Path) -> dict:
 
     def _analyses():
         tables = analysis_tables(consensus.tables, review.form, settings=review.settings)
-        return tables, project.pool_analyses(review, tables)
+        return tables, pool_analyses(review, tables)
 
     tables, results = timed("analyses", _analyses)
     plots = timed("plots", forest_plots, review, results, out / "plots")
@@ -136,6 +137,7 @@ def worker_alternatives(folder: Path) -> dict:
     import pandas as pd
 
     from review import project
+    from review.analyses import pool_analyses
     from review.compare import compare
     from review.export import collaborator_workbook
     from review.meta import pool
@@ -208,7 +210,7 @@ def worker_alternatives(folder: Path) -> dict:
     comparison = compare([a, b])
     consensus = reconcile([a, b], read_decisions(review.adjudication), comparison=comparison)
     tables = analysis_tables(consensus.tables, review.form, settings=review.settings)
-    pooled = project.pool_analyses(review, tables).pooled
+    pooled = pool_analyses(review, tables).pooled
     from review.issues import Report
 
     out = folder / "output-alternatives"

@@ -26,8 +26,9 @@ from .sheets import fit_rows, print_setup, put, save_workbook, write_csv, write_
 from .tables import count_columns
 
 if TYPE_CHECKING:  # imported for annotations only: export sits at the end of the pipeline
+    from .analyses import Pooled
     from .compare import Comparison
-    from .project import Analysis, Pooled, Review
+    from .project import Analysis, Review
     from .reconcile import Consensus
     from .tables import AnalysisTables
 
@@ -503,35 +504,15 @@ def _readme(ws, review: Review, made: str, about: Mapping[str, str], page_title:
 # --- Everything --------------------------------------------------------------------------------------------------
 
 
-def export_all(
-    review: Review,
-    out: Path,
-    *,
-    report: Report,
-    comparison: Comparison,
-    consensus: Consensus,
-    tables: AnalysisTables,
-    results: Pooled,
-) -> list[Path]:
-    """Write every output of a run into `out`; returns the paths written."""
-    from .methods import methods_text
+def forest_plots(review: Review, results: Pooled, folder: Path) -> dict[str, Path]:
+    """The plots a reader looks at, as folder/SLUG.png: one forest plot per declared analysis, and one safety
+    page (a row per term and grade) for an analysis of every adverse event, never a figure per term."""
     from .plots import forest_plot, safety_plot
-    from .reconcile import write_consensus
-    from .report import write_report
 
-    pooled, datasets = results.pooled, results.datasets
-    written = write_consensus(consensus, out / "consensus")
-    for name, frame in tables.frames().items():  # one CSV per meta-analysis-ready frame (outcomes.FRAMES)
-        written.append(write_csv(frame, out / "tables" / f"{name}.csv"))
-    written.append(write_csv(pooled, out / "pooled.csv"))
-    for name, frame in results.extras().items():  # safety, subgroups, sensitivity: when an analysis asks
-        if len(frame):
-            written.append(write_csv(frame, out / f"{name}.csv"))
-    for a in review.analyses:  # every study each analysis asked for, with why any was left out
-        written.append(write_csv(datasets[a.slug], out / "analyses" / f"{a.slug}.csv"))
+    datasets = results.datasets
     plots: dict[str, Path] = {}
     for a in review.analyses:
-        path = out / "plots" / f"{a.slug}.png"
+        path = folder / f"{a.slug}.png"
         if a.outcome is None:  # every term x grade: one page, one row per term and grade
             rows = results.safety[results.safety["analysis"] == a.name]
             if len(rows) == 0:
@@ -557,8 +538,37 @@ def export_all(
                 single_study="keep",
             )
         plots[a.name] = path
-        written.append(path)
         fig.clear()
+    return plots
+
+
+def export_all(
+    review: Review,
+    out: Path,
+    *,
+    report: Report,
+    comparison: Comparison,
+    consensus: Consensus,
+    tables: AnalysisTables,
+    results: Pooled,
+) -> list[Path]:
+    """Write every output of a run into `out`; returns the paths written."""
+    from .methods import methods_text
+    from .reconcile import write_consensus
+    from .report import write_report
+
+    pooled, datasets = results.pooled, results.datasets
+    written = write_consensus(consensus, out / "consensus")
+    for name, frame in tables.frames().items():  # one CSV per meta-analysis-ready frame (outcomes.FRAMES)
+        written.append(write_csv(frame, out / "tables" / f"{name}.csv"))
+    written.append(write_csv(pooled, out / "pooled.csv"))
+    for name, frame in results.extras().items():  # safety, subgroups, sensitivity: when an analysis asks
+        if len(frame):
+            written.append(write_csv(frame, out / f"{name}.csv"))
+    for a in review.analyses:  # every study each analysis asked for, with why any was left out
+        written.append(write_csv(datasets[a.slug], out / "analyses" / f"{a.slug}.csv"))
+    plots = forest_plots(review, results, out / "plots")
+    written += plots.values()
     figures = rob_figures(consensus.tables, out / "plots")
     written += figures.values()
     written += r_exports(list(review.analyses), datasets, out / "r")

@@ -12,6 +12,7 @@ import pytest
 from conftest import ROOT
 
 from review import __version__
+from review.analyses import pool_analyses
 from review.compare import compare
 from review.methods import (
     adjudication_sentence,
@@ -24,7 +25,7 @@ from review.methods import (
     safety_sentence,
     software_sentence,
 )
-from review.project import load_review, pool_analyses
+from review.project import load_review
 from review.reconcile import read_decisions, reconcile
 from review.tables import AnalysisTables, analysis_tables
 from review.workbook import read_extraction

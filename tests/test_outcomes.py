@@ -585,7 +585,8 @@ def test_every_kind_and_role_is_documented():
 
 
 def test_rules_match_values_lists_and_comparisons():
-    from review.project import Analysis, arm_pairs, matches
+    from review.analyses import arm_pairs
+    from review.project import Analysis, matches
 
     arms = pd.DataFrame(
         {

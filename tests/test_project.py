@@ -378,7 +378,8 @@ def test_init_then_run_and_cli(tmp_path):
 
 
 def test_hazard_ratio_analysis_orients_each_study_experimental_versus_control():
-    from review.project import Analysis, analysis_data
+    from review.analyses import analysis_data
+    from review.project import Analysis
     from review.tables import analysis_tables
 
     hrs = pd.DataFrame(
