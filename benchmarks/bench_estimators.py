@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_pool import analyses, best_of  # noqa: E402
+from bench_pool import analyses  # noqa: E402
+from timing import best_of  # noqa: E402
 
 from review import rma  # noqa: E402
 from review.meta import pool  # noqa: E402

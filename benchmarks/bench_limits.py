@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 
 import python_calamine
+from timing import best_of
 
 from review.errors import UnreadableInput
 from review.forms import default_form_path, load_form
@@ -41,15 +41,6 @@ def huge_workbook(path: Path, rows: int) -> Path:
     return path
 
 
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -70,14 +61,14 @@ def main() -> None:
             sheet = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Arms")
             assert len(sheet.to_python()) > 100_000
 
-        ours, theirs = best(refuse, args.repeat), best(load_then_count, args.repeat)
+        ours, theirs = best_of(args.repeat, refuse)[0], best_of(args.repeat, load_then_count)[0]
         print(
             f"sheet of {args.rows:,} rows: refused by read_workbook in {ours:.3f} s; "
             f"calamine load-then-count {theirs:.3f} s; ratio {theirs / ours:.1f}x"
         )
         legal = make_workbook(form, Path(tmp) / "legal.xlsx")
-        scan_time = best(lambda: scan(legal), args.repeat)
-        read_time = best(lambda: read_workbook(legal, form), args.repeat)
+        scan_time = best_of(args.repeat, lambda: scan(legal))[0]
+        read_time = best_of(args.repeat, lambda: read_workbook(legal, form))[0]
         print(
             f"legal workbook: scan {scan_time * 1000:.1f} ms of read_workbook's {read_time * 1000:.1f} ms "
             f"({scan_time / read_time:.0%})"

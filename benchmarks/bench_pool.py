@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import warnings
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from timing import best_of
 
 from review.meta import pool
 
@@ -40,15 +39,6 @@ def analyses(n: int, k: int, seed: int) -> pd.DataFrame:
     tau = rng.choice([0.0, 0.3, 0.7], n)[analysis]
     yi = rng.normal(rng.normal(-0.3, 0.5, n)[analysis], np.sqrt(vi + tau**2))
     return pd.DataFrame({"analysis": analysis, "yi": yi, "vi": vi})
-
-
-def best_of(repeat: int, fn: Callable[[], object]) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
+from timing import best_of
 
 from review.forms import default_form_path, load_form
 from review.workbook import make_workbook, read_workbook
@@ -34,15 +34,6 @@ def _events(rows: int) -> pd.DataFrame:
     )
 
 
-def _best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20000)
@@ -56,8 +47,8 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         path = make_workbook(form, Path(tmp) / "big.xlsx", data=data)
-        ours = _best(lambda: read_workbook(path, form), args.repeat)
-        theirs = _best(lambda: pd.read_excel(path, sheet_name=None, engine="openpyxl"), args.repeat)
+        ours = best_of(args.repeat, lambda: read_workbook(path, form))[0]
+        theirs = best_of(args.repeat, lambda: pd.read_excel(path, sheet_name=None, engine="openpyxl"))[0]
         rows = len(read_workbook(path, form)["adverse_events"])
     print(f"workbook with {rows} adverse-event rows, best of {args.repeat}")
     print(f"  review.read_workbook (calamine, typed + cell provenance): {ours:8.3f} s")

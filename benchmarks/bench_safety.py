@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from timing import best_of
 
 from review.analyses import analysis_data
 from review.forms import default_form_path, load_form
@@ -72,15 +71,6 @@ def review_tables(studies: int, terms: int, seed: int) -> dict[str, pd.DataFrame
     )
     assert len(adverse_events) == n_rows
     return {"arms": arms, "adverse_events": adverse_events}
-
-
-def best_of(repeat: int, fn: Callable[[], object]) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def loop(data: pd.DataFrame, method: str) -> pd.DataFrame:

@@ -31,6 +31,8 @@ import sys
 import time
 from pathlib import Path
 
+from timing import best_of
+
 HERE = Path(__file__).resolve().parent
 VALIDATE_ROWS = int(os.environ.get("REVIEW_BENCH_VALIDATE_ROWS", "1000000"))
 STAGES = ("read", "validate", "compare", "reconcile", "analyses", "plots", "workbook")
@@ -150,12 +152,7 @@ def worker_alternatives(folder: Path) -> dict:
     results: dict[str, dict[str, float]] = {}
 
     def best(fn, repeat: int = 1) -> float:
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return min(times)
+        return best_of(repeat, fn)[0]
 
     path = review.reviewers[0]
     a = read_workbook(path, review.form)
