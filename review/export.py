@@ -22,7 +22,19 @@ from .files import write_text
 from .forms import MISSING_CODES, Form
 from .issues import Report
 from .revman import revman_exports
-from .sheets import fit_rows, print_setup, put, save_workbook, write_csv, write_frame
+from .sheets import (
+    LINE_POINTS,
+    MAX_ROW_POINTS,
+    fit_rows,
+    line_count,
+    print_setup,
+    put,
+    save_workbook,
+    stream_frame,
+    streamed_cell,
+    write_csv,
+    write_frame,
+)
 from .tables import count_columns
 
 if TYPE_CHECKING:  # imported for annotations only: export sits at the end of the pipeline
@@ -287,6 +299,19 @@ def _sheet(
     subtitle: str = "",
 ) -> None:
     ws = wb.create_sheet(title[:31])
+    if wb.write_only:
+        stream_frame(
+            ws,
+            frame,
+            percent=percent,
+            table_name=title,
+            formats=formats,
+            max_width=50,
+            title=page_title,
+            key_columns=keys,
+            subtitle=subtitle,
+        )
+        return
     write_frame(ws, frame, start=1, percent=percent, table_name=title, formats=formats, max_width=50)
     print_setup(ws, title=page_title, key_columns=keys, subtitle=subtitle)
 
@@ -305,17 +330,27 @@ def _pictures(
     # 96 px per inch on screen; inside the margins an A4 page leaves about 10.2 x 6.6 inches landscape and
     # 7.2 x 9.6 inches portrait (less the title row)
     most_wide, most_high = (690, 900) if portrait else (940, 600)
+    if wb.write_only:  # a streamed sheet's page setup comes before its rows
+        print_setup(ws, title=page_title, header_rows=0, portrait=portrait, subtitle=subtitle)
     row = 1
     for name, png in pictures.items():
-        put(ws, row, 1, name, font=Font(bold=True))
+        if wb.write_only:
+            ws.append([streamed_cell(ws, name, font=Font(bold=True))])
+        else:
+            put(ws, row, 1, name, font=Font(bold=True))
         image = Image(str(png))
         scale = min(1.0, most_wide / image.width, most_high / image.height)
         image.width, image.height = int(image.width * scale), int(image.height * scale)
         image.anchor = f"A{row + 1}"
         ws.add_image(image)
-        row += math.ceil(image.height / 20) + 2  # rows of 15 pt (20 px)
+        gap = math.ceil(image.height / 20) + 2  # rows of 15 pt (20 px)
+        if wb.write_only:
+            for _ in range(gap - 1):  # the rows the picture covers, up to the next name
+                ws.append([])
+        row += gap
         ws.row_breaks.append(Break(id=row - 1))
-    print_setup(ws, title=page_title, header_rows=0, portrait=portrait, subtitle=subtitle)
+    if not wb.write_only:
+        print_setup(ws, title=page_title, header_rows=0, portrait=portrait, subtitle=subtitle)
     ws.page_setup.fitToWidth = 1
 
 
@@ -358,10 +393,20 @@ def collaborator_workbook(
     made: str,
     figures: Mapping[str, Path] | None = None,
     extras: Mapping[str, pd.DataFrame] | None = None,
+    streamed: bool = True,
 ) -> Path:
-    wb = Workbook()
-    readme = wb.active
-    readme.title = "README"
+    """review.xlsx: a README sheet, the consensus tables, arm outcomes, pooled results, safety and other extra
+    tables, forest and safety plots, validation issues, discrepancies, decisions and the data dictionary.
+
+    Streamed (openpyxl's write-only mode) by default: a large review's sheets are hundreds of thousands of
+    rows, which an ordinary workbook holds in memory cell by cell until it is saved. `streamed=False` builds
+    the same workbook in memory (tests check that both give the same cells, styles and print setup)."""
+    wb = Workbook(write_only=streamed)
+    if streamed:
+        readme = wb.create_sheet("README")  # written last, when every sheet's description is known
+    else:
+        readme = wb.active
+        readme.title = "README"
     page_title = f"review.xlsx, form {review.form.name} version {review.form.version}"
     about: dict[str, str] = {}  # sheet -> what it holds, in the order written
     for name, frame in consensus.tables.items():
@@ -490,12 +535,32 @@ def _readme(ws, review: Review, made: str, about: Mapping[str, str], page_title:
         ),
         ("Headers", "field names of the form; the Data dictionary sheet explains each."),
     ]
-    put(ws, 1, 1, review.title, font=Font(bold=True, size=14))
+    title_font, wrap = Font(bold=True, size=14), Alignment(wrap_text=True, vertical="top")
+    if ws.parent.write_only:  # streamed: page setup, heights, then the rows
+        ws.sheet_view.showGridLines = False
+        print_setup(ws, title=page_title, header_rows=0, portrait=True, subtitle=review.title)
+        ws.merged_cells.add("A1:B1")
+        title_lines = line_count(review.title, 24 + 64, 14)
+        ws.row_dimensions[1].height = min(title_lines * LINE_POINTS * 14 / 11, MAX_ROW_POINTS)
+        ws.append([streamed_cell(ws, review.title, font=title_font, alignment=wrap)])
+        ws.append([])
+        for r, (a, b) in enumerate(lines, start=3):
+            lines_needed = max(line_count(str(a), 24), line_count(str(b), 64))
+            if lines_needed > 1:
+                ws.row_dimensions[r].height = min(lines_needed * LINE_POINTS, MAX_ROW_POINTS)
+            ws.append(
+                [
+                    streamed_cell(ws, a, font=Font(bold=True), alignment=wrap),
+                    streamed_cell(ws, b, alignment=wrap),
+                ]
+            )
+        return
+    put(ws, 1, 1, review.title, font=title_font)
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=2)
-    ws.cell(row=1, column=1).alignment = Alignment(wrap_text=True, vertical="top")
+    ws.cell(row=1, column=1).alignment = wrap
     for r, (a, b) in enumerate(lines, start=3):
-        put(ws, r, 1, a, font=Font(bold=True)).alignment = Alignment(wrap_text=True, vertical="top")
-        put(ws, r, 2, b).alignment = Alignment(wrap_text=True, vertical="top")
+        put(ws, r, 1, a, font=Font(bold=True)).alignment = wrap
+        put(ws, r, 2, b).alignment = wrap
     ws.sheet_view.showGridLines = False
     fit_rows(ws)
     print_setup(ws, title=page_title, header_rows=0, portrait=True, subtitle=review.title)

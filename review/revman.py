@@ -176,16 +176,35 @@ def _names(review: Review) -> tuple[str, str]:
     return str(names.get("intervention") or "Experimental"), str(names.get("comparison") or "Control")
 
 
+class _Lookup:
+    """The consensus tables' rows (canonical names) converted once and grouped by study, and the arm outcomes
+    grouped by study, arm and outcome: each analysis row looks its sources up instead of scanning every table
+    (which made the export quadratic in studies). Rows keep their table order within a group."""
+
+    def __init__(self, review: Any, consensus: Consensus, derived: pd.DataFrame) -> None:
+        self.review, self.consensus = review, consensus
+        self.tables: dict[str | None, dict[object, list[dict[str, Any]]]] = {}
+        self.derived: dict[tuple[object, object, object], list[dict[str, Any]]] = {}
+        for d in _rows(derived):
+            self.derived.setdefault((d["study_id"], d["arm_id"], d["outcome"]), []).append(d)
+
+    def of_study(self, table: str | None, study: object) -> list[dict[str, Any]]:
+        if table not in self.tables:
+            groups: dict[object, list[dict[str, Any]]] = {}
+            for r in _table_rows(self.review, self.consensus, table):
+                groups.setdefault(r.get("study_id"), []).append(r)
+            self.tables[table] = groups
+        return self.tables[table].get(study, [])
+
+
 def _arm_sources(
-    review: Any, consensus: Consensus, domain: str, study: str, arm: str, outcome: str, timepoint: str | None
+    lookup: _Lookup, domain: str, study: str, arm: str, outcome: str, timepoint: str | None
 ) -> list[dict[str, Any]]:
     """The consensus rows an arm's count came from (all categories of the arm, for a derived response)."""
     rows = [
         r
-        for r in _table_rows(review, consensus, domain)
-        if r.get("study_id") == study
-        and r.get("arm_id") == arm
-        and (timepoint is None or r.get("timepoint") in (None, timepoint))
+        for r in lookup.of_study(domain, study)
+        if r.get("arm_id") == arm and (timepoint is None or r.get("timepoint") in (None, timepoint))
     ]
     named = [
         r for r in rows if outcome in (r.get("outcome"), r.get("category"), r.get("term"), r.get("item"))
@@ -200,7 +219,7 @@ def study_results(
     intervention, comparison = _names(review)
     arm_rows = _table_rows(review, consensus, _kind_table(review, "arms", "arms"))
     arm_info = {(r.get("study_id"), r.get("arm_id")): r for r in arm_rows}
-    derived = _rows(tables.arm_outcomes)
+    lookup = _Lookup(review, consensus, tables.arm_outcomes)
     arms: dict[tuple[str, str], dict[str, str]] = {}
     results: list[dict[str, object]] = []
     for a in review.analyses:
@@ -211,12 +230,12 @@ def study_results(
         for r in _rows(data):
             study, exp, ctl = r["study_id"], r["experimental_arm"], r["control_arm"]
             if contrast:
-                row = _contrast_row(review, a, r, consensus)
+                row = _contrast_row(lookup, a, r)
                 if row is None:
                     continue
                 results.append(row)
             else:
-                new = _arm_rows(review, a, r, consensus, derived)
+                new = _arm_rows(lookup, a, r)
                 if not new:
                     continue
                 results += new
@@ -234,9 +253,7 @@ def study_results(
     )
 
 
-def _arm_rows(
-    review: Any, a: Analysis, r: dict[str, Any], consensus: Consensus, derived: list[dict[str, Any]]
-) -> list[dict[str, object]]:
+def _arm_rows(lookup: _Lookup, a: Analysis, r: dict[str, Any]) -> list[dict[str, object]]:
     study, exp, ctl = r["study_id"], r["experimental_arm"], r["control_arm"]
     continuous = a.measure in ("MD", "SMD")
     base = {"Study": study, "Outcome": a.outcome, "Data type": CONTINUOUS if continuous else DICHOTOMOUS}
@@ -249,17 +266,14 @@ def _arm_rows(
             return []  # a study without usable numbers is left out, as in the analysis itself
         match = [
             d
-            for d in derived
-            if d["study_id"] == study
-            and d["arm_id"] == arm
-            and d["outcome"] == a.outcome
-            and (a.timepoint is None or d.get("timepoint") == a.timepoint)
+            for d in lookup.derived.get((study, arm, a.outcome), [])
+            if (a.timepoint is None or d.get("timepoint") == a.timepoint)
             and (a.domain is None or d.get("domain") == a.domain)
             and (a.grade is None or d.get("grade") == a.grade)
         ]
         hit = match[0] if match else {}
         domain = str(hit.get("domain") or ("continuous" if continuous else "dichotomous"))
-        sources = _arm_sources(review, consensus, domain, study, arm, str(a.outcome), a.timepoint)
+        sources = _arm_sources(lookup, domain, study, arm, str(a.outcome), a.timepoint)
         note = _footnote(sources, a.timepoint, _text(hit.get("derivation")), _text(hit.get("inputs")))
         row: dict[str, object] = {**base, "Arm": arm, "Reference arm": "", "Footnotes": note}
         if continuous:
@@ -270,9 +284,7 @@ def _arm_rows(
     return out
 
 
-def _contrast_row(
-    review: Any, a: Analysis, r: dict[str, Any], consensus: Consensus
-) -> dict[str, object] | None:
+def _contrast_row(lookup: _Lookup, a: Analysis, r: dict[str, Any]) -> dict[str, object] | None:
     """A hazard ratio as contrast-level data: ln(HR) and its SE (Mean, SE), the reported ratio and CI (Exp ...)."""
     yi, vi = _number(r.get("yi")), _number(r.get("vi"))
     if yi is None or vi is None:
@@ -280,9 +292,8 @@ def _contrast_row(
     study, exp, ctl = r["study_id"], r["experimental_arm"], r["control_arm"]
     found = [
         h
-        for h in _table_rows(review, consensus, a.domain or _kind_table(review, "contrast", "hazard_ratios"))
-        if h.get("study_id") == study
-        and h.get("outcome") == a.outcome
+        for h in lookup.of_study(a.domain or _kind_table(lookup.review, "contrast", "hazard_ratios"), study)
+        if h.get("outcome") == a.outcome
         and {h.get("experimental_arm"), h.get("control_arm")} == {exp, ctl}
         and (study not in a.comparisons or h.get("comparison") == a.comparisons[study])
     ]

@@ -21,15 +21,17 @@ import csv
 import io
 import math
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from copy import copy
 from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.cell import Cell
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell import _writer as _cell_writer
 from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.worksheet.table import Table as ExcelTable
 from openpyxl.worksheet.table import TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
@@ -207,6 +209,165 @@ def write_frame(
         ws.add_table(table)
 
 
+# --- streamed workbooks ------------------------------------------------------------------------------------------
+# openpyxl's write-only mode writes each row as it is appended, so a sheet of hundreds of thousands of rows never
+# sits in memory cell by cell. Cells come from `streamed_cell` with the rules of `put`; each style (font, fill,
+# alignment, number format, quote prefix) is made once per workbook and shared, not built again for every cell.
+
+
+def _style(ws, font=None, fill=None, alignment=None, number_format: str = "", quote: bool = False):
+    """The workbook's shared style array for this combination (made once, then looked up)."""
+    book = ws.parent
+    cache = book.__dict__.setdefault("_review_styles", {})
+    key = (font, fill, alignment, number_format, quote)
+    if key not in cache:
+        template = WriteOnlyCell(ws)
+        if font is not None:
+            template.font = font
+        if fill is not None:
+            template.fill = fill
+        if alignment is not None:
+            template.alignment = alignment
+        if number_format:
+            template.number_format = number_format
+        if quote:
+            template.quotePrefix = True
+        cache[key] = template._style
+    return cache[key]
+
+
+def _fill_cell(cell, ws, value: object, where, **style) -> None:
+    """Give a write-only cell `value` (already `plain`) with the rules of `put` and its shared style."""
+    if isinstance(value, str):
+        if len(value) > MAX_CELL_CHARS:
+            raise ReviewError(
+                f"sheet '{ws.title}', cell {where()}: {len(value):,} characters of text is more than the "
+                f"{MAX_CELL_CHARS:,} a spreadsheet cell holds; shorten it in the input."
+            )
+        cell.value = value
+        cell.data_type = "s"
+        cell._style = _style(ws, quote=runs(value), **style)
+    else:
+        cell.value = value
+        cell._style = _style(ws, **style)
+
+
+def streamed_cell(ws, value: object, *, font=None, fill=None, alignment=None, number_format: str = ""):
+    """One cell for a write-only sheet's `append`, with the rules of `put` (text is text, quote-prefixed where
+    it would run; numbers are numbers; missing is None, an empty cell)."""
+    value = plain(value)
+    if value is None:
+        return None
+    cell = WriteOnlyCell(ws)
+    row = getattr(ws, "_max_row", 0) + 1
+    _fill_cell(
+        cell,
+        ws,
+        value,
+        lambda: f"row {row}",
+        font=font,
+        fill=fill,
+        alignment=alignment,
+        number_format=number_format,
+    )
+    cell._style = copy(cell._style)  # its own: the caller may restyle it
+    return cell
+
+
+def line_count(text: str, width: float, size: float = 11) -> int:
+    """Lines a wrapped text needs at a column width (as `fit_rows` counts them)."""
+    per_line = max(1.0, width * 1.1 * 11 / size)
+    lines = sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
+    return max(lines, math.ceil(size / 11))
+
+
+def stream_frame(
+    ws,
+    frame: pd.DataFrame,
+    *,
+    percent: Iterable[str] = (),
+    table_name: str = "",
+    max_width: int = 60,
+    formats: Mapping[str, str] | None = None,
+    **page,
+) -> None:
+    """`write_frame` + `print_setup(ws, **page)` for a write-only sheet (`Workbook(write_only=True)`): the same
+    cells, styles, widths, row heights, frozen header, table and print setup, appended row by row from row 1.
+    A streamed sheet writes its columns and panes before its rows, so widths and heights are worked out first:
+    widths from the first 200 rows (as `write_frame`), each row's height as its cells are made."""
+    percent = set(percent)
+    formats = dict(formats or {})
+    names = [str(c) for c in frame.columns]
+    widths = []
+    for c, name in enumerate(frame.columns, start=1):
+        longest = max([len(str(name))] + [len(str(v)) for v in frame.iloc[:200, c - 1].tolist()])
+        if name in formats:
+            longest = max(len(str(name)), len(formats[name]) + 4)
+        cap = LONG_TEXT_WIDTH if longest > 8 * max_width else max_width
+        widths.append(min(max(10, longest + 2), cap))
+        ws.column_dimensions[get_column_letter(c)].width = widths[-1]
+    ws.freeze_panes = "A2"
+    print_setup(ws, **page)
+
+    def height(lines: int, row: int) -> None:
+        if lines > 1:
+            ws.row_dimensions[row].height = min(lines * LINE_POINTS, MAX_ROW_POINTS)
+
+    head = [WriteOnlyCell(ws) for _ in names]
+    for c, (cell, name) in enumerate(zip(head, names, strict=True)):
+        _fill_cell(
+            cell,
+            ws,
+            name,
+            lambda c=c: f"{get_column_letter(c + 1)}1",
+            font=BOLD,
+            fill=HEADER_FILL,
+            alignment=WRAP,
+        )
+    height(max([line_count(n, w) for n, w in zip(names, widths, strict=True)] or [1]), 1)
+    ws.append(head)
+    # one cell per column, given each row's value in turn: write-only cells are written as they are appended
+    cells = [WriteOnlyCell(ws) for _ in names]
+    kinds = [
+        "percent" if name in percent else formats.get(name, "") for name in frame.columns
+    ]  # "percent", a number format, or ""
+    wrap_from = max_width - 2
+    for r, record in enumerate(frame.itertuples(index=False, name=None), start=2):
+        out: list[object] = []
+        lines = 1
+        for c, value in enumerate(record):
+            value = plain(value)
+            if value is None:
+                out.append(None)
+                continue
+            cell, kind = cells[c], kinds[c]
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if kind == "percent" and number:
+                cell.value = value / 100
+                cell._style = _style(ws, alignment=TOP, number_format="0.0%")
+            elif kind and kind != "percent" and number:
+                cell.value = value
+                cell._style = _style(ws, alignment=TOP, number_format=kind)
+            elif isinstance(value, str) and len(value) > wrap_from:
+                _fill_cell(cell, ws, value, lambda r=r, c=c: f"{get_column_letter(c + 1)}{r}", alignment=WRAP)
+                lines = max(lines, line_count(value, widths[c]))
+            else:
+                _fill_cell(cell, ws, value, lambda r=r, c=c: f"{get_column_letter(c + 1)}{r}", alignment=TOP)
+            out.append(cell)
+        height(lines, r)
+        ws.append(out)
+    if table_name and len(frame) and len(frame.columns):
+        ref = f"A1:{get_column_letter(len(frame.columns))}{1 + len(frame)}"
+        table = ExcelTable(displayName="t_" + "".join(ch for ch in table_name if ch.isalnum())[:40], ref=ref)
+        table.tableStyleInfo = TableStyleInfo(name="TableStyleLight9", showRowStripes=True)
+        table._initialise_columns()  # a streamed sheet cannot be read back for its header: named here
+        for column, name in zip(table.tableColumns, names, strict=True):
+            column.name = name
+        with warnings.catch_warnings():  # openpyxl's reminder to do what the lines above did
+            warnings.filterwarnings("ignore", "In write-only mode you must add table columns manually")
+            ws.add_table(table)
+
+
 def save_workbook(wb: Workbook, path: str | Path) -> Path:
     """Save atomically: the target is replaced only once the whole workbook is written."""
     path = Path(path)
@@ -246,7 +407,7 @@ def print_setup(
     if portrait is None:
         portrait = width <= PORTRAIT_CHARS
     across = PORTRAIT_CHARS if portrait else LANDSCAPE_CHARS
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
     ws.page_setup.orientation = "portrait" if portrait else "landscape"
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.page_setup.fitToWidth = max(1, math.ceil(width / (across / MIN_SCALE)))
@@ -285,7 +446,12 @@ def _hf(text: str) -> str:
 
 def sheet_width(ws: Worksheet) -> float:
     """The sheet's width in characters: the visible columns' widths (Excel's default 8.43 where unset)."""
-    last = ws.max_column
+    # a streamed (write-only) sheet has no cells to count before it is written: its widths set its columns
+    last = (
+        ws.max_column
+        if hasattr(ws, "max_column")
+        else max((column_index_from_string(k) for k in ws.column_dimensions), default=0)
+    )
     total = 0.0
     for col in range(1, last + 1):
         dim = ws.column_dimensions.get(get_column_letter(col))
