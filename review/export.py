@@ -263,6 +263,12 @@ def datapackage(review: Review, files: Mapping[str, str]) -> dict:
 
 # --- Collaborator workbook ---------------------------------------------------------------------------------------
 
+# A sheet of the collaborator workbook shows at most this many rows: a person reads or filters a few thousand
+# rows in a spreadsheet, not the hundreds of thousands of adverse-event rows of a 1,000-study review, and writing
+# them would take most of the run. The run's CSVs hold every row (the README sheet says which).
+WORKBOOK_ROWS = 10_000
+ISSUES_CSV = "validation-issues.csv"
+
 
 # Numbers computed by the toolkit are shown rounded (the cell keeps every digit): estimates to 3 decimals,
 # p-values and tau^2 to 4, test statistics to 2. Extracted values are shown as typed.
@@ -297,7 +303,15 @@ def _sheet(
     keys: int = 1,
     formats: Mapping[str, str] | None = None,
     subtitle: str = "",
-) -> None:
+    whole: str = "",
+    limit: int | None = None,
+) -> str:
+    """One table as a sheet; returns what the README adds about it. A table longer than `limit` rows shows its
+    first `limit` rows, and the README names `whole`, the run's CSV that holds every row."""
+    note = ""
+    if whole and limit is not None and len(frame) > limit:
+        note = f" This sheet shows the first {limit:,} of {len(frame):,} rows; {whole} holds every row."
+        frame = frame.head(limit)
     ws = wb.create_sheet(title[:31])
     if wb.write_only:
         stream_frame(
@@ -311,9 +325,10 @@ def _sheet(
             key_columns=keys,
             subtitle=subtitle,
         )
-        return
+        return note
     write_frame(ws, frame, start=1, percent=percent, table_name=title, formats=formats, max_width=50)
     print_setup(ws, title=page_title, key_columns=keys, subtitle=subtitle)
+    return note
 
 
 def _pictures(
@@ -394,13 +409,19 @@ def collaborator_workbook(
     figures: Mapping[str, Path] | None = None,
     extras: Mapping[str, pd.DataFrame] | None = None,
     streamed: bool = True,
+    max_rows: int | None = WORKBOOK_ROWS,
+    issues: pd.DataFrame | None = None,
 ) -> Path:
     """review.xlsx: a README sheet, the consensus tables, arm outcomes, pooled results, safety and other extra
     tables, forest and safety plots, validation issues, discrepancies, decisions and the data dictionary.
 
     Streamed (openpyxl's write-only mode) by default: a large review's sheets are hundreds of thousands of
     rows, which an ordinary workbook holds in memory cell by cell until it is saved. `streamed=False` builds
-    the same workbook in memory (tests check that both give the same cells, styles and print setup)."""
+    the same workbook in memory (tests check that both give the same cells, styles and print setup).
+
+    A sheet shows at most `max_rows` rows (None: every row), what a person reads or filters in a spreadsheet;
+    past that the README sheet names the CSV of the run that holds every row (consensus/, tables/, safety.csv,
+    validation-issues.csv). `issues`: the report as a frame, when the caller has made it already."""
     wb = Workbook(write_only=streamed)
     if streamed:
         readme = wb.create_sheet("README")  # written last, when every sheet's description is known
@@ -412,9 +433,19 @@ def collaborator_workbook(
     for name, frame in consensus.tables.items():
         t = review.form.table(name)
         percent = tuple(f.name for f in t.fields.values() if f.type == "percent")
-        _sheet(wb, t.sheet, frame, percent, page_title=page_title, subtitle=review.title, keys=len(t.key))
-        about[t.sheet] = f"Consensus {t.label.lower()}: {_rows(frame)}. {t.description}".strip()
-    _sheet(
+        note = _sheet(
+            wb,
+            t.sheet,
+            frame,
+            percent,
+            page_title=page_title,
+            subtitle=review.title,
+            keys=len(t.key),
+            whole=f"consensus/{name}.csv",
+            limit=max_rows,
+        )
+        about[t.sheet] = f"Consensus {t.label.lower()}: {_rows(frame)}. {t.description}".strip() + note
+    note = _sheet(
         wb,
         "Arm outcomes",
         tables.arm_outcomes,
@@ -423,11 +454,13 @@ def collaborator_workbook(
         subtitle=review.title,
         keys=2,
         formats=computed_formats(tables.arm_outcomes),
+        whole="tables/arm_outcomes.csv",
+        limit=max_rows,
     )
     about["Arm outcomes"] = (
         f"Meta-analysis-ready counts per study, arm, outcome and timepoint ({_rows(tables.arm_outcomes)}): "
         "'derivation' says how a count not typed by the reviewers was computed (from a percentage, or as a sum "
-        "of response categories) and 'inputs' from what; 'note' says why a count could not be derived."
+        "of response categories) and 'inputs' from what; 'note' says why a count could not be derived." + note
     )
     _sheet(
         wb,
@@ -451,7 +484,7 @@ def collaborator_workbook(
     }
     for name, frame in (extras or {}).items():
         if len(frame):
-            _sheet(
+            note = _sheet(
                 wb,
                 name.capitalize(),
                 frame,
@@ -459,8 +492,12 @@ def collaborator_workbook(
                 page_title=page_title,
                 subtitle=review.title,
                 formats=computed_formats(frame),
+                whole=f"{name}.csv",
+                limit=max_rows,
             )
-            about[name.capitalize()] = f"{extra_notes.get(name, '')} {_rows(frame).capitalize()}.".strip()
+            about[name.capitalize()] = (
+                f"{extra_notes.get(name, '')} {_rows(frame).capitalize()}.".strip() + note
+            )
     every_term = {
         a.name for a in review.analyses if a.outcome is None
     }  # one safety plot each, portrait pages
@@ -477,21 +514,49 @@ def collaborator_workbook(
     if figures:
         _pictures(wb, "Risk-of-bias plots", figures, page_title, review.title)
         about["Risk-of-bias plots"] = "RoB 2 traffic-light plot (study x domain) and summary bar plot."
-    issues = report.to_frame()
-    _sheet(wb, "Validation issues", issues, page_title=page_title, subtitle=review.title, keys=0)
+    issues = report.to_frame() if issues is None else issues
+    note = _sheet(
+        wb,
+        "Validation issues",
+        issues,
+        page_title=page_title,
+        subtitle=review.title,
+        keys=0,
+        whole=ISSUES_CSV,
+        limit=max_rows,
+    )
     about["Validation issues"] = (
         f"Warnings left in the reviewers' workbooks ({_rows(issues)}); errors would have stopped the run."
+        + note
     )
-    _sheet(wb, "Discrepancies", comparison.discrepancies, page_title=page_title, subtitle=review.title)
+    note = _sheet(
+        wb,
+        "Discrepancies",
+        comparison.discrepancies,
+        page_title=page_title,
+        subtitle=review.title,
+        whole="discrepancies.xlsx",
+        limit=max_rows,
+    )
     about["Discrepancies"] = (
         f"Every disagreement between the reviewers ({_rows(comparison.discrepancies)}), with both values."
+        + note
     )
     decisions = consensus.trail[consensus.trail["basis"] == "decided"] if "basis" in consensus.trail else None
     if decisions is not None:
-        _sheet(wb, "Decisions", decisions, page_title=page_title, subtitle=review.title, keys=0)
+        note = _sheet(
+            wb,
+            "Decisions",
+            decisions,
+            page_title=page_title,
+            subtitle=review.title,
+            keys=0,
+            whole="consensus/trail.csv (basis: decided)",
+            limit=max_rows,
+        )
         about["Decisions"] = (
             f"How each disagreement was decided ({_rows(decisions)}): the value taken, from which reviewer "
-            "('from'), the source and location of that value, the adjudicator, date and reason."
+            "('from'), the source and location of that value, the adjudicator, date and reason." + note
         )
     dictionary_frame = dictionary(review.form)
     _sheet(wb, "Data dictionary", dictionary_frame, page_title=page_title, subtitle=review.title, keys=2)
@@ -623,7 +688,9 @@ def export_all(
     from .report import write_report
 
     pooled, datasets = results.pooled, results.datasets
+    issues = report.to_frame()  # every warning: the workbook's sheet may show only the first rows
     written = write_consensus(consensus, out / "consensus")
+    written.append(write_csv(issues, out / ISSUES_CSV))
     for name, frame in tables.frames().items():  # one CSV per meta-analysis-ready frame (outcomes.FRAMES)
         written.append(write_csv(frame, out / "tables" / f"{name}.csv"))
     written.append(write_csv(pooled, out / "pooled.csv"))
@@ -664,7 +731,7 @@ def export_all(
             tables=_report_tables(results.extras()),
             forest_plots=plots,
             figures=figures,
-            issues=report.to_frame(),
+            issues=issues,
             notes=figures_note + list(consensus.notes),
         )
     )
@@ -681,6 +748,7 @@ def export_all(
             made=made,
             figures=figures,
             extras=results.extras(),
+            issues=issues,
         )
     )
     return written

@@ -33,6 +33,10 @@ nav ul { columns: 2; } @media print { nav { display: none; } h2 { page-break-bef
 """
 
 
+# Past this many validation warnings the report lists the first ones and counts per rule (the CSV has all).
+REPORT_ISSUES = 1_000
+
+
 def report_html(
     *,
     title: str,
@@ -224,5 +228,13 @@ def _open(pooled: pd.DataFrame, issues: pd.DataFrame | None, notes: list[str]) -
             for c in ("severity", "code", "file", "sheet", "cell", "study_id", "field", "value", "message")
             if c in issues.columns
         ]
-        out += f"<h3>Validation warnings ({len(issues)})</h3>" + _table(issues[columns])
+        out += f"<h3>Validation warnings ({len(issues)})</h3>"
+        if len(issues) > REPORT_ISSUES:  # a page a browser opens: the counts per rule, then the first rows
+            counts = issues.groupby(["severity", "code"], sort=False).size().rename("warnings").reset_index()
+            out += _table(counts.sort_values("warnings", ascending=False, kind="stable"))
+            out += (
+                f"<p>The first {REPORT_ISSUES:,} of {len(issues):,} warnings; validation-issues.csv beside "
+                "this report lists every one.</p>"
+            )
+        out += _table(issues[columns].head(REPORT_ISSUES))
     return out

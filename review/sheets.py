@@ -219,7 +219,8 @@ def _style(ws, font=None, fill=None, alignment=None, number_format: str = "", qu
     """The workbook's shared style array for this combination (made once, then looked up)."""
     book = ws.parent
     cache = book.__dict__.setdefault("_review_styles", {})
-    key = (font, fill, alignment, number_format, quote)
+    # keyed by identity: hashing openpyxl's style objects costs more than the cell; the value keeps them alive
+    key = (id(font), id(fill), id(alignment), number_format, quote)
     if key not in cache:
         template = WriteOnlyCell(ws)
         if font is not None:
@@ -232,8 +233,8 @@ def _style(ws, font=None, fill=None, alignment=None, number_format: str = "", qu
             template.number_format = number_format
         if quote:
             template.quotePrefix = True
-        cache[key] = template._style
-    return cache[key]
+        cache[key] = (template._style, (font, fill, alignment))
+    return cache[key][0]
 
 
 def _fill_cell(cell, ws, value: object, where, **style) -> None:
@@ -326,11 +327,23 @@ def stream_frame(
         )
     height(max([line_count(n, w) for n, w in zip(names, widths, strict=True)] or [1]), 1)
     ws.append(head)
-    # one cell per column, given each row's value in turn: write-only cells are written as they are appended
+    # One cell per column, given each row's value in turn (write-only cells are written as they are appended),
+    # and the few styles of a data cell looked up once: this loop runs for every cell of the sheet.
     cells = [WriteOnlyCell(ws) for _ in names]
-    kinds = [
-        "percent" if name in percent else formats.get(name, "") for name in frame.columns
-    ]  # "percent", a number format, or ""
+    top, wrap = _style(ws, alignment=TOP), _style(ws, alignment=WRAP)
+    quoted = {
+        id(top): _style(ws, alignment=TOP, quote=True),
+        id(wrap): _style(ws, alignment=WRAP, quote=True),
+    }
+    numbers = [  # the style of a number in each column: percent, a number format, or plain
+        _style(ws, alignment=TOP, number_format="0.0%")
+        if name in percent
+        else _style(ws, alignment=TOP, number_format=formats[name])
+        if name in formats
+        else top
+        for name in frame.columns
+    ]
+    scale = [100 if name in percent else 1 for name in frame.columns]
     wrap_from = max_width - 2
     for r, record in enumerate(frame.itertuples(index=False, name=None), start=2):
         out: list[object] = []
@@ -340,19 +353,27 @@ def stream_frame(
             if value is None:
                 out.append(None)
                 continue
-            cell, kind = cells[c], kinds[c]
-            number = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if kind == "percent" and number:
-                cell.value = value / 100
-                cell._style = _style(ws, alignment=TOP, number_format="0.0%")
-            elif kind and kind != "percent" and number:
+            cell = cells[c]
+            if isinstance(value, str):
+                if len(value) > MAX_CELL_CHARS:
+                    raise ReviewError(
+                        f"sheet '{ws.title}', cell {get_column_letter(c + 1)}{r}: {len(value):,} characters "
+                        f"of text is more than the {MAX_CELL_CHARS:,} a spreadsheet cell holds; shorten it in "
+                        "the input."
+                    )
                 cell.value = value
-                cell._style = _style(ws, alignment=TOP, number_format=kind)
-            elif isinstance(value, str) and len(value) > wrap_from:
-                _fill_cell(cell, ws, value, lambda r=r, c=c: f"{get_column_letter(c + 1)}{r}", alignment=WRAP)
-                lines = max(lines, line_count(value, widths[c]))
+                cell.data_type = "s"
+                style = top
+                if len(value) > wrap_from:
+                    style = wrap
+                    lines = max(lines, line_count(value, widths[c]))
+                cell._style = quoted[id(style)] if runs(value) else style
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                cell.value = value / scale[c] if scale[c] != 1 else value
+                cell._style = numbers[c]
             else:
-                _fill_cell(cell, ws, value, lambda r=r, c=c: f"{get_column_letter(c + 1)}{r}", alignment=TOP)
+                cell.value = value
+                cell._style = top
             out.append(cell)
         height(lines, r)
         ws.append(out)
