@@ -33,6 +33,8 @@ _ANALYSIS_SCALE = {
     "iarcsin": "arcsine square root of the {}",
     "ipft": "Freeman-Tukey double arcsine of the {}",
 }
+# Past this many studies a forest plot is compact (one page, no per-study text): see forest_plot.
+COMPACT_STUDIES, COMPACT_ROWS = 100, 30
 _MODEL = {"EE": "Common-effect model", "MH": "Mantel-Haenszel model", "PETO": "Peto model"}
 
 
@@ -77,6 +79,10 @@ def forest_plot(
 
     RevMan's layout: `counts=True` adds events/total columns per arm (experimental and control, or the one arm);
     `rob` (the risk_of_bias table: study_id, domain, judgement) adds a RoB 2 circle per domain after the weight.
+
+    Past `COMPACT_STUDIES` studies (without `counts` or `rob`) the plot is compact: one page high, a line and
+    a square per study but no per-study text (labels, estimates and weights would be unreadably small, and
+    drawing thousands of them takes most of the time); the analysis CSV lists every study's numbers.
     """
     opts = options(
         measure, method, test, level=level, add=add, to=to, drop00=drop00, single_study=single_study
@@ -94,6 +100,7 @@ def forest_plot(
 
     arm_columns = _arm_columns(data) if counts else []
     domains = _rob_columns(rob, labels) if rob is not None else None
+    compact = k_rows > COMPACT_STUDIES and not arm_columns and domains is None
     # Layout in inches on the 10-inch plot (study, plot, estimate, weight), widened for the RevMan columns
     shift = 1.4 * len(arm_columns)
     width = 10 + shift + (0.32 * (domains.shape[1] + 1) if domains is not None else 0)
@@ -101,15 +108,19 @@ def forest_plot(
     def at(inches: float) -> float:
         return inches / width
 
-    fig = ReviewFigure(figsize=(width, 0.32 * (k_rows + 6) + 0.8))
+    # a compact plot spreads its studies over the height of COMPACT_ROWS rows: one page
+    span = COMPACT_ROWS if compact else k_rows
+    fig = ReviewFigure(figsize=(width, 0.32 * (span + 6) + 0.8))
     ax = fig.add_axes((at(3.0 + shift), 0.10, at(4.0), 0.82))
     log_scale = info.natural == "exp"
     if log_scale:
         ax.set_xscale("log")
-    y = np.arange(k_rows, 0, -1, dtype=float)
+    y = np.linspace(span, 1, k_rows) if compact else np.arange(k_rows, 0, -1, dtype=float)
     shown = np.isfinite(estimate) & np.isfinite(weight)
-    ax.hlines(y[shown], low[shown], high[shown], color="black", linewidth=1)
+    ax.hlines(y[shown], low[shown], high[shown], color="black", linewidth=0.5 if compact else 1)
     sizes = 20 + 180 * np.sqrt(np.nan_to_num(weight) / np.nanmax(np.r_[weight, 1e-12]))
+    if compact:  # the rows are a fraction of their usual height: squares to match
+        sizes = sizes * COMPACT_ROWS / k_rows
     ax.scatter(estimate[shown], y[shown], s=sizes[shown], marker="s", color="#34495e", zorder=3)
 
     pooled_y = -1.0
@@ -146,7 +157,7 @@ def forest_plot(
             ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if hi / lo < 100 else (1.0,)))
             ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
             ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_ylim(-2.0, k_rows + 1.5)
+    ax.set_ylim(-2.0, span + 1.5)
     ax.set_yticks([])
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
@@ -155,11 +166,19 @@ def forest_plot(
     text = blended_transform_factory(fig.transFigure, ax.transData)
     pct = f"{level:g}%"
     header: dict[str, Any] = {"fontweight": "bold", "va": "center", "transform": text}
-    ax.text(at(0.2), k_rows + 1, "Study", ha="left", **header)
-    ax.text(at(7.2 + shift), k_rows + 1, f"Estimate [{pct} CI]", ha="left", **header)
-    ax.text(at(9.7 + shift), k_rows + 1, "Weight", ha="right", **header)
+    ax.text(at(0.2), span + 1, f"{k_rows} studies" if compact else "Study", ha="left", **header)
+    ax.text(at(7.2 + shift), span + 1, f"Estimate [{pct} CI]", ha="left", **header)
+    ax.text(at(9.7 + shift), span + 1, "Weight", ha="right", **header)
     cell: dict[str, Any] = {"va": "center", "transform": text}
-    for i in range(k_rows):
+    if compact:
+        ax.text(
+            at(0.2),
+            span / 2,
+            "one line per study,\nin the data's order;\nthe analysis CSV lists\neach study's estimate\nand weight",
+            ha="left",
+            **cell,
+        )
+    for i in range(0 if compact else k_rows):
         no_events = double_zero[i] and np.isnan(estimate[i])
         ax.text(at(0.2), y[i], str(labels[i]), ha="left", **cell)
         interval = "no events in either arm" if no_events else _interval(estimate[i], low[i], high[i])
@@ -197,7 +216,7 @@ def forest_plot(
     )
     for j, (header_text, column) in enumerate(arm_columns):
         x = at(2.8 + 1.4 * (j + 1))
-        ax.text(x, k_rows + 1, header_text, ha="right", **header)
+        ax.text(x, span + 1, header_text, ha="right", **header)
         for i in range(k_rows):
             ax.text(x, y[i], column[i], ha="right", **cell)
         total = _arm_total(column)
@@ -210,7 +229,7 @@ def forest_plot(
             x = at(10 + shift + 0.32 * (j + 0.5))
             ax.text(
                 x,
-                k_rows + 1,
+                span + 1,
                 ROB2_DOMAINS.get(domain, domain[:2]).replace("Overall", "O"),
                 ha="center",
                 **header,
