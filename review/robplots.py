@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from matplotlib.colors import ListedColormap
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
@@ -60,6 +61,10 @@ def rob_matrix(rob: pd.DataFrame) -> pd.DataFrame:
     return matrix.reindex(index=studies, columns=domains).fillna(NO_INFORMATION)
 
 
+# Past this many studies the traffic-light plot is compact (one page of COMPACT_ROWS rows' height).
+COMPACT_STUDIES, COMPACT_ROWS = 100, 30
+
+
 def _short(domain: str, i: int) -> str:
     return ROB2_DOMAINS.get(domain, f"X{i + 1}")
 
@@ -67,12 +72,17 @@ def _short(domain: str, i: int) -> str:
 def traffic_light_plot(
     rob: pd.DataFrame, title: str | None = None, path: str | os.PathLike[str] | None = None
 ) -> ReviewFigure:
-    """robvis's traffic-light plot: a coloured, symbol-marked circle per study and domain."""
+    """robvis's traffic-light plot: a coloured, symbol-marked circle per study and domain.
+
+    Past `COMPACT_STUDIES` studies it is compact: one page, a coloured cell per study and domain without
+    symbols or study labels (thousands of rows would not be read; risk-of-bias.csv lists every study)."""
     matrix = rob_matrix(rob)
     if matrix.empty:
         raise ReviewError("risk of bias: no judgements to plot (the risk_of_bias table is empty).")
     n_studies, n_domains = matrix.shape
-    fig = ReviewFigure(figsize=(1.6 + 0.75 * n_domains + 2.2, 1.4 + 0.45 * n_studies + 0.25 * n_domains))
+    compact = n_studies > COMPACT_STUDIES
+    rows = COMPACT_ROWS if compact else n_studies
+    fig = ReviewFigure(figsize=(1.6 + 0.75 * n_domains + 2.2, 1.4 + 0.45 * rows + 0.25 * n_domains))
     legend_h = 0.25 * (n_domains + 1) + 0.4
     height = fig.get_figheight()
     ax = fig.add_axes(
@@ -83,16 +93,39 @@ def traffic_light_plot(
             (height - legend_h - 0.6) / height,
         )
     )
-    for i in range(n_studies):
-        for j in range(n_domains):
-            colour, symbol = JUDGEMENTS[matrix.iat[i, j]]
-            ax.scatter(j, i, s=520, color=colour, edgecolor="black", linewidth=0.5, zorder=3)
-            ax.text(j, i, symbol, ha="center", va="center", fontsize=12, fontweight="bold", zorder=4)
+    codes = {j: k for k, j in enumerate(JUDGEMENTS)}
+    if compact:
+        grid = matrix.map(codes.get).to_numpy(dtype=float)
+        colours = ListedColormap([JUDGEMENTS[j][0] for j in JUDGEMENTS])
+        ax.imshow(
+            grid,
+            cmap=colours,
+            vmin=-0.5,
+            vmax=len(JUDGEMENTS) - 0.5,
+            aspect="auto",
+            interpolation="nearest",
+            extent=(-0.5, n_domains - 0.5, n_studies - 0.5, -0.5),
+        )
+    else:  # one collection per judgement (a scatter per circle is thousands of artists)
+        for judgement, (colour, _) in JUDGEMENTS.items():
+            at = np.argwhere(matrix.to_numpy() == judgement)
+            if len(at):
+                ax.scatter(
+                    at[:, 1], at[:, 0], s=520, color=colour, edgecolor="black", linewidth=0.5, zorder=3
+                )
+        for i in range(n_studies):
+            for j in range(n_domains):
+                symbol = JUDGEMENTS[matrix.iat[i, j]][1]
+                ax.text(j, i, symbol, ha="center", va="center", fontsize=12, fontweight="bold", zorder=4)
     ax.set_xlim(-0.6, n_domains - 0.4)
     ax.set_ylim(n_studies - 0.4, -0.6)
     ax.set_xticks(range(n_domains), [_short(d, j) for j, d in enumerate(matrix.columns)])
     ax.xaxis.tick_top()
-    ax.set_yticks(range(n_studies), list(matrix.index))
+    if compact:
+        ax.set_yticks([])
+        ax.set_ylabel(f"{n_studies} studies, one row each (risk-of-bias.csv lists them)")
+    else:
+        ax.set_yticks(range(n_studies), list(matrix.index))
     ax.tick_params(length=0)
     ax.grid(True, color="#dddddd", zorder=0)
     for side in ax.spines.values():
