@@ -168,3 +168,70 @@ def test_traffic_light_plot_is_compact_past_100_studies():
     big = traffic_light_plot(rob(COMPACT_STUDIES + 1))
     assert big.axes[0].images and not big.axes[0].texts and not big.axes[0].get_yticklabels()
     assert big.get_figheight() < 20
+
+
+def _csv_reference(frame: pd.DataFrame, show=None) -> bytes:
+    """The CSV writer before its per-column fast path: every value through csv_text."""
+    import csv
+    import io
+
+    from review.sheets import csv_text, neutral
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([neutral(str(c)) for c in frame.columns])
+    for record in frame.itertuples(index=False):
+        writer.writerow([csv_text(show(v) if show else v) for v in record])
+    return buffer.getvalue().encode("utf-8")
+
+
+TEXT = [
+    "",
+    "NR",
+    "=1+2",
+    "+3",
+    "-1.5",
+    "@x",
+    "\tx",
+    "'=a",
+    "''+b",
+    "'plain",
+    "a,b",
+    'q"uote',
+    "line\nbreak",
+    "é",
+]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_csv_fast_path_equals_value_by_value(seed):
+    from review.sheets import csv_bytes
+
+    rng = np.random.default_rng(seed)
+    n = 40
+    floats = rng.normal(size=n) * 10.0 ** rng.integers(-8, 8, size=n)
+    floats[rng.random(n) < 0.2] = np.nan
+    floats[:3] = [np.inf, -0.0, 0.1 + 0.2]
+    frame = pd.DataFrame(
+        {
+            "f": floats,
+            "f32": floats.astype(np.float32),
+            "i": rng.integers(-(10**12), 10**12, size=n),
+            "b": rng.random(n) < 0.5,
+            "text": rng.choice(TEXT, size=n),
+            "mixed": pd.Series(
+                [[1, 2.5, None, "NR", True, np.nan, "=x", np.int64(4)][k] for k in rng.integers(0, 8, n)],
+                dtype=object,
+            ),
+            "Int64": pd.array([None if k % 3 == 0 else k for k in range(n)], dtype="Int64"),
+            "string": pd.array(
+                [None if k % 4 == 0 else TEXT[k % len(TEXT)] for k in range(n)], dtype="string"
+            ),
+            "=head": rng.choice(TEXT, size=n),
+        }
+    )
+    assert csv_bytes(frame) == _csv_reference(frame)
+    assert csv_bytes(frame.iloc[:0]) == _csv_reference(frame.iloc[:0])
+    from review.compare import show  # as the consensus CSVs are written
+
+    assert csv_bytes(frame, show) == _csv_reference(frame, show)
