@@ -176,6 +176,9 @@ def _names(review: Review) -> tuple[str, str]:
     return str(names.get("intervention") or "Experimental"), str(names.get("comparison") or "Control")
 
 
+_ANY = object()  # no arm given: every arm's rows
+
+
 class _Lookup:
     """The consensus tables' rows (canonical names) converted once and grouped by study, and the arm outcomes
     grouped by study, arm and outcome: each analysis row looks its sources up instead of scanning every table
@@ -188,13 +191,15 @@ class _Lookup:
         for d in _rows(derived):
             self.derived.setdefault((d["study_id"], d["arm_id"], d["outcome"]), []).append(d)
 
-    def of_study(self, table: str | None, study: object) -> list[dict[str, Any]]:
+    def of_study(self, table: str | None, study: object, arm: object = _ANY) -> list[dict[str, Any]]:
+        """The rows of `table` for `study` (and `arm`, when given), in table order."""
         if table not in self.tables:
             groups: dict[object, list[dict[str, Any]]] = {}
             for r in _table_rows(self.review, self.consensus, table):
                 groups.setdefault(r.get("study_id"), []).append(r)
+                groups.setdefault((r.get("study_id"), r.get("arm_id")), []).append(r)
             self.tables[table] = groups
-        return self.tables[table].get(study, [])
+        return self.tables[table].get(study if arm is _ANY else (study, arm), [])
 
 
 def _arm_sources(
@@ -203,8 +208,8 @@ def _arm_sources(
     """The consensus rows an arm's count came from (all categories of the arm, for a derived response)."""
     rows = [
         r
-        for r in lookup.of_study(domain, study)
-        if r.get("arm_id") == arm and (timepoint is None or r.get("timepoint") in (None, timepoint))
+        for r in lookup.of_study(domain, study, arm)
+        if (timepoint is None or r.get("timepoint") in (None, timepoint))
     ]
     named = [
         r for r in rows if outcome in (r.get("outcome"), r.get("category"), r.get("term"), r.get("item"))
