@@ -54,15 +54,18 @@ def test_rob_matrix_orders_domains_and_marks_missing_as_no_information():
 def test_traffic_light_one_circle_per_study_and_domain_in_the_judgement_colour():
     fig = traffic_light_plot(ROB)
     ax = fig.axes[0]
-    assert len(ax.collections) == 3 * 6
     m = rob_matrix(ROB)
     from matplotlib.colors import to_hex
 
-    for k, col in enumerate(ax.collections):
-        i, j = divmod(k, 6)
-        x, y = col.get_offsets()[0]
-        assert (x, y) == (j, i)
-        assert to_hex(col.get_facecolors()[0]).upper() == JUDGEMENTS[m.iat[i, j]][0].upper()
+    # one collection per judgement (robplots draws them together): every circle in its judgement's colour
+    circles = {}
+    for col in ax.collections:
+        colour = to_hex(col.get_facecolors()[0]).upper()
+        for x, y in col.get_offsets():
+            circles[(int(y), int(x))] = colour
+    assert len(circles) == 3 * 6
+    for (i, j), colour in circles.items():
+        assert colour == JUDGEMENTS[m.iat[i, j]][0].upper()
     assert [t.get_text() for t in ax.get_xticklabels()] == ["D1", "D2", "D3", "D4", "D5", "Overall"]
     assert [t.get_text() for t in ax.get_yticklabels()] == list(m.index)
     symbols = [t.get_text() for t in ax.texts]
