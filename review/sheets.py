@@ -546,6 +546,27 @@ def _csv_column(values: pd.Series) -> list[str]:
     ]
 
 
+def _shown_column(items: list, show: Callable[[object], object]) -> list[str]:
+    """`csv_text(show(value))` for each value, each distinct text worked out once (a trail's columns repeat a
+    few study ids, fields and sources hundreds of thousands of times). Only text is remembered: equal numbers
+    of different kinds (1, 1.0, True; 0.0 and -0.0) may be shown differently."""
+    memo: dict[str, str] = {}
+    out, none = [], None
+    for x in items:
+        if type(x) is str:
+            text = memo.get(x)
+            if text is None:
+                text = memo[x] = csv_text(show(x))
+            out.append(text)
+        elif x is None:  # missing: the same text every time
+            if none is None:
+                none = csv_text(show(None))
+            out.append(none)
+        else:
+            out.append(csv_text(show(x)))
+    return out
+
+
 # Text starting with none of these is written as it is (`neutral` looks at the rest).
 _NEEDS_LOOK = ("'", *FORMULA_START)
 
@@ -558,7 +579,7 @@ def csv_bytes(frame: pd.DataFrame, show: Callable[[object], object] | None = Non
     writer.writerow([neutral(str(c)) for c in frame.columns])
     if len(frame.columns):  # column by column: a column's values come as plain Python values, as itertuples'
         columns = (
-            [csv_text(show(v)) for v in frame.iloc[:, c].tolist()] if show else _csv_column(frame.iloc[:, c])
+            _shown_column(frame.iloc[:, c].tolist(), show) if show else _csv_column(frame.iloc[:, c])
             for c in range(frame.shape[1])
         )
         writer.writerows(zip(*columns, strict=True))
