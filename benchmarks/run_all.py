@@ -224,7 +224,7 @@ def worker_alternatives(folder: Path) -> dict:
             pooled=pooled,
             plots={},
             made="benchmark",
-            max_rows=None,  # every row, as to_excel writes them (a run's workbook shows 10,000 rows a sheet)
+            max_rows=None,  # every row, as to_excel writes them (a run's workbook shows 5,000 rows a sheet)
         )
 
     def theirs():

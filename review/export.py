@@ -266,7 +266,7 @@ def datapackage(review: Review, files: Mapping[str, str]) -> dict:
 # A sheet of the collaborator workbook shows at most this many rows: a person reads or filters a few thousand
 # rows in a spreadsheet, not the hundreds of thousands of adverse-event rows of a 1,000-study review, and writing
 # them would take most of the run. The run's CSVs hold every row (the README sheet says which).
-WORKBOOK_ROWS = 10_000
+WORKBOOK_ROWS = 5_000
 ISSUES_CSV = "validation-issues.csv"
 
 
