@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 from .forms import Form, Rule
@@ -23,6 +24,7 @@ from .validate import (
     _join_whole,
     _label,
     _rule_issue,
+    _rule_issues,
     rounding_tolerance,
 )
 from .values import EMPTY
@@ -89,6 +91,22 @@ def _groups(et: ExtractedTable, varying: str) -> list[tuple[tuple, pd.DataFrame]
 # --- sibling arms ------------------------------------------------------------------------------------------------
 
 
+def _str_keys(frame: pd.DataFrame, names: list[str]) -> pd.MultiIndex:
+    """The rows' values of `names` as text (str() of each, '<NA>' for a missing one), one tuple per row: how the
+    rules match keys across tables."""
+    return pd.MultiIndex.from_arrays([_str_values(frame[n]) for n in names])
+
+
+def _str_values(col: pd.Series) -> np.ndarray:
+    if isinstance(col.dtype, pd.StringDtype):
+        return col.to_numpy(dtype=object, na_value=str(pd.NA))
+    return col.astype(object).map(str).to_numpy(dtype=object)
+
+
+def _isin(keys: pd.MultiIndex, known: set[tuple]) -> np.ndarray:
+    return keys.isin(list(known)) if known else np.zeros(len(keys), dtype=bool)
+
+
 def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
     """Sibling arms of a study report the same rows, with numbers or NR on both: a number on one arm and NR or
     nothing on another, or a row on one arm that a sibling arm lacks, is what a dropped value looks like."""
@@ -99,61 +117,129 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
     pooled = _pooled_arms(extraction, rule, et, arm)
     d = et.data.dropna(subset=list(et.table.key))
     ref = et.table.fields[arm].references  # set whenever arms_t is (the table it names)
-    known = (
-        _arm_keys(arms_t, study_keys, ref[1]) if arms_t and ref else None
-    )  # unknown arms: unknown-reference says so
-    keep = [
-        (key := tuple(map(str, (*(r[k] for k in study_keys), r[arm])))) not in pooled
-        and (known is None or key in known)
-        for _, r in d.iterrows()
-    ]
-    d = d[pd.Series(keep, index=d.index, dtype=bool)]
+    keys = _str_keys(d, [*study_keys, arm])
+    keep = ~_isin(keys, pooled)
+    if arms_t and ref:  # unknown arms: unknown-reference says so
+        keep &= _isin(keys, _arm_keys(arms_t, study_keys, ref[1]))
+    d = d[keep]
     numeric = [f for f in et.table.fields.values() if f.numeric and f.name not in et.table.key]
     rest = [k for k in et.table.key if k != arm and k not in study_keys]
-    issues: list[Issue] = []
-    for _, study_rows in d.groupby(study_keys, sort=False) if study_keys else [((), d)]:
-        arms = list(dict.fromkeys(study_rows[arm]))
-        if len(arms) < 2:
+    if d.empty:
+        return []
+    # Each (study, arm, rest-of-key) once: the loop this replaces kept a dict per arm, so a duplicated key keeps
+    # its first place but its last row.
+    n = len(d)
+    study = d.groupby(study_keys, sort=False).ngroup().to_numpy() if study_keys else np.zeros(n, dtype=int)
+    arm_no = d.groupby([*study_keys, arm], sort=False).ngroup().to_numpy()  # in order of appearance
+    what = d.groupby([*study_keys, *rest], sort=False).ngroup().to_numpy() if rest else study
+    e = pd.DataFrame({"study": study, "arm": arm_no, "what": what, "first": np.arange(n), "row": d.index})
+    last = e.drop_duplicates(["arm", "what"], keep="last").set_index(["arm", "what"])["row"]
+    e = e.drop_duplicates(["arm", "what"], keep="first")
+    e["row"] = last.reindex(pd.MultiIndex.from_frame(e[["arm", "what"]])).to_numpy()
+    arms_of = e.groupby("study")["arm"].nunique()
+    e = e[e["study"].map(arms_of).to_numpy() > 1]
+    if e.empty:
+        return []
+    pos = d.index.get_indexer(e["row"])
+    arm_value = d[arm].to_numpy(dtype=object)
+    e["arm_value"] = arm_value[pos]
+    labels = [
+        ", ".join(str(x) for x in t) or "the arm"
+        for t in zip(*(d[k].to_numpy(dtype=object)[pos] for k in rest), strict=True)
+    ]
+    e["label"] = labels if rest else "the arm"
+    out = []  # (sort key..., row, field, message, code)
+    # a row that a sibling arm lacks
+    present = e.groupby("what")["arm"].transform("size").to_numpy()
+    short = e[present < e["study"].map(arms_of).to_numpy()]
+    if len(short):
+        arms = e.drop_duplicates("arm")[["study", "arm", "arm_value"]]
+        wanted = short.drop_duplicates("what")[["what", "study"]].merge(arms, on="study")
+        have = pd.MultiIndex.from_frame(e[["what", "arm"]])
+        lacking = wanted[~pd.MultiIndex.from_frame(wanted[["what", "arm"]]).isin(have)].sort_values(
+            ["what", "arm"], kind="stable"
+        )
+        names: dict[int, list[str]] = {}
+        for w, a in zip(lacking["what"].tolist(), lacking["arm_value"].tolist(), strict=True):
+            names.setdefault(w, []).append(str(a))
+        field = rest[0] if rest else arm
+        letter = et.columns.get(arm, "")
+        for s_, a_, first, row, a, label, lack in zip(
+            short["study"],
+            short["arm"],
+            short["first"],
+            short["row"],
+            short["arm_value"],
+            short["label"],
+            [names[w] for w in short["what"].tolist()],
+            strict=True,
+        ):
+            many = len(lack) > 1
+            out.append(
+                (
+                    (s_, a_, first, 0, 0, 0),
+                    row,
+                    field,
+                    f"arm {a} has a row for {label} ({et.sheet}!{letter}{row}) but sibling "
+                    f"arm{'s' if many else ''} {', '.join(lack)} of the study {'have' if many else 'has'} none",
+                    "sibling-row-missing",
+                )
+            )
+    # a number on one arm, NR or nothing on its sibling
+    for f_no, f in enumerate(numeric):
+        values = d[f.name].iloc[pos]
+        has = values.notna().to_numpy()
+        lacks = ~has & et.missing[f.name].reindex(e["row"]).isin([EMPTY, "NR"]).to_numpy()
+        if not lacks.any() or not has.any():
             continue
-        by_arm = {a: study_rows[study_rows[arm] == a] for a in arms}
-        index = {a: {tuple(r[k] for k in rest): i for i, r in rows.iterrows()} for a, rows in by_arm.items()}
-        for a in arms:
-            for what, row in index[a].items():
-                label = ", ".join(str(x) for x in what) or "the arm"
-                lacking = [b for b in arms if b != a and what not in index[b]]
-                if lacking:
-                    issues.append(
-                        _rule_issue(
-                            et,
-                            rule,
-                            row,
-                            rest[0] if rest else arm,
-                            f"arm {a} has a row for {label} ({_where(et, row, arm)}) but sibling "
-                            f"arm{'s' if len(lacking) > 1 else ''} {', '.join(map(str, lacking))} "
-                            f"of the study {'have' if len(lacking) > 1 else 'has'} none",
-                            code="sibling-row-missing",
-                        )
-                    )
-                for b in arms:
-                    other = index[b].get(what)
-                    if b == a or other is None:
-                        continue
-                    for f in numeric:
-                        has = pd.notna(d.at[row, f.name])
-                        lacks = pd.isna(d.at[other, f.name]) and et.missing.at[other, f.name] in (EMPTY, "NR")
-                        if has and lacks:
-                            issues.append(
-                                _rule_issue(
-                                    et,
-                                    rule,
-                                    other,
-                                    f.name,
-                                    f"{f.label} of {label} is {_shown(et, other, f.name)} on arm {b} "
-                                    f"({_where(et, other, f.name)}) but {_fmt(d.at[row, f.name])} on sibling "
-                                    f"arm {a} ({_where(et, row, f.name)})",
-                                )
-                            )
-    return _unique(issues)
+        texts = values.to_numpy(dtype=object)
+        a_side = e[has].assign(value=texts[has])
+        b_side = e[lacks]
+        pairs = b_side.merge(a_side, on="what", suffixes=("", "_a"))
+        pairs = pairs[pairs["arm"] != pairs["arm_a"]]
+        pairs = pairs.sort_values("arm_a", kind="stable").drop_duplicates(
+            "row", keep="first"
+        )  # the first sibling
+        letter = et.columns.get(f.name, "")
+        codes = et.missing[f.name].reindex(pairs["row"]).to_numpy(dtype=object)
+        for s_, a_, first, b_, row, b, label, value, a, arow, code in zip(
+            pairs["study"],
+            pairs["arm_a"],
+            pairs["first_a"],
+            pairs["arm"],
+            pairs["row"],
+            pairs["arm_value"],
+            pairs["label"],
+            pairs["value"],
+            pairs["arm_value_a"],
+            pairs["row_a"],
+            codes,
+            strict=True,
+        ):
+            out.append(
+                (
+                    (s_, a_, first, 1, b_, f_no),
+                    row,
+                    f.name,
+                    f"{f.label} of {label} is {code or 'empty'} on arm {b} ({et.sheet}!{letter}{row}) but "
+                    f"{_fmt(value)} on sibling arm {a} ({et.sheet}!{letter}{arow})",
+                    rule.kind,
+                )
+            )
+    return _in_order(et, rule, out)
+
+
+def _in_order(et: ExtractedTable, rule: Rule, found: list[tuple]) -> list[Issue]:
+    """Issues from (sort key, row, field, message, code) tuples, built per code in bulk, in the key's order."""
+    made: list[tuple[tuple, Issue]] = []
+    for code in dict.fromkeys(f[-1] for f in found):
+        mine = [f for f in found if f[-1] == code]
+        issues = _rule_issues(
+            et, rule, [f[1] for f in mine], [f[2] for f in mine], [f[3] for f in mine], code
+        )
+        made += [(f[0], i) for f, i in zip(mine, issues, strict=True)]
+    made.sort(key=lambda pair: pair[0])
+    return [i for _, i in made]
 
 
 def _unique(issues: list[Issue]) -> list[Issue]:
@@ -274,55 +360,81 @@ def _denominator_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
         other, other_field = _field_of(extraction, rule, "with")
         shared = [k for k in members[0][2] if k in other.table.key]
         members = [(et, denominator, shared), (other, other_field, shared)]
-    groups: dict[tuple, list[tuple[ExtractedTable, str, int]]] = {}
-    for t, name, keys in members:
+    # One frame of every member's rows, grouped on their keys as text: each group is an arm and timepoint.
+    parts, where, shown = [], [], []
+    valued = [f.name for f in et.table.fields.values() if f.numeric and f.name not in et.table.key]
+    for m, (t, name, keys) in enumerate(members):
         d = t.data.dropna(subset=keys)
-        for row in d.index:
-            groups.setdefault(tuple(str(d.at[row, k]) for k in keys), []).append((t, name, row))
-    issues = []
-    for rows in groups.values():
-        given = [
-            (t, name, row, t.data.at[row, name]) for t, name, row in rows if pd.notna(t.data.at[row, name])
-        ]
-        values = pd.Series([float(v) for *_, v in given], dtype=float)
-        if values.empty:
-            continue
-        counts = values.value_counts()
-        common = counts.index[0] if len(counts) == 1 or counts.iloc[0] > counts.iloc[1] else None
-        cells = ", ".join(f"{_where(t, row, name)} {_fmt(v)}" for t, name, row, v in given)
-        for t, name, row, v in given:
-            if t is et and len(counts) > 1 and (common is None or float(v) != common):
-                issues.append(
-                    _rule_issue(
-                        et,
-                        rule,
-                        row,
-                        name,
-                        f"{_label(et, name)} {_fmt(v)} differs from the other rows of this arm and timepoint "
-                        f"({cells})",
-                    )
+        raw = d[name].to_numpy(dtype=object)
+        others = [f for f in valued if f != name]
+        part = pd.DataFrame(
+            {
+                "member": m,
+                "row": d.index,
+                "value": d[name].to_numpy(dtype=float, na_value=np.nan),
+                "mine": t is et,
+                "filled": d[others].notna().any(axis=1).to_numpy() if t is et and others else False,
+            }
+        )
+        for i, k in enumerate(keys):
+            part[f"key{i}"] = _str_values(d[k])
+        parts.append(part)
+        letter = t.columns.get(name, "")
+        where.append([f"{t.sheet}!{letter}{r}" for r in d.index])
+        shown.append([None if v is pd.NA or v != v else _fmt(v) for v in raw])
+    rows = pd.concat(parts, ignore_index=True)
+    if rows.empty:
+        return []
+    rows["group"] = rows.groupby([c for c in rows.columns if c.startswith("key")], sort=False).ngroup()
+    given = rows[rows["value"].notna()]
+    counts = given.groupby(["group", "value"]).size()
+    top = counts.groupby(level="group").transform("max")
+    modes = counts[counts == top].reset_index()
+    single = modes.groupby("group")["value"].transform("size") == 1
+    common = modes[single].set_index("group")["value"]
+    distinct = counts.groupby(level="group").size()
+    g_common = rows["group"].map(common).to_numpy()
+    g_distinct = rows["group"].map(distinct).fillna(0).to_numpy()
+    value, mine = rows["value"].to_numpy(), rows["mine"].to_numpy(dtype=bool)
+    differs = mine & ~np.isnan(value) & (g_distinct > 1) & (np.isnan(g_common) | (value != g_common))
+    lacks = mine & np.isnan(value) & ~np.isnan(g_common) & rows["filled"].to_numpy(dtype=bool)
+    if not (differs.any() or lacks.any()):
+        return []
+    # the cells of each group that says something, as the messages list them
+    flagged = set(rows["group"].to_numpy()[differs | lacks].tolist())
+    cells: dict[int, list[str]] = {}
+    for g, m, pos in zip(
+        given["group"].tolist(), given["member"].tolist(), _positions(rows, given), strict=True
+    ):
+        if g in flagged:
+            cells.setdefault(g, []).append(f"{where[m][pos]} {shown[m][pos]}")
+    found = []
+    member, group, row = rows["member"].to_numpy(), rows["group"].to_numpy(), rows["row"].to_numpy()
+    positions = _positions(rows, rows)
+    for kind, mask in ((0, differs), (1, lacks)):
+        for i in np.flatnonzero(mask).tolist():
+            m, g = member[i], group[i]
+            name = members[m][1]
+            text = ", ".join(cells[g])
+            if kind == 0:
+                message = (
+                    f"{_label(et, name)} {shown[m][positions[i]]} differs from the other rows of this arm and "
+                    f"timepoint ({text})"
                 )
-        if common is None:
-            continue
-        valued = [f.name for f in et.table.fields.values() if f.numeric and f.name not in et.table.key]
-        for t, name, row in rows:
-            lacks = (
-                t is et
-                and pd.isna(et.data.at[row, name])
-                and any(pd.notna(et.data.at[row, f]) for f in valued if f != name)
-            )
-            if lacks:
-                issues.append(
-                    _rule_issue(
-                        et,
-                        rule,
-                        row,
-                        name,
-                        f"{_label(et, name)} is {_shown(et, row, name)} though the other rows of this arm and "
-                        f"timepoint give {_fmt(common)} ({cells})",
-                    )
+            else:
+                code = et.missing.at[row[i], name]
+                message = (
+                    f"{_label(et, name)} is {code or 'empty'} though the other rows of this arm and timepoint "
+                    f"give {_fmt(float(g_common[i]))} ({text})"
                 )
-    return issues
+            found.append(((g, kind, i), row[i], name, message, rule.kind))
+    return _in_order(et, rule, found)
+
+
+def _positions(rows: pd.DataFrame, subset: pd.DataFrame) -> list[int]:
+    """Each row's position within its member table's rows (rows is the members' rows one after another)."""
+    starts = rows.groupby("member").cumcount()
+    return starts.loc[subset.index].tolist()
 
 
 def _exceeds_arm_total(extraction: Extraction, rule: Rule) -> list[Issue]:
@@ -332,30 +444,42 @@ def _exceeds_arm_total(extraction: Extraction, rule: Rule) -> list[Issue]:
     whole_t, whole = _field_of(extraction, rule, "whole")
     also = _field_of(extraction, rule, "also")[1] if "also" in rule.args else None
     keys = _join_whole(et, whole_t)
-    limits: dict[tuple, tuple[float, int, str]] = {}
-    for row in whole_t.data.index:
-        link = tuple(str(whole_t.data.at[row, k]) for k in keys)
-        for name in (whole, also):
-            if name and pd.notna(whole_t.data.at[row, name]):
-                v = float(whole_t.data.at[row, name])
-                if link not in limits or v > limits[link][0]:
-                    limits[link] = (v, row, name)
-    issues = []
-    for row in et.data.index[et.data[count].notna()]:
-        link = tuple(str(et.data.at[row, k]) for k in keys)
-        if link in limits and float(et.data.at[row, count]) > limits[link][0]:
-            limit, arow, name = limits[link]
-            issues.append(
-                _rule_issue(
-                    et,
-                    rule,
-                    row,
-                    count,
-                    f"{_label(et, count)} {_fmt(et.data.at[row, count])} is more than the arm's "
-                    f"{_label(whole_t, name).lower()} {_fmt(limit)} ({_where(whole_t, arow, name)})",
-                )
+    w = whole_t.data
+    # each arm's limit: its largest size, the first such cell (by row, then whole before also) on a tie
+    sizes = []
+    for j, name in enumerate((whole, also)):
+        if name:
+            sizes.append(
+                pd.DataFrame(
+                    {
+                        "limit": w[name].to_numpy(dtype=float, na_value=np.nan),
+                        "order": np.arange(len(w)) * 2 + j,
+                        "row": w.index,
+                        "name": name,
+                    }
+                ).assign(**{f"key{i}": _str_values(w[k]) for i, k in enumerate(keys)})
             )
-    return issues
+    limits = pd.concat(sizes, ignore_index=True).dropna(subset=["limit"])
+    limits = limits.sort_values(["limit", "order"], ascending=[False, True], kind="stable")
+    limits = limits.drop_duplicates([f"key{i}" for i in range(len(keys))], keep="first")
+    d = et.data[et.data[count].notna()]
+    at = pd.MultiIndex.from_arrays([limits[f"key{i}"] for i in range(len(keys))]).get_indexer(
+        _str_keys(d, keys)
+    )
+    known = at >= 0
+    limit = np.where(known, limits["limit"].to_numpy()[at], np.nan)
+    over = known & (d[count].to_numpy(dtype=float, na_value=np.nan) > limit)
+    if not over.any():
+        return []
+    rows = d.index[over]
+    counts = d[count].to_numpy(dtype=object)[over]
+    chosen = limits.iloc[at[over]]
+    messages = [
+        f"{_label(et, count)} {_fmt(c)} is more than the arm's {_label(whole_t, name).lower()} {_fmt(float(lim))} "
+        f"({whole_t.sheet}!{whole_t.columns.get(name, '')}{arow})"
+        for c, lim, name, arow in zip(counts, chosen["limit"], chosen["name"], chosen["row"], strict=True)
+    ]
+    return _rule_issues(et, rule, rows, count, messages)
 
 
 # --- comparisons of two arms -------------------------------------------------------------------------------------
@@ -415,8 +539,9 @@ def _ratio_against_medians(extraction: Extraction, rule: Rule) -> list[Issue]:
         if not re_ or not rc or len(re_) > 1 or len(rc) > 1:
             continue
         erow, crow = re_[0], rc[0]
-        if unit and st.data.at[erow, unit] != st.data.at[crow, unit]:
-            continue  # unit-differs-between-arms says so
+        units = (st.data.at[erow, unit], st.data.at[crow, unit]) if unit else ("", "")
+        if pd.isna(units[0]) or pd.isna(units[1]) or units[0] != units[1]:
+            continue  # unit-differs-between-arms says so; a median without its unit is not compared
         hr, me, mc = (
             float(et.data.at[row, est]),
             float(st.data.at[erow, median]),

@@ -9,9 +9,10 @@ Three layers, each reporting documented codes (review.issues.CODES) at the cell 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from openpyxl import Workbook
@@ -116,6 +117,52 @@ def _fmt(v: object) -> str:
     if isinstance(v, float):
         return f"{v:g}"
     return str(v)
+
+
+def _texts(et: ExtractedTable, field: str, pos: np.ndarray) -> list[str]:
+    """What `_issue` shows as the value of `field` at row positions `pos`: the missing code, '' or the value."""
+    values = et.data[field].iloc[pos].to_numpy(dtype=object)
+    codes = et.missing[field].iloc[pos].to_numpy(dtype=object)
+    return [
+        c if c else "" if v is pd.NA or v is None or v != v else _fmt(v)
+        for v, c in zip(values, codes, strict=True)
+    ]
+
+
+def _issues(
+    et: ExtractedTable,
+    code: str,
+    rows: Sequence[int],
+    fields: str | Sequence[str],
+    messages: Sequence[str],
+    *,
+    severity: str | None = None,
+) -> list[Issue]:
+    """`_issue` for many cells of one code at once: study ids and values are looked up per column, not per cell
+    (a large review has hundreds of thousands of issues; .at per issue was a good part of validation's time)."""
+    if not len(rows):
+        return []
+    rows = [int(r) for r in rows]
+    fields = [fields] * len(rows) if isinstance(fields, str) else list(fields)
+    pos = et.data.index.get_indexer(rows)
+    studies = [""] * len(rows)
+    if "study_id" in et.data.columns:
+        ids = et.data["study_id"].iloc[pos].to_numpy(dtype=object)
+        studies = ["" if s is pd.NA or s is None or s != s else str(s) for s in ids]
+    values = [""] * len(rows)
+    for name in dict.fromkeys(fields):
+        if name not in et.data.columns:
+            continue
+        at = [i for i, f in enumerate(fields) if f == name] if len(set(fields)) > 1 else range(len(rows))
+        for i, text in zip(at, _texts(et, name, pos[list(at)]), strict=True):
+            values[i] = text
+    fix = CODES[code].fix
+    severity = severity or CODES[code].severity
+    letters, file, sheet, table = et.columns, et.file, et.sheet, et.table.name
+    return [
+        Issue(severity, code, f"{m}. Fix: {fix}", file, sheet, f"{letters.get(f, '')}{r}", table, s, f, v)
+        for r, f, m, s, v in zip(rows, fields, messages, studies, values, strict=True)
+    ]
 
 
 def _schema_issues(form: Form, et: ExtractedTable) -> list[Issue]:
@@ -288,6 +335,21 @@ def _rule_issue(
     severity = rule.severity or CODES[code].severity
     prefix = f"[{rule.name}] " if rule.name else ""
     return _issue(et, code, row, field, prefix + message, severity=severity)
+
+
+def _rule_issues(
+    et: ExtractedTable,
+    rule: Rule,
+    rows: Sequence[int],
+    fields: str | Sequence[str],
+    messages: Iterable[str],
+    code: str | None = None,
+) -> list[Issue]:
+    """`_rule_issue` for many cells at once."""
+    code = code or rule.kind
+    prefix = f"[{rule.name}] " if rule.name else ""
+    messages = [prefix + m for m in messages]
+    return _issues(et, code, rows, fields, messages, severity=rule.severity or CODES[code].severity)
 
 
 def _join_whole(part: ExtractedTable, whole: ExtractedTable) -> list[str]:
