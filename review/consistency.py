@@ -21,11 +21,14 @@ from .validate import (
     _field_of,
     _fmt,
     _issue,
+    _issues,
     _join_whole,
     _label,
     _rule_issue,
     _rule_issues,
     rounding_tolerance,
+    str_keys,
+    str_values,
 )
 from .values import EMPTY
 from .workbook import ExtractedTable, Extraction
@@ -91,18 +94,6 @@ def _groups(et: ExtractedTable, varying: str) -> list[tuple[tuple, pd.DataFrame]
 # --- sibling arms ------------------------------------------------------------------------------------------------
 
 
-def _str_keys(frame: pd.DataFrame, names: list[str]) -> pd.MultiIndex:
-    """The rows' values of `names` as text (str() of each, '<NA>' for a missing one), one tuple per row: how the
-    rules match keys across tables."""
-    return pd.MultiIndex.from_arrays([_str_values(frame[n]) for n in names])
-
-
-def _str_values(col: pd.Series) -> np.ndarray:
-    if isinstance(col.dtype, pd.StringDtype):
-        return col.to_numpy(dtype=object, na_value=str(pd.NA))
-    return col.astype(object).map(str).to_numpy(dtype=object)
-
-
 def _isin(keys: pd.MultiIndex, known: set[tuple]) -> np.ndarray:
     return keys.isin(list(known)) if known else np.zeros(len(keys), dtype=bool)
 
@@ -117,7 +108,7 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
     pooled = _pooled_arms(extraction, rule, et, arm)
     d = et.data.dropna(subset=list(et.table.key))
     ref = et.table.fields[arm].references  # set whenever arms_t is (the table it names)
-    keys = _str_keys(d, [*study_keys, arm])
+    keys = str_keys(d, [*study_keys, arm])
     keep = ~_isin(keys, pooled)
     if arms_t and ref:  # unknown arms: unknown-reference says so
         keep &= _isin(keys, _arm_keys(arms_t, study_keys, ref[1]))
@@ -148,7 +139,7 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
         for t in zip(*(d[k].to_numpy(dtype=object)[pos] for k in rest), strict=True)
     ]
     e["label"] = labels if rest else "the arm"
-    out = []  # (sort key..., row, field, message, code)
+    found = []  # batches of issues, each with its place in the order the row loop reported them
     # a row that a sibling arm lacks
     present = e.groupby("what")["arm"].transform("size").to_numpy()
     short = e[present < e["study"].map(arms_of).to_numpy()]
@@ -162,29 +153,20 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
         names: dict[int, list[str]] = {}
         for w, a in zip(lacking["what"].tolist(), lacking["arm_value"].tolist(), strict=True):
             names.setdefault(w, []).append(str(a))
-        field = rest[0] if rest else arm
         letter = et.columns.get(arm, "")
-        for s_, a_, first, row, a, label, lack in zip(
-            short["study"],
-            short["arm"],
-            short["first"],
-            short["row"],
-            short["arm_value"],
-            short["label"],
-            [names[w] for w in short["what"].tolist()],
-            strict=True,
+        messages = []
+        for row, a, label, w in zip(
+            short["row"].tolist(), short["arm_value"], short["label"], short["what"].tolist(), strict=True
         ):
+            lack = names[w]
             many = len(lack) > 1
-            out.append(
-                (
-                    (s_, a_, first, 0, 0, 0),
-                    row,
-                    field,
-                    f"arm {a} has a row for {label} ({et.sheet}!{letter}{row}) but sibling "
-                    f"arm{'s' if many else ''} {', '.join(lack)} of the study {'have' if many else 'has'} none",
-                    "sibling-row-missing",
-                )
+            messages.append(
+                f"arm {a} has a row for {label} ({et.sheet}!{letter}{row}) but sibling "
+                f"arm{'s' if many else ''} {', '.join(lack)} of the study {'have' if many else 'has'} none"
             )
+        zero = np.zeros(len(short), dtype=int)
+        keys = (short["study"], short["arm"], short["first"], zero, zero, zero)
+        found.append((keys, short["row"], rest[0] if rest else arm, messages, "sibling-row-missing"))
     # a number on one arm, NR or nothing on its sibling
     for f_no, f in enumerate(numeric):
         values = d[f.name].iloc[pos]
@@ -199,47 +181,44 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
         pairs = pairs[pairs["arm"] != pairs["arm_a"]]
         pairs = pairs.sort_values("arm_a", kind="stable").drop_duplicates(
             "row", keep="first"
-        )  # the first sibling
+        )  # first sibling
         letter = et.columns.get(f.name, "")
         codes = et.missing[f.name].reindex(pairs["row"]).to_numpy(dtype=object)
-        for s_, a_, first, b_, row, b, label, value, a, arow, code in zip(
-            pairs["study"],
-            pairs["arm_a"],
-            pairs["first_a"],
-            pairs["arm"],
-            pairs["row"],
-            pairs["arm_value"],
-            pairs["label"],
-            pairs["value"],
-            pairs["arm_value_a"],
-            pairs["row_a"],
-            codes,
-            strict=True,
-        ):
-            out.append(
-                (
-                    (s_, a_, first, 1, b_, f_no),
-                    row,
-                    f.name,
-                    f"{f.label} of {label} is {code or 'empty'} on arm {b} ({et.sheet}!{letter}{row}) but "
-                    f"{_fmt(value)} on sibling arm {a} ({et.sheet}!{letter}{arow})",
-                    rule.kind,
-                )
+        messages = [
+            f"{f.label} of {label} is {code or 'empty'} on arm {b} ({et.sheet}!{letter}{row}) but "
+            f"{_fmt(value)} on sibling arm {a} ({et.sheet}!{letter}{arow})"
+            for row, b, label, value, a, arow, code in zip(
+                pairs["row"].tolist(),
+                pairs["arm_value"],
+                pairs["label"],
+                pairs["value"],
+                pairs["arm_value_a"],
+                pairs["row_a"].tolist(),
+                codes,
+                strict=True,
             )
-    return _in_order(et, rule, out)
+        ]
+        one = np.ones(len(pairs), dtype=int)
+        keys = (pairs["study"], pairs["arm_a"], pairs["first_a"], one, pairs["arm"], one * f_no)
+        found.append((keys, pairs["row"], f.name, messages, rule.kind))
+    return _in_order(et, rule, found)
 
 
 def _in_order(et: ExtractedTable, rule: Rule, found: list[tuple]) -> list[Issue]:
-    """Issues from (sort key, row, field, message, code) tuples, built per code in bulk, in the key's order."""
-    made: list[tuple[tuple, Issue]] = []
-    for code in dict.fromkeys(f[-1] for f in found):
-        mine = [f for f in found if f[-1] == code]
-        issues = _rule_issues(
-            et, rule, [f[1] for f in mine], [f[2] for f in mine], [f[3] for f in mine], code
-        )
-        made += [(f[0], i) for f, i in zip(mine, issues, strict=True)]
-    made.sort(key=lambda pair: pair[0])
-    return [i for _, i in made]
+    """Issues from batches of (sort keys, rows, field, messages, code), in the keys' order: the order in which
+    the row loops that the vectorised rules replace reported them."""
+    if not found:
+        return []
+    keys = [np.concatenate([np.asarray(b[0][k]) for b in found]) for k in range(len(found[0][0]))]
+    order = np.lexsort(keys[::-1])
+    rows = np.concatenate([np.asarray(b[1]) for b in found])[order]
+    fields = [f for b in found for f in ([b[2]] * len(b[3]) if isinstance(b[2], str) else b[2])]
+    messages = [m for b in found for m in b[3]]
+    codes = [b[4] for b in found for _ in b[3]]
+    pick = order.tolist()
+    return _rule_issues(
+        et, rule, rows, [fields[i] for i in pick], [messages[i] for i in pick], [codes[i] for i in pick]
+    )
 
 
 def _unique(issues: list[Issue]) -> list[Issue]:
@@ -377,7 +356,7 @@ def _denominator_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
             }
         )
         for i, k in enumerate(keys):
-            part[f"key{i}"] = _str_values(d[k])
+            part[f"key{i}"] = str_values(d[k])
         parts.append(part)
         letter = t.columns.get(name, "")
         where.append([f"{t.sheet}!{letter}{r}" for r in d.index])
@@ -408,11 +387,13 @@ def _denominator_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
     ):
         if g in flagged:
             cells.setdefault(g, []).append(f"{where[m][pos]} {shown[m][pos]}")
-    found = []
     member, group, row = rows["member"].to_numpy(), rows["group"].to_numpy(), rows["row"].to_numpy()
     positions = _positions(rows, rows)
+    found = []
     for kind, mask in ((0, differs), (1, lacks)):
-        for i in np.flatnonzero(mask).tolist():
+        at = np.flatnonzero(mask)
+        fields, messages = [], []
+        for i in at.tolist():
             m, g = member[i], group[i]
             name = members[m][1]
             text = ", ".join(cells[g])
@@ -427,7 +408,9 @@ def _denominator_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
                     f"{_label(et, name)} is {code or 'empty'} though the other rows of this arm and timepoint "
                     f"give {_fmt(float(g_common[i]))} ({text})"
                 )
-            found.append(((g, kind, i), row[i], name, message, rule.kind))
+            fields.append(name)
+            messages.append(message)
+        found.append(((group[at], np.full(len(at), kind), at), row[at], fields, messages, rule.kind))
     return _in_order(et, rule, found)
 
 
@@ -457,14 +440,14 @@ def _exceeds_arm_total(extraction: Extraction, rule: Rule) -> list[Issue]:
                         "row": w.index,
                         "name": name,
                     }
-                ).assign(**{f"key{i}": _str_values(w[k]) for i, k in enumerate(keys)})
+                ).assign(**{f"key{i}": str_values(w[k]) for i, k in enumerate(keys)})
             )
     limits = pd.concat(sizes, ignore_index=True).dropna(subset=["limit"])
     limits = limits.sort_values(["limit", "order"], ascending=[False, True], kind="stable")
     limits = limits.drop_duplicates([f"key{i}" for i in range(len(keys))], keep="first")
     d = et.data[et.data[count].notna()]
     at = pd.MultiIndex.from_arrays([limits[f"key{i}"] for i in range(len(keys))]).get_indexer(
-        _str_keys(d, keys)
+        str_keys(d, keys)
     )
     known = at >= 0
     limit = np.where(known, limits["limit"].to_numpy()[at], np.nan)
@@ -603,22 +586,25 @@ def zero_issues(et: ExtractedTable) -> list[Issue]:
     if "location" not in t.fields:
         return []
     notes = [n for n in ("location", "comment") if n in t.fields]
+    says: dict[str, bool] = {}  # locations repeat ("Table 3"): each text is searched once
     issues = []
     for name, f in t.fields.items():
         if f.type not in ("integer", "percent") or name in t.key or (f.min is not None and f.min > 0):
             continue  # counts and percentages; a zero below a field's minimum is out-of-range already
-        for row in d.index[d[name].eq(0).fillna(False) & d["location"].notna()]:
-            if not states_zero(*(d.at[row, n] for n in notes)):
-                issues.append(
-                    _issue(
-                        et,
-                        "zero-not-stated",
-                        row,
-                        name,
-                        f"{f.label} is 0 but neither Location nor Comment ({', '.join(_where(et, row, n) for n in notes)}) "
-                        "says the report states none",
-                    )
-                )
+        rows = d[(d[name].eq(0).fillna(False) & d["location"].notna()).to_numpy(dtype=bool)]
+        stated = np.zeros(len(rows), dtype=bool)
+        for n in notes:
+            for i, text in enumerate(rows[n].tolist()):
+                if isinstance(text, str):
+                    if text not in says:
+                        says[text] = states_zero(text)
+                    stated[i] |= says[text]
+        messages = [
+            f"{f.label} is 0 but neither Location nor Comment ({', '.join(_where(et, row, n) for n in notes)}) "
+            "says the report states none"
+            for row in rows.index[~stated]
+        ]
+        issues += _issues(et, "zero-not-stated", rows.index[~stated], name, messages)
     return issues
 
 
