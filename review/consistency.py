@@ -9,6 +9,7 @@ can see both sides of a contradiction. Checks whose inputs legitimately differ b
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
@@ -20,7 +21,6 @@ from .validate import (
     RULE_CHECKS,
     _field_of,
     _fmt,
-    _issue,
     _issues,
     _join_whole,
     _label,
@@ -132,31 +132,40 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
     if e.empty:
         return []
     pos = d.index.get_indexer(e["row"])
-    arm_value = d[arm].to_numpy(dtype=object)
-    e["arm_value"] = arm_value[pos]
-    labels = [
-        ", ".join(str(x) for x in t) or "the arm"
-        for t in zip(*(d[k].to_numpy(dtype=object)[pos] for k in rest), strict=True)
-    ]
-    e["label"] = labels if rest else "the arm"
+    # arm names and row labels ('Nausea, 3-4') by number, made only for the issues found
+    arm_names = d[arm].iloc[np.unique(arm_no, return_index=True)[1]].tolist()
+    firsts = np.unique(what, return_index=True)[1]
+    rest_values = [d[k].to_numpy(dtype=object) for k in rest]
+
+    def labels(whats: pd.Series) -> list[str]:
+        at = firsts[whats.to_numpy()]
+        if not rest:
+            return ["the arm"] * len(whats)
+        texts = [", ".join(map(str, t)) for t in zip(*(v[at] for v in rest_values), strict=True)]
+        return [t or "the arm" for t in texts]
+
     found = []  # batches of issues, each with its place in the order the row loop reported them
     # a row that a sibling arm lacks
     present = e.groupby("what")["arm"].transform("size").to_numpy()
     short = e[present < e["study"].map(arms_of).to_numpy()]
     if len(short):
-        arms = e.drop_duplicates("arm")[["study", "arm", "arm_value"]]
+        arms = e.drop_duplicates("arm")[["study", "arm"]]
         wanted = short.drop_duplicates("what")[["what", "study"]].merge(arms, on="study")
         have = pd.MultiIndex.from_frame(e[["what", "arm"]])
         lacking = wanted[~pd.MultiIndex.from_frame(wanted[["what", "arm"]]).isin(have)].sort_values(
             ["what", "arm"], kind="stable"
         )
         names: dict[int, list[str]] = {}
-        for w, a in zip(lacking["what"].tolist(), lacking["arm_value"].tolist(), strict=True):
-            names.setdefault(w, []).append(str(a))
+        for w, a in zip(lacking["what"].tolist(), lacking["arm"].tolist(), strict=True):
+            names.setdefault(w, []).append(str(arm_names[a]))
         letter = et.columns.get(arm, "")
         messages = []
         for row, a, label, w in zip(
-            short["row"].tolist(), short["arm_value"], short["label"], short["what"].tolist(), strict=True
+            short["row"].tolist(),
+            [arm_names[a] for a in short["arm"].tolist()],
+            labels(short["what"]),
+            short["what"].tolist(),
+            strict=True,
         ):
             lack = names[w]
             many = len(lack) > 1
@@ -189,10 +198,10 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
             f"{_fmt(value)} on sibling arm {a} ({et.sheet}!{letter}{arow})"
             for row, b, label, value, a, arow, code in zip(
                 pairs["row"].tolist(),
-                pairs["arm_value"],
-                pairs["label"],
+                [arm_names[b] for b in pairs["arm"].tolist()],
+                labels(pairs["what"]),
                 pairs["value"],
-                pairs["arm_value_a"],
+                [arm_names[a] for a in pairs["arm_a"].tolist()],
                 pairs["row_a"].tolist(),
                 codes,
                 strict=True,
@@ -235,27 +244,31 @@ def _unit_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
     are not comparable, and usually one of them was mis-picked."""
     et, arm = _field_of(extraction, rule, "arm")
     _, unit = _field_of(extraction, rule, "unit")
-    issues = []
-    for _, rows in _groups(et, arm):
-        given = rows[unit].dropna()
-        allowed = et.table.fields[unit].values
-        given = given[given.isin(allowed)] if allowed else given  # a value outside them is refused already
-        if given.nunique() < 2:
+    allowed = set(et.table.fields[unit].values or ())
+    d = et.data.dropna(subset=[*et.table.key, unit])
+    if allowed:
+        d = d[d[unit].isin(allowed).to_numpy(dtype=bool)]  # a value outside them is refused already
+    groups: dict[tuple, list[tuple[int, str]]] = {}  # the rows of each study and row, in one pass
+    cols = [k for k in et.table.key if k != arm]
+    for key, row, value in zip(
+        zip(*(d[k].tolist() for k in cols), strict=True), d.index.tolist(), d[unit].tolist(), strict=True
+    ):
+        groups.setdefault(key, []).append((row, value))
+    rows, messages = [], []
+    for given in groups.values():
+        counts = Counter(v for _, v in given)
+        if len(counts) < 2:
             continue
-        common = given.mode().iloc[0] if given.value_counts().iloc[0] > 1 else None
-        cells = ", ".join(f"{_where(et, r, unit)} {given[r]}" for r in given.index)
-        for row in given.index:
-            if common is None or given[row] != common:
-                issues.append(
-                    _rule_issue(
-                        et,
-                        rule,
-                        row,
-                        unit,
-                        f"{_label(et, unit)} differs between arms of the same study and row ({cells})",
-                    )
+        top = max(counts.values())
+        common = min(v for v, n in counts.items() if n == top) if top > 1 else None  # Series.mode()'s first
+        cells = ", ".join(f"{_where(et, r, unit)} {v}" for r, v in given)
+        for row, value in given:
+            if common is None or value != common:
+                rows.append(row)
+                messages.append(
+                    f"{_label(et, unit)} differs between arms of the same study and row ({cells})"
                 )
-    return issues
+    return _rule_issues(et, rule, rows, unit, messages)
 
 
 # --- survival over time --------------------------------------------------------------------------------------------
@@ -340,7 +353,7 @@ def _denominator_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
         shared = [k for k in members[0][2] if k in other.table.key]
         members = [(et, denominator, shared), (other, other_field, shared)]
     # One frame of every member's rows, grouped on their keys as text: each group is an arm and timepoint.
-    parts, where, shown = [], [], []
+    parts, raws = [], []
     valued = [f.name for f in et.table.fields.values() if f.numeric and f.name not in et.table.key]
     for m, (t, name, keys) in enumerate(members):
         d = t.data.dropna(subset=keys)
@@ -358,9 +371,7 @@ def _denominator_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
         for i, k in enumerate(keys):
             part[f"key{i}"] = str_values(d[k])
         parts.append(part)
-        letter = t.columns.get(name, "")
-        where.append([f"{t.sheet}!{letter}{r}" for r in d.index])
-        shown.append([None if v is pd.NA or v != v else _fmt(v) for v in raw])
+        raws.append(raw)
     rows = pd.concat(parts, ignore_index=True)
     if rows.empty:
         return []
@@ -382,13 +393,18 @@ def _denominator_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
     # the cells of each group that says something, as the messages list them
     flagged = set(rows["group"].to_numpy()[differs | lacks].tolist())
     cells: dict[int, list[str]] = {}
-    for g, m, pos in zip(
-        given["group"].tolist(), given["member"].tolist(), _positions(rows, given), strict=True
+    said = given[given["group"].isin(flagged).to_numpy()]
+    for g, m, pos, r in zip(
+        said["group"].tolist(),
+        said["member"].tolist(),
+        _positions(rows, said),
+        said["row"].tolist(),
+        strict=True,
     ):
-        if g in flagged:
-            cells.setdefault(g, []).append(f"{where[m][pos]} {shown[m][pos]}")
+        t, name = members[m][0], members[m][1]
+        cells.setdefault(g, []).append(f"{t.sheet}!{t.columns.get(name, '')}{r} {_fmt(raws[m][pos])}")
     member, group, row = rows["member"].to_numpy(), rows["group"].to_numpy(), rows["row"].to_numpy()
-    positions = _positions(rows, rows)
+    positions = _positions(rows, rows)  # only differing rows are shown, and they have a value
     found = []
     for kind, mask in ((0, differs), (1, lacks)):
         at = np.flatnonzero(mask)
@@ -399,7 +415,7 @@ def _denominator_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
             text = ", ".join(cells[g])
             if kind == 0:
                 message = (
-                    f"{_label(et, name)} {shown[m][positions[i]]} differs from the other rows of this arm and "
+                    f"{_label(et, name)} {_fmt(raws[m][positions[i]])} differs from the other rows of this arm and "
                     f"timepoint ({text})"
                 )
             else:
@@ -475,8 +491,10 @@ def _comparison_label(extraction: Extraction, rule: Rule) -> list[Issue]:
     _, exp = _field_of(extraction, rule, "experimental")
     _, ctl = _field_of(extraction, rule, "control")
     issues = []
-    for row in et.data.index:
-        text, e, c = et.data.at[row, label], et.data.at[row, exp], et.data.at[row, ctl]
+    d = et.data
+    for row, text, e, c in zip(
+        d.index.tolist(), d[label].tolist(), d[exp].tolist(), d[ctl].tolist(), strict=True
+    ):  # lists, not .at per cell
         if pd.isna(text) or pd.isna(e) or pd.isna(c):
             continue
         sides = _VERSUS.split(str(text), maxsplit=1)
@@ -512,13 +530,16 @@ def _ratio_against_medians(extraction: Extraction, rule: Rule) -> list[Issue]:
     unit = _field_of(extraction, rule, "median_unit")[1] if "median_unit" in rule.args else None
     shared = [k for k in et.table.key if k in st.table.key and k not in (outcome, m_outcome)]
     medians: dict[tuple, list[int]] = {}
-    for row in st.data.index[st.data[median].notna()]:
-        link = (*(str(st.data.at[row, k]) for k in shared), str(st.data.at[row, m_outcome]))
-        medians.setdefault((*link, str(st.data.at[row, m_arm])), []).append(row)
+    given = st.data[st.data[median].notna().to_numpy(dtype=bool)]
+    for row, key in zip(given.index.tolist(), str_keys(given, [*shared, m_outcome, m_arm]), strict=True):
+        medians.setdefault(key, []).append(row)
     issues = []
-    for row in et.data.index[et.data[est].notna()]:
-        link = (*(str(et.data.at[row, k]) for k in shared), str(et.data.at[row, outcome]))
-        re_, rc = (medians.get((*link, str(et.data.at[row, f]))) for f in (exp, ctl))
+    ratios = et.data[et.data[est].notna().to_numpy(dtype=bool)]
+    links = zip(
+        str_keys(ratios, [*shared, outcome]), str_values(ratios[exp]), str_values(ratios[ctl]), strict=True
+    )
+    for row, (link, e_arm, c_arm) in zip(ratios.index.tolist(), links, strict=True):
+        re_, rc = medians.get((*link, e_arm)), medians.get((*link, c_arm))
         if not re_ or not rc or len(re_) > 1 or len(rc) > 1:
             continue
         erow, crow = re_[0], rc[0]
@@ -628,16 +649,9 @@ def empty_issues(form: Form, et: ExtractedTable) -> list[Issue]:
         empty = d[f.name].isna() & m[f.name].eq(EMPTY) & filled
         if f.name in partner:
             empty &= d[partner[f.name]].isna()
-        for row in d.index[empty]:
-            issues.append(
-                _issue(
-                    et,
-                    "not-extracted",
-                    row,
-                    f.name,
-                    f"{f.label} is empty in a row that holds other values",
-                )
-            )
+        rows = d.index[empty.to_numpy(dtype=bool)]
+        message = f"{f.label} is empty in a row that holds other values"
+        issues += _issues(et, "not-extracted", rows, f.name, [message] * len(rows))
     return issues
 
 

@@ -617,6 +617,7 @@ class Issue:
 
 
 COLUMNS = ["severity", "code", "message", "file", "sheet", "cell", "table", "study_id", "field", "value"]
+assert COLUMNS == list(Issue.__dataclass_fields__)  # issues_from relies on it
 
 
 def issues_from(rows: Iterable[tuple]) -> list[Issue]:
@@ -630,7 +631,9 @@ def issues_from(rows: Iterable[tuple]) -> list[Issue]:
     new, out = object.__new__, []
     for r in rows:
         issue = new(Issue)
-        issue.__dict__.update(zip(COLUMNS, r, strict=True))
+        d = issue.__dict__  # the fields in COLUMNS order, unpacked (twice as fast as dict.update(zip(...)))
+        d["severity"], d["code"], d["message"], d["file"], d["sheet"], d["cell"], d["table"], d["study_id"], \
+            d["field"], d["value"] = r  # fmt: skip
         out.append(issue)
     return out
 

@@ -129,6 +129,7 @@ def test_vectorised_rules_equal_the_row_loops(workbooks, seed):
             _same(validate.RULE_CHECKS[rule.kind](x, rule), oracle.RULES[rule.kind](x, rule))
         for et in x.tables.values():
             _same(consistency.zero_issues(et), oracle.zero_issues(et))
+            _same(consistency.empty_issues(x.form, et), oracle.empty_issues(x.form, et))
             _same(validate._field_issues(et, set()), oracle._field_issues(et, set()))
         _same(validate._reference_issues(x), oracle._reference_issues(x))
 

@@ -23,7 +23,7 @@ from review.consistency import (  # noqa: F401
     _where,
     states_zero,
 )
-from review.forms import Rule
+from review.forms import Form, Rule
 from review.issues import Issue
 from review.validate import (
     _field_of,
@@ -758,6 +758,39 @@ def zero_issues(et: ExtractedTable) -> list[Issue]:
                         "says the report states none",
                     )
                 )
+    return issues
+
+
+def empty_issues(form: Form, et: ExtractedTable) -> list[Issue]:
+    """Numeric cells left empty in rows that hold data: empty means 'not yet extracted', so a finished workbook
+    has a number, NR or NA there. A count may stay empty where its percentage is given, and the other way round
+    (the pairs of the form's percent-mismatch rules)."""
+    if not et.file:
+        return []  # plain DataFrames (validate_frames) have no missing codes: a missing value there says nothing
+    t, d, m = et.table, et.data, et.missing
+    partner: dict[str, str] = {}
+    for r in form.rules:
+        if r.kind == "percent-mismatch" and r.table == t.name:
+            partner[r.args["count"]], partner[r.args["percent"]] = r.args["percent"], r.args["count"]
+    numeric = [f for f in t.fields.values() if f.numeric and f.name not in t.key]
+    if not numeric:
+        return []
+    filled = (d[[f.name for f in numeric]].notna() | m[[f.name for f in numeric]].ne(EMPTY)).any(axis=1)
+    issues = []
+    for f in numeric:
+        empty = d[f.name].isna() & m[f.name].eq(EMPTY) & filled
+        if f.name in partner:
+            empty &= d[partner[f.name]].isna()
+        for row in d.index[empty]:
+            issues.append(
+                _issue(
+                    et,
+                    "not-extracted",
+                    row,
+                    f.name,
+                    f"{f.label} is empty in a row that holds other values",
+                )
+            )
     return issues
 
 
