@@ -127,7 +127,7 @@ def _issues(
     `severity` overrides the codes' own, for all codes or by code."""
     if not len(rows):
         return []
-    rows = [int(r) for r in rows]
+    rows = np.asarray(rows, dtype=np.int64).tolist()
     fields = [fields] * len(rows) if isinstance(fields, str) else list(fields)
     codes = [codes] * len(rows) if isinstance(codes, str) else list(codes)
     pos = et.data.index.get_indexer(rows)
@@ -152,20 +152,32 @@ def _issues(
         severity = {c: severity or k.severity for c, k in kinds.items()}
     fixes = {c: f". Fix: {k.fix}" for c, k in kinds.items()}
     letters, file, sheet, table = et.columns, et.file, et.sheet, et.table.name
-    return issues_from(
-        (
-            severity.get(c) or kinds[c].severity,
-            c,
-            m + fixes[c],
-            file,
-            sheet,
-            f"{letters.get(f, '')}{r}",
-            table,
-            s,
-            f,
-            v,
+    if len(kinds) == 1 and len(names) == 1:  # the usual batch: one code, one field
+        (c,) = kinds
+        f, sev, fix = fields[0], severity.get(c) or kinds[c].severity, fixes[c]
+        letter = letters.get(f, "")
+        return issues_from(
+            [
+                (sev, c, m + fix, file, sheet, f"{letter}{r}", table, s, f, v)
+                for r, m, s, v in zip(rows, messages, studies, values, strict=True)
+            ]
         )
-        for c, r, f, m, s, v in zip(codes, rows, fields, messages, studies, values, strict=True)
+    return issues_from(
+        [
+            (
+                severity.get(c) or kinds[c].severity,
+                c,
+                m + fixes[c],
+                file,
+                sheet,
+                f"{letters.get(f, '')}{r}",
+                table,
+                s,
+                f,
+                v,
+            )
+            for c, r, f, m, s, v in zip(codes, rows, fields, messages, studies, values, strict=True)
+        ]
     )
 
 
@@ -180,7 +192,7 @@ def _texts(et: ExtractedTable, field: str, pos: np.ndarray) -> list[str]:
     values = et.data[field].iloc[pos].to_numpy(dtype=object)
     codes = et.missing[field].iloc[pos].to_numpy(dtype=object)
     return [
-        c if c else "" if v is pd.NA or v is None or v != v else _fmt(v)
+        c or (v if v.__class__ is str else "" if v is pd.NA or v is None or v != v else _fmt(v))
         for v, c in zip(values, codes, strict=True)
     ]
 
