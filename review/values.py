@@ -300,12 +300,19 @@ def distinct(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not len(column):
         return np.zeros(0, dtype=np.intp), column[:0]
     codes = pd.factorize(column, use_na_sentinel=False)[0]  # C hashing; equal values of two types merge
-    kinds, found = pd.factorize(np.fromiter(map(type, column), dtype=object, count=len(column)))
-    if len(found) > 1:  # split the merged ones by type
-        codes = pd.factorize(codes * len(found) + kinds)[0]
+    kinds = set(map(type, column))
+    if len(kinds & _EQUAL_ACROSS_TYPES) > 1 or kinds - _CELL_TYPES:  # split the merged ones by type
+        found, types = pd.factorize(np.fromiter(map(type, column), dtype=object, count=len(column)))
+        codes = pd.factorize(codes * len(types) + found)[0]
     # codes are numbered in order of appearance: a value's first cell is where the running maximum grows
     first = np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1))
     return codes, column[first]
+
+
+# Types of cell values (calamine's, a CSV's, None for a short row) and those whose values can be equal to a value
+# of another type (1 == 1.0 == True; None and NaN hash alike for pandas).
+_CELL_TYPES = {str, float, int, bool, type(None), dt.datetime, dt.date, dt.time, dt.timedelta}
+_EQUAL_ACROSS_TYPES = {float, int, bool, type(None)}
 
 
 @dataclass(slots=True)
@@ -316,11 +323,13 @@ class ParsedColumn:
     raw: np.ndarray  # the distinct raw values
     parsed: list[Parsed]
 
-    def cells(self, of: Any) -> np.ndarray:
-        """An object array with `of(parsed)` for each cell."""
+    def cells(self, of: Any, dtype: Any = object) -> Any:
+        """`of(parsed)` for each cell: an object array, or a pandas array of `dtype`."""
         out = np.empty(len(self.parsed), dtype=object)
         out[:] = [of(p) for p in self.parsed]
-        return out[self.codes]
+        if dtype is object:
+            return out[self.codes]
+        return pd.Series(out, dtype=object).astype(dtype).array.take(self.codes)
 
 
 def parse_column(column: np.ndarray, field: Field, *, from_text: bool = False, skip=None) -> ParsedColumn:

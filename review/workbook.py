@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import difflib
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -696,13 +697,13 @@ def _read_rows(
     at[positions] = np.arange(len(positions))
     study_column = columns.get("study_id")
     found: list[tuple[int, int, Issue]] = []  # (row, column, issue): sorted into sheet order below
-    values: dict[str, np.ndarray] = {}
-    codes: dict[str, np.ndarray] = {}
+    values: dict[str, pd.api.extensions.ExtensionArray] = {}  # typed as the schema's columns (DTYPES)
+    codes: dict[str, pd.api.extensions.ExtensionArray] = {}
     for order, (name, column) in enumerate(parsed.items()):
         f, letter, i = t.fields[name], letters[name], columns[name]
         column.codes = column.codes[positions]
-        values[name] = column.cells(lambda p: None if _refused(p) else p.value)
-        codes[name] = column.cells(lambda p: p.missing)
+        values[name] = column.cells(lambda p: None if _refused(p) else p.value, DTYPES[f.type])
+        codes[name] = column.cells(lambda p: p.missing, str)
         one_by_one = {int(at[p]): ref for (n, p), ref in noted.items() if n == name and at[p] >= 0}
         long = np.array([long_text(raw) for raw in column.raw], dtype=bool)[column.codes]
         one_by_one.update((int(k), "") for k in np.flatnonzero(long) if k not in one_by_one)
@@ -735,22 +736,19 @@ def _read_rows(
     found.sort(key=lambda x: (x[0], x[1]))  # stable: a cell's codes keep their order
     issues.extend(issue for _, _, issue in found)
     idx = pd.Index(positions + 2, name="row", dtype="int64")  # every field has a column (checked above)
-    data = pd.DataFrame({n: pd.Series(values[n], index=idx, dtype=object) for n in t.fields}, index=idx)
-    data = data.astype({n: DTYPES[t.fields[n].type] for n in t.fields})
-    missing = pd.DataFrame({n: pd.Series(codes[n], index=idx, dtype=object) for n in t.fields}, index=idx)
-    return ExtractedTable(t, data, missing.astype(str), file, sheet, letters)
+    data = pd.DataFrame({n: values[n] for n in t.fields}, index=idx)
+    missing = pd.DataFrame({n: codes[n] for n in t.fields}, index=idx)
+    return ExtractedTable(t, data, missing, file, sheet, letters)
 
 
 def _grid(rows: Sequence[Sequence[object]]) -> np.ndarray:
     """The rows below the header as a 2-D object array as wide as the widest row; short rows (CSV) end in None."""
-    width = max((len(r) for r in rows), default=0)
-    body = rows[1:]
-    grid = np.empty((len(body), width), dtype=object)
-    if body and width:
-        if any(len(r) != width for r in body):
-            body = [[*r, *([None] * (width - len(r)))] for r in body]
-        grid[:] = body
-    return grid
+    lengths = set(map(len, rows))
+    width, body = max(lengths, default=0), rows[1:]
+    if len(lengths) > 1:
+        body = [[*r, *([None] * (width - len(r)))] if len(r) < width else r for r in body]
+    cells = itertools.chain.from_iterable(body)
+    return np.fromiter(cells, dtype=object, count=len(body) * width).reshape(len(body), width)
 
 
 def _noted_cells(facts: SheetFacts, letters: dict[str, str], height: int) -> dict[tuple[str, int], str]:
