@@ -53,13 +53,17 @@ def reference_read(rows, t, facts, *, from_text):
     for order, (name, column) in enumerate(cells.items()):
         f, letter = t.fields[name], letters[name]
         out_values, out_codes = [], []
+        cache = {}  # as the former reader had: -0.0 takes the result of 0.0 when that came first
         for p in positions:
             raw = column[p]
             ref = f"{letter}{p + 2}"
             if ref in special or (raw.__class__ is str and len(raw) > MAX_CELL_CHARS):
                 parsed = wbm._cell(raw, f, ref, facts, from_text)
             else:
-                parsed = parse_value(raw, f, from_text=from_text)
+                key = (raw.__class__, raw)
+                if key not in cache:
+                    cache[key] = parse_value(raw, f, from_text=from_text)
+                parsed = cache[key]
             refused = any(CODES[c].severity == ERROR for c in parsed.codes)
             out_values.append(None if refused else parsed.value)
             out_codes.append(parsed.missing)
