@@ -16,6 +16,7 @@ import hashlib
 import html
 import itertools
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -158,23 +159,32 @@ class Comparison:
     """Every value of two or more extractions, lined up, with the discrepancies and the agreement figures.
 
     `discrepancies` (also `to_frame()`) has one row per disagreement; `agreement` one row per reviewer pair and
-    table and field (`field` "" for a whole table, `table` "" for all tables). `units` holds every compared value
-    and `aligned` the rows of each table with each reviewer's sheet row (None where a reviewer lacks it), which
-    review.reconcile builds the consensus from.
+    table and field (`field` "" for a whole table, `table` "" for all tables). `lined` holds each table's rows
+    lined up across reviewers, column by column, which review.reconcile builds the consensus from; `units`
+    (every compared value as a Unit) and `aligned` (each table's rows with each reviewer's sheet row, None where
+    a reviewer lacks it) are made from it when asked for.
     """
 
     form: Form
     extractions: tuple[Extraction, ...]
     reviewers: tuple[Reviewer, ...]
-    units: list[Unit]
-    aligned: dict[str, list[tuple[tuple[str, ...], tuple[int | None, ...]]]]
+    lined: dict[str, LinedTable]
     agreement: pd.DataFrame
     annotations: tuple[str, ...]
     notes: list[str] = field(default_factory=list)
 
     @property
+    def aligned(self) -> dict[str, list[tuple[tuple[str, ...], tuple[int | None, ...]]]]:
+        return {name: list(zip(lt.keys, lt.rows, strict=True)) for name, lt in self.lined.items()}
+
+    @cached_property
+    def units(self) -> list[Unit]:
+        """Every compared value, table by table and row by row (values all reviewers typed alike included)."""
+        return [u for lt in self.lined.values() for u in lt.units()]
+
+    @property
     def disagreements(self) -> list[Unit]:
-        return [u for u in self.units if u.status == DISAGREE]
+        return [u for lt in self.lined.values() for u in lt.slow.values() if u.status == DISAGREE]
 
     @cached_property
     def discrepancies(self) -> pd.DataFrame:
@@ -283,18 +293,17 @@ def compare(extractions: Sequence[Extraction], *, annotations: Sequence[str] = A
         for letter, x in zip(_LETTERS, extractions, strict=False)
     )
     notes = _notes(extractions, reviewers)
-    units: list[Unit] = []
-    aligned = {}
-    for table in form.tables.values():
-        tables = [x.tables[table.name] for x in extractions]
-        aligned[table.name], rekeyed = _align(tables, annotations)
-        units += _table_units(form, table, tables, aligned[table.name], annotations, rekeyed)
+    lined = {
+        table.name: _line_up(form, table, [x.tables[table.name] for x in extractions], annotations)
+        for table in form.tables.values()
+    }
     ids: dict[tuple, str] = {}
-    for u in units:
-        if u.status == DISAGREE:
-            u.id = ids.setdefault(u.link or (id(u),), f"D{len(ids) + 1}")
-    agreement = _agreement(form, reviewers, units)
-    return Comparison(form, extractions, reviewers, units, aligned, agreement, tuple(annotations), notes)
+    for lt in lined.values():
+        for u in lt.slow.values():
+            if u.status == DISAGREE:
+                u.id = ids.setdefault(u.link or (id(u),), f"D{len(ids) + 1}")
+    agreement = _agreement(form, reviewers, lined)
+    return Comparison(form, extractions, reviewers, lined, agreement, tuple(annotations), notes)
 
 
 def _notes(extractions: tuple[Extraction, ...], reviewers: tuple[Reviewer, ...]) -> list[str]:
@@ -312,8 +321,151 @@ def _notes(extractions: tuple[Extraction, ...], reviewers: tuple[Reviewer, ...])
     return notes
 
 
+# Types whose values are all of one Python type once read: equal values of such columns are of the same type.
+_ONE_TYPE = ("string", "str", "Int64", "Float64", "boolean", "int64", "float64", "bool")
+_FAST = True  # tests turn it off to check that skipping equal values changes nothing
+
+
+class Columns:
+    """One reviewer's table as plain Python values and missing codes, column by column: numpy object arrays
+    by position on the sheet with one extra last element (None, "") that stands for a row the reviewer lacks."""
+
+    def __init__(self, et: ExtractedTable):
+        self.source = et
+        self.rows: list[int] = et.data.index.tolist()
+        self.position = {row: i for i, row in enumerate(self.rows)}
+        self.values: dict[str, np.ndarray] = {}
+        self.notna: dict[str, np.ndarray] = {}
+        self.codes: dict[str, np.ndarray] = {}
+        self.dtype: dict[str, str] = {}
+        for name in et.data.columns:
+            column = et.data[name]
+            missing = column.isna().to_numpy()
+            values = np.empty(len(column) + 1, dtype=object)
+            values[:-1] = column.tolist()
+            values[:-1][missing] = None
+            self.values[name] = values
+            self.notna[name] = np.append(~missing, False)
+            self.dtype[name] = str(column.dtype)
+        for name in et.missing.columns:
+            codes = np.empty(len(et.missing) + 1, dtype=object)
+            codes[:-1] = et.missing[name].tolist()
+            codes[-1] = ""
+            self.codes[name] = codes
+
+    def value(self, row: int, name: str) -> object:
+        return self.values[name][self.position[row]]
+
+    def code(self, row: int, name: str) -> str:
+        return self.codes[name][self.position[row]]
+
+    def shown(self, name: str) -> list[str]:
+        """Each row's value of `name` as text (show), "" for the row the reviewer lacks."""
+        values = self.values[name]
+        if self.dtype[name] in ("string", "str"):
+            return [v if v is not None else "" for v in values.tolist()]
+        return [show(v) for v in values.tolist()]
+
+
+@dataclass
+class LinedTable:
+    """One table's rows lined up across reviewers: each row's key, each reviewer's sheet row (None where the
+    reviewer lacks it) and position in their Columns (-1), which values every reviewer typed alike (`agreed`,
+    kept as masks rather than Units: they are most of a review) and the Units of every other value."""
+
+    form: Form
+    table: Table
+    columns: list[Columns]
+    keys: list[tuple[str, ...]]
+    rows: list[tuple[int | None, ...]]
+    positions: list[np.ndarray]
+    rekeyed: dict[tuple[str, ...], int]
+    compared: list[Field]
+    agreed: dict[str, np.ndarray]
+    slow: dict[tuple[int, str], Unit] = field(
+        default_factory=dict
+    )  # (position, field) -> Unit, in unit order
+
+    def entry(self, k: int, p: int, name: str) -> Entry:
+        row = self.rows[p][k]
+        if row is None:
+            return _ABSENT
+        cols = self.columns[k]
+        i = self.positions[k][p]
+        source, location = cols.values.get("source"), cols.values.get("location")
+        return Entry(
+            cols.values[name][i],
+            cols.codes[name][i],
+            cols.source.where(row, name),
+            show(source[i]) if source is not None else "",
+            show(location[i]) if location is not None else "",
+        )
+
+    def entries(self, p: int, name: str) -> tuple[Entry, ...]:
+        return tuple(self.entry(k, p, name) for k in range(len(self.columns)))
+
+    def agreed_unit(self, p: int, name: str) -> Unit:
+        pairs = frozenset(itertools.combinations(range(len(self.columns)), 2))
+        return Unit(self.table.name, self.keys[p], name, self.entries(p, name), AGREED, "", agreeing=pairs)
+
+    def unit(self, p: int, name: str) -> Unit | None:
+        """The unit of one value (made afresh for a value all reviewers typed alike), None if nobody gave it."""
+        u = self.slow.get((p, name))
+        if u is None and name in self.agreed and self.agreed[name][p]:
+            return self.agreed_unit(p, name)
+        return u
+
+    def units(self) -> list[Unit]:
+        out: list[Unit] = []
+        for p in range(len(self.keys)):
+            for name in (*self.table.key, ROW, *(f.name for f in self.compared)):
+                u = self.unit(p, name)
+                if u is not None:
+                    out.append(u)
+        return out
+
+
+def _line_up(form: Form, table: Table, tables: list[ExtractedTable], annotations) -> LinedTable:
+    """Line one table up across reviewers, mark the values every reviewer typed alike (checked column by column)
+    and make a Unit of every other value."""
+    columns = [Columns(t) for t in tables]
+    aligned, rekeyed = _align(tables, columns, annotations)
+    keys = [k for k, _ in aligned]
+    rows = [r for _, r in aligned]
+    positions = [
+        np.array([-1 if r[k] is None else c.position[r[k]] for r in rows], dtype=np.int64)
+        for k, c in enumerate(columns)
+    ]
+    compared = [f for f in table.fields.values() if f.name not in table.key and f.name not in annotations]
+    present = [p >= 0 for p in positions]
+    agreed: dict[str, np.ndarray] = {}
+    pending: dict[str, np.ndarray] = {}
+    for f in compared:
+        values = [c.values[f.name][p] for c, p in zip(columns, positions, strict=True)]
+        codes = [c.codes[f.name][p] for c, p in zip(columns, positions, strict=True)]
+        notna = [c.notna[f.name][p] for c, p in zip(columns, positions, strict=True)]
+        filled = [pr & (nn | (cd != "")) for pr, nn, cd in zip(present, notna, codes, strict=True)]
+        same = np.logical_and.reduce(present) & filled[0]
+        one_type = all(c.dtype[f.name] == columns[0].dtype[f.name] for c in columns) and (
+            columns[0].dtype[f.name] in _ONE_TYPE
+        )
+        for k in range(1, len(columns)):
+            same &= (codes[k] == codes[0]) & (notna[k] == notna[0]) & (values[k] == values[0])
+            if not one_type:
+                same &= np.array(
+                    [type(a) is type(b) for a, b in zip(values[k], values[0], strict=True)], bool
+                )
+        if not _FAST:
+            same[:] = False
+        agreed[f.name] = same
+        pending[f.name] = np.logical_or.reduce(filled) & ~same
+    lt = LinedTable(form, table, columns, keys, rows, positions, rekeyed, compared, agreed)
+    _slow_units(lt, pending)
+    return lt
+
+
 def _align(
-    tables: list[ExtractedTable], annotations: Sequence[str] = ()
+    tables: list[ExtractedTable], columns: list[Columns], annotations: Sequence[str] = ()
 ) -> tuple[list[tuple[tuple[str, ...], tuple[int | None, ...]]], dict[tuple[str, ...], int]]:
     """The rows of one table across extractions, matched on its key: the first extraction's rows in sheet order,
     then rows only the second has, and so on (a stable order for the same inputs).
@@ -322,16 +474,19 @@ def _align(
     one reviewer filed the row under another category, outcome, arm or study. The pair is one row, under the
     first reviewer's key; the second element maps such rows to the position of the key field that differs.
     A row whose key repeats another of the same extraction is paired that way too, or refused."""
-    indexes, extras = zip(*(_key_index(t) for t in tables), strict=True)
+    indexes, extras = zip(*(_key_index(t, c) for t, c in zip(tables, columns, strict=True)), strict=True)
     order: dict[tuple[str, ...], None] = {}
     for index in indexes:
         order.update(dict.fromkeys(index))
-    aligned: dict[tuple[str, ...], list[int | None]] = {
-        key: [index.get(key) for index in indexes] for key in order
-    }
+    if len(indexes) == 2:  # the common case, spelt out: a third of the time of the general one
+        first, second = indexes
+        aligned: dict[tuple[str, ...], list[int | None]] = {
+            key: [first.get(key), second.get(key)] for key in order
+        }
+    else:
+        aligned = {key: [index.get(key) for index in indexes] for key in order}
     rekeyed: dict[tuple[str, ...], int] = {}
     n = len(tables)
-    cells = [records(t) for t in tables]
     compared = [f for f in tables[0].table.fields if f not in tables[0].table.key and f not in annotations]
 
     def similar(rows_a: list[int | None], rows_b: list[int | None]) -> int:
@@ -342,8 +497,8 @@ def _align(
                 if ra is None or rb is None:
                     continue
                 for name in compared:
-                    a = cells[i][1][ra][name] or show(cells[i][0][ra][name])
-                    b = cells[j][1][rb][name] or show(cells[j][0][rb][name])
+                    a = columns[i].code(ra, name) or show(columns[i].value(ra, name))
+                    b = columns[j].code(rb, name) or show(columns[j].value(rb, name))
                     if a and b:
                         same, differ = same + (a == b), differ + (a != b)
         return same if same > 2 * differ else 0
@@ -361,12 +516,19 @@ def _align(
         for j, extra in enumerate(extras)
         for k, row in extra
     ]
+    # candidates one key field apart, found through each key with one field blanked: linear, not all pairs
+    near: dict[tuple, list[int]] = {}
+    for b, (k2, _, _) in enumerate(loose):
+        for p in range(len(k2)):
+            near.setdefault((p, k2[:p] + k2[p + 1 :]), []).append(b)
     taken: set[int] = set()
     for a, (k1, rows1, extra1) in enumerate(loose):
         if a in taken or extra1 is not None:
             continue
         best, best_score, best_rows = None, 0, None
-        for b, (k2, rows2, extra2) in enumerate(loose):
+        candidates = sorted({b for p in range(len(k1)) for b in near.get((p, k1[:p] + k1[p + 1 :]), [])})
+        for b in candidates:
+            k2, rows2, extra2 = loose[b]
             if b == a or b in taken or one_apart(k1, k2) is None:
                 continue
             if any((r1 is None) == (r2 is None) for r1, r2 in zip(rows1, rows2, strict=True)):
@@ -401,13 +563,15 @@ def _align(
     return [(key, tuple(rows)) for key, rows in aligned.items()], rekeyed
 
 
-def _key_index(et: ExtractedTable) -> tuple[dict[tuple[str, ...], int], list[tuple[tuple[str, ...], int]]]:
+def _key_index(
+    et: ExtractedTable, columns: Columns
+) -> tuple[dict[tuple[str, ...], int], list[tuple[tuple[str, ...], int]]]:
     """Sheet rows by key, and the rows whose key repeats an earlier row's."""
     keys = list(et.table.key)
+    texts = [[v if type(v) is str else show(v) for v in columns.values[k][:-1].tolist()] for k in keys]
     index: dict[tuple[str, ...], int] = {}
     extras: list[tuple[tuple[str, ...], int]] = []
-    for row, values in zip(et.data.index, et.data[keys].itertuples(index=False, name=None), strict=False):
-        key = tuple(show(plain_value(v)) for v in values)
+    for row, key in zip(columns.rows, zip(*texts, strict=True), strict=True):
         if "" in key:
             empty = keys[key.index("")]
             raise ReviewError(
@@ -421,33 +585,8 @@ def _key_index(et: ExtractedTable) -> tuple[dict[tuple[str, ...], int], list[tup
     return index, extras
 
 
-def records(et: ExtractedTable) -> tuple[dict[int, dict[str, object]], dict[int, dict[str, str]]]:
-    """A table's values (plain Python, None for missing) and missing codes by sheet row and field: looked up
-    cell by cell, dictionaries are a hundred times faster than DataFrame.at."""
-    rows = list(et.data.index)
-    columns = {k: [plain_value(v) for v in et.data[k].tolist()] for k in et.data.columns}
-    codes = {k: et.missing[k].tolist() for k in et.missing.columns}
-    return (
-        {row: {k: column[i] for k, column in columns.items()} for i, row in enumerate(rows)},
-        {row: {k: column[i] for k, column in codes.items()} for i, row in enumerate(rows)},
-    )
-
-
 _ABSENT = Entry(present=False)
 _PAIR = frozenset({(0, 1)})
-
-
-def _entry(et: ExtractedTable, cells: tuple[dict, dict], row: int | None, name: str) -> Entry:
-    if row is None:
-        return Entry(present=False)
-    values, codes = cells[0][row], cells[1][row]
-    return Entry(
-        values[name],
-        codes[name],
-        et.where(row, name),
-        show(values.get("source")),
-        show(values.get("location")),
-    )
 
 
 def _percent_links(form: Form, table: Table) -> dict[str, tuple[str, str, str]]:
@@ -464,69 +603,58 @@ def _percent_links(form: Form, table: Table) -> dict[str, tuple[str, str, str]]:
     return links
 
 
-def _table_units(
-    form: Form, table: Table, tables: list[ExtractedTable], aligned, annotations, rekeyed=None
-) -> list[Unit]:
-    compared = [f for f in table.fields.values() if f.name not in table.key and f.name not in annotations]
+def _slow_units(lt: LinedTable, pending: dict[str, np.ndarray]) -> None:
+    """Units of the values not every reviewer typed alike, of rows some reviewers lack and of rows filed under
+    another key, matched pairwise: these are the few that take judgement."""
+    form, table, tables = lt.form, lt.table, [c.source for c in lt.columns]
     links = _percent_links(form, table)
-    cells = [records(t) for t in tables]
-    # Made once per row rather than per cell: each row's provenance.
-    provenance: list[dict[int, tuple[str, str]]] = [{} for _ in tables]
-
-    def entry(k: int, row: int | None, name: str) -> Entry:
-        if row is None:
-            return _ABSENT
-        values, codes = cells[k][0][row], cells[k][1][row]
-        prov = provenance[k].get(row)
-        if prov is None:
-            prov = provenance[k][row] = (show(values.get("source")), show(values.get("location")))
-        return Entry(values[name], codes[name], tables[k].where(row, name), *prov)
-
-    units: list[Unit] = []
-    for key, rows in aligned:
-        if rekeyed and key in rekeyed:
-            name = table.key[rekeyed[key]]
-            entries = tuple(_entry(t, c, r, name) for t, c, r in zip(tables, cells, rows, strict=True))
-            units.append(
-                Unit(table.name, key, name, entries, DISAGREE, _rekey_type(form, table.fields[name]))
+    present = np.logical_and.reduce([p >= 0 for p in lt.positions])
+    todo = np.logical_or.reduce([~present, *pending.values()]) if pending else ~present
+    index = {key: p for p, key in enumerate(lt.keys)} if lt.rekeyed else {}
+    todo_at = set(np.flatnonzero(todo).tolist()) | {index[k] for k in lt.rekeyed}
+    units = lt.slow
+    for p in sorted(todo_at):
+        key, rows = lt.keys[p], lt.rows[p]
+        if key in lt.rekeyed:
+            name = table.key[lt.rekeyed[key]]
+            units[(p, name)] = Unit(
+                table.name, key, name, lt.entries(p, name), DISAGREE, _rekey_type(form, table.fields[name])
             )
-        present = [r is not None for r in rows]
-        if not all(present):
+        if not present[p]:
             entries = tuple(
                 Entry(value="present", where=f"{t.file}:{t.sheet}!{t.cell(r, table.key[0])}")
                 if r is not None
                 else Entry(present=False)
                 for t, r in zip(tables, rows, strict=False)
             )
-            units.append(Unit(table.name, key, ROW, entries, DISAGREE, "omission"))
-        by_field = {f.name: tuple(entry(k, r, f.name) for k, r in enumerate(rows)) for f in compared}
-        for f in compared:
+            units[(p, ROW)] = Unit(table.name, key, ROW, entries, DISAGREE, "omission")
+        by_field = {f.name: lt.entries(p, f.name) for f in lt.compared}
+        for f in lt.compared:
+            if not pending[f.name][p]:
+                continue  # nobody gave it, or every reviewer typed it alike
             entries = by_field[f.name]
-            if not any(e.filled for e in entries):
-                continue
-            if len(entries) == 2:  # the common case, two reviewers typing the same: no pairwise matching
+            if len(entries) == 2:  # two reviewers typing the same: no pairwise matching
                 a, b = entries
                 if a.present and b.present and a.code == b.code and type(a.value) is type(b.value):
                     if a.value == b.value:
-                        units.append(Unit(table.name, key, f.name, entries, AGREED, "", agreeing=_PAIR))
+                        units[(p, f.name)] = Unit(
+                            table.name, key, f.name, entries, AGREED, "", agreeing=_PAIR
+                        )
                         continue
             agreeing = _agreeing(f, entries, links.get(f.name), by_field)
             status = _status(entries, agreeing)
             kind = _kind(f, entries) if status == DISAGREE else ""
-            units.append(
-                Unit(
-                    table.name,
-                    key,
-                    f.name,
-                    entries,
-                    status,
-                    kind,
-                    agreeing=frozenset(p for p, how in agreeing.items() if how),
-                )
+            units[(p, f.name)] = Unit(
+                table.name,
+                key,
+                f.name,
+                entries,
+                status,
+                kind,
+                agreeing=frozenset(pair for pair, how in agreeing.items() if how),
             )
-    _mark_swaps(table, units)
-    _mark_inverted(form, table, units)
-    return units
+    _mark_swaps(table, list(units.values()))
+    _mark_inverted(form, lt)
 
 
 def _rekey_type(form: Form, f: Field) -> str:
@@ -728,17 +856,20 @@ def _reciprocal(a: Entry, b: Entry) -> bool:
     return abs(1.0 / x - y) <= rounding_tolerance(y) + rounding_tolerance(x) / x**2
 
 
-def _mark_inverted(form: Form, table: Table, units: list[Unit]) -> None:
+def _mark_inverted(form: Form, lt: LinedTable) -> None:
     """One discrepancy, `inverted`, for a ratio that one reviewer typed as the other's reciprocal with the CI
     limits inverted and exchanged (the report's control-versus-experimental figure). When the same reviewers
     also crossed the experimental and control arms, both are right about the same comparison: arms-swapped."""
+    table = lt.table
     ratios = _ratios(form, table)
     if not ratios:
         return
-    by = {(u.key, u.field): u for u in units}
+    units = list(lt.slow.values())
+    index = {key: p for p, key in enumerate(lt.keys)}
     for est, low, high in ratios:
         for u in [u for u in units if u.field == est and u.status == DISAGREE]:
-            lo, hi = by.get((u.key, low)), by.get((u.key, high))
+            p = index[u.key]
+            lo, hi = lt.unit(p, low), lt.unit(p, high)
             for i, j in itertools.combinations(range(len(u.entries)), 2):
                 if not _reciprocal(u.entries[i], u.entries[j]):
                     continue
@@ -797,13 +928,21 @@ def cohen_kappa(
     (no pairs, or both raters gave one and the same label throughout). Written with numpy rather than adding
     scikit-learn, which has no confidence interval anyway.
     """
-    n = len(first)
-    if n == 0 or n != len(second):
+    if len(first) == 0 or len(first) != len(second):
         return math.nan, math.nan, math.nan
-    labels = sorted({*map(str, first), *map(str, second)})
+    return _kappa(Counter(zip(map(str, first), map(str, second), strict=True)), level)
+
+
+def _kappa(pairs: Counter[tuple[str, str]], level: float = 0.95) -> tuple[float, float, float]:
+    """cohen_kappa from the counts of each (first, second) pair of labels."""
+    n = sum(pairs.values())
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    labels = sorted({a for a, _ in pairs} | {b for _, b in pairs})
     index = {c: i for i, c in enumerate(labels)}
     p = np.zeros((len(labels), len(labels)))
-    np.add.at(p, ([index[str(a)] for a in first], [index[str(b)] for b in second]), 1.0)
+    for (a, b), count in pairs.items():
+        p[index[a], index[b]] = count
     p /= n
     rows, cols = p.sum(axis=1), p.sum(axis=0)
     observed, expected = np.trace(p), float(rows @ cols)
@@ -826,16 +965,14 @@ class _Tally:
     agreed: int = 0
     numeric: int = 0
     exact: int = 0
-    first: list[str] = field(default_factory=list)  # categorical labels, for kappa
-    second: list[str] = field(default_factory=list)
+    pairs: Counter[tuple[str, str]] = field(default_factory=Counter)  # categorical label pairs, for kappa
 
     def add(self, other: _Tally) -> None:
         self.units += other.units
         self.agreed += other.agreed
         self.numeric += other.numeric
         self.exact += other.exact
-        self.first += other.first
-        self.second += other.second
+        self.pairs.update(other.pairs)
 
 
 AGREEMENT_COLUMNS = [
@@ -857,7 +994,7 @@ AGREEMENT_COLUMNS = [
 ]
 
 
-def _agreement(form: Form, reviewers: tuple[Reviewer, ...], units: list[Unit]) -> pd.DataFrame:
+def _agreement(form: Form, reviewers: tuple[Reviewer, ...], lined: dict[str, LinedTable]) -> pd.DataFrame:
     """Per reviewer pair: each field's, each table's and the overall agreement.
 
     A unit is a value either reviewer of the pair entered (a missing code counts; both empty does not). It
@@ -866,19 +1003,26 @@ def _agreement(form: Form, reviewers: tuple[Reviewer, ...], units: list[Unit]) -
     categories too), per field and pooled per table and overall with each label qualified by its field.
     """
     by_table: dict[str, dict[str, list[Unit]]] = {}
-    for u in units:
-        if u.field != ROW:
-            by_table.setdefault(u.table, {}).setdefault(u.field, []).append(u)
+    alike: dict[str, dict[str, _Tally]] = {}  # the values every reviewer typed alike: the same for every pair
+    for table in form.tables.values():
+        lt = lined[table.name]
+        members = by_table.setdefault(table.name, {})
+        for u in lt.slow.values():
+            if u.field != ROW:
+                members.setdefault(u.field, []).append(u)
+        alike[table.name] = {f.name: _alike(f, lt) for f in lt.compared if lt.agreed[f.name].any()}
     rows = []
     for (i, r1), (j, r2) in itertools.combinations(enumerate(reviewers), 2):
         pair = {"pair": f"{r1.letter}-{r2.letter}", "reviewer_1": r1.name, "reviewer_2": r2.name}
         overall = _Tally()
         for table in form.tables.values():
             whole = _Tally()
-            members_of = by_table.get(table.name, {})
-            for name in (n for n in table.fields if n in members_of):  # in the form's order
+            members_of, same = by_table[table.name], alike[table.name]
+            for name in (n for n in table.fields if n in members_of or n in same):  # in the form's order
                 f = table.fields[name]
-                tally = _tally(f, members_of[name], i, j)
+                tally = _tally(f, members_of.get(name, []), i, j)
+                if name in same:
+                    tally.add(same[name])
                 if not tally.units:
                     continue
                 rows.append(
@@ -895,6 +1039,20 @@ def _agreement(form: Form, reviewers: tuple[Reviewer, ...], units: list[Unit]) -
     )
 
 
+def _alike(f: Field, lt: LinedTable) -> _Tally:
+    """The tally of the values of `f` every reviewer typed alike (counted from the first reviewer's)."""
+    at = lt.positions[0][lt.agreed[f.name]]
+    cols = lt.columns[0]
+    tally = _Tally(len(at), len(at))
+    if f.numeric:
+        tally.numeric = tally.exact = int(cols.notna[f.name][at].sum())
+    if f.type in ("category", "boolean"):
+        values, codes = cols.values[f.name][at].tolist(), cols.codes[f.name][at].tolist()
+        labels = Counter(code or show(v) for v, code in zip(values, codes, strict=True))
+        tally.pairs = Counter({(label, label): n for label, n in labels.items()})
+    return tally
+
+
 def _tally(f: Field, members: list[Unit], i: int, j: int) -> _Tally:
     tally = _Tally()
     for u in members:
@@ -907,25 +1065,18 @@ def _tally(f: Field, members: list[Unit], i: int, j: int) -> _Tally:
             tally.numeric += 1
             tally.exact += float(a.value) == float(b.value)
         if f.type in ("category", "boolean") and a.filled and b.filled:
-            tally.first.append(a.shown)
-            tally.second.append(b.shown)
+            tally.pairs[(a.shown, b.shown)] += 1
     return tally
 
 
 def _qualified(tally: _Tally, prefix: str) -> _Tally:
     """The same tally with its kappa labels prefixed, so pooled labels of different fields stay apart."""
-    return _Tally(
-        tally.units,
-        tally.agreed,
-        tally.numeric,
-        tally.exact,
-        [f"{prefix}={x}" for x in tally.first],
-        [f"{prefix}={x}" for x in tally.second],
-    )
+    pairs = Counter({(f"{prefix}={a}", f"{prefix}={b}"): n for (a, b), n in tally.pairs.items()})
+    return _Tally(tally.units, tally.agreed, tally.numeric, tally.exact, pairs)
 
 
 def _figures(t: _Tally) -> dict[str, object]:
-    kappa, low, high = cohen_kappa(t.first, t.second) if t.first else (math.nan,) * 3
+    kappa, low, high = _kappa(t.pairs) if t.pairs else (math.nan,) * 3
     return {
         "units": t.units,
         "agreed": t.agreed,
@@ -935,7 +1086,7 @@ def _figures(t: _Tally) -> dict[str, object]:
         "kappa": kappa,
         "kappa_low": low,
         "kappa_high": high,
-        "kappa_units": len(t.first),
+        "kappa_units": sum(t.pairs.values()),
     }
 
 
@@ -945,3 +1096,14 @@ def _pct(value: float) -> str:
 
 def _num(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.2f}"
+
+
+def records(et: ExtractedTable) -> tuple[dict[int, dict[str, object]], dict[int, dict[str, str]]]:
+    """A table's values (plain Python, None for missing) and missing codes by sheet row and field."""
+    rows = list(et.data.index)
+    columns = {k: [plain_value(v) for v in et.data[k].tolist()] for k in et.data.columns}
+    codes = {k: et.missing[k].tolist() for k in et.missing.columns}
+    return (
+        {row: {k: column[i] for k, column in columns.items()} for i, row in enumerate(rows)},
+        {row: {k: column[i] for k, column in codes.items()} for i, row in enumerate(rows)},
+    )
