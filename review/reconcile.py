@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import python_calamine
 from openpyxl import Workbook
@@ -36,13 +37,14 @@ from .compare import (
     ROW,
     SINGLE,
     TYPES,
+    Columns,
     Comparison,
     Entry,
+    LinedTable,
     Reviewer,
     Unit,
     compare,
     file_sha256,
-    records,
     show,
 )
 from .errors import ReviewError, UnreadableInput
@@ -631,7 +633,7 @@ def reconcile(
             if u.field == ROW and not u.entries[letters.index(d.choice)].present:
                 dropped.add((u.table, u.key))
     if open_units or stale:
-        order = {id(u): i for i, u in enumerate(comparison.units)}
+        order = {id(u): i for i, u in enumerate(comparison.disagreements)}
         open_units.sort(key=lambda u: order[id(u)])
         raise ConsensusBlocked(str(decisions.path), open_units, stale)
     notes = list(comparison.notes)
@@ -660,23 +662,192 @@ def _key_columns(form: Form) -> list[str]:
     return list(dict.fromkeys(k for t in form.tables.values() for k in t.key))
 
 
+def _trail_columns(form: Form, reviewers: Sequence[Reviewer]) -> list[str]:
+    return [
+        "table",
+        *_key_columns(form),
+        "field",
+        "value",
+        "basis",
+        "from",
+        "source",
+        "location",
+        "discrepancy",
+        "type",
+        "decision",
+        "adjudicator",
+        "decided_on",
+        "reason",
+    ] + [f"{r.letter}_{c}" for r in reviewers for c in ("value", "where", "source", "location")]
+
+
 def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) -> tuple[dict, pd.DataFrame]:
-    form, reviewers = comparison.form, comparison.reviewers
-    units = {(u.table, u.key, u.field): u for u in comparison.units}
+    """The consensus tables and the trail. Rows where every reviewer typed every value alike (most of them)
+    are built column by column; the rest, row by row, value by value."""
+    columns = _trail_columns(comparison.form, comparison.reviewers)
+    tables: dict[str, pd.DataFrame] = {}
+    trails = []
+    for table in comparison.form.tables.values():
+        tables[table.name], trail = _table_consensus(
+            comparison, comparison.lined[table.name], chosen, dropped
+        )
+        trails.append(trail)
+    merged = {c: np.concatenate([t[c] for t in trails]) for c in columns}
+    return tables, pd.DataFrame(merged, columns=columns, dtype=object)
+
+
+def _table_consensus(
+    comparison: Comparison, lt: LinedTable, chosen: dict[tuple, Decision], dropped: set
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    form, reviewers, table = comparison.form, comparison.reviewers, lt.table
+    letters = [r.letter for r in reviewers]
+    columns = _trail_columns(form, reviewers)
+    n = len(lt.keys)
+    slow_rows = sorted({p for p, _ in lt.slow})
+    fast = np.ones(n, dtype=bool)
+    fast[slow_rows] = False
+    # -- the consensus table: every row as if all were typed alike, then the other rows put right
+    out: dict[str, np.ndarray] = {}
+    for k, name in enumerate(table.key):
+        out[name] = np.array([key[k] for key in lt.keys] + [None], dtype=object)[:n]
+    first, at = lt.columns[0], lt.positions[0]
+    for f in lt.compared:
+        values, codes = first.values[f.name][at], first.codes[f.name][at]
+        out[f.name] = np.where(lt.agreed[f.name], np.where(codes != "", codes, values), None)
+    texts = {
+        name: [
+            np.array(c.shown(name), dtype=object)[p] for c, p in zip(lt.columns, lt.positions, strict=True)
+        ]
+        for name in table.fields
+        if name in comparison.annotations and name in first.values
+    }
+    for name in table.fields:
+        if name in comparison.annotations:
+            out[name] = _combined_column(texts[name], letters, fast) if name in texts else np.full(n, None)
+    trail_rows: list[dict] = []
+    trail_at: list[tuple[int, int]] = []
+    keep = np.ones(n, dtype=bool)
+    for p in slow_rows:
+        before = len(trail_rows)
+        record = _row_consensus(comparison, lt, p, chosen, dropped, trail_rows)
+        trail_at += [(p, i) for i in range(len(trail_rows) - before)]
+        if record is None:
+            keep[p] = False
+            continue
+        for name in table.fields:
+            out[name][p] = record[name]
+    frame = pd.DataFrame(
+        {name: out[name][keep] for name in table.fields}, columns=list(table.fields), dtype=object
+    )
+    # -- the trail: the values typed alike field by field, then the others, sorted into row and field order
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in columns}
+    position: list[np.ndarray] = []
+    rank: list[np.ndarray] = []
+    key_columns = _key_columns(form)
+    key_text = {name: out[name] for name in table.key}
+    provenance = {
+        name: [np.asarray(t, dtype=object) for t in texts[name]] for name in _CITES if name in texts
+    }
+    joined = {name: _joined_column(provenance[name], letters) for name in provenance}
+    wheres = [_wheres(c, lt.rows, k) for k, c in enumerate(lt.columns)]
+    backing = ", ".join(letters)
+    for order, f in enumerate(lt.compared):
+        at_f = np.flatnonzero(lt.agreed[f.name] & fast)
+        m = len(at_f)
+        if not m:
+            continue
+        codes = first.codes[f.name][lt.positions[0][at_f]]
+        shown = np.array(first.shown(f.name), dtype=object)[lt.positions[0][at_f]]
+        shown = np.where(codes != "", codes, shown)
+        blank = np.full(m, "", dtype=object)
+        block = {
+            "table": np.full(m, table.name, dtype=object),
+            **{c: key_text[c][at_f] if c in key_text else blank for c in key_columns},
+            "field": np.full(m, f.name, dtype=object),
+            "value": shown,
+            "basis": np.full(m, AGREED, dtype=object),
+            "from": np.full(m, backing, dtype=object),
+            "discrepancy": blank,
+            "type": blank,
+            "decision": blank,
+            "adjudicator": blank,
+            "decided_on": blank,
+            "reason": blank,
+        }
+        for cite in _CITES:
+            block[cite] = joined[cite][at_f] if cite in joined else blank
+        for k, x in enumerate(letters):
+            block[f"{x}_value"] = shown
+            block[f"{x}_where"] = wheres[k](f.name, at_f)
+            for cite in _CITES:
+                block[f"{x}_{cite}"] = provenance[cite][k][at_f] if cite in provenance else blank
+        for c in columns:
+            parts[c].append(block[c])
+        position.append(at_f)
+        rank.append(np.full(m, order))
+    if trail_rows:
+        slow = pd.DataFrame(trail_rows, columns=columns, dtype=object).fillna("")
+        for c in columns:
+            parts[c].append(slow[c].to_numpy(dtype=object))
+        position.append(np.array([p for p, _ in trail_at]))
+        rank.append(np.array([i for _, i in trail_at]))
+    if not position:
+        return frame, {c: np.empty(0, dtype=object) for c in columns}
+    order = np.lexsort((np.concatenate(rank), np.concatenate(position)))
+    return frame, {c: np.concatenate(parts[c])[order] for c in columns}
+
+
+def _wheres(cols: Columns, rows: list[tuple[int | None, ...]], k: int):
+    """A function giving where (file:Sheet!A1) each value of a field is, for the rows at some positions."""
+    et = cols.source
+    numbers = np.array([str(r[k]) for r in rows] + [""], dtype=object)[: len(rows)]
+
+    def where(name: str, at: np.ndarray) -> np.ndarray:
+        prefix = f"{et.file}:{et.sheet}!{et.columns.get(name, '')}"
+        out = np.array([prefix + x for x in numbers[at].tolist()], dtype=object)
+        if et.origins:
+            for i, p in enumerate(at.tolist()):
+                out[i] = et.where(rows[p][k], name)
+        return out
+
+    return where
+
+
+def _combined_column(texts: list[np.ndarray], letters: list[str], rows: np.ndarray) -> np.ndarray:
+    """_combined for every row at `rows` (where every reviewer has the row), None elsewhere."""
+    out = np.full(len(rows), None, dtype=object)
+    same = np.logical_and.reduce([t == texts[0] for t in texts]) & rows
+    out[same] = np.where(texts[0][same] == "", None, texts[0][same])
+    for p in np.flatnonzero(rows & ~same).tolist():
+        out[p] = " | ".join(f"{x}: {t[p]}" for x, t in zip(letters, texts, strict=True) if t[p])
+    return out
+
+
+def _joined_column(texts: list[np.ndarray], letters: list[str]) -> np.ndarray:
+    """_joined of every reviewer's text, row by row."""
+    out = texts[0].copy()
+    same = np.logical_and.reduce([t == texts[0] for t in texts])
+    for p in np.flatnonzero(~same).tolist():
+        out[p] = _joined([(x, t[p]) for x, t in zip(letters, texts, strict=True)])
+    return out
+
+
+def _row_consensus(
+    comparison: Comparison, lt: LinedTable, p: int, chosen: dict[tuple, Decision], dropped: set, trail: list
+) -> dict[str, object] | None:
+    """One row of the consensus, value by value, its trail rows added to `trail`; None if the row is dropped."""
+    form, reviewers, table = comparison.form, comparison.reviewers, lt.table
+    key, rows = lt.keys[p], lt.rows[p]
     key_columns = _key_columns(form)
     letters = [r.letter for r in reviewers]
-    tables: dict[str, pd.DataFrame] = {}
-    trail: list[dict] = []
 
-    def log(
-        table, key, name, value, basis, u: Unit, d: Decision | None, via: Unit | None = None, taken=()
-    ) -> None:
+    def log(name, value, basis, u: Unit, d: Decision | None, via: Unit | None = None, taken=()) -> None:
         """One trail row; `via` is the row discrepancy a single reviewer's value was kept by; `taken` the
         letters whose value the consensus holds (empty: the adjudicator's own value)."""
-        record = dict.fromkeys(key_columns, "") | dict(zip(form.tables[table].key, key, strict=False))
+        record = dict.fromkeys(key_columns, "") | dict(zip(table.key, key, strict=False))
         chosen = [e for r, e in zip(reviewers, u.entries, strict=False) if r.letter in taken]
         record = {
-            "table": table,
+            "table": table.name,
             **record,
             "field": name,
             "value": value,
@@ -700,95 +871,67 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
             }
         trail.append(record)
 
-    for table in form.tables.values():
-        values = [records(x.tables[table.name])[0] for x in comparison.extractions]
-        rows_out = []
-        for key, rows in comparison.aligned[table.name]:
-            row_unit = units.get((table.name, key, ROW))
-            row_decision = chosen.get((table.name, key, ROW))
-            if row_unit is not None:
-                kept = (table.name, key) not in dropped
-                log(table.name, key, ROW, "kept" if kept else "dropped", DECIDED, row_unit, row_decision)
-                if not kept:
-                    continue
-            record: dict[str, object] = dict(zip(table.key, key, strict=False))
-            decided: dict[str, tuple[str, ...]] = {}  # field -> letters whose value an adjudicator took
-            for name in table.key:  # a row the reviewers filed under different keys (compare's key, moved)
-                u = units.get((table.name, key, name))
-                if u is not None and u.status == DISAGREE:
-                    d = chosen.get((table.name, key, name))
-                    assert d is not None  # consensus refuses a disagreement without a decision
-                    record[name] = _decided(u, d, table.fields[name], [r.letter for r in reviewers])
-                    log(
-                        table.name,
-                        key,
-                        name,
-                        show(record[name]),
-                        DECIDED,
-                        u,
-                        d,
-                        taken=_taken(u, d, letters),
-                    )
-                    decided[name] = _taken(u, d, letters)
-            for name, f in table.fields.items():
-                if name in table.key or name in comparison.annotations:
-                    continue
-                u = units.get((table.name, key, name))
-                if u is None:
-                    record[name] = None
-                    continue
-                d = chosen.get((table.name, key, name))
-                if u.status == DISAGREE:
-                    assert d is not None  # consensus refuses a disagreement without a decision
-                    value = _decided(u, d, f, letters)
-                    taken = _taken(u, d, letters)
-                    decided[name] = taken
-                    log(table.name, key, name, show(value), DECIDED, u, d, taken=taken)
-                else:
-                    value = _agreed(u, f)
-                    single = u.status == SINGLE
-                    backing = tuple(
-                        r.letter for r, e in zip(reviewers, u.entries, strict=False) if e.present and e.filled
-                    )
-                    log(
-                        table.name,
-                        key,
-                        name,
-                        show(value),
-                        u.status,
-                        u,
-                        row_decision if single else None,
-                        row_unit if single else None,
-                        taken=backing,
-                    )
-                record[name] = value
-            for name in table.fields:
-                if name in comparison.annotations:
-                    cite = name in _CITES and decided
-                    record[name] = (
-                        _cited(values, rows, name, reviewers, decided)
-                        if cite
-                        else _combined(values, rows, name, reviewers)
-                    )
-            rows_out.append(record)
-        tables[table.name] = pd.DataFrame(rows_out, columns=list(table.fields), dtype=object)
-    columns = [
-        "table",
-        *key_columns,
-        "field",
-        "value",
-        "basis",
-        "from",
-        "source",
-        "location",
-        "discrepancy",
-        "type",
-        "decision",
-        "adjudicator",
-        "decided_on",
-        "reason",
-    ] + [f"{r.letter}_{c}" for r in reviewers for c in ("value", "where", "source", "location")]
-    return tables, pd.DataFrame(trail, columns=columns, dtype=object).fillna("")
+    row_unit = lt.unit(p, ROW)
+    row_decision = chosen.get((table.name, key, ROW))
+    if row_unit is not None:
+        kept = (table.name, key) not in dropped
+        log(ROW, "kept" if kept else "dropped", DECIDED, row_unit, row_decision)
+        if not kept:
+            return None
+    record: dict[str, object] = dict(zip(table.key, key, strict=False))
+    decided: dict[str, tuple[str, ...]] = {}  # field -> letters whose value an adjudicator took
+    for name in table.key:  # a row the reviewers filed under different keys (compare's key, moved)
+        u = lt.unit(p, name)
+        if u is not None and u.status == DISAGREE:
+            d = chosen.get((table.name, key, name))
+            assert d is not None  # consensus refuses a disagreement without a decision
+            record[name] = _decided(u, d, table.fields[name], letters)
+            log(name, show(record[name]), DECIDED, u, d, taken=_taken(u, d, letters))
+            decided[name] = _taken(u, d, letters)
+    for f in lt.compared:
+        name = f.name
+        u = lt.unit(p, name)
+        if u is None:
+            record[name] = None
+            continue
+        d = chosen.get((table.name, key, name))
+        if u.status == DISAGREE:
+            assert d is not None  # consensus refuses a disagreement without a decision
+            value = _decided(u, d, f, letters)
+            taken = _taken(u, d, letters)
+            decided[name] = taken
+            log(name, show(value), DECIDED, u, d, taken=taken)
+        else:
+            value = _agreed(u, f)
+            single = u.status == SINGLE
+            backing = tuple(
+                r.letter for r, e in zip(reviewers, u.entries, strict=False) if e.present and e.filled
+            )
+            log(
+                name,
+                show(value),
+                u.status,
+                u,
+                row_decision if single else None,
+                row_unit if single else None,
+                taken=backing,
+            )
+        record[name] = value
+    values = [
+        {name: c.value(row, name) if row is not None else None for name in table.fields if name in c.values}
+        for c, row in zip(lt.columns, rows, strict=True)
+    ]
+    present = [{0: v} for v in values]  # the shape _cited and _combined read: cells[row][name]
+    at = [0 if row is not None else None for row in rows]
+    for name in table.fields:
+        if name in comparison.annotations:
+            cite = name in _CITES and decided
+            record[name] = (
+                _cited(present, at, name, reviewers, decided)
+                if cite
+                else _combined(present, at, name, reviewers)
+            )
+    return record
 
 
 def _value(e: Entry) -> object:
