@@ -245,6 +245,8 @@ def _discrepancy_sheet(ws, comparison: Comparison, previous: Decisions | None) -
         ws.column_dimensions[get_column_letter(col)].width = width
     at = {h: i for i, h in enumerate(headers, start=1)}
     carried, stale_now = carry_over(comparison, previous) if previous else ({}, {})
+    details = comparison.discrepancies["detail"].tolist()
+    wrap = Alignment(wrap_text=True, vertical="top")  # one style object: openpyxl indexes each one it is given
     for r, u in enumerate(comparison.disagreements, start=2):
         values = {
             "ID": u.id,
@@ -252,7 +254,7 @@ def _discrepancy_sheet(ws, comparison: Comparison, previous: Decisions | None) -
             "Row": u.row,
             "Field": u.field,
             "Type": u.type,
-            "Detail": comparison.discrepancies.iloc[r - 2]["detail"],
+            "Detail": details[r - 2],
             "Key": json.dumps([u.table, list(u.key), u.field], ensure_ascii=False),
         }
         for rv, e in zip(comparison.reviewers, u.entries, strict=False):
@@ -281,7 +283,7 @@ def _discrepancy_sheet(ws, comparison: Comparison, previous: Decisions | None) -
         for header, value in values.items():
             cell = _text(ws, r, at[header], value)
             if header in ("Detail", "Reason", "Status"):
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
+                cell.alignment = wrap
         if stale:
             ws.cell(row=r, column=at["Status"]).fill = STALE_FILL
     last = max(2, len(comparison.disagreements) + 1)
