@@ -338,20 +338,17 @@ class Columns:
         self.notna: dict[str, np.ndarray] = {}
         self.codes: dict[str, np.ndarray] = {}
         self.dtype: dict[str, str] = {}
+        self._shown: dict[str, np.ndarray] = {}
         for name in et.data.columns:
             column = et.data[name]
             missing = column.isna().to_numpy()
-            values = np.empty(len(column) + 1, dtype=object)
-            values[:-1] = column.tolist()
+            values = np.append(column.to_numpy(dtype=object, na_value=None), None)  # Python values
             values[:-1][missing] = None
             self.values[name] = values
             self.notna[name] = np.append(~missing, False)
             self.dtype[name] = str(column.dtype)
         for name in et.missing.columns:
-            codes = np.empty(len(et.missing) + 1, dtype=object)
-            codes[:-1] = et.missing[name].tolist()
-            codes[-1] = ""
-            self.codes[name] = codes
+            self.codes[name] = np.append(et.missing[name].to_numpy(dtype=object), "")
 
     def value(self, row: int, name: str) -> object:
         return self.values[name][self.position[row]]
@@ -359,12 +356,19 @@ class Columns:
     def code(self, row: int, name: str) -> str:
         return self.codes[name][self.position[row]]
 
-    def shown(self, name: str) -> list[str]:
-        """Each row's value of `name` as text (show), "" for the row the reviewer lacks."""
-        values = self.values[name]
-        if self.dtype[name] in ("string", "str"):
-            return [v if v is not None else "" for v in values.tolist()]
-        return [show(v) for v in values.tolist()]
+    def shown(self, name: str) -> np.ndarray:
+        """Each row's value of `name` as text (show), "" for the row the reviewer lacks; made once."""
+        if name not in self._shown:
+            values = self.values[name].tolist()
+            if self.dtype[name] in ("string", "str"):
+                texts = [v if v is not None else "" for v in values]
+            elif self.dtype[name] in _ONE_TYPE:  # one type: each distinct value shown once
+                distinct = {v: show(v) for v in set(values)}
+                texts = list(map(distinct.__getitem__, values))
+            else:
+                texts = [show(v) for v in values]
+            self._shown[name] = np.array(texts, dtype=object)
+        return self._shown[name]
 
 
 @dataclass
@@ -432,10 +436,7 @@ def _line_up(form: Form, table: Table, tables: list[ExtractedTable], annotations
     aligned, rekeyed = _align(tables, columns, annotations)
     keys = [k for k, _ in aligned]
     rows = [r for _, r in aligned]
-    positions = [
-        np.array([-1 if r[k] is None else c.position[r[k]] for r in rows], dtype=np.int64)
-        for k, c in enumerate(columns)
-    ]
+    positions = [_positions(c, [r[k] for r in rows]) for k, c in enumerate(columns)]
     compared = [f for f in table.fields.values() if f.name not in table.key and f.name not in annotations]
     present = [p >= 0 for p in positions]
     agreed: dict[str, np.ndarray] = {}
@@ -464,6 +465,12 @@ def _line_up(form: Form, table: Table, tables: list[ExtractedTable], annotations
     return lt
 
 
+def _positions(columns: Columns, rows: list[int | None]) -> np.ndarray:
+    """Each sheet row's position in `columns`, -1 for None."""
+    numbers = pd.array(rows, dtype="Int64").fillna(-1).to_numpy(dtype=np.int64)
+    return pd.Index(columns.rows).get_indexer(numbers)
+
+
 def _align(
     tables: list[ExtractedTable], columns: list[Columns], annotations: Sequence[str] = ()
 ) -> tuple[list[tuple[tuple[str, ...], tuple[int | None, ...]]], dict[tuple[str, ...], int]]:
@@ -478,13 +485,9 @@ def _align(
     order: dict[tuple[str, ...], None] = {}
     for index in indexes:
         order.update(dict.fromkeys(index))
-    if len(indexes) == 2:  # the common case, spelt out: a third of the time of the general one
-        first, second = indexes
-        aligned: dict[tuple[str, ...], list[int | None]] = {
-            key: [first.get(key), second.get(key)] for key in order
-        }
-    else:
-        aligned = {key: [index.get(key) for index in indexes] for key in order}
+    aligned: dict[tuple[str, ...], list[int | None]] = dict(
+        zip(order, map(list, zip(*(map(index.get, order) for index in indexes), strict=True)), strict=True)
+    )
     rekeyed: dict[tuple[str, ...], int] = {}
     n = len(tables)
     compared = [f for f in tables[0].table.fields if f not in tables[0].table.key and f not in annotations]
@@ -560,7 +563,7 @@ def _align(
                 f"{et.file}: sheet {et.sheet}, rows {indexes[j][k]} and {rows[j]} have the same key "
                 f"({' | '.join(k)}); run `review validate {et.file}` and merge or correct them."
             )
-    return [(key, tuple(rows)) for key, rows in aligned.items()], rekeyed
+    return list(zip(aligned, map(tuple, aligned.values()), strict=True)), rekeyed
 
 
 def _key_index(
@@ -568,20 +571,31 @@ def _key_index(
 ) -> tuple[dict[tuple[str, ...], int], list[tuple[tuple[str, ...], int]]]:
     """Sheet rows by key, and the rows whose key repeats an earlier row's."""
     keys = list(et.table.key)
-    texts = [[v if type(v) is str else show(v) for v in columns.values[k][:-1].tolist()] for k in keys]
-    index: dict[tuple[str, ...], int] = {}
+    texts = [
+        [v if v is not None else "" for v in values]
+        if columns.dtype[k] in ("string", "str")
+        else [show(v) for v in values]
+        for k in keys
+        for values in [columns.values[k][:-1].tolist()]
+    ]
+    firsts = [column.index("") for column in texts if "" in column]
+    if firsts:  # the first row with an empty key field, and its first empty one
+        i = min(firsts)
+        empty = keys[[column[i] for column in texts].index("")]
+        raise ReviewError(
+            f"{et.file}: sheet {et.sheet}, cell {et.cell(columns.rows[i], empty)}: {empty} is empty, so "
+            f"the row cannot be matched; run `review validate {et.file}` and fill it in."
+        )
+    every = list(zip(*texts, strict=True))
+    index = dict(zip(every, columns.rows, strict=True))
     extras: list[tuple[tuple[str, ...], int]] = []
-    for row, key in zip(columns.rows, zip(*texts, strict=True), strict=True):
-        if "" in key:
-            empty = keys[key.index("")]
-            raise ReviewError(
-                f"{et.file}: sheet {et.sheet}, cell {et.cell(row, empty)}: {empty} is empty, so "
-                f"the row cannot be matched; run `review validate {et.file}` and fill it in."
-            )
-        if key in index:
-            extras.append((key, row))
-        else:
-            index[key] = row
+    if len(index) < len(every):  # a key repeats: its first row is the one matched
+        index = {}
+        for row, key in zip(columns.rows, every, strict=True):
+            if key in index:
+                extras.append((key, row))
+            else:
+                index[key] = row
     return index, extras
 
 
@@ -603,6 +617,23 @@ def _percent_links(form: Form, table: Table) -> dict[str, tuple[str, str, str]]:
     return links
 
 
+class _RowEntries(dict):
+    """One row's entries by compared field, each made when first read (most values need no other field's)."""
+
+    def __init__(self, lt: LinedTable, p: int, names: frozenset[str]):
+        super().__init__()
+        self.lt, self.p, self.names = lt, p, names
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def __missing__(self, name: str) -> tuple[Entry, ...]:
+        if name not in self.names:
+            raise KeyError(name)
+        entries = self[name] = self.lt.entries(self.p, name)
+        return entries
+
+
 def _slow_units(lt: LinedTable, pending: dict[str, np.ndarray]) -> None:
     """Units of the values not every reviewer typed alike, of rows some reviewers lack and of rows filed under
     another key, matched pairwise: these are the few that take judgement."""
@@ -613,6 +644,7 @@ def _slow_units(lt: LinedTable, pending: dict[str, np.ndarray]) -> None:
     index = {key: p for p, key in enumerate(lt.keys)} if lt.rekeyed else {}
     todo_at = set(np.flatnonzero(todo).tolist()) | {index[k] for k in lt.rekeyed}
     units = lt.slow
+    names = frozenset(f.name for f in lt.compared)
     for p in sorted(todo_at):
         key, rows = lt.keys[p], lt.rows[p]
         if key in lt.rekeyed:
@@ -628,7 +660,7 @@ def _slow_units(lt: LinedTable, pending: dict[str, np.ndarray]) -> None:
                 for t, r in zip(tables, rows, strict=False)
             )
             units[(p, ROW)] = Unit(table.name, key, ROW, entries, DISAGREE, "omission")
-        by_field = {f.name: lt.entries(p, f.name) for f in lt.compared}
+        by_field = _RowEntries(lt, p, names)
         for f in lt.compared:
             if not pending[f.name][p]:
                 continue  # nobody gave it, or every reviewer typed it alike

@@ -246,7 +246,9 @@ def _discrepancy_sheet(ws, comparison: Comparison, previous: Decisions | None) -
     at = {h: i for i, h in enumerate(headers, start=1)}
     carried, stale_now = carry_over(comparison, previous) if previous else ({}, {})
     details = comparison.discrepancies["detail"].tolist()
-    wrap = Alignment(wrap_text=True, vertical="top")  # one style object: openpyxl indexes each one it is given
+    wrap = Alignment(
+        wrap_text=True, vertical="top"
+    )  # one style object: openpyxl indexes each one it is given
     for r, u in enumerate(comparison.disagreements, start=2):
         values = {
             "ID": u.id,
@@ -684,119 +686,140 @@ def _trail_columns(form: Form, reviewers: Sequence[Reviewer]) -> list[str]:
 
 
 def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) -> tuple[dict, pd.DataFrame]:
-    """The consensus tables and the trail. Rows where every reviewer typed every value alike (most of them)
-    are built column by column; the rest, row by row, value by value."""
+    """The consensus tables and the trail. Values every reviewer typed alike (most of them) are taken column by
+    column; the others value by value."""
     columns = _trail_columns(comparison.form, comparison.reviewers)
     tables: dict[str, pd.DataFrame] = {}
-    trails = []
+    pieces: dict[str, list] = {c: [] for c in columns}
+    sizes: list[int] = []
+    order: list[np.ndarray] = []
     for table in comparison.form.tables.values():
-        tables[table.name], trail = _table_consensus(
-            comparison, comparison.lined[table.name], chosen, dropped
+        lt = comparison.lined[table.name]
+        tables[table.name], trail, table_sizes, table_order = _table_consensus(
+            comparison, lt, chosen, dropped
         )
-        trails.append(trail)
-    merged = {c: np.concatenate([t[c] for t in trails]) for c in columns}
-    return tables, pd.DataFrame(merged, columns=columns, dtype=object)
+        for c in columns:
+            pieces[c] += trail[c]
+        order.append(table_order + sum(sizes))
+        sizes += table_sizes
+    rows = np.concatenate(order) if order else np.empty(0, dtype=np.int64)
+    merged = {c: _stacked(pieces[c], sizes)[rows] for c in columns}
+    return tables, pd.DataFrame(merged, columns=columns, dtype=object, copy=False)
 
 
-def _table_consensus(
-    comparison: Comparison, lt: LinedTable, chosen: dict[tuple, Decision], dropped: set
-) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def _stacked(pieces: list, sizes: list[int]) -> np.ndarray:
+    """One object array of pieces (arrays, or one value standing for `size` equal ones)."""
+    out = np.empty(sum(sizes), dtype=object)
+    start = 0
+    for piece, size in zip(pieces, sizes, strict=True):
+        out[start : start + size] = piece
+        start += size
+    return out
+
+
+def _rank(table, compared: list[str], name: str) -> int:
+    """Where a value goes in its row's trail: the row itself, then its key fields, then the others."""
+    if name == ROW:
+        return -1000
+    return -500 + table.key.index(name) if name in table.key else compared.index(name)
+
+
+def _table_consensus(comparison: Comparison, lt: LinedTable, chosen: dict[tuple, Decision], dropped: set):
+    """One consensus table, and its trail as pieces (arrays or single values), their sizes and the order that
+    puts the trail's rows in row and field order."""
     form, reviewers, table = comparison.form, comparison.reviewers, lt.table
     letters = [r.letter for r in reviewers]
     columns = _trail_columns(form, reviewers)
+    key_columns = _key_columns(form)
     n = len(lt.keys)
     slow_rows = sorted({p for p, _ in lt.slow})
-    fast = np.ones(n, dtype=bool)
-    fast[slow_rows] = False
-    # -- the consensus table: every row as if all were typed alike, then the other rows put right
-    out: dict[str, np.ndarray] = {}
-    for k, name in enumerate(table.key):
-        out[name] = np.array([key[k] for key in lt.keys] + [None], dtype=object)[:n]
+    plain = np.ones(n, dtype=bool)  # rows with every value typed alike (and every reviewer having the row)
+    plain[slow_rows] = False
+    # -- the consensus table: values typed alike, then the others put in row by row
+    key_text = {
+        name: np.array([key[k] for key in lt.keys] + [None], dtype=object)[:n]
+        for k, name in enumerate(table.key)
+    }
+    out: dict[str, np.ndarray] = {name: key_text[name].copy() for name in table.key}
     first, at = lt.columns[0], lt.positions[0]
     for f in lt.compared:
         values, codes = first.values[f.name][at], first.codes[f.name][at]
         out[f.name] = np.where(lt.agreed[f.name], np.where(codes != "", codes, values), None)
     texts = {
-        name: [
-            np.array(c.shown(name), dtype=object)[p] for c, p in zip(lt.columns, lt.positions, strict=True)
-        ]
+        name: [c.shown(name)[p] for c, p in zip(lt.columns, lt.positions, strict=True)]
         for name in table.fields
         if name in comparison.annotations and name in first.values
     }
     for name in table.fields:
         if name in comparison.annotations:
-            out[name] = _combined_column(texts[name], letters, fast) if name in texts else np.full(n, None)
-    trail_rows: list[dict] = []
-    trail_at: list[tuple[int, int]] = []
+            out[name] = _combined_column(texts[name], letters, plain) if name in texts else np.full(n, None)
+    compared = [f.name for f in lt.compared]
+    logged: list[dict] = []
+    logged_at: list[tuple[int, int]] = []
     keep = np.ones(n, dtype=bool)
     for p in slow_rows:
-        before = len(trail_rows)
-        record = _row_consensus(comparison, lt, p, chosen, dropped, trail_rows)
-        trail_at += [(p, i) for i in range(len(trail_rows) - before)]
+        record, logs = _row_consensus(comparison, lt, p, chosen, dropped, key_columns)
+        logged += [row for _, row in logs]
+        logged_at += [(p, _rank(table, compared, name)) for name, _ in logs]
         if record is None:
             keep[p] = False
             continue
-        for name in table.fields:
-            out[name][p] = record[name]
+        for name, value in record.items():
+            out[name][p] = value
     frame = pd.DataFrame(
         {name: out[name][keep] for name in table.fields}, columns=list(table.fields), dtype=object
     )
     # -- the trail: the values typed alike field by field, then the others, sorted into row and field order
-    parts: dict[str, list[np.ndarray]] = {c: [] for c in columns}
+    pieces: dict[str, list] = {c: [] for c in columns}
+    sizes: list[int] = []
     position: list[np.ndarray] = []
     rank: list[np.ndarray] = []
-    key_columns = _key_columns(form)
-    key_text = {name: out[name] for name in table.key}
-    provenance = {
-        name: [np.asarray(t, dtype=object) for t in texts[name]] for name in _CITES if name in texts
-    }
+    provenance = {name: texts[name] for name in _CITES if name in texts}
     joined = {name: _joined_column(provenance[name], letters) for name in provenance}
     wheres = [_wheres(c, lt.rows, k) for k, c in enumerate(lt.columns)]
-    backing = ", ".join(letters)
     for order, f in enumerate(lt.compared):
-        at_f = np.flatnonzero(lt.agreed[f.name] & fast)
-        m = len(at_f)
-        if not m:
+        at_f = np.flatnonzero(lt.agreed[f.name] & keep)
+        if not len(at_f):
             continue
-        codes = first.codes[f.name][lt.positions[0][at_f]]
-        shown = np.array(first.shown(f.name), dtype=object)[lt.positions[0][at_f]]
+        codes = first.codes[f.name][at[at_f]]
+        shown = first.shown(f.name)[at[at_f]]
         shown = np.where(codes != "", codes, shown)
-        blank = np.full(m, "", dtype=object)
-        block = {
-            "table": np.full(m, table.name, dtype=object),
-            **{c: key_text[c][at_f] if c in key_text else blank for c in key_columns},
-            "field": np.full(m, f.name, dtype=object),
+        block: dict[str, object] = {
+            "table": table.name,
+            **{c: key_text[c][at_f] if c in key_text else "" for c in key_columns},
+            "field": f.name,
             "value": shown,
-            "basis": np.full(m, AGREED, dtype=object),
-            "from": np.full(m, backing, dtype=object),
-            "discrepancy": blank,
-            "type": blank,
-            "decision": blank,
-            "adjudicator": blank,
-            "decided_on": blank,
-            "reason": blank,
+            "basis": AGREED,
+            "from": ", ".join(letters),
+            "discrepancy": "",
+            "type": "",
+            "decision": "",
+            "adjudicator": "",
+            "decided_on": "",
+            "reason": "",
         }
         for cite in _CITES:
-            block[cite] = joined[cite][at_f] if cite in joined else blank
+            block[cite] = joined[cite][at_f] if cite in joined else ""
         for k, x in enumerate(letters):
             block[f"{x}_value"] = shown
             block[f"{x}_where"] = wheres[k](f.name, at_f)
             for cite in _CITES:
-                block[f"{x}_{cite}"] = provenance[cite][k][at_f] if cite in provenance else blank
+                block[f"{x}_{cite}"] = provenance[cite][k][at_f] if cite in provenance else ""
         for c in columns:
-            parts[c].append(block[c])
+            pieces[c].append(block[c])
+        sizes.append(len(at_f))
         position.append(at_f)
-        rank.append(np.full(m, order))
-    if trail_rows:
-        slow = pd.DataFrame(trail_rows, columns=columns, dtype=object).fillna("")
+        rank.append(np.full(len(at_f), order))
+    if logged:
+        slow = pd.DataFrame(logged, columns=columns, dtype=object).fillna("")
         for c in columns:
-            parts[c].append(slow[c].to_numpy(dtype=object))
-        position.append(np.array([p for p, _ in trail_at]))
-        rank.append(np.array([i for _, i in trail_at]))
-    if not position:
-        return frame, {c: np.empty(0, dtype=object) for c in columns}
-    order = np.lexsort((np.concatenate(rank), np.concatenate(position)))
-    return frame, {c: np.concatenate(parts[c])[order] for c in columns}
+            pieces[c].append(slow[c].to_numpy(dtype=object))
+        sizes.append(len(logged))
+        position.append(np.array([p for p, _ in logged_at], dtype=np.int64))
+        rank.append(np.array([r for _, r in logged_at], dtype=np.int64))
+    if not sizes:
+        return frame, pieces, sizes, np.empty(0, dtype=np.int64)
+    return frame, pieces, sizes, np.lexsort((np.concatenate(rank), np.concatenate(position)))
 
 
 def _wheres(cols: Columns, rows: list[tuple[int | None, ...]], k: int):
@@ -835,13 +858,14 @@ def _joined_column(texts: list[np.ndarray], letters: list[str]) -> np.ndarray:
 
 
 def _row_consensus(
-    comparison: Comparison, lt: LinedTable, p: int, chosen: dict[tuple, Decision], dropped: set, trail: list
-) -> dict[str, object] | None:
-    """One row of the consensus, value by value, its trail rows added to `trail`; None if the row is dropped."""
-    form, reviewers, table = comparison.form, comparison.reviewers, lt.table
+    comparison: Comparison, lt: LinedTable, p: int, chosen: dict[tuple, Decision], dropped: set, key_columns
+) -> tuple[dict[str, object] | None, list[tuple[str, dict]]]:
+    """The values of one row that not every reviewer typed alike, with their trail rows (by field); None for a
+    row the adjudicator dropped. The values typed alike are the caller's."""
+    reviewers, table = comparison.reviewers, lt.table
     key, rows = lt.keys[p], lt.rows[p]
-    key_columns = _key_columns(form)
     letters = [r.letter for r in reviewers]
+    logs: list[tuple[str, dict]] = []
 
     def log(name, value, basis, u: Unit, d: Decision | None, via: Unit | None = None, taken=()) -> None:
         """One trail row; `via` is the row discrepancy a single reviewer's value was kept by; `taken` the
@@ -871,19 +895,19 @@ def _row_consensus(
                 f"{r.letter}_source": e.source,
                 f"{r.letter}_location": e.location,
             }
-        trail.append(record)
+        logs.append((name, record))
 
-    row_unit = lt.unit(p, ROW)
+    row_unit = lt.slow.get((p, ROW))
     row_decision = chosen.get((table.name, key, ROW))
     if row_unit is not None:
         kept = (table.name, key) not in dropped
         log(ROW, "kept" if kept else "dropped", DECIDED, row_unit, row_decision)
         if not kept:
-            return None
-    record: dict[str, object] = dict(zip(table.key, key, strict=False))
+            return None, logs
+    record: dict[str, object] = {}
     decided: dict[str, tuple[str, ...]] = {}  # field -> letters whose value an adjudicator took
     for name in table.key:  # a row the reviewers filed under different keys (compare's key, moved)
-        u = lt.unit(p, name)
+        u = lt.slow.get((p, name))
         if u is not None and u.status == DISAGREE:
             d = chosen.get((table.name, key, name))
             assert d is not None  # consensus refuses a disagreement without a decision
@@ -892,10 +916,9 @@ def _row_consensus(
             decided[name] = _taken(u, d, letters)
     for f in lt.compared:
         name = f.name
-        u = lt.unit(p, name)
+        u = lt.slow.get((p, name))
         if u is None:
-            record[name] = None
-            continue
+            continue  # typed alike (the caller's) or by nobody
         d = chosen.get((table.name, key, name))
         if u.status == DISAGREE:
             assert d is not None  # consensus refuses a disagreement without a decision
@@ -933,7 +956,7 @@ def _row_consensus(
                 if cite
                 else _combined(present, at, name, reviewers)
             )
-    return record
+    return record, logs
 
 
 def _value(e: Entry) -> object:
