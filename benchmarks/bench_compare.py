@@ -8,7 +8,7 @@ REVIEW_FOLDER is one benchmarks/make_review.py made (review.toml, two reviewers'
 nothing is written into it (the discrepancy workbook goes to a temporary folder). The workbooks are read once,
 untimed. Timed: `compare`, `read_decisions` of the adjudication file, `reconcile` reusing the comparison,
 `write_discrepancies` (the workbook `review run` writes); then compare + reconcile again with the shortcut off
-(review.compare._FAST = False), the obvious alternative, and the two results checked equal. Seconds are wall
+(review.lineup._FAST = False), the obvious alternative, and the two results checked equal. Seconds are wall
 time, best of --repeat; CPU seconds beside them tell a busy machine from a slow stage.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-import review.compare as compare_module
+import review.lineup as lineup
 from review.compare import compare
 from review.project import load_review
 from review.reconcile import read_decisions, reconcile, write_discrepancies
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         results["write_discrepancies"] = timed(args.repeat, lambda: write_discrepancies(comparison, out))
     print(f"{len(comparison)} discrepancies")
     if not args.skip_alternative:
-        compare_module._FAST = False
+        lineup._FAST = False
         try:
             results["compare, value by value"] = timed(args.repeat, lambda: compare([a, b]))
             slow = results["compare, value by value"][2]
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.repeat, lambda: reconcile([a, b], decisions, comparison=slow)
             )
         finally:
-            compare_module._FAST = True
+            lineup._FAST = True
         fast, by_value = results["reconcile"][2], results["reconcile, value by value"][2]
         pd.testing.assert_frame_equal(comparison.discrepancies, slow.discrepancies)
         pd.testing.assert_frame_equal(comparison.agreement, slow.agreement)

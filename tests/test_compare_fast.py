@@ -1,5 +1,5 @@
 """compare and reconcile take values every reviewer typed alike column by column and build the rows made only of
-them in bulk; the rest go value by value. With that shortcut turned off (review.compare._FAST) every value goes
+them in bulk; the rest go value by value. With that shortcut turned off (review.lineup._FAST) every value goes
 the value-by-value way, which is the original algorithm: on randomly perturbed extractions of the synthetic
 review, both ways must give the same units, discrepancies, agreement figures, consensus tables and trail."""
 
@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT
 from openpyxl import load_workbook
 
-import review.compare as compare_module
+import review.lineup as lineup
 from review.compare import compare
 from review.reconcile import SHEET, read_decisions, reconcile, write_discrepancies
 from review.workbook import make_workbook, read_workbook
@@ -150,7 +150,7 @@ def test_the_shortcut_changes_no_comparison(perturbed_review, monkeypatch, revie
     chosen = [extractions[i] for i in reviewers]
     fast = compare(chosen)
     assert len(fast) > 10 and len(fast.type_counts()) >= 5  # the perturbations reach most discrepancy types
-    monkeypatch.setattr(compare_module, "_FAST", False)
+    monkeypatch.setattr(lineup, "_FAST", False)
     slow = compare(chosen)
     assert sum(lt.agreed[f.name].sum() for lt in slow.lined.values() for f in lt.compared) == 0
     _assert_same(_snapshot(fast), _snapshot(slow))
@@ -164,7 +164,7 @@ def test_the_shortcut_changes_no_consensus(perturbed_review, monkeypatch, tmp_pa
     blank = write_discrepancies(fast, tmp_path / "d.xlsx")
     decisions = read_decisions(_decide(blank, tmp_path / "decided.xlsx", seed=len(reviewers)))
     made_fast = _snapshot(fast, reconcile(chosen, decisions, comparison=fast))
-    monkeypatch.setattr(compare_module, "_FAST", False)
+    monkeypatch.setattr(lineup, "_FAST", False)
     slow = compare(chosen)
     made_slow = _snapshot(slow, reconcile(chosen, decisions, comparison=slow))
     assert {"agreed", "decided"} <= set(made_fast["trail"]["basis"])
