@@ -35,7 +35,7 @@ from .forms import Field
 from .issues import CODES, ERROR
 from .sheets import DECISION_FILL, HEADER_FILL, STALE_FILL, put, save_workbook
 from .sheetscan import scan
-from .values import parse_value
+from .values import Parsed, parse_value
 from .words import counted
 
 FORMAT = "review discrepancies 1"  # written to the hidden sheet, so a decisions file is recognised
@@ -367,6 +367,7 @@ def read_decisions(path: str | Path) -> Decisions:
     letters = [r.letter for r in reviewers]
     items: dict[tuple[str, tuple[str, ...], str], Decision] = {}
     problems: list[str] = []
+    dates: dict[tuple, Parsed] = {}  # an adjudicator types a few dates: each parsed once
     for r, row in enumerate(rows[1:], start=2):
         raw = {h: row[i] if i < len(row) else None for h, i in col.items()}
         text = {h: _cell(v) for h, v in raw.items()}
@@ -403,7 +404,8 @@ def read_decisions(path: str | Path) -> Decisions:
             )
         date = ""
         if text["Date"]:
-            parsed = parse_value(raw["Date"], _DATE)
+            when = (type(raw["Date"]), raw["Date"])
+            parsed = dates[when] if when in dates else dates.setdefault(when, parse_value(raw["Date"], _DATE))
             if any(CODES[c].severity == ERROR for c in parsed.codes) or parsed.value is None:
                 problems.append(
                     f"{SHEET}!{get_column_letter(col['Date'] + 1)}{r}: {text['Date']!r} is not a date; "

@@ -41,8 +41,9 @@ class Columns:
         for name in et.data.columns:
             column = et.data[name]
             missing = column.isna().to_numpy()
-            values = np.append(column.to_numpy(dtype=object, na_value=None), None)  # Python values
-            values[:-1][missing] = None
+            values = np.empty(len(column) + 1, dtype=object)
+            values[:-1] = column.to_numpy(dtype=object, na_value=None)  # Python values
+            values[:-1][missing] = values[-1] = None
             self.values[name] = values
             self.notna[name] = np.append(~missing, False)
             self.dtype[name] = str(column.dtype)

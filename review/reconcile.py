@@ -316,8 +316,10 @@ def _table_consensus(comparison: Comparison, lt: LinedTable, chosen: dict[tuple,
     first, at = lt.columns[0], lt.positions[0]
     for f in lt.compared:
         values, codes = first.values[f.name][at], first.codes[f.name][at]
-        out[f.name] = np.where(lt.agreed[f.name], np.where(codes != "", codes, values), None)
-    texts = {
+        out[f.name] = np.full(n, None, dtype=object)
+        agreed = lt.agreed[f.name]
+        out[f.name][agreed] = np.where(codes != "", codes, values)[agreed]
+    texts: dict[str, list[np.ndarray]] = {
         name: [c.shown(name)[p] for c, p in zip(lt.columns, lt.positions, strict=True)]
         for name in table.fields
         if name in comparison.annotations and name in first.values
