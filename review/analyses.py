@@ -27,7 +27,15 @@ BY = [
 
 
 def study_attributes(analysis_tables: AnalysisTables) -> pd.DataFrame:
-    """One row per arm with its fields, its study's fields and the study's risk-of-bias judgements (rob_*)."""
+    """One row per arm with its fields, its study's fields and the study's risk-of-bias judgements (rob_*).
+
+    Built once per AnalysisTables and kept (every analysis picks its arms from it); callers only read it."""
+    if analysis_tables._attributes is None:
+        analysis_tables._attributes = _study_attributes(analysis_tables)
+    return analysis_tables._attributes
+
+
+def _study_attributes(analysis_tables: AnalysisTables) -> pd.DataFrame:
     form, source = analysis_tables.form, analysis_tables.source
     arms_t, studies_t, rob_t = (table_of_kind(form, k) for k in ("arms", "studies", "risk_of_bias"))
     frame = (
