@@ -315,18 +315,16 @@ def contrast_dataset(analysis: Analysis, pairs: pd.DataFrame, contrasts: pd.Data
         )
     rows = []
     here = contrasts[contrasts["outcome"] == analysis.outcome]
-    for _, pair in pairs.iterrows():  # one row per study: comparisons are few
+    by_study: dict = {}  # found once, as plain records: filtering (or .iloc) per study was quadratic and slow
+    for rec in here.to_dict("records"):
+        by_study.setdefault(rec["study_id"], []).append(rec)
+    for pair in pairs.to_dict("records"):  # one row per study: comparisons are few
         study, exp, ctl = pair["study_id"], pair["experimental_arm"], pair["control_arm"]
-        found = here[here["study_id"] == study]
-        same_arms = [
-            {e, c} == {exp, ctl}
-            for e, c in zip(found["experimental_arm"], found["control_arm"], strict=False)
-        ]
-        found = found[pd.Series(same_arms, index=found.index, dtype=bool)]
+        found = [r for r in by_study.get(study, ()) if {r["experimental_arm"], r["control_arm"]} == {exp, ctl}]
         if study in analysis.comparisons:
-            found = found[found["comparison"] == analysis.comparisons[study]]
+            found = [r for r in found if r["comparison"] == analysis.comparisons[study]]
         if len(found) > 1:
-            labels = ", ".join(repr(c) for c in found["comparison"])
+            labels = ", ".join(repr(r["comparison"]) for r in found)
             raise ReviewError(
                 f"analysis {analysis.name!r}: study {study!r} has {len(found)} hazard ratios of "
                 f"{exp} versus {ctl} for {analysis.outcome} ({labels}); choose one with "
@@ -342,9 +340,9 @@ def contrast_dataset(analysis: Analysis, pairs: pd.DataFrame, contrasts: pd.Data
             "derivation": "",
             "note": pair["pair_note"],
         }
-        pairs_found = list(zip(found["experimental_arm"], found["control_arm"], strict=False))
+        pairs_found = [(r["experimental_arm"], r["control_arm"]) for r in found]
         if (exp, ctl) in pairs_found:
-            hit = found.iloc[pairs_found.index((exp, ctl))]
+            hit = found[pairs_found.index((exp, ctl))]
             row.update(
                 yi=hit["yi"],
                 vi=hit["vi"],
@@ -352,7 +350,7 @@ def contrast_dataset(analysis: Analysis, pairs: pd.DataFrame, contrasts: pd.Data
                 note=_notes(row["note"], hit["note"]),
             )
         elif (ctl, exp) in pairs_found:  # reported the other way round: invert (log HR changes sign)
-            hit = found.iloc[pairs_found.index((ctl, exp))]
+            hit = found[pairs_found.index((ctl, exp))]
             yi = None if pd.isna(hit["yi"]) else -float(hit["yi"])
             row.update(
                 yi=yi,
