@@ -320,7 +320,9 @@ def contrast_dataset(analysis: Analysis, pairs: pd.DataFrame, contrasts: pd.Data
         by_study.setdefault(rec["study_id"], []).append(rec)
     for pair in pairs.to_dict("records"):  # one row per study: comparisons are few
         study, exp, ctl = pair["study_id"], pair["experimental_arm"], pair["control_arm"]
-        found = [r for r in by_study.get(study, ()) if {r["experimental_arm"], r["control_arm"]} == {exp, ctl}]
+        found = [
+            r for r in by_study.get(study, ()) if {r["experimental_arm"], r["control_arm"]} == {exp, ctl}
+        ]
         if study in analysis.comparisons:
             found = [r for r in found if r["comparison"] == analysis.comparisons[study]]
         if len(found) > 1:

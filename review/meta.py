@@ -541,7 +541,11 @@ def _fit_iv(y, v, codes, n_groups, opts: Options, data, by, notes):
     """Inverse-variance pooling (metafor's rma.uni, intercept only) for all analyses at once."""
     method = opts.method
     use = np.isfinite(y)  # rows set to NaN by drop00 are left out, as metafor omits NA outcomes
-    design = rma.Design(y[use], v[use], np.ones((int(use.sum()), 1)), codes[use], n_groups)
+    y_use, v_use, g_use = y[use], v[use], codes[use]
+    if method not in ("PM", "SJ") and rma.PaddedDesign.fits(g_use, n_groups):  # (PM, SJ take medians, means)
+        design: rma.Design = rma.PaddedDesign(y_use, v_use, g_use, n_groups)
+    else:
+        design = rma.Design(y_use, v_use, np.ones((len(y_use), 1)), g_use, n_groups)
     k = design.k
     notes.add(k == 0, "no studies left after dropping double-zero studies")
     if method in RANDOM_EFFECTS and opts.single_study == "error" and np.any(k == 1):
@@ -576,7 +580,7 @@ def _fit_iv(y, v, codes, n_groups, opts: Options, data, by, notes):
         "converged": fitted.converged,
     }
     weight = np.full(len(codes), np.nan)
-    weight[use] = 1 / (design.v + fitted.tau2[design.g])
+    weight[use] = 1 / (v_use + fitted.tau2[g_use])
     return fit, weight
 
 
