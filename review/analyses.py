@@ -111,7 +111,11 @@ def arm_pairs(analysis: Analysis, attributes: pd.DataFrame) -> pd.DataFrame:
 
 
 def _check_listed(analysis: Analysis, attributes: pd.DataFrame) -> None:
-    known = attributes.groupby("study_id")["arm_id"].agg(set).to_dict() if len(attributes) else {}
+    if not analysis.arms:
+        return
+    known: dict = {}
+    for study, arm in zip(attributes["study_id"].tolist(), attributes["arm_id"].tolist(), strict=True):
+        known.setdefault(study, set()).add(arm)
     for study, arms in analysis.arms.items():
         if study not in known:
             raise ReviewError(f"analysis {analysis.name!r}: study {study!r} is not in the consensus data.")
@@ -597,6 +601,15 @@ def _join_notes(*parts):
     return join(*parts)
 
 
+def _distinct_joined(rows: pd.DataFrame, column: str, sep: str) -> pd.Series:
+    """Per outcome (in order of first appearance), its distinct non-missing `column` values sorted and joined."""
+    outcomes = pd.unique(rows["outcome"].dropna().to_numpy(dtype=object))
+    pairs = rows[["outcome", column]].dropna(subset=[column]).astype({column: str}).drop_duplicates()
+    pairs = pairs.sort_values(column, kind="stable")
+    joined = pairs.groupby("outcome", sort=False)[column].agg(sep.join)
+    return joined.reindex(outcomes).fillna("").rename_axis("outcome")
+
+
 def _safety_rows(
     a: Analysis,
     results: pd.DataFrame,
@@ -629,13 +642,11 @@ def _safety_rows(
         )
         if whole:
             out["studies_left_out"] = _join_notes(out["studies_left_out"], pd.Series(whole, index=out.index))
-    terms = arm_outcomes[arm_outcomes["domain"] == a.domain].groupby("outcome", sort=False)
+    rows = arm_outcomes.loc[arm_outcomes["domain"] == a.domain, ["outcome", "matched_on", "reported_term"]]
     shown = pd.DataFrame(
-        {
-            "matched_on": terms["matched_on"].agg(lambda v: ", ".join(sorted(set(v.dropna())))),
-            "reported_terms": terms["reported_term"].agg(
-                lambda v: "; ".join(sorted(set(v.dropna().astype(str))))
-            ),
+        {  # each term's distinct values, found once per (term, value) pair rather than per row of each term
+            "matched_on": _distinct_joined(rows, "matched_on", ", "),
+            "reported_terms": _distinct_joined(rows, "reported_term", "; "),
         }
     )
     out = out.merge(shown, left_on="outcome", right_index=True, how="left")
