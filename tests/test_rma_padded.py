@@ -47,3 +47,18 @@ def test_padded_equals_flat(seed, method, test):
 def test_padding_is_used_only_where_small():
     assert rma.PaddedDesign.fits(np.repeat(np.arange(100), 10), 100)
     assert not rma.PaddedDesign.fits(np.r_[np.zeros(1000, int), np.arange(1, 100)], 100)
+
+
+@pytest.mark.parametrize("method", ["DL", "REML", "PM"])
+def test_pool_without_tau2_ci_changes_nothing_else(method):
+    import pandas as pd
+
+    from review.meta import pool
+
+    y, v, g, _ = _analyses(4)
+    data = pd.DataFrame({"analysis": g, "yi": y, "vi": v})
+    full = pool(data, "GEN", method, by=["analysis"], single_study="keep")
+    lean = pool(data, "GEN", method, by=["analysis"], single_study="keep", tau2_ci=False)
+    ci = ["tau2_ci_low", "tau2_ci_high", "i2_ci_low", "i2_ci_high"]
+    assert full[ci].notna().any().all() and lean[ci].isna().all().all()
+    pd.testing.assert_frame_equal(lean.drop(columns=ci), full.drop(columns=ci))
