@@ -156,11 +156,16 @@ class PaddedDesign(Design):
 
     def __init__(self, y: np.ndarray, v: np.ndarray, g: np.ndarray, n_groups: int):
         k = np.bincount(g, minlength=n_groups)
+        k_max = int(k.max())
         ordered = len(g) < 2 or bool(np.all(g[1:] >= g[:-1]))  # usually: analyses one after another
-        order = np.arange(len(g)) if ordered else np.argsort(g, kind="stable")
-        row = np.arange(len(g)) - (np.cumsum(k) - k)[g[order]]
-        padded_y, padded_v = np.zeros((int(k.max()), n_groups)), np.full((int(k.max()), n_groups), np.inf)
-        padded_y[row, g[order]], padded_v[row, g[order]] = y[order], v[order]
+        if ordered and k_max * n_groups == len(g):  # all of one size: a reshape
+            padded_y = np.ascontiguousarray(y.reshape(n_groups, k_max).T)
+            padded_v = np.ascontiguousarray(v.reshape(n_groups, k_max).T)
+        else:
+            order = np.arange(len(g)) if ordered else np.argsort(g, kind="stable")
+            row = np.arange(len(g)) - (np.cumsum(k) - k)[g[order]]
+            padded_y, padded_v = np.zeros((k_max, n_groups)), np.full((k_max, n_groups), np.inf)
+            padded_y[row, g[order]], padded_v[row, g[order]] = y[order], v[order]
         self._set(padded_y, padded_v, None, k, np.bincount(g, weights=v, minlength=n_groups))
 
     def _set(self, y, v, cols, k, sum_v) -> None:

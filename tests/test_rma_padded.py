@@ -62,3 +62,12 @@ def test_pool_without_tau2_ci_changes_nothing_else(method):
     ci = ["tau2_ci_low", "tau2_ci_high", "i2_ci_low", "i2_ci_high"]
     assert full[ci].notna().any().all() and lean[ci].isna().all().all()
     pd.testing.assert_frame_equal(lean.drop(columns=ci), full.drop(columns=ci))
+
+
+def test_equal_sizes_in_order_pad_by_reshape():
+    y, v = np.arange(12.0), np.arange(1.0, 13.0)
+    for g in (np.repeat(np.arange(4), 3), np.tile(np.arange(4), 3)):  # in order (reshape) or interleaved
+        d = rma.PaddedDesign(y, v, g, 4)
+        for a in range(4):
+            np.testing.assert_array_equal(d.y[:, a], y[g == a])
+            np.testing.assert_array_equal(d.v[:, a], v[g == a])
