@@ -272,9 +272,12 @@ ANALYSES: list[dict] = [
 
 
 def review_toml(studies: int) -> str:
+    # Arm groups by rule, as a large review would write them; overall survival lists its arms per study, so
+    # that the listed form is timed too.
     ids = [f"S{s:04d}" for s in range(1, studies + 1)]
-    two = "{ " + ", ".join(f'{s} = ["arm2", "arm1"]' for s in ids) + " }"
-    one = "{ " + ", ".join(f'{s} = "arm1"' for s in ids) + " }"
+    two = 'experimental = { arm_id = "arm2" }\ncontrol = { intervention = "standard care" }'
+    one = 'arm = { intervention = "standard care" }'
+    listed = "arms = { " + ", ".join(f'{s} = ["arm2", "arm1"]' for s in ids) + " }"
     lines = [
         f'title = "Synthetic review of {studies} studies (benchmarks/make_review.py)"',
         'question = "How fast does the toolkit run a large review?"',
@@ -286,7 +289,7 @@ def review_toml(studies: int) -> str:
     def analysis(fields: dict, arms: str) -> None:
         lines.append("[[analysis]]")
         lines.extend(f"{k} = {json.dumps(v)}" for k, v in fields.items())
-        lines.extend([f"arms = {arms}", ""])
+        lines.extend([arms, ""])
 
     for a in ANALYSES:
         analysis({**a, "measure": "RR", "method": "REML"}, two)
@@ -300,8 +303,8 @@ def review_toml(studies: int) -> str:
         },
         one,
     )
-    for outcome in ("progression-free survival", "overall survival"):
-        analysis({"name": outcome.capitalize(), "outcome": outcome, "measure": "HR", "method": "REML"}, two)
+    for outcome, arms in (("progression-free survival", two), ("overall survival", listed)):
+        analysis({"name": outcome.capitalize(), "outcome": outcome, "measure": "HR", "method": "REML"}, arms)
     return "\n".join(lines)
 
 
