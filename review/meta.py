@@ -18,9 +18,9 @@ their keyword arguments (`pool(data, "RR", "REML", test="knha", by=["outcome"])`
 
 Why numpy rather than statsmodels or PyMARE, measured on the same 10,000 random analyses of k = 10
 (benchmarks/bench_pool.py, 2-core machine):
-- statsmodels' `combine_effects` pools one analysis per call: a loop of it was 14-17x slower than `pool`
-  (which also computes the Q-profile intervals of tau^2 and I^2 that statsmodels lacks; 30-85x before they
-  were added). It has no REML, MH or Peto; it leaves DL's tau^2 negative (30% of those analyses; metafor
+- statsmodels' `combine_effects` pools one analysis per call: a loop of it was 28x slower than `pool`
+  (which also computes the Q-profile intervals of tau^2 and I^2 that statsmodels lacks), 61x with
+  `tau2_ci=False`. It has no REML, MH or Peto; it leaves DL's tau^2 negative (30% of those analyses; metafor
   floors it at 0) and stops Paule-Mandel at |Q - (k-1)| < 1e-5, which moved tau^2 by up to 3e-5 from
   metafor's.
 - PyMARE 0.0.13 fits equal-k analyses in one call (REML 0.21 s) but by numerical optimisation: its tau^2
