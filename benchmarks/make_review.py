@@ -6,7 +6,7 @@ Writes OUT_DIR/reviewer_a.xlsx and reviewer_b.xlsx (made with the toolkit's own 
 OUT_DIR/adjudication.xlsx (the toolkit's discrepancy workbook, every disagreement decided) and OUT_DIR/review.toml
 with 20 analyses: best response (6), a single-arm proportion, two hazard ratios, a dichotomous outcome, two safety
 items and eight adverse events. Shape per study, as in issue 12: 2-4 arms, 5 response categories per arm, 15-75
-adverse-event terms per arm, each at grades 'any' and '3-4' (30-150 rows per arm), a hazard ratio for PFS and
+adverse-event terms per study (every arm reports them), each at grades 'any' and '3-4' (30-150 rows per arm), a hazard ratio for PFS and
 OS per experimental arm, 5 safety items per arm, 6 risk-of-bias domains. About 322 rows per study in all.
 
 Reviewer B differs from reviewer A in about 3% of rows, in ways that stay valid (so `review run` goes on):
@@ -55,10 +55,10 @@ ROB_DOMAINS = [
 DIFFER = 0.03  # share of rows reviewer B enters differently
 
 
-def _pct(count: int, total: int) -> float:
-    """The percentage as a report prints it; below 1% left empty (NaN; reports say '<1%', which is no number)."""
+def _pct(count: int, total: int) -> float | str:
+    """The percentage as a report prints it; below 1% the report says '<1%', which is no number: NR."""
     value = round(100 * count / total, 1)
-    return value if value >= 1 else float("nan")
+    return value if value >= 1 or count == 0 else "NR"
 
 
 def reviewer_a(studies: int, seed: int) -> dict[str, pd.DataFrame]:
@@ -95,6 +95,7 @@ def reviewer_a(studies: int, seed: int) -> dict[str, pd.DataFrame]:
                 "multicentre": True,
                 "centres": int(rng.integers(5, 200)),
                 "randomised_total": int(sizes.sum()),
+                "follow_up": "NR",
                 "response_criteria": "RECIST 1.1",
                 **where,
                 "location": "abstract",
@@ -110,6 +111,9 @@ def reviewer_a(studies: int, seed: int) -> dict[str, pd.DataFrame]:
                     **where,
                 }
             )
+        # One adverse-event table per study, as trial reports print it: every arm reports the same terms.
+        n_terms = int(rng.integers(15, 76))
+        terms = COMMON_TERMS + list(rng.choice(OTHER_TERMS, n_terms - len(COMMON_TERMS), replace=False))
         for arm, n in zip(arm_ids, sizes, strict=True):
             n = int(n)
             rows["arms"].append(
@@ -169,8 +173,6 @@ def reviewer_a(studies: int, seed: int) -> dict[str, pd.DataFrame]:
                         **where,
                     }
                 )
-            n_terms = int(rng.integers(15, 76))
-            terms = COMMON_TERMS + list(rng.choice(OTHER_TERMS, n_terms - len(COMMON_TERMS), replace=False))
             for term in terms:
                 anyg = int(rng.binomial(n, rng.uniform(0.02, 0.6)))
                 severe = int(rng.binomial(anyg, 0.2))
@@ -204,10 +206,16 @@ def reviewer_a(studies: int, seed: int) -> dict[str, pd.DataFrame]:
                         "ci_low": round(float(np.exp(np.log(hr) - 1.96 * se)), 2),
                         "ci_high": round(float(np.exp(np.log(hr) + 1.96 * se)), 2),
                         "ci_level": 95.0,
+                        "p_value": "NR",
                         **where,
                     }
                 )
-    return {name: pd.DataFrame(r) for name, r in rows.items()}
+    frames = {name: pd.DataFrame(r) for name, r in rows.items()}
+    for frame in frames.values():  # a reviewer notes where the report states a zero
+        for count in ("count", "events", "patients"):
+            if count in frame:
+                frame.loc[frame[count].eq(0), "location"] += ", where it prints 0"
+    return frames
 
 
 def reviewer_b(a: dict[str, pd.DataFrame], seed: int) -> dict[str, pd.DataFrame]:

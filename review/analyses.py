@@ -27,7 +27,15 @@ BY = [
 
 
 def study_attributes(analysis_tables: AnalysisTables) -> pd.DataFrame:
-    """One row per arm with its fields, its study's fields and the study's risk-of-bias judgements (rob_*)."""
+    """One row per arm with its fields, its study's fields and the study's risk-of-bias judgements (rob_*).
+
+    Built once per AnalysisTables and kept (every analysis picks its arms from it); callers only read it."""
+    if analysis_tables._attributes is None:
+        analysis_tables._attributes = _study_attributes(analysis_tables)
+    return analysis_tables._attributes
+
+
+def _study_attributes(analysis_tables: AnalysisTables) -> pd.DataFrame:
     form, source = analysis_tables.form, analysis_tables.source
     arms_t, studies_t, rob_t = (table_of_kind(form, k) for k in ("arms", "studies", "risk_of_bias"))
     frame = (
@@ -103,7 +111,11 @@ def arm_pairs(analysis: Analysis, attributes: pd.DataFrame) -> pd.DataFrame:
 
 
 def _check_listed(analysis: Analysis, attributes: pd.DataFrame) -> None:
-    known = attributes.groupby("study_id")["arm_id"].agg(set).to_dict() if len(attributes) else {}
+    if not analysis.arms:
+        return
+    known: dict = {}
+    for study, arm in zip(attributes["study_id"].tolist(), attributes["arm_id"].tolist(), strict=True):
+        known.setdefault(study, set()).add(arm)
     for study, arms in analysis.arms.items():
         if study not in known:
             raise ReviewError(f"analysis {analysis.name!r}: study {study!r} is not in the consensus data.")
@@ -307,18 +319,18 @@ def contrast_dataset(analysis: Analysis, pairs: pd.DataFrame, contrasts: pd.Data
         )
     rows = []
     here = contrasts[contrasts["outcome"] == analysis.outcome]
-    for _, pair in pairs.iterrows():  # one row per study: comparisons are few
+    by_study: dict = {}  # found once, as plain records: filtering (or .iloc) per study was quadratic and slow
+    for rec in here.to_dict("records"):
+        by_study.setdefault(rec["study_id"], []).append(rec)
+    for pair in pairs.to_dict("records"):  # one row per study: comparisons are few
         study, exp, ctl = pair["study_id"], pair["experimental_arm"], pair["control_arm"]
-        found = here[here["study_id"] == study]
-        same_arms = [
-            {e, c} == {exp, ctl}
-            for e, c in zip(found["experimental_arm"], found["control_arm"], strict=False)
+        found = [
+            r for r in by_study.get(study, ()) if {r["experimental_arm"], r["control_arm"]} == {exp, ctl}
         ]
-        found = found[pd.Series(same_arms, index=found.index, dtype=bool)]
         if study in analysis.comparisons:
-            found = found[found["comparison"] == analysis.comparisons[study]]
+            found = [r for r in found if r["comparison"] == analysis.comparisons[study]]
         if len(found) > 1:
-            labels = ", ".join(repr(c) for c in found["comparison"])
+            labels = ", ".join(repr(r["comparison"]) for r in found)
             raise ReviewError(
                 f"analysis {analysis.name!r}: study {study!r} has {len(found)} hazard ratios of "
                 f"{exp} versus {ctl} for {analysis.outcome} ({labels}); choose one with "
@@ -334,9 +346,9 @@ def contrast_dataset(analysis: Analysis, pairs: pd.DataFrame, contrasts: pd.Data
             "derivation": "",
             "note": pair["pair_note"],
         }
-        pairs_found = list(zip(found["experimental_arm"], found["control_arm"], strict=False))
+        pairs_found = [(r["experimental_arm"], r["control_arm"]) for r in found]
         if (exp, ctl) in pairs_found:
-            hit = found.iloc[pairs_found.index((exp, ctl))]
+            hit = found[pairs_found.index((exp, ctl))]
             row.update(
                 yi=hit["yi"],
                 vi=hit["vi"],
@@ -344,7 +356,7 @@ def contrast_dataset(analysis: Analysis, pairs: pd.DataFrame, contrasts: pd.Data
                 note=_notes(row["note"], hit["note"]),
             )
         elif (ctl, exp) in pairs_found:  # reported the other way round: invert (log HR changes sign)
-            hit = found.iloc[pairs_found.index((ctl, exp))]
+            hit = found[pairs_found.index((ctl, exp))]
             yi = None if pd.isna(hit["yi"]) else -float(hit["yi"])
             row.update(
                 yi=yi,
@@ -589,6 +601,15 @@ def _join_notes(*parts):
     return join(*parts)
 
 
+def _distinct_joined(rows: pd.DataFrame, column: str, sep: str) -> pd.Series:
+    """Per outcome (in order of first appearance), its distinct non-missing `column` values sorted and joined."""
+    outcomes = pd.unique(rows["outcome"].dropna().to_numpy(dtype=object))
+    pairs = rows[["outcome", column]].dropna(subset=[column]).astype({column: str}).drop_duplicates()
+    pairs = pairs.sort_values(column, kind="stable")
+    joined = pairs.groupby("outcome", sort=False)[column].agg(sep.join)
+    return joined.reindex(outcomes).fillna("").rename_axis("outcome")
+
+
 def _safety_rows(
     a: Analysis,
     results: pd.DataFrame,
@@ -621,13 +642,11 @@ def _safety_rows(
         )
         if whole:
             out["studies_left_out"] = _join_notes(out["studies_left_out"], pd.Series(whole, index=out.index))
-    terms = arm_outcomes[arm_outcomes["domain"] == a.domain].groupby("outcome", sort=False)
+    rows = arm_outcomes.loc[arm_outcomes["domain"] == a.domain, ["outcome", "matched_on", "reported_term"]]
     shown = pd.DataFrame(
-        {
-            "matched_on": terms["matched_on"].agg(lambda v: ", ".join(sorted(set(v.dropna())))),
-            "reported_terms": terms["reported_term"].agg(
-                lambda v: "; ".join(sorted(set(v.dropna().astype(str))))
-            ),
+        {  # each term's distinct values, found once per (term, value) pair rather than per row of each term
+            "matched_on": _distinct_joined(rows, "matched_on", ", "),
+            "reported_terms": _distinct_joined(rows, "reported_term", "; "),
         }
     )
     out = out.merge(shown, left_on="outcome", right_index=True, how="left")

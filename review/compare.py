@@ -14,126 +14,68 @@ from __future__ import annotations
 
 import hashlib
 import html
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
+from .agreement import AGREEMENT_COLUMNS, _agreement, cohen_kappa
 from .errors import ReviewError
-from .forms import PROVENANCE_FIELDS, Field, Form, Table
+from .forms import Form
 from .issues import ERROR
-from .validate import implied_count, rounding_tolerance
+from .lineup import Columns, LinedTable, _line_up
+from .matching import tolerance
+from .units import (
+    AGREED,
+    ANNOTATIONS,
+    DERIVED,
+    DISAGREE,
+    EQUIVALENT,
+    NO_ROW,
+    OTHER,
+    ROW,
+    SINGLE,
+    TYPES,
+    Entry,
+    Reviewer,
+    Unit,
+    plain_value,
+    show,
+)
 from .words import counted
-from .workbook import ExtractedTable, Extraction
+from .workbook import Extraction
 
-ROW = "(row)"  # the field of a whole-row discrepancy: a row that some reviewers have and others lack
-NO_ROW = "(no row)"
-OTHER = "other"  # the decision that takes a value the adjudicator types in
-# Fields that are not compared but carried into the consensus from every reviewer: they say where a value was
-# found and what the reviewer thought, and differ in wording between any two people.
-ANNOTATIONS = (*PROVENANCE_FIELDS, "notes")
+__all__ = [
+    "AGREED",
+    "AGREEMENT_COLUMNS",
+    "ANNOTATIONS",
+    "DERIVED",
+    "DISAGREE",
+    "EQUIVALENT",
+    "NO_ROW",
+    "OTHER",
+    "ROW",
+    "SINGLE",
+    "TYPES",
+    "Columns",
+    "Comparison",
+    "Entry",
+    "LinedTable",
+    "Reviewer",
+    "Unit",
+    "cohen_kappa",
+    "compare",
+    "file_sha256",
+    "plain_value",
+    "show",
+    "tolerance",
+]
 
-TYPES = {
-    "arms-swapped": "The same two values on two arms, crossed (or experimental and control arm crossed).",
-    "zero-vs-nr": "0 in one extraction, NR (not reported) in another: one may have read 'not reported' as zero.",
-    "inverted": "A ratio in one extraction is the reciprocal of another's, with its CI limits inverted and exchanged.",
-    "key": "The same row filed under a different key value (a category, outcome or arm picked differently).",
-    "moved": "The same row filed under a different study.",
-    "omission": "A value in one extraction and nothing, NR or NA, or no such row, in another.",
-    "numeric": "Two different numbers, beyond the rounding the reports allow.",
-    "category": "Different categories, TRUE/FALSE answers or missing codes (NR versus NA).",
-    "text": "Different text or dates.",
-}
-# How a consensus value came about (the `basis` of review.reconcile's trail).
-AGREED, EQUIVALENT, DERIVED, SINGLE, DISAGREE = "agreed", "equivalent", "derived", "single", "disagree"
 
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-# ================================================================================================================
-# Values as each reviewer entered them
-
-
-@dataclass(frozen=True)
-class Reviewer:
-    """One extraction being compared: its letter (A, B...), the reviewer's name, the file and its SHA-256."""
-
-    letter: str
-    name: str
-    file: str
-    sha256: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.letter} ({self.name})" if self.name else self.letter
-
-
-@dataclass(frozen=True)
-class Entry:
-    """What one reviewer entered for one field of one row: a typed value or a missing code, and where."""
-
-    # int, float, str or bool; None for a missing code or an empty cell. Any: which one follows from the
-    # field's type, which the type checker cannot see
-    value: Any = None
-    code: str = ""  # "NR", "NA" or "" (no code)
-    where: str = ""  # file:Sheet!A1
-    source: str = ""  # the row's Source field
-    location: str = ""  # the row's Location field
-    present: bool = True  # False when the reviewer has no such row
-
-    @property
-    def filled(self) -> bool:
-        return self.value is not None or bool(self.code)
-
-    @property
-    def shown(self) -> str:
-        if not self.present:
-            return NO_ROW
-        return self.code or show(self.value)
-
-
-def show(value: object) -> str:
-    """A value as text, the same way everywhere (workbooks, CSV, messages): 73, 49.3, TRUE, 2000-06."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)  # shortest text that reads back exactly
-    return str(value)
-
-
-def plain_value(value: object) -> object:
-    """A cell of a typed frame as a plain Python value (None for missing)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return value.item() if hasattr(value, "item") else value
-
-
-@dataclass
-class Unit:
-    """One field of one row (or, for ROW, the row itself) across all reviewers, and whether they agree."""
-
-    table: str
-    key: tuple[str, ...]
-    field: str
-    entries: tuple[Entry, ...]
-    status: str  # AGREED, EQUIVALENT, DERIVED, SINGLE or DISAGREE
-    type: str = ""  # one of TYPES when status is DISAGREE
-    id: str = ""  # D1, D2... for discrepancies
-    agreeing: frozenset[tuple[int, int]] = frozenset()  # pairs of reviewers (by position) who agree on it
-    link: tuple = ()  # units of one discrepancy (an inverted ratio and its CI, two crossed arms) share a link
-
-    @property
-    def row(self) -> str:
-        return " | ".join(self.key)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -149,32 +91,37 @@ def file_sha256(path: str | Path) -> str:
     return ""
 
 
-# ================================================================================================================
-# Comparing
-
-
 @dataclass
 class Comparison:
     """Every value of two or more extractions, lined up, with the discrepancies and the agreement figures.
 
     `discrepancies` (also `to_frame()`) has one row per disagreement; `agreement` one row per reviewer pair and
-    table and field (`field` "" for a whole table, `table` "" for all tables). `units` holds every compared value
-    and `aligned` the rows of each table with each reviewer's sheet row (None where a reviewer lacks it), which
-    review.reconcile builds the consensus from.
+    table and field (`field` "" for a whole table, `table` "" for all tables). `lined` holds each table's rows
+    lined up across reviewers, column by column, which review.reconcile builds the consensus from; `units`
+    (every compared value as a Unit) and `aligned` (each table's rows with each reviewer's sheet row, None where
+    a reviewer lacks it) are made from it when asked for.
     """
 
     form: Form
     extractions: tuple[Extraction, ...]
     reviewers: tuple[Reviewer, ...]
-    units: list[Unit]
-    aligned: dict[str, list[tuple[tuple[str, ...], tuple[int | None, ...]]]]
+    lined: dict[str, LinedTable]
     agreement: pd.DataFrame
     annotations: tuple[str, ...]
     notes: list[str] = field(default_factory=list)
 
     @property
+    def aligned(self) -> dict[str, list[tuple[tuple[str, ...], tuple[int | None, ...]]]]:
+        return {name: list(zip(lt.keys, lt.rows, strict=True)) for name, lt in self.lined.items()}
+
+    @cached_property
+    def units(self) -> list[Unit]:
+        """Every compared value, table by table and row by row (values all reviewers typed alike included)."""
+        return [u for lt in self.lined.values() for u in lt.units()]
+
+    @property
     def disagreements(self) -> list[Unit]:
-        return [u for u in self.units if u.status == DISAGREE]
+        return [u for lt in self.lined.values() for u in lt.slow.values() if u.status == DISAGREE]
 
     @cached_property
     def discrepancies(self) -> pd.DataFrame:
@@ -283,18 +230,17 @@ def compare(extractions: Sequence[Extraction], *, annotations: Sequence[str] = A
         for letter, x in zip(_LETTERS, extractions, strict=False)
     )
     notes = _notes(extractions, reviewers)
-    units: list[Unit] = []
-    aligned = {}
-    for table in form.tables.values():
-        tables = [x.tables[table.name] for x in extractions]
-        aligned[table.name], rekeyed = _align(tables, annotations)
-        units += _table_units(form, table, tables, aligned[table.name], annotations, rekeyed)
+    lined = {
+        table.name: _line_up(form, table, [x.tables[table.name] for x in extractions], annotations)
+        for table in form.tables.values()
+    }
     ids: dict[tuple, str] = {}
-    for u in units:
-        if u.status == DISAGREE:
-            u.id = ids.setdefault(u.link or (id(u),), f"D{len(ids) + 1}")
-    agreement = _agreement(form, reviewers, units)
-    return Comparison(form, extractions, reviewers, units, aligned, agreement, tuple(annotations), notes)
+    for lt in lined.values():
+        for u in lt.slow.values():
+            if u.status == DISAGREE:
+                u.id = ids.setdefault(u.link or (id(u),), f"D{len(ids) + 1}")
+    agreement = _agreement(form, reviewers, lined)
+    return Comparison(form, extractions, reviewers, lined, agreement, tuple(annotations), notes)
 
 
 def _notes(extractions: tuple[Extraction, ...], reviewers: tuple[Reviewer, ...]) -> list[str]:
@@ -310,452 +256,6 @@ def _notes(extractions: tuple[Extraction, ...], reviewers: tuple[Reviewer, ...])
                 f"run `review validate {r.file}`"
             )
     return notes
-
-
-def _align(
-    tables: list[ExtractedTable], annotations: Sequence[str] = ()
-) -> tuple[list[tuple[tuple[str, ...], tuple[int | None, ...]]], dict[tuple[str, ...], int]]:
-    """The rows of one table across extractions, matched on its key: the first extraction's rows in sheet order,
-    then rows only the second has, and so on (a stable order for the same inputs).
-
-    Rows that no key matches are then paired when they differ in one key field only and agree on their values:
-    one reviewer filed the row under another category, outcome, arm or study. The pair is one row, under the
-    first reviewer's key; the second element maps such rows to the position of the key field that differs.
-    A row whose key repeats another of the same extraction is paired that way too, or refused."""
-    indexes, extras = zip(*(_key_index(t) for t in tables), strict=True)
-    order: dict[tuple[str, ...], None] = {}
-    for index in indexes:
-        order.update(dict.fromkeys(index))
-    aligned: dict[tuple[str, ...], list[int | None]] = {
-        key: [index.get(key) for index in indexes] for key in order
-    }
-    rekeyed: dict[tuple[str, ...], int] = {}
-    n = len(tables)
-    cells = [records(t) for t in tables]
-    compared = [f for f in tables[0].table.fields if f not in tables[0].table.key and f not in annotations]
-
-    def similar(rows_a: list[int | None], rows_b: list[int | None]) -> int:
-        """How many values the rows agree on, 0 unless clearly more than they disagree on."""
-        same = differ = 0
-        for i, ra in enumerate(rows_a):
-            for j, rb in enumerate(rows_b):
-                if ra is None or rb is None:
-                    continue
-                for name in compared:
-                    a = cells[i][1][ra][name] or show(cells[i][0][ra][name])
-                    b = cells[j][1][rb][name] or show(cells[j][0][rb][name])
-                    if a and b:
-                        same, differ = same + (a == b), differ + (a != b)
-        return same if same > 2 * differ else 0
-
-    def one_apart(k1: tuple[str, ...], k2: tuple[str, ...]) -> int | None:
-        apart = [p for p, (a, b) in enumerate(zip(k1, k2, strict=True)) if a != b]
-        return apart[0] if len(apart) == 1 else None
-
-    # rows some reviewers lack, and rows whose key repeats another's: (key, rows, extra of reviewer j or None)
-    loose: list[tuple[tuple[str, ...], list[int | None], int | None]] = [
-        (k, rows, None) for k, rows in aligned.items() if None in rows
-    ]
-    loose += [
-        (k, [row if i == j else None for i in range(n)], j)
-        for j, extra in enumerate(extras)
-        for k, row in extra
-    ]
-    taken: set[int] = set()
-    for a, (k1, rows1, extra1) in enumerate(loose):
-        if a in taken or extra1 is not None:
-            continue
-        best, best_score, best_rows = None, 0, None
-        for b, (k2, rows2, extra2) in enumerate(loose):
-            if b == a or b in taken or one_apart(k1, k2) is None:
-                continue
-            if any((r1 is None) == (r2 is None) for r1, r2 in zip(rows1, rows2, strict=True)):
-                continue  # together they must cover every reviewer, each once
-            options = [rows2]
-            if extra2 is not None:  # the repeated key's first row may be the mis-filed one
-                options.append([aligned[k2][extra2] if i == extra2 else None for i in range(n)])
-            for rows in options:
-                score = similar(rows1, rows)
-                if score > best_score:
-                    best, best_score, best_rows = b, score, rows
-        if best is None:
-            continue
-        assert best_rows is not None  # set with best
-        k2, rows2, extra2 = loose[best]
-        taken |= {a, best}
-        if extra2 is not None and best_rows != rows2:
-            aligned[k2][extra2] = rows2[extra2]  # the later row stays under the repeated key
-        aligned[k1] = [r1 if r1 is not None else r2 for r1, r2 in zip(rows1, best_rows, strict=True)]
-        if extra2 is None:
-            del aligned[k2]
-        apart = one_apart(k1, k2)
-        assert apart is not None  # only keys one field apart are candidates
-        rekeyed[k1] = apart
-    for b, (k, rows, j) in enumerate(loose):
-        if j is not None and b not in taken:
-            et = tables[j]
-            raise ReviewError(
-                f"{et.file}: sheet {et.sheet}, rows {indexes[j][k]} and {rows[j]} have the same key "
-                f"({' | '.join(k)}); run `review validate {et.file}` and merge or correct them."
-            )
-    return [(key, tuple(rows)) for key, rows in aligned.items()], rekeyed
-
-
-def _key_index(et: ExtractedTable) -> tuple[dict[tuple[str, ...], int], list[tuple[tuple[str, ...], int]]]:
-    """Sheet rows by key, and the rows whose key repeats an earlier row's."""
-    keys = list(et.table.key)
-    index: dict[tuple[str, ...], int] = {}
-    extras: list[tuple[tuple[str, ...], int]] = []
-    for row, values in zip(et.data.index, et.data[keys].itertuples(index=False, name=None), strict=False):
-        key = tuple(show(plain_value(v)) for v in values)
-        if "" in key:
-            empty = keys[key.index("")]
-            raise ReviewError(
-                f"{et.file}: sheet {et.sheet}, cell {et.cell(row, empty)}: {empty} is empty, so "
-                f"the row cannot be matched; run `review validate {et.file}` and fill it in."
-            )
-        if key in index:
-            extras.append((key, row))
-        else:
-            index[key] = row
-    return index, extras
-
-
-def records(et: ExtractedTable) -> tuple[dict[int, dict[str, object]], dict[int, dict[str, str]]]:
-    """A table's values (plain Python, None for missing) and missing codes by sheet row and field: looked up
-    cell by cell, dictionaries are a hundred times faster than DataFrame.at."""
-    rows = list(et.data.index)
-    columns = {k: [plain_value(v) for v in et.data[k].tolist()] for k in et.data.columns}
-    codes = {k: et.missing[k].tolist() for k in et.missing.columns}
-    return (
-        {row: {k: column[i] for k, column in columns.items()} for i, row in enumerate(rows)},
-        {row: {k: column[i] for k, column in codes.items()} for i, row in enumerate(rows)},
-    )
-
-
-_ABSENT = Entry(present=False)
-_PAIR = frozenset({(0, 1)})
-
-
-def _entry(et: ExtractedTable, cells: tuple[dict, dict], row: int | None, name: str) -> Entry:
-    if row is None:
-        return Entry(present=False)
-    values, codes = cells[0][row], cells[1][row]
-    return Entry(
-        values[name],
-        codes[name],
-        et.where(row, name),
-        show(values.get("source")),
-        show(values.get("location")),
-    )
-
-
-def _percent_links(form: Form, table: Table) -> dict[str, tuple[str, str, str]]:
-    """count/total/percent triples of this table (from its percent-mismatch rules), by count and percent field."""
-    links: dict[str, tuple[str, str, str]] = {}
-    for rule in form.rules:
-        if (
-            rule.kind == "percent-mismatch"
-            and rule.table == table.name
-            and not any("." in v for v in rule.args.values())
-        ):
-            triple = (rule.args["count"], rule.args["total"], rule.args["percent"])
-            links[triple[0]] = links[triple[2]] = triple
-    return links
-
-
-def _table_units(
-    form: Form, table: Table, tables: list[ExtractedTable], aligned, annotations, rekeyed=None
-) -> list[Unit]:
-    compared = [f for f in table.fields.values() if f.name not in table.key and f.name not in annotations]
-    links = _percent_links(form, table)
-    cells = [records(t) for t in tables]
-    # Made once per row rather than per cell: each row's provenance.
-    provenance: list[dict[int, tuple[str, str]]] = [{} for _ in tables]
-
-    def entry(k: int, row: int | None, name: str) -> Entry:
-        if row is None:
-            return _ABSENT
-        values, codes = cells[k][0][row], cells[k][1][row]
-        prov = provenance[k].get(row)
-        if prov is None:
-            prov = provenance[k][row] = (show(values.get("source")), show(values.get("location")))
-        return Entry(values[name], codes[name], tables[k].where(row, name), *prov)
-
-    units: list[Unit] = []
-    for key, rows in aligned:
-        if rekeyed and key in rekeyed:
-            name = table.key[rekeyed[key]]
-            entries = tuple(_entry(t, c, r, name) for t, c, r in zip(tables, cells, rows, strict=True))
-            units.append(
-                Unit(table.name, key, name, entries, DISAGREE, _rekey_type(form, table.fields[name]))
-            )
-        present = [r is not None for r in rows]
-        if not all(present):
-            entries = tuple(
-                Entry(value="present", where=f"{t.file}:{t.sheet}!{t.cell(r, table.key[0])}")
-                if r is not None
-                else Entry(present=False)
-                for t, r in zip(tables, rows, strict=False)
-            )
-            units.append(Unit(table.name, key, ROW, entries, DISAGREE, "omission"))
-        by_field = {f.name: tuple(entry(k, r, f.name) for k, r in enumerate(rows)) for f in compared}
-        for f in compared:
-            entries = by_field[f.name]
-            if not any(e.filled for e in entries):
-                continue
-            if len(entries) == 2:  # the common case, two reviewers typing the same: no pairwise matching
-                a, b = entries
-                if a.present and b.present and a.code == b.code and type(a.value) is type(b.value):
-                    if a.value == b.value:
-                        units.append(Unit(table.name, key, f.name, entries, AGREED, "", agreeing=_PAIR))
-                        continue
-            agreeing = _agreeing(f, entries, links.get(f.name), by_field)
-            status = _status(entries, agreeing)
-            kind = _kind(f, entries) if status == DISAGREE else ""
-            units.append(
-                Unit(
-                    table.name,
-                    key,
-                    f.name,
-                    entries,
-                    status,
-                    kind,
-                    agreeing=frozenset(p for p, how in agreeing.items() if how),
-                )
-            )
-    _mark_swaps(table, units)
-    _mark_inverted(form, table, units)
-    return units
-
-
-def _rekey_type(form: Form, f: Field) -> str:
-    """'moved' when the key field that differs names a parent row on its own (a study), else 'key'."""
-    if f.references and form.tables[f.references[0]].key == (f.references[1],):
-        return "moved"
-    return "key"
-
-
-def _agreeing(f: Field, entries: tuple[Entry, ...], link, by_field) -> dict[tuple[int, int], str | None]:
-    """How each pair of reviewers who both have the row agree on this value (None: they do not)."""
-    present = [i for i, e in enumerate(entries) if e.present]
-    return {
-        (i, j): _match(f, entries[i], entries[j], link, by_field, i, j)
-        for i, j in itertools.combinations(present, 2)
-    }
-
-
-def _status(entries: tuple[Entry, ...], agreeing: dict[tuple[int, int], str | None]) -> str:
-    """The value's status among the reviewers who have the row; those without it are left out (the row's own
-    discrepancy covers them)."""
-    if sum(e.present for e in entries) == 1:
-        return SINGLE
-    found = set(agreeing.values())
-    if None in found:
-        return DISAGREE
-    return DERIVED if DERIVED in found else EQUIVALENT if EQUIVALENT in found else AGREED
-
-
-def _match(f: Field, a: Entry, b: Entry, link=None, by_field=None, i: int = 0, j: int = 0) -> str | None:
-    """AGREED, EQUIVALENT (within rounding or precision) or DERIVED (a count and the percentage it stands for,
-    which needs the count/total/percent `link` and every field's entries `by_field`, i and j being the two
-    reviewers' positions) when two entries agree, else None. Two empty entries agree."""
-    if a.filled and b.filled:
-        if a.code or b.code:
-            return AGREED if a.code == b.code else None
-        return _same_value(f, a.value, b.value)
-    if a.filled == b.filled:
-        return AGREED
-    if link and by_field is not None:
-        return _derived(
-            f.name, link, (a, i) if a.filled else (b, j), (b, j) if a.filled else (a, i), by_field
-        )
-    return None
-
-
-def _same_value(f: Field, a: Any, b: Any) -> str | None:  # Entry values
-    if a == b:
-        return AGREED
-    if f.type in ("number", "percent"):
-        return EQUIVALENT if abs(float(a) - float(b)) <= tolerance(f, float(a), float(b)) else None
-    if f.type == "date":  # the same date at the precision both give: 2000-06 and 2000-06-15
-        short, long = sorted((str(a), str(b)), key=len)
-        return EQUIVALENT if long.startswith(short + "-") else None
-    if f.type == "text":
-        return (
-            EQUIVALENT if " ".join(str(a).split()).casefold() == " ".join(str(b).split()).casefold() else None
-        )
-    return None
-
-
-SCALE = 0.05  # a number typed without decimals stands for +-0.5 only where that is within 5% of it
-
-
-def tolerance(f: Field, a: float, b: float) -> float:
-    """How far two reviewers' numbers may differ and still be the same reported value: half a unit of the less
-    precise one's last decimal (49 and 49.3 percent), but for a number of its own scale (a median, a ratio)
-    never more than 5% of it: 2 and 1.7 years are different medians, 57 and 57.3 months the same."""
-    tol = max(rounding_tolerance(a), rounding_tolerance(b))
-    if f.type == "percent":  # percentages share one scale, 0 to 100
-        return tol
-    return min(tol, SCALE * max(abs(a), abs(b)) + 1e-9)
-
-
-def _derived(
-    name: str,
-    link: tuple[str, str, str],
-    filled: tuple[Entry, int],
-    empty: tuple[Entry, int],
-    by_field: dict[str, tuple[Entry, ...]],
-) -> str | None:
-    """A count typed by one reviewer agrees with the percentage the other typed over the same denominator (and
-    the other way round), within the percentage's rounding."""
-    entry, _ = filled
-    other = empty[1]
-    count_field, total_field, percent_field = link
-    if entry.code or total_field not in by_field:
-        return None
-    total = by_field[total_field][other].value
-    if not isinstance(total, (int, float)) or total <= 0:
-        return None
-    if name == count_field:
-        percent = by_field[percent_field][other].value
-        if isinstance(percent, (int, float)) and implied_count(float(percent), float(total)) == entry.value:
-            return DERIVED
-    elif name == percent_field:
-        count = by_field[count_field][other].value
-        if isinstance(count, (int, float)) and abs(
-            100.0 * count / total - float(entry.value)
-        ) <= rounding_tolerance(float(entry.value)):
-            return DERIVED
-    return None
-
-
-def _kind(f: Field, entries: tuple[Entry, ...]) -> str:
-    """The discrepancy type (arms-swapped is found afterwards, across rows)."""
-    present = [e for e in entries if e.present]
-    codes = {e.code for e in present if e.code}
-    values = [e.value for e in present if e.value is not None]
-    if f.numeric and "NR" in codes and 0 in values:
-        return "zero-vs-nr"
-    if any(not e.filled for e in present) or (codes and values):
-        return "omission"
-    if codes:
-        return "category"  # NR against NA
-    if f.numeric:
-        return "numeric"
-    return "text" if f.type in ("text", "date") else "category"
-
-
-def _mark_swaps(table: Table, units: list[Unit]) -> None:
-    """Type as arms-swapped the values where one reviewer's values on two arms are another's, crossed: across
-    rows that differ only in their arm, and across two arm fields of one row (experimental/control). A crossing
-    of exactly the same numbers is a swap even where rounding would let each pair pass as equal (57 and 57.3 on
-    two arms, typed the other way round)."""
-    fields = table.fields
-    arm_key = next(
-        (i for i, k in enumerate(table.key) if k == "arm_id" or fields[k].references == ("arms", "arm_id")),
-        None,
-    )
-    groups: dict[tuple, list[Unit]] = {}
-    for u in units:
-        if u.field == ROW or u.field in table.key or u.status in (AGREED, SINGLE):
-            continue
-        if u.status != DISAGREE and not fields[u.field].numeric:
-            continue
-        if arm_key is not None:
-            groups.setdefault(("rows", u.key[:arm_key] + u.key[arm_key + 1 :], u.field), []).append(u)
-        if u.status == DISAGREE and fields[u.field].references == ("arms", "arm_id"):
-            groups.setdefault(("fields", u.key), []).append(u)
-    for group, members in groups.items():
-        for one, two in itertools.combinations(members, 2):
-            exact = _crossed_exactly(one.entries, two.entries)
-            if not exact and not (
-                one.status == two.status == DISAGREE
-                and _crossed(fields[one.field], fields[two.field], one.entries, two.entries)
-            ):
-                continue
-            link = (
-                ("swapped", table.name, *sorted((one.key, two.key)))
-                if group[0] == "rows"
-                else ("swapped", table.name, one.key)
-            )
-            for u in (one, two):
-                if exact:
-                    u.status = DISAGREE
-                    u.agreeing = u.agreeing - {exact}
-                u.type, u.link = "arms-swapped", link
-
-
-def _crossed_exactly(first: tuple[Entry, ...], second: tuple[Entry, ...]) -> tuple[int, int] | None:
-    """The pair of reviewers (by position) whose two numbers are exactly each other's, crossed."""
-    for i, j in itertools.combinations(range(len(first)), 2):
-        a1, b1, a2, b2 = first[i], first[j], second[i], second[j]
-        if not all(e.filled and not e.code and isinstance(e.value, (int, float)) for e in (a1, b1, a2, b2)):
-            continue
-        if a1.value == b2.value and a2.value == b1.value and a1.value != a2.value:
-            return (i, j)
-    return None
-
-
-def _crossed(f1: Field, f2: Field, first: tuple[Entry, ...], second: tuple[Entry, ...]) -> bool:
-    for i, j in itertools.permutations(range(len(first)), 2):
-        a1, b1, a2, b2 = first[i], first[j], second[i], second[j]
-        if not all(e.filled and not e.code for e in (a1, b1, a2, b2)):
-            continue
-        if _match(f1, a1, b2) and _match(f2, a2, b1) and not _match(f1, a1, a2):
-            return True
-    return False
-
-
-def _ratios(form: Form, table: Table) -> list[tuple[str, str, str]]:
-    """(estimate, low, high) of the table's ratios: an estimate with a CI rule and a must-be-positive rule."""
-    positive = {r.args["value"] for r in form.rules if r.kind == "not-positive" and r.table == table.name}
-    return [
-        (r.args["estimate"], r.args["low"], r.args["high"])
-        for r in form.rules
-        if r.kind == "ci-excludes-estimate" and r.table == table.name and r.args["estimate"] in positive
-    ]
-
-
-def _reciprocal(a: Entry, b: Entry) -> bool:
-    """b is 1/a at the precision both were typed to."""
-    if a.code or b.code or not isinstance(a.value, (int, float)) or not isinstance(b.value, (int, float)):
-        return False
-    x, y = float(a.value), float(b.value)
-    if x <= 0 or y <= 0 or math.isclose(x, 1.0):
-        return False
-    return abs(1.0 / x - y) <= rounding_tolerance(y) + rounding_tolerance(x) / x**2
-
-
-def _mark_inverted(form: Form, table: Table, units: list[Unit]) -> None:
-    """One discrepancy, `inverted`, for a ratio that one reviewer typed as the other's reciprocal with the CI
-    limits inverted and exchanged (the report's control-versus-experimental figure). When the same reviewers
-    also crossed the experimental and control arms, both are right about the same comparison: arms-swapped."""
-    ratios = _ratios(form, table)
-    if not ratios:
-        return
-    by = {(u.key, u.field): u for u in units}
-    for est, low, high in ratios:
-        for u in [u for u in units if u.field == est and u.status == DISAGREE]:
-            lo, hi = by.get((u.key, low)), by.get((u.key, high))
-            for i, j in itertools.combinations(range(len(u.entries)), 2):
-                if not _reciprocal(u.entries[i], u.entries[j]):
-                    continue
-                ci = [x for x in (lo, hi) if x is not None and x.status == DISAGREE]
-                if ci and not (
-                    lo is not None
-                    and hi is not None
-                    and _reciprocal(lo.entries[i], hi.entries[j])
-                    and _reciprocal(hi.entries[i], lo.entries[j])
-                ):
-                    continue
-                arms = [x for x in units if x.key == u.key and x.type == "arms-swapped" and x.field != est]
-                kind = "arms-swapped" if arms else "inverted"
-                link = ("inverted", table.name, u.key)
-                for x in (u, *ci, *arms):
-                    x.type, x.link = kind, link
-                break
 
 
 def _detail(u: Unit, reviewers: tuple[Reviewer, ...]) -> str:
@@ -781,162 +281,6 @@ def _detail(u: Unit, reviewers: tuple[Reviewer, ...]) -> str:
     if u.type == "zero-vs-nr":
         return f"{shown}: is the zero stated in the report, or was 'not reported' typed as 0?"
     return shown
-
-
-# ================================================================================================================
-# Agreement
-
-
-def cohen_kappa(
-    first: Sequence[object], second: Sequence[object], level: float = 0.95
-) -> tuple[float, float, float]:
-    """Cohen's kappa of two raters' labels, with its confidence interval: (kappa, low, high).
-
-    The standard error is the large-sample one of Fleiss, Cohen & Everitt (1969), which holds for any kappa
-    (not only kappa = 0); the interval is kappa +/- z * SE, clipped to [-1, 1]. NaN when kappa is undefined
-    (no pairs, or both raters gave one and the same label throughout). Written with numpy rather than adding
-    scikit-learn, which has no confidence interval anyway.
-    """
-    n = len(first)
-    if n == 0 or n != len(second):
-        return math.nan, math.nan, math.nan
-    labels = sorted({*map(str, first), *map(str, second)})
-    index = {c: i for i, c in enumerate(labels)}
-    p = np.zeros((len(labels), len(labels)))
-    np.add.at(p, ([index[str(a)] for a in first], [index[str(b)] for b in second]), 1.0)
-    p /= n
-    rows, cols = p.sum(axis=1), p.sum(axis=0)
-    observed, expected = np.trace(p), float(rows @ cols)
-    if expected >= 1.0:
-        return math.nan, math.nan, math.nan
-    kappa = (observed - expected) / (1.0 - expected)
-    diagonal = (np.diag(p) * (1.0 - (rows + cols) * (1.0 - kappa)) ** 2).sum()
-    off = p * (cols[:, None] + rows[None, :]) ** 2  # p_ij (p_.i + p_j.)^2
-    off_diagonal = (1.0 - kappa) ** 2 * (off.sum() - np.trace(off))
-    variance = (diagonal + off_diagonal - (kappa - expected * (1.0 - kappa)) ** 2) / (
-        n * (1.0 - expected) ** 2
-    )
-    half = norm.ppf(0.5 + level / 2.0) * math.sqrt(max(variance, 0.0))
-    return float(kappa), max(-1.0, float(kappa - half)), min(1.0, float(kappa + half))
-
-
-@dataclass
-class _Tally:
-    units: int = 0
-    agreed: int = 0
-    numeric: int = 0
-    exact: int = 0
-    first: list[str] = field(default_factory=list)  # categorical labels, for kappa
-    second: list[str] = field(default_factory=list)
-
-    def add(self, other: _Tally) -> None:
-        self.units += other.units
-        self.agreed += other.agreed
-        self.numeric += other.numeric
-        self.exact += other.exact
-        self.first += other.first
-        self.second += other.second
-
-
-AGREEMENT_COLUMNS = [
-    "pair",
-    "reviewer_1",
-    "reviewer_2",
-    "table",
-    "field",
-    "field_type",
-    "units",
-    "agreed",
-    "agreement",
-    "numeric_units",
-    "numeric_exact",
-    "kappa",
-    "kappa_low",
-    "kappa_high",
-    "kappa_units",
-]
-
-
-def _agreement(form: Form, reviewers: tuple[Reviewer, ...], units: list[Unit]) -> pd.DataFrame:
-    """Per reviewer pair: each field's, each table's and the overall agreement.
-
-    A unit is a value either reviewer of the pair entered (a missing code counts; both empty does not). It
-    agrees as in `compare`. `numeric_exact` is the share of values both gave as numbers that are exactly equal.
-    Kappa is computed for category and TRUE/FALSE fields over the values both entered (NR and NA are
-    categories too), per field and pooled per table and overall with each label qualified by its field.
-    """
-    by_table: dict[str, dict[str, list[Unit]]] = {}
-    for u in units:
-        if u.field != ROW:
-            by_table.setdefault(u.table, {}).setdefault(u.field, []).append(u)
-    rows = []
-    for (i, r1), (j, r2) in itertools.combinations(enumerate(reviewers), 2):
-        pair = {"pair": f"{r1.letter}-{r2.letter}", "reviewer_1": r1.name, "reviewer_2": r2.name}
-        overall = _Tally()
-        for table in form.tables.values():
-            whole = _Tally()
-            members_of = by_table.get(table.name, {})
-            for name in (n for n in table.fields if n in members_of):  # in the form's order
-                f = table.fields[name]
-                tally = _tally(f, members_of[name], i, j)
-                if not tally.units:
-                    continue
-                rows.append(
-                    pair | {"table": table.name, "field": name, "field_type": f.type} | _figures(tally)
-                )
-                whole.add(_qualified(tally, name))
-            if whole.units:
-                rows.append(pair | {"table": table.name, "field": "", "field_type": ""} | _figures(whole))
-                overall.add(_qualified(whole, table.name))
-        rows.append(pair | {"table": "", "field": "", "field_type": ""} | _figures(overall))
-    frame = pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
-    return frame.astype(
-        {"units": "int64", "agreed": "int64", "numeric_units": "int64", "kappa_units": "int64"}
-    )
-
-
-def _tally(f: Field, members: list[Unit], i: int, j: int) -> _Tally:
-    tally = _Tally()
-    for u in members:
-        a, b = u.entries[i], u.entries[j]
-        if not (a.filled or b.filled):
-            continue
-        tally.units += 1
-        tally.agreed += (i, j) in u.agreeing
-        if f.numeric and a.value is not None and b.value is not None:
-            tally.numeric += 1
-            tally.exact += float(a.value) == float(b.value)
-        if f.type in ("category", "boolean") and a.filled and b.filled:
-            tally.first.append(a.shown)
-            tally.second.append(b.shown)
-    return tally
-
-
-def _qualified(tally: _Tally, prefix: str) -> _Tally:
-    """The same tally with its kappa labels prefixed, so pooled labels of different fields stay apart."""
-    return _Tally(
-        tally.units,
-        tally.agreed,
-        tally.numeric,
-        tally.exact,
-        [f"{prefix}={x}" for x in tally.first],
-        [f"{prefix}={x}" for x in tally.second],
-    )
-
-
-def _figures(t: _Tally) -> dict[str, object]:
-    kappa, low, high = cohen_kappa(t.first, t.second) if t.first else (math.nan,) * 3
-    return {
-        "units": t.units,
-        "agreed": t.agreed,
-        "agreement": 100.0 * t.agreed / t.units if t.units else math.nan,
-        "numeric_units": t.numeric,
-        "numeric_exact": 100.0 * t.exact / t.numeric if t.numeric else math.nan,
-        "kappa": kappa,
-        "kappa_low": low,
-        "kappa_high": high,
-        "kappa_units": len(t.first),
-    }
 
 
 def _pct(value: float) -> str:

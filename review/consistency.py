@@ -9,8 +9,10 @@ can see both sides of a contradiction. Checks whose inputs legitimately differ b
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 from .forms import Form, Rule
@@ -19,11 +21,14 @@ from .validate import (
     RULE_CHECKS,
     _field_of,
     _fmt,
-    _issue,
+    _issues,
     _join_whole,
     _label,
     _rule_issue,
+    _rule_issues,
     rounding_tolerance,
+    str_keys,
+    str_values,
 )
 from .values import EMPTY
 from .workbook import ExtractedTable, Extraction
@@ -89,6 +94,10 @@ def _groups(et: ExtractedTable, varying: str) -> list[tuple[tuple, pd.DataFrame]
 # --- sibling arms ------------------------------------------------------------------------------------------------
 
 
+def _isin(keys: pd.MultiIndex, known: set[tuple]) -> np.ndarray:
+    return keys.isin(list(known)) if known else np.zeros(len(keys), dtype=bool)
+
+
 def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
     """Sibling arms of a study report the same rows, with numbers or NR on both: a number on one arm and NR or
     nothing on another, or a row on one arm that a sibling arm lacks, is what a dropped value looks like."""
@@ -99,61 +108,126 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
     pooled = _pooled_arms(extraction, rule, et, arm)
     d = et.data.dropna(subset=list(et.table.key))
     ref = et.table.fields[arm].references  # set whenever arms_t is (the table it names)
-    known = (
-        _arm_keys(arms_t, study_keys, ref[1]) if arms_t and ref else None
-    )  # unknown arms: unknown-reference says so
-    keep = [
-        (key := tuple(map(str, (*(r[k] for k in study_keys), r[arm])))) not in pooled
-        and (known is None or key in known)
-        for _, r in d.iterrows()
-    ]
-    d = d[pd.Series(keep, index=d.index, dtype=bool)]
+    keys = str_keys(d, [*study_keys, arm])
+    keep = ~_isin(keys, pooled)
+    if arms_t and ref:  # unknown arms: unknown-reference says so
+        keep &= _isin(keys, _arm_keys(arms_t, study_keys, ref[1]))
+    d = d[keep]
     numeric = [f for f in et.table.fields.values() if f.numeric and f.name not in et.table.key]
     rest = [k for k in et.table.key if k != arm and k not in study_keys]
-    issues: list[Issue] = []
-    for _, study_rows in d.groupby(study_keys, sort=False) if study_keys else [((), d)]:
-        arms = list(dict.fromkeys(study_rows[arm]))
-        if len(arms) < 2:
+    if d.empty:
+        return []
+    # Each (study, arm, rest-of-key) once: the loop this replaces kept a dict per arm, so a duplicated key keeps
+    # its first place but its last row.
+    n = len(d)
+    study = d.groupby(study_keys, sort=False).ngroup().to_numpy() if study_keys else np.zeros(n, dtype=int)
+    arm_no = d.groupby([*study_keys, arm], sort=False).ngroup().to_numpy()  # in order of appearance
+    what = d.groupby([*study_keys, *rest], sort=False).ngroup().to_numpy() if rest else study
+    e = pd.DataFrame({"study": study, "arm": arm_no, "what": what, "first": np.arange(n), "row": d.index})
+    last = e.drop_duplicates(["arm", "what"], keep="last").set_index(["arm", "what"])["row"]
+    e = e.drop_duplicates(["arm", "what"], keep="first")
+    e["row"] = last.reindex(pd.MultiIndex.from_frame(e[["arm", "what"]])).to_numpy()
+    arms_of = e.groupby("study")["arm"].nunique()
+    e = e[e["study"].map(arms_of).to_numpy() > 1]
+    if e.empty:
+        return []
+    pos = d.index.get_indexer(e["row"])
+    # arm names and row labels ('Nausea, 3-4') by number, made only for the issues found
+    arm_names = d[arm].iloc[np.unique(arm_no, return_index=True)[1]].tolist()
+    firsts = np.unique(what, return_index=True)[1]
+    rest_values = [d[k].to_numpy(dtype=object) for k in rest]
+
+    def labels(whats: pd.Series) -> list[str]:
+        at = firsts[whats.to_numpy()]
+        if not rest:
+            return ["the arm"] * len(whats)
+        texts = [", ".join(map(str, t)) for t in zip(*(v[at] for v in rest_values), strict=True)]
+        return [t or "the arm" for t in texts]
+
+    found = []  # batches of issues, each with its place in the order the row loop reported them
+    # a row that a sibling arm lacks
+    present = e.groupby("what")["arm"].transform("size").to_numpy()
+    short = e[present < e["study"].map(arms_of).to_numpy()]
+    if len(short):
+        arms = e.drop_duplicates("arm")[["study", "arm"]]
+        wanted = short.drop_duplicates("what")[["what", "study"]].merge(arms, on="study")
+        have = pd.MultiIndex.from_frame(e[["what", "arm"]])
+        lacking = wanted[~pd.MultiIndex.from_frame(wanted[["what", "arm"]]).isin(have)].sort_values(
+            ["what", "arm"], kind="stable"
+        )
+        names: dict[int, list[str]] = {}
+        for w, a in zip(lacking["what"].tolist(), lacking["arm"].tolist(), strict=True):
+            names.setdefault(w, []).append(str(arm_names[a]))
+        letter = et.columns.get(arm, "")
+        messages = []
+        for row, a, label, w in zip(
+            short["row"].tolist(),
+            [arm_names[a] for a in short["arm"].tolist()],
+            labels(short["what"]),
+            short["what"].tolist(),
+            strict=True,
+        ):
+            lack = names[w]
+            many = len(lack) > 1
+            messages.append(
+                f"arm {a} has a row for {label} ({et.sheet}!{letter}{row}) but sibling "
+                f"arm{'s' if many else ''} {', '.join(lack)} of the study {'have' if many else 'has'} none"
+            )
+        zero = np.zeros(len(short), dtype=int)
+        keys = (short["study"], short["arm"], short["first"], zero, zero, zero)
+        found.append((keys, short["row"], rest[0] if rest else arm, messages, "sibling-row-missing"))
+    # a number on one arm, NR or nothing on its sibling
+    for f_no, f in enumerate(numeric):
+        values = d[f.name].iloc[pos]
+        has = values.notna().to_numpy()
+        lacks = ~has & et.missing[f.name].reindex(e["row"]).isin([EMPTY, "NR"]).to_numpy()
+        if not lacks.any() or not has.any():
             continue
-        by_arm = {a: study_rows[study_rows[arm] == a] for a in arms}
-        index = {a: {tuple(r[k] for k in rest): i for i, r in rows.iterrows()} for a, rows in by_arm.items()}
-        for a in arms:
-            for what, row in index[a].items():
-                label = ", ".join(str(x) for x in what) or "the arm"
-                lacking = [b for b in arms if b != a and what not in index[b]]
-                if lacking:
-                    issues.append(
-                        _rule_issue(
-                            et,
-                            rule,
-                            row,
-                            rest[0] if rest else arm,
-                            f"arm {a} has a row for {label} ({_where(et, row, arm)}) but sibling "
-                            f"arm{'s' if len(lacking) > 1 else ''} {', '.join(map(str, lacking))} "
-                            f"of the study {'have' if len(lacking) > 1 else 'has'} none",
-                            code="sibling-row-missing",
-                        )
-                    )
-                for b in arms:
-                    other = index[b].get(what)
-                    if b == a or other is None:
-                        continue
-                    for f in numeric:
-                        has = pd.notna(d.at[row, f.name])
-                        lacks = pd.isna(d.at[other, f.name]) and et.missing.at[other, f.name] in (EMPTY, "NR")
-                        if has and lacks:
-                            issues.append(
-                                _rule_issue(
-                                    et,
-                                    rule,
-                                    other,
-                                    f.name,
-                                    f"{f.label} of {label} is {_shown(et, other, f.name)} on arm {b} "
-                                    f"({_where(et, other, f.name)}) but {_fmt(d.at[row, f.name])} on sibling "
-                                    f"arm {a} ({_where(et, row, f.name)})",
-                                )
-                            )
-    return _unique(issues)
+        texts = values.to_numpy(dtype=object)
+        a_side = e[has].assign(value=texts[has])
+        b_side = e[lacks]
+        pairs = b_side.merge(a_side, on="what", suffixes=("", "_a"))
+        pairs = pairs[pairs["arm"] != pairs["arm_a"]]
+        pairs = pairs.sort_values("arm_a", kind="stable").drop_duplicates(
+            "row", keep="first"
+        )  # first sibling
+        letter = et.columns.get(f.name, "")
+        codes = et.missing[f.name].reindex(pairs["row"]).to_numpy(dtype=object)
+        messages = [
+            f"{f.label} of {label} is {code or 'empty'} on arm {b} ({et.sheet}!{letter}{row}) but "
+            f"{_fmt(value)} on sibling arm {a} ({et.sheet}!{letter}{arow})"
+            for row, b, label, value, a, arow, code in zip(
+                pairs["row"].tolist(),
+                [arm_names[b] for b in pairs["arm"].tolist()],
+                labels(pairs["what"]),
+                pairs["value"],
+                [arm_names[a] for a in pairs["arm_a"].tolist()],
+                pairs["row_a"].tolist(),
+                codes,
+                strict=True,
+            )
+        ]
+        one = np.ones(len(pairs), dtype=int)
+        keys = (pairs["study"], pairs["arm_a"], pairs["first_a"], one, pairs["arm"], one * f_no)
+        found.append((keys, pairs["row"], f.name, messages, rule.kind))
+    return _in_order(et, rule, found)
+
+
+def _in_order(et: ExtractedTable, rule: Rule, found: list[tuple]) -> list[Issue]:
+    """Issues from batches of (sort keys, rows, field, messages, code), in the keys' order: the order in which
+    the row loops that the vectorised rules replace reported them."""
+    if not found:
+        return []
+    keys = [np.concatenate([np.asarray(b[0][k]) for b in found]) for k in range(len(found[0][0]))]
+    order = np.lexsort(keys[::-1])
+    rows = np.concatenate([np.asarray(b[1]) for b in found])[order]
+    fields = [f for b in found for f in ([b[2]] * len(b[3]) if isinstance(b[2], str) else b[2])]
+    messages = [m for b in found for m in b[3]]
+    codes = [b[4] for b in found for _ in b[3]]
+    pick = order.tolist()
+    return _rule_issues(
+        et, rule, rows, [fields[i] for i in pick], [messages[i] for i in pick], [codes[i] for i in pick]
+    )
 
 
 def _unique(issues: list[Issue]) -> list[Issue]:
@@ -170,27 +244,31 @@ def _unit_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
     are not comparable, and usually one of them was mis-picked."""
     et, arm = _field_of(extraction, rule, "arm")
     _, unit = _field_of(extraction, rule, "unit")
-    issues = []
-    for _, rows in _groups(et, arm):
-        given = rows[unit].dropna()
-        allowed = et.table.fields[unit].values
-        given = given[given.isin(allowed)] if allowed else given  # a value outside them is refused already
-        if given.nunique() < 2:
+    allowed = set(et.table.fields[unit].values or ())
+    d = et.data.dropna(subset=[*et.table.key, unit])
+    if allowed:
+        d = d[d[unit].isin(allowed).to_numpy(dtype=bool)]  # a value outside them is refused already
+    groups: dict[tuple, list[tuple[int, str]]] = {}  # the rows of each study and row, in one pass
+    cols = [k for k in et.table.key if k != arm]
+    for key, row, value in zip(
+        zip(*(d[k].tolist() for k in cols), strict=True), d.index.tolist(), d[unit].tolist(), strict=True
+    ):
+        groups.setdefault(key, []).append((row, value))
+    rows, messages = [], []
+    for given in groups.values():
+        counts = Counter(v for _, v in given)
+        if len(counts) < 2:
             continue
-        common = given.mode().iloc[0] if given.value_counts().iloc[0] > 1 else None
-        cells = ", ".join(f"{_where(et, r, unit)} {given[r]}" for r in given.index)
-        for row in given.index:
-            if common is None or given[row] != common:
-                issues.append(
-                    _rule_issue(
-                        et,
-                        rule,
-                        row,
-                        unit,
-                        f"{_label(et, unit)} differs between arms of the same study and row ({cells})",
-                    )
+        top = max(counts.values())
+        common = min(v for v, n in counts.items() if n == top) if top > 1 else None  # Series.mode()'s first
+        cells = ", ".join(f"{_where(et, r, unit)} {v}" for r, v in given)
+        for row, value in given:
+            if common is None or value != common:
+                rows.append(row)
+                messages.append(
+                    f"{_label(et, unit)} differs between arms of the same study and row ({cells})"
                 )
-    return issues
+    return _rule_issues(et, rule, rows, unit, messages)
 
 
 # --- survival over time --------------------------------------------------------------------------------------------
@@ -274,55 +352,88 @@ def _denominator_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
         other, other_field = _field_of(extraction, rule, "with")
         shared = [k for k in members[0][2] if k in other.table.key]
         members = [(et, denominator, shared), (other, other_field, shared)]
-    groups: dict[tuple, list[tuple[ExtractedTable, str, int]]] = {}
-    for t, name, keys in members:
+    # One frame of every member's rows, grouped on their keys as text: each group is an arm and timepoint.
+    parts, raws = [], []
+    valued = [f.name for f in et.table.fields.values() if f.numeric and f.name not in et.table.key]
+    for m, (t, name, keys) in enumerate(members):
         d = t.data.dropna(subset=keys)
-        for row in d.index:
-            groups.setdefault(tuple(str(d.at[row, k]) for k in keys), []).append((t, name, row))
-    issues = []
-    for rows in groups.values():
-        given = [
-            (t, name, row, t.data.at[row, name]) for t, name, row in rows if pd.notna(t.data.at[row, name])
-        ]
-        values = pd.Series([float(v) for *_, v in given], dtype=float)
-        if values.empty:
-            continue
-        counts = values.value_counts()
-        common = counts.index[0] if len(counts) == 1 or counts.iloc[0] > counts.iloc[1] else None
-        cells = ", ".join(f"{_where(t, row, name)} {_fmt(v)}" for t, name, row, v in given)
-        for t, name, row, v in given:
-            if t is et and len(counts) > 1 and (common is None or float(v) != common):
-                issues.append(
-                    _rule_issue(
-                        et,
-                        rule,
-                        row,
-                        name,
-                        f"{_label(et, name)} {_fmt(v)} differs from the other rows of this arm and timepoint "
-                        f"({cells})",
-                    )
+        raw = d[name].to_numpy(dtype=object)
+        others = [f for f in valued if f != name]
+        part = pd.DataFrame(
+            {
+                "member": m,
+                "row": d.index,
+                "value": d[name].to_numpy(dtype=float, na_value=np.nan),
+                "mine": t is et,
+                "filled": d[others].notna().any(axis=1).to_numpy() if t is et and others else False,
+            }
+        )
+        for i, k in enumerate(keys):
+            part[f"key{i}"] = str_values(d[k])
+        parts.append(part)
+        raws.append(raw)
+    rows = pd.concat(parts, ignore_index=True)
+    if rows.empty:
+        return []
+    rows["group"] = rows.groupby([c for c in rows.columns if c.startswith("key")], sort=False).ngroup()
+    given = rows[rows["value"].notna()]
+    counts = given.groupby(["group", "value"]).size()
+    top = counts.groupby(level="group").transform("max")
+    modes = counts[counts == top].reset_index()
+    single = modes.groupby("group")["value"].transform("size") == 1
+    common = modes[single].set_index("group")["value"]
+    distinct = counts.groupby(level="group").size()
+    g_common = rows["group"].map(common).to_numpy()
+    g_distinct = rows["group"].map(distinct).fillna(0).to_numpy()
+    value, mine = rows["value"].to_numpy(), rows["mine"].to_numpy(dtype=bool)
+    differs = mine & ~np.isnan(value) & (g_distinct > 1) & (np.isnan(g_common) | (value != g_common))
+    lacks = mine & np.isnan(value) & ~np.isnan(g_common) & rows["filled"].to_numpy(dtype=bool)
+    if not (differs.any() or lacks.any()):
+        return []
+    # the cells of each group that says something, as the messages list them
+    flagged = set(rows["group"].to_numpy()[differs | lacks].tolist())
+    cells: dict[int, list[str]] = {}
+    said = given[given["group"].isin(flagged).to_numpy()]
+    for g, m, pos, r in zip(
+        said["group"].tolist(),
+        said["member"].tolist(),
+        _positions(rows, said),
+        said["row"].tolist(),
+        strict=True,
+    ):
+        t, name = members[m][0], members[m][1]
+        cells.setdefault(g, []).append(f"{t.sheet}!{t.columns.get(name, '')}{r} {_fmt(raws[m][pos])}")
+    member, group, row = rows["member"].to_numpy(), rows["group"].to_numpy(), rows["row"].to_numpy()
+    positions = _positions(rows, rows)  # only differing rows are shown, and they have a value
+    found = []
+    for kind, mask in ((0, differs), (1, lacks)):
+        at = np.flatnonzero(mask)
+        fields, messages = [], []
+        for i in at.tolist():
+            m, g = member[i], group[i]
+            name = members[m][1]
+            text = ", ".join(cells[g])
+            if kind == 0:
+                message = (
+                    f"{_label(et, name)} {_fmt(raws[m][positions[i]])} differs from the other rows of this arm and "
+                    f"timepoint ({text})"
                 )
-        if common is None:
-            continue
-        valued = [f.name for f in et.table.fields.values() if f.numeric and f.name not in et.table.key]
-        for t, name, row in rows:
-            lacks = (
-                t is et
-                and pd.isna(et.data.at[row, name])
-                and any(pd.notna(et.data.at[row, f]) for f in valued if f != name)
-            )
-            if lacks:
-                issues.append(
-                    _rule_issue(
-                        et,
-                        rule,
-                        row,
-                        name,
-                        f"{_label(et, name)} is {_shown(et, row, name)} though the other rows of this arm and "
-                        f"timepoint give {_fmt(common)} ({cells})",
-                    )
+            else:
+                code = et.missing.at[row[i], name]
+                message = (
+                    f"{_label(et, name)} is {code or 'empty'} though the other rows of this arm and timepoint "
+                    f"give {_fmt(float(g_common[i]))} ({text})"
                 )
-    return issues
+            fields.append(name)
+            messages.append(message)
+        found.append(((group[at], np.full(len(at), kind), at), row[at], fields, messages, rule.kind))
+    return _in_order(et, rule, found)
+
+
+def _positions(rows: pd.DataFrame, subset: pd.DataFrame) -> list[int]:
+    """Each row's position within its member table's rows (rows is the members' rows one after another)."""
+    starts = rows.groupby("member").cumcount()
+    return starts.loc[subset.index].tolist()
 
 
 def _exceeds_arm_total(extraction: Extraction, rule: Rule) -> list[Issue]:
@@ -332,30 +443,42 @@ def _exceeds_arm_total(extraction: Extraction, rule: Rule) -> list[Issue]:
     whole_t, whole = _field_of(extraction, rule, "whole")
     also = _field_of(extraction, rule, "also")[1] if "also" in rule.args else None
     keys = _join_whole(et, whole_t)
-    limits: dict[tuple, tuple[float, int, str]] = {}
-    for row in whole_t.data.index:
-        link = tuple(str(whole_t.data.at[row, k]) for k in keys)
-        for name in (whole, also):
-            if name and pd.notna(whole_t.data.at[row, name]):
-                v = float(whole_t.data.at[row, name])
-                if link not in limits or v > limits[link][0]:
-                    limits[link] = (v, row, name)
-    issues = []
-    for row in et.data.index[et.data[count].notna()]:
-        link = tuple(str(et.data.at[row, k]) for k in keys)
-        if link in limits and float(et.data.at[row, count]) > limits[link][0]:
-            limit, arow, name = limits[link]
-            issues.append(
-                _rule_issue(
-                    et,
-                    rule,
-                    row,
-                    count,
-                    f"{_label(et, count)} {_fmt(et.data.at[row, count])} is more than the arm's "
-                    f"{_label(whole_t, name).lower()} {_fmt(limit)} ({_where(whole_t, arow, name)})",
-                )
+    w = whole_t.data
+    # each arm's limit: its largest size, the first such cell (by row, then whole before also) on a tie
+    sizes = []
+    for j, name in enumerate((whole, also)):
+        if name:
+            sizes.append(
+                pd.DataFrame(
+                    {
+                        "limit": w[name].to_numpy(dtype=float, na_value=np.nan),
+                        "order": np.arange(len(w)) * 2 + j,
+                        "row": w.index,
+                        "name": name,
+                    }
+                ).assign(**{f"key{i}": str_values(w[k]) for i, k in enumerate(keys)})
             )
-    return issues
+    limits = pd.concat(sizes, ignore_index=True).dropna(subset=["limit"])
+    limits = limits.sort_values(["limit", "order"], ascending=[False, True], kind="stable")
+    limits = limits.drop_duplicates([f"key{i}" for i in range(len(keys))], keep="first")
+    d = et.data[et.data[count].notna()]
+    at = pd.MultiIndex.from_arrays([limits[f"key{i}"] for i in range(len(keys))]).get_indexer(
+        str_keys(d, keys)
+    )
+    known = at >= 0
+    limit = np.where(known, limits["limit"].to_numpy()[at], np.nan)
+    over = known & (d[count].to_numpy(dtype=float, na_value=np.nan) > limit)
+    if not over.any():
+        return []
+    rows = d.index[over]
+    counts = d[count].to_numpy(dtype=object)[over]
+    chosen = limits.iloc[at[over]]
+    messages = [
+        f"{_label(et, count)} {_fmt(c)} is more than the arm's {_label(whole_t, name).lower()} {_fmt(float(lim))} "
+        f"({whole_t.sheet}!{whole_t.columns.get(name, '')}{arow})"
+        for c, lim, name, arow in zip(counts, chosen["limit"], chosen["name"], chosen["row"], strict=True)
+    ]
+    return _rule_issues(et, rule, rows, count, messages)
 
 
 # --- comparisons of two arms -------------------------------------------------------------------------------------
@@ -368,8 +491,10 @@ def _comparison_label(extraction: Extraction, rule: Rule) -> list[Issue]:
     _, exp = _field_of(extraction, rule, "experimental")
     _, ctl = _field_of(extraction, rule, "control")
     issues = []
-    for row in et.data.index:
-        text, e, c = et.data.at[row, label], et.data.at[row, exp], et.data.at[row, ctl]
+    d = et.data
+    for row, text, e, c in zip(
+        d.index.tolist(), d[label].tolist(), d[exp].tolist(), d[ctl].tolist(), strict=True
+    ):  # lists, not .at per cell
         if pd.isna(text) or pd.isna(e) or pd.isna(c):
             continue
         sides = _VERSUS.split(str(text), maxsplit=1)
@@ -405,18 +530,22 @@ def _ratio_against_medians(extraction: Extraction, rule: Rule) -> list[Issue]:
     unit = _field_of(extraction, rule, "median_unit")[1] if "median_unit" in rule.args else None
     shared = [k for k in et.table.key if k in st.table.key and k not in (outcome, m_outcome)]
     medians: dict[tuple, list[int]] = {}
-    for row in st.data.index[st.data[median].notna()]:
-        link = (*(str(st.data.at[row, k]) for k in shared), str(st.data.at[row, m_outcome]))
-        medians.setdefault((*link, str(st.data.at[row, m_arm])), []).append(row)
+    given = st.data[st.data[median].notna().to_numpy(dtype=bool)]
+    for row, key in zip(given.index.tolist(), str_keys(given, [*shared, m_outcome, m_arm]), strict=True):
+        medians.setdefault(key, []).append(row)
     issues = []
-    for row in et.data.index[et.data[est].notna()]:
-        link = (*(str(et.data.at[row, k]) for k in shared), str(et.data.at[row, outcome]))
-        re_, rc = (medians.get((*link, str(et.data.at[row, f]))) for f in (exp, ctl))
+    ratios = et.data[et.data[est].notna().to_numpy(dtype=bool)]
+    links = zip(
+        str_keys(ratios, [*shared, outcome]), str_values(ratios[exp]), str_values(ratios[ctl]), strict=True
+    )
+    for row, (link, e_arm, c_arm) in zip(ratios.index.tolist(), links, strict=True):
+        re_, rc = medians.get((*link, e_arm)), medians.get((*link, c_arm))
         if not re_ or not rc or len(re_) > 1 or len(rc) > 1:
             continue
         erow, crow = re_[0], rc[0]
-        if unit and st.data.at[erow, unit] != st.data.at[crow, unit]:
-            continue  # unit-differs-between-arms says so
+        units = (st.data.at[erow, unit], st.data.at[crow, unit]) if unit else ("", "")
+        if pd.isna(units[0]) or pd.isna(units[1]) or units[0] != units[1]:
+            continue  # unit-differs-between-arms says so; a median without its unit is not compared
         hr, me, mc = (
             float(et.data.at[row, est]),
             float(st.data.at[erow, median]),
@@ -478,22 +607,25 @@ def zero_issues(et: ExtractedTable) -> list[Issue]:
     if "location" not in t.fields:
         return []
     notes = [n for n in ("location", "comment") if n in t.fields]
+    says: dict[str, bool] = {}  # locations repeat ("Table 3"): each text is searched once
     issues = []
     for name, f in t.fields.items():
         if f.type not in ("integer", "percent") or name in t.key or (f.min is not None and f.min > 0):
             continue  # counts and percentages; a zero below a field's minimum is out-of-range already
-        for row in d.index[d[name].eq(0).fillna(False) & d["location"].notna()]:
-            if not states_zero(*(d.at[row, n] for n in notes)):
-                issues.append(
-                    _issue(
-                        et,
-                        "zero-not-stated",
-                        row,
-                        name,
-                        f"{f.label} is 0 but neither Location nor Comment ({', '.join(_where(et, row, n) for n in notes)}) "
-                        "says the report states none",
-                    )
-                )
+        rows = d[(d[name].eq(0).fillna(False) & d["location"].notna()).to_numpy(dtype=bool)]
+        stated = np.zeros(len(rows), dtype=bool)
+        for n in notes:
+            for i, text in enumerate(rows[n].tolist()):
+                if isinstance(text, str):
+                    if text not in says:
+                        says[text] = states_zero(text)
+                    stated[i] |= says[text]
+        messages = [
+            f"{f.label} is 0 but neither Location nor Comment ({', '.join(_where(et, row, n) for n in notes)}) "
+            "says the report states none"
+            for row in rows.index[~stated]
+        ]
+        issues += _issues(et, "zero-not-stated", rows.index[~stated], name, messages)
     return issues
 
 
@@ -517,16 +649,9 @@ def empty_issues(form: Form, et: ExtractedTable) -> list[Issue]:
         empty = d[f.name].isna() & m[f.name].eq(EMPTY) & filled
         if f.name in partner:
             empty &= d[partner[f.name]].isna()
-        for row in d.index[empty]:
-            issues.append(
-                _issue(
-                    et,
-                    "not-extracted",
-                    row,
-                    f.name,
-                    f"{f.label} is empty in a row that holds other values",
-                )
-            )
+        rows = d.index[empty.to_numpy(dtype=bool)]
+        message = f"{f.label} is empty in a row that holds other values"
+        issues += _issues(et, "not-extracted", rows, f.name, [message] * len(rows))
     return issues
 
 

@@ -17,6 +17,7 @@ Methods and their sources:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -282,6 +283,13 @@ def mean_sd_from_median(
 # --- time to event ------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
+def _z(conf: float) -> float:
+    """The normal quantile of a two-sided CI level in percent; kept per level (scipy's per-call cost was most
+    of deriving a review's hazard ratios, one row at a time)."""
+    return float(norm.ppf(1 - (1 - conf / 100) / 2))
+
+
 def log_hr(hr: object, low: object, high: object, level: object) -> dict:
     """log HR and its SE from a reported CI: SE = (ln high - ln low) / (2 z), z for the CI level."""
     out: dict[str, Any] = {"yi": None, "sei": None, "derivation": "", "inputs": "", "note": ""}
@@ -296,7 +304,7 @@ def log_hr(hr: object, low: object, high: object, level: object) -> dict:
         return out
     assumed = not known(level)
     conf = 95.0 if assumed else float(level)  # type: ignore[arg-type]
-    z = norm.ppf(1 - (1 - conf / 100) / 2)
+    z = _z(conf)
     out["sei"] = (math.log(hi) - math.log(lo)) / (2 * z)
     mid = (math.log(hi) + math.log(lo)) / 2
     if known(hr):

@@ -251,7 +251,7 @@ def trimfill(
     for c in by:
         original[c] = es[c].to_numpy()[use]
     combined = pd.concat([original, filled], ignore_index=True)
-    result = _analyse(combined, opts.replace(single_study="keep"), by)[0]
+    result = _analyse(combined, opts.replace(single_study="keep"), by, studies=False)[0]
     result.insert(len(by), "k0", k0)
     result.insert(len(by) + 1, "se.k0", se_k0)
     result.insert(len(by) + 2, "side", np.where(right, "right", "left"))
@@ -292,7 +292,7 @@ def cumulative(
     frame = data.iloc[member].reset_index(drop=True)
     frame["added"] = labels[current]
     frame["_step"] = current
-    result = _analyse(frame, opts.replace(single_study="keep"), [*by, "_step"])[0]
+    result = _analyse(frame, opts.replace(single_study="keep"), [*by, "_step"], studies=False)[0]
     return (
         result.drop(columns="_step")
         .assign(added=labels[np.sort(np.unique(current))])

@@ -18,9 +18,9 @@ their keyword arguments (`pool(data, "RR", "REML", test="knha", by=["outcome"])`
 
 Why numpy rather than statsmodels or PyMARE, measured on the same 10,000 random analyses of k = 10
 (benchmarks/bench_pool.py, 2-core machine):
-- statsmodels' `combine_effects` pools one analysis per call: a loop of it was 14-17x slower than `pool`
-  (which also computes the Q-profile intervals of tau^2 and I^2 that statsmodels lacks; 30-85x before they
-  were added). It has no REML, MH or Peto; it leaves DL's tau^2 negative (30% of those analyses; metafor
+- statsmodels' `combine_effects` pools one analysis per call: a loop of it was 28x slower than `pool`
+  (which also computes the Q-profile intervals of tau^2 and I^2 that statsmodels lacks), 61x with
+  `tau2_ci=False`. It has no REML, MH or Peto; it leaves DL's tau^2 negative (30% of those analyses; metafor
   floors it at 0) and stops Paule-Mandel at |Q - (k-1)| < 1e-5, which moved tau^2 by up to 3e-5 from
   metafor's.
 - PyMARE 0.0.13 fits equal-k analyses in one call (REML 0.21 s) but by numerical optimisation: its tau^2
@@ -70,7 +70,8 @@ class Options:
     `level` a percentage (0.95 reads as 95, as in metafor); `add`, `to`, `drop00` escalc's continuity
     correction (None: metafor's default, resolved here); `single_study` "error" or "keep" (a random-effects
     analysis of one study); `max_iter` and `threshold` rma.uni's Fisher-scoring controls; `study_ci` "wald"
-    or "exact" (Clopper-Pearson, for the study rows of a single proportion, as meta's metaprop shows them).
+    or "exact" (Clopper-Pearson, for the study rows of a single proportion, as meta's metaprop shows them);
+    `tau2_ci` False skips the Q-profile interval of tau^2 and I^2 (its root searches cost more than the fit).
     """
 
     measure: str
@@ -84,6 +85,7 @@ class Options:
     max_iter: int = MAX_ITER
     threshold: float = THRESHOLD
     study_ci: str = "wald"
+    tau2_ci: bool = True
 
     def __post_init__(self) -> None:
         info = measure_info(self.measure)
@@ -123,6 +125,7 @@ class Options:
             "drop00": method in ("MH", "PETO") if self.drop00 is None else bool(self.drop00),
             "max_iter": int(self.max_iter),
             "threshold": float(self.threshold),
+            "tau2_ci": bool(self.tau2_ci),
         }
         for name, value in normal.items():
             object.__setattr__(self, name, value)
@@ -160,6 +163,7 @@ def pool(
     single_study: str = "error",
     max_iter: int = MAX_ITER,
     threshold: float = THRESHOLD,
+    tau2_ci: bool = True,
 ) -> pd.DataFrame:
     """Pool each analysis (group of rows sharing the `by` values) of `data`; one result row per analysis.
 
@@ -169,8 +173,10 @@ def pool(
     their defaults are metafor's (add 1/2, or 0 for PAS and PFT; drop00 False for inverse-variance methods,
     True for MH and Peto, whose pooled estimate always uses the exact counts). A random-effects analysis with
     one study is an error unless `single_study="keep"`, which reports what metafor does (the study itself,
-    tau^2 = 0). `max_iter` and `threshold` are metafor's Fisher-scoring controls. `measure` may also be an
-    `Options` (then the other arguments are ignored).
+    tau^2 = 0). `max_iter` and `threshold` are metafor's Fisher-scoring controls. `tau2_ci=False` leaves the
+    Q-profile interval columns (tau2_ci_*, i2_ci_*) empty: metafor's confint is a separate call, and its
+    root searches take longer than the fit itself. `measure` may also be an `Options` (then the other
+    arguments are ignored).
 
     Columns: the `by` values, measure, method, test, k, theta and se (analysis scale), stat, ddf, pval,
     estimate, ci_low, ci_high, pi_low, pi_high (natural scale), tau2, tau2_ci_low, tau2_ci_high, i2,
@@ -188,8 +194,9 @@ def pool(
         single_study=single_study,
         max_iter=max_iter,
         threshold=threshold,
+        tau2_ci=tau2_ci,
     )
-    return _analyse(data, opts, by)[0]
+    return _analyse(data, opts, by, studies=False)[0]
 
 
 def study_weights(
@@ -260,7 +267,7 @@ def subgroups(
         from .regression import common_tau2_subgroups
 
         return common_tau2_subgroups(data, subgroup, opts, by)
-    result = _analyse(data, opts, [*by, subgroup])[0]
+    result = _analyse(data, opts, [*by, subgroup], studies=False)[0]
     codes = group_codes(result, by)
     theta, se = result["theta"].to_numpy(), result["se"].to_numpy()
     ok = np.isfinite(theta) & np.isfinite(se) & (se > 0)
@@ -301,7 +308,7 @@ def leave_one_out(
     opts = options(measure, method, test, level=level, add=add, to=to, drop00=drop00, single_study="keep")
     by = _columns(data, by)
     frame = expand(data, by, "omitted", study_labels(data, study), cumulative=False)
-    return _analyse(frame, opts.replace(single_study="keep"), [*by, "omitted"])[0]
+    return _analyse(frame, opts.replace(single_study="keep"), [*by, "omitted"], studies=False)[0]
 
 
 def study_labels(data: pd.DataFrame, study: str | None) -> np.ndarray:
@@ -423,8 +430,9 @@ def prepare(
     return by, es, codes, int(codes.max()) + 1
 
 
-def _analyse(data: pd.DataFrame, opts: Options, by):
-    """Pool all analyses; return (one row per analysis, one row per study with its weight)."""
+def _analyse(data: pd.DataFrame, opts: Options, by, *, studies: bool = True):
+    """Pool all analyses; return (one row per analysis, one row per study with its weight, or None when
+    `studies` is False: pool() alone does not need them)."""
     by, es, codes, n_groups = prepare(data, opts, by)
     y, v = es["yi"].to_numpy(dtype=float), es["vi"].to_numpy(dtype=float)
     method, alpha = opts.method, opts.alpha
@@ -491,6 +499,8 @@ def _analyse(data: pd.DataFrame, opts: Options, by):
     )
     # one frame from a dict: assigning 30 columns one by one cost more than the pooling of one analysis
     result = pd.concat([_keys(data, by, codes, n_groups), pd.DataFrame(columns)], axis=1)
+    if not studies:
+        return result, None
     with np.errstate(divide="ignore", invalid="ignore"):
         weight = 100 * weight / s_rows(np.nan_to_num(weight))[codes]
     low, high = _study_intervals(data, es, opts, codes, n_harmonic)
@@ -541,7 +551,11 @@ def _fit_iv(y, v, codes, n_groups, opts: Options, data, by, notes):
     """Inverse-variance pooling (metafor's rma.uni, intercept only) for all analyses at once."""
     method = opts.method
     use = np.isfinite(y)  # rows set to NaN by drop00 are left out, as metafor omits NA outcomes
-    design = rma.Design(y[use], v[use], np.ones((int(use.sum()), 1)), codes[use], n_groups)
+    y_use, v_use, g_use = y[use], v[use], codes[use]
+    if method not in ("PM", "SJ") and rma.PaddedDesign.fits(g_use, n_groups):  # (PM, SJ take medians, means)
+        design: rma.Design = rma.PaddedDesign(y_use, v_use, g_use, n_groups)
+    else:
+        design = rma.Design(y_use, v_use, np.ones((len(y_use), 1)), g_use, n_groups)
     k = design.k
     notes.add(k == 0, "no studies left after dropping double-zero studies")
     if method in RANDOM_EFFECTS and opts.single_study == "error" and np.any(k == 1):
@@ -556,7 +570,7 @@ def _fit_iv(y, v, codes, n_groups, opts: Options, data, by, notes):
     fitted = rma.fit(design, method, opts.test, opts.alpha, opts.max_iter, opts.threshold)
     for text, mask in fitted.notes.items():
         notes.add(mask & (k >= 2), text)
-    if method in RANDOM_EFFECTS:
+    if method in RANDOM_EFFECTS and opts.tau2_ci:
         tau2_ci = list(rma.q_profile(design, fitted, opts.alpha))
     else:
         tau2_ci = [np.full(n_groups, np.nan)] * 4
@@ -576,7 +590,7 @@ def _fit_iv(y, v, codes, n_groups, opts: Options, data, by, notes):
         "converged": fitted.converged,
     }
     weight = np.full(len(codes), np.nan)
-    weight[use] = 1 / (design.v + fitted.tau2[design.g])
+    weight[use] = 1 / (v_use + fitted.tau2[g_use])
     return fit, weight
 
 
@@ -699,14 +713,18 @@ class _Notes:
     """Short per-analysis remarks, joined with '; '."""
 
     def __init__(self, n_groups: int):
-        self._parts: list[list[str]] = [[] for _ in range(n_groups)]
+        self._n = n_groups
+        self._parts: dict[int, list[str]] = {}  # most analyses have none
 
     def add(self, mask: np.ndarray, text: str) -> None:
-        for i in np.flatnonzero(mask):
-            self._parts[i].append(text)
+        for i in np.flatnonzero(mask).tolist():
+            self._parts.setdefault(i, []).append(text)
 
     def joined(self) -> list[str]:
-        return ["; ".join(p) for p in self._parts]
+        out = [""] * self._n
+        for i, parts in self._parts.items():
+            out[i] = "; ".join(parts)
+        return out
 
 
 # meta-regression and the diagnostics live in their own modules (meta.py stays one stage); reachable from here

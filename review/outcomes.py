@@ -282,13 +282,17 @@ def _build_best_response(frame, spec, tables, settings, issues):
     base = _arm_rows(frame, spec, settings, _col(frame, spec, "category"), None, _timepoint(frame, spec))
     fallback = _fallback_totals(spec, tables)
     sums = spec.options.get("sums", DEFAULT_SUMS)
-    out = [base]
     keys = ["study_id", "arm_id", "timepoint"]
-    for (study, arm, timepoint), rows in base.groupby(keys, sort=False, dropna=False):
-        counts = dict(zip(rows["outcome"], zip(rows["events"], rows["count_note"], strict=True), strict=True))
-        denominators = {int(v) for v in rows["total"].dropna()}
+    # one pass over numpy columns and one frame at the end: a frame per arm made this quadratic-looking slow
+    outcome_v = base["outcome"].to_numpy(dtype=object)
+    events_v = base["events"].to_numpy(dtype=object, na_value=None)
+    note_v = base["count_note"].to_numpy(dtype=object)
+    total_v = base["total"].to_numpy(dtype=object, na_value=None)
+    derived = []
+    for (study, arm, timepoint), at in base.groupby(keys, sort=False, dropna=False).indices.items():
+        counts = dict(zip(outcome_v[at], zip(events_v[at], note_v[at], strict=True), strict=True))
+        denominators = {int(v) for v in total_v[at] if v is not None}
         total, total_note = _response_total(denominators, fallback.get((study, arm)))
-        derived = []
         for outcome, parts in sums.items():
             missing = [p for p in parts if p not in counts or pd.isna(counts[p][0])]
             if missing:
@@ -308,24 +312,24 @@ def _build_best_response(frame, spec, tables, settings, issues):
                 )
             pct = 100.0 * value / total if value is not None and total else None
             derived.append(
-                {
-                    "study_id": study,
-                    "arm_id": arm,
-                    "domain": spec.table,
-                    "outcome": outcome,
-                    "timepoint": None if pd.isna(timepoint) else timepoint,
-                    "grade": None,
-                    "events": value,
-                    "total": total,
-                    "percent": pct,
-                    "derivation": derivation,
-                    "inputs": inputs,
-                    "note": "; ".join(n for n in (note, total_note) if n),
-                    "reported_term": None,
-                    "matched_on": None,
-                }
+                (
+                    study,
+                    arm,
+                    spec.table,
+                    outcome,
+                    None if pd.isna(timepoint) else timepoint,
+                    None,
+                    value,
+                    total,
+                    pct,
+                    derivation,
+                    inputs,
+                    "; ".join(n for n in (note, total_note) if n),
+                    None,
+                    None,
+                )
             )
-        out.append(pd.DataFrame(derived, columns=ARM_OUTCOME_COLUMNS))
+    out = [base, pd.DataFrame(derived, columns=ARM_OUTCOME_COLUMNS)]
     result = pd.concat(out, ignore_index=True)[ARM_OUTCOME_COLUMNS]
     return result.astype({"events": "Int64", "total": "Int64", "percent": "Float64"})
 

@@ -1,12 +1,11 @@
-"""Adjudication and consensus.
+"""Consensus from the adjudicator's decisions.
 
-`write_discrepancies` writes the workbook an adjudicator fills in: one row per disagreement with every
-reviewer's value and where it was found, and columns for the decision (a reviewer's letter, or `other` with the
-value typed in), the adjudicator, the date and the reason. `read_decisions` reads it back and `reconcile` turns
-the extractions and the decisions into consensus tables, refusing while a disagreement is undecided or a decision
-is stale (the value it was made on has changed since). `write_consensus` writes one CSV per table (a folder that
-`review validate` and `read_csv_folder` read like any extraction), the trail of every value and a manifest with
-the SHA-256 of every input, byte for byte the same on every run with the same inputs.
+`reconcile` turns the extractions and the decisions (read by review.adjudication's `read_decisions`) into
+consensus tables, refusing while a disagreement is undecided or a decision is stale (the value it was made on has
+changed since). `write_consensus` writes one CSV per table (a folder that `review validate` and
+`read_csv_folder` read like any extraction), the trail of every value and a manifest with the SHA-256 of every
+input, byte for byte the same on every run with the same inputs. The discrepancy workbook's writer and reader are
+importable from here too.
 """
 
 from __future__ import annotations
@@ -14,18 +13,27 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-import python_calamine
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
 
+from .adjudication import (
+    AGREEMENT,
+    FORMAT,
+    META,
+    README,
+    SHEET,
+    Decision,
+    Decisions,
+    _check_reviewers,
+    _stale,
+    carry_over,
+    read_decisions,
+    write_discrepancies,
+)
 from .compare import (
     AGREED,
     ANNOTATIONS,
@@ -35,32 +43,50 @@ from .compare import (
     OTHER,
     ROW,
     SINGLE,
-    TYPES,
+    Columns,
     Comparison,
     Entry,
+    LinedTable,
     Reviewer,
     Unit,
     compare,
-    file_sha256,
-    records,
     show,
 )
-from .errors import ReviewError, UnreadableInput
-from .files import atomic_path, check_xlsx
+
+__all__ = [
+    "AGREEMENT",
+    "FORMAT",
+    "META",
+    "MANIFEST",
+    "README",
+    "SHEET",
+    "TRAIL",
+    "Consensus",
+    "ConsensusBlocked",
+    "Decision",
+    "Decisions",
+    "carry_over",
+    "read_decisions",
+    "reconcile",
+    "write_consensus",
+    "write_discrepancies",
+]
+from .errors import ReviewError
+from .files import atomic_path
 from .forms import Field, Form
 from .issues import CODES, ERROR
-from .sheets import DECISION_FILL, HEADER_FILL, STALE_FILL, csv_bytes, put, save_workbook
-from .sheetscan import scan
+from .sheets import csv_bytes
 from .values import parse_value
 from .words import counted
 from .workbook import Extraction
 
-FORMAT = "review discrepancies 1"  # written to the hidden sheet, so a decisions file is recognised
-SHEET, README, AGREEMENT, META = "Discrepancies", "README", "Agreement", "_review"
 DECIDED = "decided"  # the basis of a consensus value an adjudicator chose
+
+
 ADJUDICATOR = "adjudicator"  # where a value typed in by the adjudicator comes from
+
+
 _CITES = ("source", "location")  # annotations that say where values were found: cite only the values kept
-_DATE = Field(name="date", type="date", label="Date")
 
 
 class ConsensusBlocked(ReviewError):
@@ -93,454 +119,6 @@ def _listed(units: list[Unit], why: list[str] | None = None, limit: int = 12) ->
         for i, u in enumerate(units[:limit])
     ]
     return ", ".join(items) + (f" and {len(units) - limit} more" if len(units) > limit else "")
-
-
-# ================================================================================================================
-# The discrepancy workbook
-
-
-def _columns(reviewers: Sequence[Reviewer]) -> list[tuple[str, int]]:
-    """(header, width) of the Discrepancies sheet: what to decide first, where it was found after."""
-    letters = [r.letter for r in reviewers]
-    return (
-        [("ID", 6), ("Table", 14), ("Row", 34), ("Field", 18), ("Type", 13)]
-        + [(f"{x} value", 14) for x in letters]
-        + [
-            ("Detail", 40),
-            ("Decision", 10),
-            ("Other value", 12),
-            ("Adjudicator", 14),
-            ("Date", 11),
-            ("Reason", 40),
-            ("Status", 30),
-        ]
-        + [(f"{x} {what}", 24) for x in letters for what in ("where", "source", "location")]
-        + [("Key", 10)]
-    )
-
-
-def write_discrepancies(
-    comparison: Comparison, path: str | Path, *, previous: Decisions | None = None
-) -> Path:
-    """Write the discrepancy workbook (atomically): README, Discrepancies (decision dropdowns) and Agreement.
-
-    With `previous` (an earlier, adjudicated workbook), decisions whose values are unchanged are carried over;
-    the others are marked stale in the Status column with the earlier decision, to be decided again.
-    """
-    path = Path(path)
-    if path.suffix.lower() != ".xlsx":
-        raise ReviewError(f"{path}: the discrepancy workbook must be an .xlsx file.")
-    inputs = {Path(r.file).resolve() for r in comparison.reviewers}
-    if path.resolve() in inputs:
-        raise ReviewError(f"{path}: is one of the extractions; write the discrepancies to another file.")
-    if previous is not None:
-        _check_reviewers(comparison.reviewers, previous)
-    wb = Workbook()
-    readme = wb.active
-    readme.title = README
-    _readme(readme, comparison)
-    _discrepancy_sheet(wb.create_sheet(SHEET), comparison, previous)
-    _agreement_sheet(wb.create_sheet(AGREEMENT), comparison.agreement)
-    meta = wb.create_sheet(META)
-    meta.sheet_state = "hidden"
-    for row in [
-        ("format", FORMAT),
-        ("form", comparison.form.name),
-        ("form version", comparison.form.version),
-        *[("reviewer", r.letter, r.name, r.file, r.sha256) for r in comparison.reviewers],
-    ]:
-        meta.append([None] * len(row))
-        for col, value in enumerate(row, start=1):
-            _text(meta, meta.max_row, col, value)
-    return save_workbook(wb, path)
-
-
-def _text(ws, row: int, col: int, value: object):
-    """Write a cell as text (never a formula: a value such as '=1+2' stays text)."""
-    return put(ws, row, col, None if value in (None, "") else str(value))
-
-
-def _readme(ws, comparison: Comparison) -> None:
-    ws.column_dimensions["A"].width = 16
-    ws.column_dimensions["B"].width = 28
-    ws.column_dimensions["C"].width = 40
-    ws.column_dimensions["D"].width = 66
-    ws["A1"] = "Discrepancies between independent extractions"
-    ws["A1"].font = Font(bold=True, size=14)
-    letters = ", ".join(r.letter for r in comparison.reviewers)
-    lines: list[tuple[str, ...]] = [
-        ("Form", comparison.form.label),
-        ("Summary", comparison.summary()),
-        ("",),
-        ("Reviewer", "Name", "File", "SHA-256"),
-        *[(r.letter, r.name, Path(r.file).name, r.sha256) for r in comparison.reviewers],
-        ("",),
-        (
-            "How to decide",
-            (
-                f"On the sheet {SHEET}, one row per disagreement. Pick the Decision: {letters} takes "
-                "that reviewer's value; 'other' takes the value typed in Other value (a number, text, "
-                "NR or NA)."
-            ),
-        ),
-        (
-            "",
-            (
-                "For a (row) discrepancy, a letter keeps the row as that reviewer has it, or drops it if that "
-                "reviewer has no such row."
-            ),
-        ),
-        (
-            "",
-            (
-                "Fill Adjudicator, Date (YYYY-MM-DD) and Reason. Leave the value and Key columns as they are: they "
-                "tell `review reconcile` when an extraction changed after the decision."
-            ),
-        ),
-        (
-            "",
-            (
-                f"Then: review reconcile {' '.join(Path(r.file).name for r in comparison.reviewers)} "
-                "THIS_FILE.xlsx -o consensus/"
-            ),
-        ),
-        ("",),
-        ("Types", "What differs"),
-        *[(t, text) for t, text in TYPES.items()],
-        ("",),
-        (
-            "Agreement",
-            (
-                f"Per reviewer pair, table and field on the sheet {AGREEMENT}: percent agreement, the "
-                "share of numbers both gave that are exactly equal, and Cohen's kappa for categories with "
-                "its 95% CI (Fleiss, Cohen & Everitt 1969)."
-            ),
-        ),
-        ("Notes", "; ".join(comparison.notes) or "none"),
-    ]
-    for i, line in enumerate(lines, start=3):
-        for col, value in enumerate(line, start=1):
-            cell = _text(ws, i, col, value)
-            cell.alignment = Alignment(wrap_text=col > 1 and len(line) == 2, vertical="top")
-            if col == 1 or line[0] in ("Reviewer", "Types"):
-                cell.font = Font(bold=True)
-        if len(line) == 2:
-            ws.merge_cells(start_row=i, start_column=2, end_row=i, end_column=4)
-    ws.sheet_view.showGridLines = False
-
-
-def _discrepancy_sheet(ws, comparison: Comparison, previous: Decisions | None) -> None:
-    columns = _columns(comparison.reviewers)
-    headers = [h for h, _ in columns]
-    for col, (header, width) in enumerate(columns, start=1):
-        cell = _text(ws, 1, col, header)
-        cell.font = Font(bold=True)
-        cell.fill = (
-            DECISION_FILL
-            if header in ("Decision", "Other value", "Adjudicator", "Date", "Reason")
-            else HEADER_FILL
-        )
-        ws.column_dimensions[get_column_letter(col)].width = width
-    at = {h: i for i, h in enumerate(headers, start=1)}
-    carried, stale_now = carry_over(comparison, previous) if previous else ({}, {})
-    for r, u in enumerate(comparison.disagreements, start=2):
-        values = {
-            "ID": u.id,
-            "Table": u.table,
-            "Row": u.row,
-            "Field": u.field,
-            "Type": u.type,
-            "Detail": comparison.discrepancies.iloc[r - 2]["detail"],
-            "Key": json.dumps([u.table, list(u.key), u.field], ensure_ascii=False),
-        }
-        for rv, e in zip(comparison.reviewers, u.entries, strict=False):
-            values |= {
-                f"{rv.letter} value": e.shown,
-                f"{rv.letter} where": e.where,
-                f"{rv.letter} source": e.source,
-                f"{rv.letter} location": e.location,
-            }
-        identity = (u.table, u.key, u.field)
-        stale = identity in stale_now
-        if stale:
-            earlier, why = stale_now[identity]
-            values["Status"] = f"STALE ({why}); earlier: {earlier.summary}"
-        elif identity in carried:
-            assert previous is not None  # decisions are carried over from it alone
-            earlier = carried[identity]
-            values |= {
-                "Decision": earlier.choice,
-                "Other value": show(earlier.other),
-                "Adjudicator": earlier.adjudicator,
-                "Date": earlier.date,
-                "Reason": earlier.reason,
-                "Status": f"carried over from {previous.path.name}",
-            }
-        for header, value in values.items():
-            cell = _text(ws, r, at[header], value)
-            if header in ("Detail", "Reason", "Status"):
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-        if stale:
-            ws.cell(row=r, column=at["Status"]).fill = STALE_FILL
-    last = max(2, len(comparison.disagreements) + 1)
-    letters = [r.letter for r in comparison.reviewers]
-    decision = get_column_letter(at["Decision"])
-    dv = DataValidation(type="list", formula1=f'"{",".join([*letters, OTHER])}"', allow_blank=True)
-    dv.prompt, dv.promptTitle = (
-        (f"{'/'.join(letters)}: take that reviewer's value; {OTHER}: the value typed in Other value."),
-        "Decision",
-    )
-    dv.error, dv.errorTitle, dv.showErrorMessage = f"Pick {', '.join(letters)} or {OTHER}.", "Decision", True
-    dv.add(f"{decision}2:{decision}{last}")
-    ws.add_data_validation(dv)
-    for header, prompt in (
-        ("Other value", "With decision 'other': the consensus value (a number, text, NR or NA)."),
-        ("Adjudicator", "Who decided."),
-        ("Date", "When: YYYY-MM-DD."),
-        ("Reason", "Why: e.g. 'primary report preferred over registry'."),
-    ):
-        letter = get_column_letter(at[header])
-        hint = DataValidation(allow_blank=True)
-        hint.prompt, hint.promptTitle = prompt, header
-        hint.add(f"{letter}2:{letter}{last}")
-        ws.add_data_validation(hint)
-        for r in range(2, last + 1):
-            ws.cell(row=r, column=at[header]).number_format = "@"  # a date stays the text typed
-    ws.column_dimensions[get_column_letter(at["Key"])].hidden = True
-    ws.freeze_panes = ws.cell(row=2, column=at["Field"] + 1)
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last}"
-
-
-def _agreement_sheet(ws, agreement: pd.DataFrame) -> None:
-    ws.append(list(agreement.columns))
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.fill = HEADER_FILL
-    for record in agreement.itertuples(index=False):
-        ws.append([None] * len(record))
-        for col, value in enumerate(record, start=1):
-            if isinstance(value, str):
-                _text(ws, ws.max_row, col, value)
-            elif not (isinstance(value, float) and math.isnan(value)):
-                cell = ws.cell(
-                    row=ws.max_row, column=col, value=float(value) if isinstance(value, float) else int(value)
-                )
-                if isinstance(value, float):
-                    cell.number_format = "0.000" if agreement.columns[col - 1].startswith("kappa") else "0.0"
-    for col, name in enumerate(agreement.columns, start=1):
-        ws.column_dimensions[get_column_letter(col)].width = max(9, min(len(name) + 2, 22))
-    ws.freeze_panes = "D2"
-    ws.auto_filter.ref = ws.dimensions
-
-
-# ================================================================================================================
-# Reading decisions
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One adjudicated disagreement as read from the discrepancy workbook."""
-
-    id: str
-    table: str
-    key: tuple[str, ...]
-    field: str
-    choice: str  # a reviewer's letter, OTHER, or "" (not decided yet)
-    other: object  # the value typed in with OTHER, as read (None otherwise)
-    adjudicator: str
-    date: str  # ISO 8601 as typed, or ""
-    reason: str
-    seen: dict[str, str]  # each reviewer's value (by letter) when the workbook was written
-    cell: str  # where the decision is, e.g. Discrepancies!M5
-
-    @property
-    def summary(self) -> str:
-        choice = f"{OTHER} {show(self.other)}" if self.choice == OTHER else self.choice
-        by = ", ".join(x for x in (self.adjudicator, self.date) if x)
-        return f"{choice}" + (f" by {by}" if by else "") + (f": {self.reason}" if self.reason else "")
-
-
-@dataclass
-class Decisions:
-    """A discrepancy workbook read back: its decisions by (table, key, field), and the inputs it was made from."""
-
-    path: Path
-    sha256: str
-    form: str
-    form_version: str
-    reviewers: tuple[Reviewer, ...]
-    items: dict[tuple[str, tuple[str, ...], str], Decision]
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    @property
-    def decided(self) -> int:
-        return sum(1 for d in self.items.values() if d.choice)
-
-    def __repr__(self) -> str:
-        return f"Decisions({self.path.name}, {self.decided} of {len(self)} decided)"
-
-
-def read_decisions(path: str | Path) -> Decisions:
-    """Read an adjudicated discrepancy workbook. A file that is not one raises UnreadableInput; decisions that
-    cannot be used (an unknown letter, 'other' without a value, a date that is no date) raise ReviewError
-    naming every cell to fix."""
-    path = check_xlsx(path)
-    try:
-        book = python_calamine.CalamineWorkbook.from_path(str(path))
-        names = list(book.sheet_names)
-        if SHEET not in names or META not in names:
-            raise UnreadableInput(
-                f"{path}: is not a discrepancy workbook (no sheet {SHEET!r}); make one with "
-                "`review compare A.xlsx B.xlsx -o DISCREPANCIES.xlsx` and give it last to "
-                "`review reconcile`."
-            )
-        scan(path, {SHEET, META})  # the row limit, checked before the sheets are loaded
-        meta = book.get_sheet_by_name(META).to_python(skip_empty_area=False)
-        rows = book.get_sheet_by_name(SHEET).to_python(skip_empty_area=False)
-    except (python_calamine.CalamineError, OSError, ValueError) as exc:  # corrupt archive or XML, I/O
-        raise UnreadableInput(
-            f"{path}: cannot be read as .xlsx ({type(exc).__name__}: {exc}); open it in "
-            "Excel or LibreOffice and save it again as .xlsx."
-        ) from None
-    info = {str(r[0]): r for r in meta if r and r[0]}
-    if str(info.get("format", ["", ""])[1]) != FORMAT:
-        raise UnreadableInput(f"{path}: was written by another version of `review compare`; compare again.")
-    reviewers = tuple(Reviewer(*(_cell(v) for v in r[1:5])) for r in meta if r and r[0] == "reviewer")
-    header = [_cell(h) for h in rows[0]] if rows else []
-    needed = [h for h, _ in _columns(reviewers) if h not in header]
-    if needed:
-        raise UnreadableInput(
-            f"{path}: sheet {SHEET} has no column {', '.join(repr(h) for h in needed)}; "
-            "make the workbook again with `review compare -o` (and --decisions to keep these)."
-        )
-    col = {h: i for i, h in enumerate(header)}
-    letters = [r.letter for r in reviewers]
-    items: dict[tuple[str, tuple[str, ...], str], Decision] = {}
-    problems: list[str] = []
-    for r, row in enumerate(rows[1:], start=2):
-        raw = {h: row[i] if i < len(row) else None for h, i in col.items()}
-        text = {h: _cell(v) for h, v in raw.items()}
-        raw_key = text["Key"]
-        if not raw_key:
-            continue
-        ref = f"{SHEET}!{get_column_letter(col['Decision'] + 1)}{r}"
-        try:
-            table, key, name = json.loads(raw_key)
-            identity = (str(table), tuple(str(k) for k in key), str(name))
-        except (ValueError, TypeError):
-            problems.append(
-                f"row {r}: the hidden Key column was changed; copy the row from a new `review compare` output"
-            )
-            continue
-        choice = text["Decision"]
-        other = None if not text["Other value"] else raw["Other value"]
-        choice = choice.upper() if choice.upper() in letters else choice.casefold() if choice else ""
-        if not choice and other is not None:
-            choice = OTHER  # a value typed in without picking 'other' can only mean that
-        if choice and choice not in (*letters, OTHER):
-            problems.append(
-                f"{ref}: decision {text['Decision']!r} is not one of {', '.join(letters)}, {OTHER}"
-            )
-        elif choice == OTHER and (other is None or identity[2] == ROW):
-            problems.append(
-                f"{ref}: 'other' needs the value in Other value"
-                if identity[2] != ROW
-                else f"{ref}: a (row) discrepancy is decided with a reviewer's letter, not 'other'"
-            )
-        elif choice in letters and other is not None:
-            problems.append(
-                f"{ref}: decision {choice} and an Other value too; pick '{OTHER}' or clear Other value"
-            )
-        date = ""
-        if text["Date"]:
-            parsed = parse_value(raw["Date"], _DATE)
-            if any(CODES[c].severity == ERROR for c in parsed.codes) or parsed.value is None:
-                problems.append(
-                    f"{SHEET}!{get_column_letter(col['Date'] + 1)}{r}: {text['Date']!r} is not a date; "
-                    "type YYYY-MM-DD"
-                )
-            date = str(parsed.value or "")
-        if identity in items:
-            problems.append(f"row {r}: decides {text['ID']} a second time (also {items[identity].cell})")
-        items[identity] = Decision(
-            text["ID"],
-            *identity,
-            choice,
-            other,
-            text["Adjudicator"],
-            date,
-            text["Reason"],
-            {x: text[f"{x} value"] for x in letters},
-            ref,
-        )
-    if problems:
-        more = f" and {len(problems) - 10} more" if len(problems) > 10 else ""
-        raise ReviewError(
-            f"{path}: {counted(len(problems), 'decision')} cannot be used: {'; '.join(problems[:10])}{more}."
-        )
-    return Decisions(
-        path,
-        file_sha256(path),
-        _cell(info.get("form", ["", ""])[1]),
-        _cell(info.get("form version", ["", ""])[1]),
-        reviewers,
-        items,
-    )
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _check_reviewers(current: Sequence[Reviewer], decisions: Decisions) -> None:
-    """The extractions must be given as they were compared: same number, each letter the same reviewer."""
-
-    def same(a: Reviewer, b: Reviewer) -> bool:
-        return a.name == b.name or Path(a.file).name == Path(b.file).name or a.sha256 == b.sha256
-
-    if len(current) == len(decisions.reviewers) and all(map(same, current, decisions.reviewers)):
-        return
-    expected = ", ".join(f"{r.letter} = {Path(r.file).name} ({r.name})" for r in decisions.reviewers)
-    raise ReviewError(f"{decisions.path}: was made from {expected}; give the same extractions in that order.")
-
-
-def carry_over(
-    comparison: Comparison, previous: Decisions
-) -> tuple[dict[tuple, Decision], dict[tuple, tuple[Decision, str]]]:
-    """Earlier decisions on today's disagreements, by (table, key, field): those that still apply, and the stale
-    ones (made on values that have changed since) with why."""
-    carried, stale = {}, {}
-    for u in comparison.disagreements:
-        identity = (u.table, u.key, u.field)
-        earlier = previous.items.get(identity)
-        if earlier is None or not earlier.choice:
-            continue
-        why = _stale(u, earlier, comparison.reviewers)
-        if why:
-            stale[identity] = (earlier, why)
-        else:
-            carried[identity] = earlier
-    return carried, stale
-
-
-def _stale(u: Unit, d: Decision, reviewers: Sequence[Reviewer]) -> str:
-    """Why a decision no longer applies ('A was 73, now 72'), or '' when the values it was made on are unchanged."""
-    changed = [
-        f"{r.letter} was {d.seen.get(r.letter) or '(empty)'}, now {e.shown or '(empty)'}"
-        for r, e in zip(reviewers, u.entries, strict=False)
-        if d.seen.get(r.letter, "") != e.shown
-    ]
-    return "; ".join(changed)
-
-
-# ================================================================================================================
-# The consensus
 
 
 @dataclass
@@ -631,7 +209,7 @@ def reconcile(
             if u.field == ROW and not u.entries[letters.index(d.choice)].present:
                 dropped.add((u.table, u.key))
     if open_units or stale:
-        order = {id(u): i for i, u in enumerate(comparison.units)}
+        order = {id(u): i for i, u in enumerate(comparison.disagreements)}
         open_units.sort(key=lambda u: order[id(u)])
         raise ConsensusBlocked(str(decisions.path), open_units, stale)
     notes = list(comparison.notes)
@@ -660,23 +238,216 @@ def _key_columns(form: Form) -> list[str]:
     return list(dict.fromkeys(k for t in form.tables.values() for k in t.key))
 
 
-def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) -> tuple[dict, pd.DataFrame]:
-    form, reviewers = comparison.form, comparison.reviewers
-    units = {(u.table, u.key, u.field): u for u in comparison.units}
-    key_columns = _key_columns(form)
-    letters = [r.letter for r in reviewers]
-    tables: dict[str, pd.DataFrame] = {}
-    trail: list[dict] = []
+def _trail_columns(form: Form, reviewers: Sequence[Reviewer]) -> list[str]:
+    return [
+        "table",
+        *_key_columns(form),
+        "field",
+        "value",
+        "basis",
+        "from",
+        "source",
+        "location",
+        "discrepancy",
+        "type",
+        "decision",
+        "adjudicator",
+        "decided_on",
+        "reason",
+    ] + [f"{r.letter}_{c}" for r in reviewers for c in ("value", "where", "source", "location")]
 
-    def log(
-        table, key, name, value, basis, u: Unit, d: Decision | None, via: Unit | None = None, taken=()
-    ) -> None:
+
+def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) -> tuple[dict, pd.DataFrame]:
+    """The consensus tables and the trail. Values every reviewer typed alike (most of them) are taken column by
+    column; the others value by value."""
+    columns = _trail_columns(comparison.form, comparison.reviewers)
+    tables: dict[str, pd.DataFrame] = {}
+    pieces: dict[str, list] = {c: [] for c in columns}
+    sizes: list[int] = []
+    order: list[np.ndarray] = []
+    for table in comparison.form.tables.values():
+        lt = comparison.lined[table.name]
+        tables[table.name], trail, table_sizes, table_order = _table_consensus(
+            comparison, lt, chosen, dropped
+        )
+        for c in columns:
+            pieces[c] += trail[c]
+        order.append(table_order + sum(sizes))
+        sizes += table_sizes
+    rows = np.concatenate(order) if order else np.empty(0, dtype=np.int64)
+    merged = {c: _stacked(pieces[c], sizes)[rows] for c in columns}
+    return tables, pd.DataFrame(merged, columns=columns, dtype=object, copy=False)
+
+
+def _stacked(pieces: list, sizes: list[int]) -> np.ndarray:
+    """One object array of pieces (arrays, or one value standing for `size` equal ones)."""
+    out = np.empty(sum(sizes), dtype=object)
+    start = 0
+    for piece, size in zip(pieces, sizes, strict=True):
+        out[start : start + size] = piece
+        start += size
+    return out
+
+
+def _rank(table, compared: list[str], name: str) -> int:
+    """Where a value goes in its row's trail: the row itself, then its key fields, then the others."""
+    if name == ROW:
+        return -1000
+    return -500 + table.key.index(name) if name in table.key else compared.index(name)
+
+
+def _table_consensus(comparison: Comparison, lt: LinedTable, chosen: dict[tuple, Decision], dropped: set):
+    """One consensus table, and its trail as pieces (arrays or single values), their sizes and the order that
+    puts the trail's rows in row and field order."""
+    form, reviewers, table = comparison.form, comparison.reviewers, lt.table
+    letters = [r.letter for r in reviewers]
+    columns = _trail_columns(form, reviewers)
+    key_columns = _key_columns(form)
+    n = len(lt.keys)
+    slow_rows = sorted({p for p, _ in lt.slow})
+    plain = np.ones(n, dtype=bool)  # rows with every value typed alike (and every reviewer having the row)
+    plain[slow_rows] = False
+    # -- the consensus table: values typed alike, then the others put in row by row
+    key_text = {
+        name: np.array([key[k] for key in lt.keys] + [None], dtype=object)[:n]
+        for k, name in enumerate(table.key)
+    }
+    out: dict[str, np.ndarray] = {name: key_text[name].copy() for name in table.key}
+    first, at = lt.columns[0], lt.positions[0]
+    for f in lt.compared:
+        values, codes = first.values[f.name][at], first.codes[f.name][at]
+        out[f.name] = np.full(n, None, dtype=object)
+        agreed = lt.agreed[f.name]
+        out[f.name][agreed] = np.where(codes != "", codes, values)[agreed]
+    texts: dict[str, list[np.ndarray]] = {
+        name: [c.shown(name)[p] for c, p in zip(lt.columns, lt.positions, strict=True)]
+        for name in table.fields
+        if name in comparison.annotations and name in first.values
+    }
+    for name in table.fields:
+        if name in comparison.annotations:
+            out[name] = _combined_column(texts[name], letters, plain) if name in texts else np.full(n, None)
+    compared = [f.name for f in lt.compared]
+    logged: list[dict] = []
+    logged_at: list[tuple[int, int]] = []
+    keep = np.ones(n, dtype=bool)
+    for p in slow_rows:
+        record, logs = _row_consensus(comparison, lt, p, chosen, dropped, key_columns)
+        logged += [row for _, row in logs]
+        logged_at += [(p, _rank(table, compared, name)) for name, _ in logs]
+        if record is None:
+            keep[p] = False
+            continue
+        for name, value in record.items():
+            out[name][p] = value
+    frame = pd.DataFrame(
+        {name: out[name][keep] for name in table.fields}, columns=list(table.fields), dtype=object
+    )
+    # -- the trail: the values typed alike field by field, then the others, sorted into row and field order
+    pieces: dict[str, list] = {c: [] for c in columns}
+    sizes: list[int] = []
+    position: list[np.ndarray] = []
+    rank: list[np.ndarray] = []
+    provenance = {name: texts[name] for name in _CITES if name in texts}
+    joined = {name: _joined_column(provenance[name], letters) for name in provenance}
+    wheres = [_wheres(c, lt.rows, k) for k, c in enumerate(lt.columns)]
+    for order, f in enumerate(lt.compared):
+        at_f = np.flatnonzero(lt.agreed[f.name] & keep)
+        if not len(at_f):
+            continue
+        codes = first.codes[f.name][at[at_f]]
+        shown = first.shown(f.name)[at[at_f]]
+        shown = np.where(codes != "", codes, shown)
+        block: dict[str, object] = {
+            "table": table.name,
+            **{c: key_text[c][at_f] if c in key_text else "" for c in key_columns},
+            "field": f.name,
+            "value": shown,
+            "basis": AGREED,
+            "from": ", ".join(letters),
+            "discrepancy": "",
+            "type": "",
+            "decision": "",
+            "adjudicator": "",
+            "decided_on": "",
+            "reason": "",
+        }
+        for cite in _CITES:
+            block[cite] = joined[cite][at_f] if cite in joined else ""
+        for k, x in enumerate(letters):
+            block[f"{x}_value"] = shown
+            block[f"{x}_where"] = wheres[k](f.name, at_f)
+            for cite in _CITES:
+                block[f"{x}_{cite}"] = provenance[cite][k][at_f] if cite in provenance else ""
+        for c in columns:
+            pieces[c].append(block[c])
+        sizes.append(len(at_f))
+        position.append(at_f)
+        rank.append(np.full(len(at_f), order))
+    if logged:
+        slow = pd.DataFrame(logged, columns=columns, dtype=object).fillna("")
+        for c in columns:
+            pieces[c].append(slow[c].to_numpy(dtype=object))
+        sizes.append(len(logged))
+        position.append(np.array([p for p, _ in logged_at], dtype=np.int64))
+        rank.append(np.array([r for _, r in logged_at], dtype=np.int64))
+    if not sizes:
+        return frame, pieces, sizes, np.empty(0, dtype=np.int64)
+    return frame, pieces, sizes, np.lexsort((np.concatenate(rank), np.concatenate(position)))
+
+
+def _wheres(cols: Columns, rows: list[tuple[int | None, ...]], k: int):
+    """A function giving where (file:Sheet!A1) each value of a field is, for the rows at some positions."""
+    et = cols.source
+    numbers = np.array([str(r[k]) for r in rows] + [""], dtype=object)[: len(rows)]
+
+    def where(name: str, at: np.ndarray) -> np.ndarray:
+        prefix = f"{et.file}:{et.sheet}!{et.columns.get(name, '')}"
+        out = np.array([prefix + x for x in numbers[at].tolist()], dtype=object)
+        if et.origins:
+            for i, p in enumerate(at.tolist()):
+                out[i] = et.where(rows[p][k], name)
+        return out
+
+    return where
+
+
+def _combined_column(texts: list[np.ndarray], letters: list[str], rows: np.ndarray) -> np.ndarray:
+    """_combined for every row at `rows` (where every reviewer has the row), None elsewhere."""
+    out = np.full(len(rows), None, dtype=object)
+    same = np.logical_and.reduce([t == texts[0] for t in texts]) & rows
+    out[same] = np.where(texts[0][same] == "", None, texts[0][same])
+    for p in np.flatnonzero(rows & ~same).tolist():
+        out[p] = " | ".join(f"{x}: {t[p]}" for x, t in zip(letters, texts, strict=True) if t[p])
+    return out
+
+
+def _joined_column(texts: list[np.ndarray], letters: list[str]) -> np.ndarray:
+    """_joined of every reviewer's text, row by row."""
+    out = texts[0].copy()
+    same = np.logical_and.reduce([t == texts[0] for t in texts])
+    for p in np.flatnonzero(~same).tolist():
+        out[p] = _joined([(x, t[p]) for x, t in zip(letters, texts, strict=True)])
+    return out
+
+
+def _row_consensus(
+    comparison: Comparison, lt: LinedTable, p: int, chosen: dict[tuple, Decision], dropped: set, key_columns
+) -> tuple[dict[str, object] | None, list[tuple[str, dict]]]:
+    """The values of one row that not every reviewer typed alike, with their trail rows (by field); None for a
+    row the adjudicator dropped. The values typed alike are the caller's."""
+    reviewers, table = comparison.reviewers, lt.table
+    key, rows = lt.keys[p], lt.rows[p]
+    letters = [r.letter for r in reviewers]
+    logs: list[tuple[str, dict]] = []
+
+    def log(name, value, basis, u: Unit, d: Decision | None, via: Unit | None = None, taken=()) -> None:
         """One trail row; `via` is the row discrepancy a single reviewer's value was kept by; `taken` the
         letters whose value the consensus holds (empty: the adjudicator's own value)."""
-        record = dict.fromkeys(key_columns, "") | dict(zip(form.tables[table].key, key, strict=False))
+        record = dict.fromkeys(key_columns, "") | dict(zip(table.key, key, strict=False))
         chosen = [e for r, e in zip(reviewers, u.entries, strict=False) if r.letter in taken]
         record = {
-            "table": table,
+            "table": table.name,
             **record,
             "field": name,
             "value": value,
@@ -698,97 +469,68 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
                 f"{r.letter}_source": e.source,
                 f"{r.letter}_location": e.location,
             }
-        trail.append(record)
+        logs.append((name, record))
 
-    for table in form.tables.values():
-        values = [records(x.tables[table.name])[0] for x in comparison.extractions]
-        rows_out = []
-        for key, rows in comparison.aligned[table.name]:
-            row_unit = units.get((table.name, key, ROW))
-            row_decision = chosen.get((table.name, key, ROW))
-            if row_unit is not None:
-                kept = (table.name, key) not in dropped
-                log(table.name, key, ROW, "kept" if kept else "dropped", DECIDED, row_unit, row_decision)
-                if not kept:
-                    continue
-            record: dict[str, object] = dict(zip(table.key, key, strict=False))
-            decided: dict[str, tuple[str, ...]] = {}  # field -> letters whose value an adjudicator took
-            for name in table.key:  # a row the reviewers filed under different keys (compare's key, moved)
-                u = units.get((table.name, key, name))
-                if u is not None and u.status == DISAGREE:
-                    d = chosen.get((table.name, key, name))
-                    assert d is not None  # consensus refuses a disagreement without a decision
-                    record[name] = _decided(u, d, table.fields[name], [r.letter for r in reviewers])
-                    log(
-                        table.name,
-                        key,
-                        name,
-                        show(record[name]),
-                        DECIDED,
-                        u,
-                        d,
-                        taken=_taken(u, d, letters),
-                    )
-                    decided[name] = _taken(u, d, letters)
-            for name, f in table.fields.items():
-                if name in table.key or name in comparison.annotations:
-                    continue
-                u = units.get((table.name, key, name))
-                if u is None:
-                    record[name] = None
-                    continue
-                d = chosen.get((table.name, key, name))
-                if u.status == DISAGREE:
-                    assert d is not None  # consensus refuses a disagreement without a decision
-                    value = _decided(u, d, f, letters)
-                    taken = _taken(u, d, letters)
-                    decided[name] = taken
-                    log(table.name, key, name, show(value), DECIDED, u, d, taken=taken)
-                else:
-                    value = _agreed(u, f)
-                    single = u.status == SINGLE
-                    backing = tuple(
-                        r.letter for r, e in zip(reviewers, u.entries, strict=False) if e.present and e.filled
-                    )
-                    log(
-                        table.name,
-                        key,
-                        name,
-                        show(value),
-                        u.status,
-                        u,
-                        row_decision if single else None,
-                        row_unit if single else None,
-                        taken=backing,
-                    )
-                record[name] = value
-            for name in table.fields:
-                if name in comparison.annotations:
-                    cite = name in _CITES and decided
-                    record[name] = (
-                        _cited(values, rows, name, reviewers, decided)
-                        if cite
-                        else _combined(values, rows, name, reviewers)
-                    )
-            rows_out.append(record)
-        tables[table.name] = pd.DataFrame(rows_out, columns=list(table.fields), dtype=object)
-    columns = [
-        "table",
-        *key_columns,
-        "field",
-        "value",
-        "basis",
-        "from",
-        "source",
-        "location",
-        "discrepancy",
-        "type",
-        "decision",
-        "adjudicator",
-        "decided_on",
-        "reason",
-    ] + [f"{r.letter}_{c}" for r in reviewers for c in ("value", "where", "source", "location")]
-    return tables, pd.DataFrame(trail, columns=columns, dtype=object).fillna("")
+    row_unit = lt.slow.get((p, ROW))
+    row_decision = chosen.get((table.name, key, ROW))
+    if row_unit is not None:
+        kept = (table.name, key) not in dropped
+        log(ROW, "kept" if kept else "dropped", DECIDED, row_unit, row_decision)
+        if not kept:
+            return None, logs
+    record: dict[str, object] = {}
+    decided: dict[str, tuple[str, ...]] = {}  # field -> letters whose value an adjudicator took
+    for name in table.key:  # a row the reviewers filed under different keys (compare's key, moved)
+        u = lt.slow.get((p, name))
+        if u is not None and u.status == DISAGREE:
+            d = chosen.get((table.name, key, name))
+            assert d is not None  # consensus refuses a disagreement without a decision
+            record[name] = _decided(u, d, table.fields[name], letters)
+            log(name, show(record[name]), DECIDED, u, d, taken=_taken(u, d, letters))
+            decided[name] = _taken(u, d, letters)
+    for f in lt.compared:
+        name = f.name
+        u = lt.slow.get((p, name))
+        if u is None:
+            continue  # typed alike (the caller's) or by nobody
+        d = chosen.get((table.name, key, name))
+        if u.status == DISAGREE:
+            assert d is not None  # consensus refuses a disagreement without a decision
+            value = _decided(u, d, f, letters)
+            taken = _taken(u, d, letters)
+            decided[name] = taken
+            log(name, show(value), DECIDED, u, d, taken=taken)
+        else:
+            value = _agreed(u, f)
+            single = u.status == SINGLE
+            backing = tuple(
+                r.letter for r, e in zip(reviewers, u.entries, strict=False) if e.present and e.filled
+            )
+            log(
+                name,
+                show(value),
+                u.status,
+                u,
+                row_decision if single else None,
+                row_unit if single else None,
+                taken=backing,
+            )
+        record[name] = value
+    values = [
+        {name: c.value(row, name) if row is not None else None for name in table.fields if name in c.values}
+        for c, row in zip(lt.columns, rows, strict=True)
+    ]
+    present = [{0: v} for v in values]  # the shape _cited and _combined read: cells[row][name]
+    at = [0 if row is not None else None for row in rows]
+    for name in table.fields:
+        if name in comparison.annotations:
+            cite = name in _CITES and decided
+            record[name] = (
+                _cited(present, at, name, reviewers, decided)
+                if cite
+                else _combined(present, at, name, reviewers)
+            )
+    return record, logs
 
 
 def _value(e: Entry) -> object:
@@ -876,9 +618,6 @@ def _combined(values: list[dict[int, dict]], rows, name: str, reviewers: Sequenc
         return texts[0][1] or None
     return " | ".join(f"{letter}: {t}" for letter, t in texts if t)
 
-
-# ================================================================================================================
-# Writing the consensus
 
 TRAIL, MANIFEST = "trail.csv", "manifest.json"
 

@@ -5,10 +5,12 @@ the value is an error such as #DIV/0! (read as empty), how the cell is formatted
 shown as Jun-2000 is stored as a full date), which cells are merged, or how many rows a sheet has before loading
 it all. The reader needs each of these so that nothing is lost in silence and a huge sheet is refused quickly.
 
-The pass reads the sheet XML in chunks, cut at row ends, so memory stays bounded whatever the sheet's size.
-Cells are only looked at one by one in chunks that hold something of interest (a formula, an error, a format of
-interest): a plain data sheet costs a few byte searches per megabyte. defusedxml parses the small parts
-(workbook, relationships, styles) and refuses entity tricks.
+The pass reads the sheet XML in chunks, cut at row ends, so memory stays bounded whatever the sheet's size. A
+chunk costs a few byte searches (bytes.count, bytes.find and regexes that start with a rare literal run in C at
+memory speed); only the cells those searches point at (a formula, an error, a format of interest) are parsed one
+by one. A chunk with namespace-prefixed elements (<x:c>), which calamine reads like plain ones, is parsed cell by
+cell. Over-long inline text needs no search: calamine gives it whole and the reader measures it. defusedxml
+parses the small parts (workbook, relationships, styles) and refuses entity tricks.
 """
 
 from __future__ import annotations
@@ -39,13 +41,20 @@ _CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
 _ATTR = re.compile(rb'\b([rst])="([^"]*)"')
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
-_ERROR_TYPE = re.compile(rb'\bt="e"')
 _LONG_INLINE = re.compile(rb"<(?:\w+:)?t\b[^>]*>[^<]{%d,}" % (MAX_CELL_CHARS + 1))
 _SHARED = re.compile(rb"<(?:\w+:)?si>(.*?)</(?:\w+:)?si>", re.S)
 _TEXT = re.compile(rb"<(?:\w+:)?t\b[^>]*>([^<]*)</(?:\w+:)?t>")
 # A cell with content (a value, formula or inline text) in a column of three letters (AAA = 703 and beyond).
 _WIDE = re.compile(rb'<(?:\w+:)?c\s[^>]*?r="([A-Z]{3}\d+)"[^>/]*>\s*<(?:\w+:)?(?:v|f|is)[\s>]')
 _MERGED = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([^"]+)"')
+# Cheap searches for the common case, plain (unprefixed) elements; each starts with a literal that is rare or
+# short, which the regex engine finds at memory speed. A hit is only a hint: the cell is then parsed exactly.
+_PREFIXED = re.compile(rb":(?:row|c|f|v|is|t)[\s>/]")  # a namespace prefix on an element calamine reads
+_WIDE_HINT = re.compile(rb'r="[A-Z]{3}\d')
+_FORMULA_HINT = re.compile(rb"<f[\s>/]")
+_ERROR_HINT = re.compile(rb't="e"')
+_AFTER_NAME = (b" ", b"\t", b"\r", b"\n", b">", b"/")  # what may follow an element's name
+_MANY = 2000  # hints in one chunk beyond which parsing every cell of it is quicker
 
 # Built-in number formats (ECMA-376 18.8.30) that matter here; custom ones are classified by their code.
 _BUILTIN = {9: "percent", 10: "percent", 17: "month"}
@@ -134,7 +143,7 @@ def scan(path: Path, sheets: set[str] | None = None, max_rows: int = MAX_SHEET_R
             names = set(zf.namelist())
             kinds = _styles(zf)
             styled = (
-                re.compile(rb'\bs="(' + b"|".join(str(i).encode() for i in kinds) + rb')"') if kinds else None
+                re.compile(rb's="(?:' + b"|".join(str(i).encode() for i in kinds) + rb')"') if kinds else None
             )
             long_shared = _long_shared(zf)
             long_ref = (
@@ -150,11 +159,10 @@ def scan(path: Path, sheets: set[str] | None = None, max_rows: int = MAX_SHEET_R
                         chunk = fh.read(_CHUNK)
                         data = tail + chunk
                         if chunk:
-                            ends = list(_ROW_END.finditer(data))
-                            cut = ends[-1].end() if ends else 0
+                            cut = _last_row_end(data)
                             data, tail = data[:cut], data[cut:]
-                        _scan_chunk(data, facts, kinds, styled, long_shared, long_ref)
-                        wide = _WIDE.search(data)
+                        _scan_chunk(data, facts, kinds, styled, long_shared, long_ref, final=not chunk)
+                        wide = _WIDE.search(data) if _WIDE_HINT.search(data) else None
                         if (
                             wide
                         ):  # calamine would build a dense grid out to that column: gigabytes for one cell
@@ -182,6 +190,15 @@ def scan(path: Path, sheets: set[str] | None = None, max_rows: int = MAX_SHEET_R
     return found
 
 
+def _last_row_end(data: bytes) -> int:
+    """Where the last complete row of `data` ends (0 when none does): the chunk is cut there."""
+    end = data.rfind(b"</row>")
+    cut = end + len(b"</row>") if end >= 0 else 0
+    for m in _ROW_END.finditer(data, max(end, 0)):  # self-closing or prefixed rows after it
+        cut = m.end()
+    return cut
+
+
 def _scan_chunk(
     data: bytes,
     facts: SheetFacts,
@@ -189,33 +206,65 @@ def _scan_chunk(
     styled: re.Pattern | None,
     long_shared: set[bytes],
     long_ref: re.Pattern | None,
+    *,
+    final: bool,
 ) -> None:
+    """The facts of one chunk of whole rows; `final` for what follows the last row (merged cells are there)."""
+    if _PREFIXED.search(data):  # <x:row>, <x:c>...: the byte searches below would miss them
+        _scan_every_cell(data, facts, kinds, long_shared)
+        return
+    facts.rows += data.count(b"<row")
+    if final:  # page breaks follow the rows; no other element of a sheet starts with "row"
+        facts.rows -= data.count(b"<rowBreaks")
+        facts.merged += [m.decode() for m in _MERGED.findall(data)]
+    # Each search points at a place inside the cell to look at; the cell starts at the last "<c" before it.
+    hits = [m.start() for m in _FORMULA_HINT.finditer(data)]
+    hits += [m.start() for m in _ERROR_HINT.finditer(data)]
+    for pattern in (styled, long_ref):
+        if pattern is not None:
+            hits += [m.start() for m in pattern.finditer(data)]
+    if len(hits) > _MANY:
+        _scan_every_cell(data, facts, kinds, long_shared)
+        return
+    starts = {_cell_start(data, at) for at in hits}
+    for at in sorted(starts - {-1}):
+        m = _CELL.match(data, at)
+        if m:
+            _cell_facts(m, facts, kinds, long_shared)
+
+
+def _cell_start(data: bytes, at: int) -> int:
+    """Where the cell holding position `at` starts: the last "<c" before it that opens a cell (not <color>)."""
+    start = data.rfind(b"<c", 0, at + 1)
+    while start >= 0 and data[start + 2 : start + 3] not in _AFTER_NAME:
+        start = data.rfind(b"<c", 0, start)
+    return start
+
+
+def _scan_every_cell(data: bytes, facts: SheetFacts, kinds: dict[int, str], long_shared: set[bytes]) -> None:
+    """The facts of a chunk, cell by cell: the way for chunks with prefixed elements or many hits."""
     facts.rows += len(_ROW.findall(data))
     facts.merged += [m.decode() for m in _MERGED.findall(data)]
-    if not (
-        _FORMULA.search(data)
-        or _ERROR_TYPE.search(data)
-        or (styled and styled.search(data))
-        or (long_ref and long_ref.search(data))
-        or _LONG_INLINE.search(data)
-    ):
-        return  # the common case: plain values only
     for m in _CELL.finditer(data):
-        attrs = dict(_ATTR.findall(m.group(1)))
-        ref = attrs.get(b"r", b"").decode()
-        body = m.group(2) or b""
-        value = _VALUE.search(body)
-        if attrs.get(b"t") == b"e":
-            facts.errors[ref] = value.group(1).decode() if value else "#ERROR"
-        if _FORMULA.search(body):
-            facts.formulas.add(ref)
-            if (value is None or not value.group(1)) and attrs.get(b"t") != b"str":
-                facts.no_value.add(ref)
-        kind = attrs.get(b"t")
-        if kind == b"s" and value is not None and value.group(1) in long_shared:
-            facts.long_text[ref] = MAX_CELL_CHARS + 1
-        elif kind == b"inlineStr" and _LONG_INLINE.search(body):
-            facts.long_text[ref] = _text_length(body)
-        style = attrs.get(b"s")
-        if style is not None and style.isdigit() and int(style) in kinds:
-            facts.formats[ref] = kinds[int(style)]
+        _cell_facts(m, facts, kinds, long_shared)
+
+
+def _cell_facts(m: re.Match, facts: SheetFacts, kinds: dict[int, str], long_shared: set[bytes]) -> None:
+    attrs = dict(_ATTR.findall(m.group(1)))
+    ref = attrs.get(b"r", b"").decode()
+    body = m.group(2) or b""
+    value = _VALUE.search(body)
+    if attrs.get(b"t") == b"e":
+        facts.errors[ref] = value.group(1).decode() if value else "#ERROR"
+    if _FORMULA.search(body):
+        facts.formulas.add(ref)
+        if (value is None or not value.group(1)) and attrs.get(b"t") != b"str":
+            facts.no_value.add(ref)
+    kind = attrs.get(b"t")
+    if kind == b"s" and value is not None and value.group(1) in long_shared:
+        facts.long_text[ref] = MAX_CELL_CHARS + 1
+    elif kind == b"inlineStr" and _LONG_INLINE.search(body):
+        facts.long_text[ref] = _text_length(body)
+    style = attrs.get(b"s")
+    if style is not None and style.isdigit() and int(style) in kinds:
+        facts.formats[ref] = kinds[int(style)]

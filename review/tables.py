@@ -37,6 +37,7 @@ class AnalysisTables:
     form: Any = None  # the forms.Form (Any: the functions taking it are untyped in `form`)
     source: Mapping[str, pd.DataFrame] = field(default_factory=dict)  # the consensus tables, for arm groups
     _groups: dict = field(default_factory=dict, repr=False)
+    _attributes: pd.DataFrame | None = field(default=None, repr=False)  # analyses.study_attributes, kept
 
     @property
     def arm_outcomes(self) -> pd.DataFrame:

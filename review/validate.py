@@ -9,16 +9,17 @@ Three layers, each reporting documented codes (review.issues.CODES) at the cell 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from openpyxl import Workbook
 
 from .errors import ReviewError, UnreadableInput
 from .forms import Form, Rule
-from .issues import CODES, COLUMNS, ERROR, FATAL, Issue, Report
+from .issues import CODES, COLUMNS, ERROR, FATAL, Issue, Report, issues_from
 from .schema import field_checks, table_schema
 from .sheets import header, print_setup, put_row, save_workbook, write_csv
 from .values import EMPTY
@@ -112,10 +113,88 @@ def _issue(
     )
 
 
+def _issues(
+    et: ExtractedTable,
+    codes: str | Sequence[str],
+    rows: Sequence[int],
+    fields: str | Sequence[str],
+    messages: Sequence[str],
+    *,
+    severity: str | dict[str, str] | None = None,
+) -> list[Issue]:
+    """`_issue` for many cells at once: study ids and values are looked up per column, not per cell (a large
+    review has hundreds of thousands of issues; .at per issue was a good part of validation's time).
+    `severity` overrides the codes' own, for all codes or by code."""
+    if not len(rows):
+        return []
+    rows = np.asarray(rows, dtype=np.int64).tolist()
+    fields = [fields] * len(rows) if isinstance(fields, str) else list(fields)
+    codes = [codes] * len(rows) if isinstance(codes, str) else list(codes)
+    pos = et.data.index.get_indexer(rows)
+    studies = [""] * len(rows)
+    if "study_id" in et.data.columns:
+        ids = et.data["study_id"].iloc[pos].to_numpy(dtype=object)
+        studies = ["" if s is pd.NA or s is None or s != s else str(s) for s in ids]
+    values = [""] * len(rows)
+    names = dict.fromkeys(fields)
+    for name in names:
+        if name not in et.data.columns:
+            continue
+        at = (
+            np.flatnonzero(np.asarray(fields, dtype=object) == name)
+            if len(names) > 1
+            else np.arange(len(rows))
+        )
+        for i, text in zip(at.tolist(), _texts(et, name, pos[at]), strict=True):
+            values[i] = text
+    kinds = {c: CODES[c] for c in dict.fromkeys(codes)}
+    if not isinstance(severity, dict):
+        severity = {c: severity or k.severity for c, k in kinds.items()}
+    fixes = {c: f". Fix: {k.fix}" for c, k in kinds.items()}
+    letters, file, sheet, table = et.columns, et.file, et.sheet, et.table.name
+    if len(kinds) == 1 and len(names) == 1:  # the usual batch: one code, one field
+        (c,) = kinds
+        f, sev, fix = fields[0], severity.get(c) or kinds[c].severity, fixes[c]
+        letter = letters.get(f, "")
+        return issues_from(
+            [
+                (sev, c, m + fix, file, sheet, f"{letter}{r}", table, s, f, v)
+                for r, m, s, v in zip(rows, messages, studies, values, strict=True)
+            ]
+        )
+    return issues_from(
+        [
+            (
+                severity.get(c) or kinds[c].severity,
+                c,
+                m + fixes[c],
+                file,
+                sheet,
+                f"{letters.get(f, '')}{r}",
+                table,
+                s,
+                f,
+                v,
+            )
+            for c, r, f, m, s, v in zip(codes, rows, fields, messages, studies, values, strict=True)
+        ]
+    )
+
+
 def _fmt(v: object) -> str:
     if isinstance(v, float):
         return f"{v:g}"
     return str(v)
+
+
+def _texts(et: ExtractedTable, field: str, pos: np.ndarray) -> list[str]:
+    """What `_issue` shows as the value of `field` at row positions `pos`: the missing code, '' or the value."""
+    values = et.data[field].iloc[pos].to_numpy(dtype=object)
+    codes = et.missing[field].iloc[pos].to_numpy(dtype=object)
+    return [
+        c or (v if v.__class__ is str else "" if v is pd.NA or v is None or v != v else _fmt(v))
+        for v, c in zip(values, codes, strict=True)
+    ]
 
 
 def _schema_issues(form: Form, et: ExtractedTable) -> list[Issue]:
@@ -204,28 +283,18 @@ def _field_issues(et: ExtractedTable, refused: set) -> list[Issue]:
         if name in t.key:
             continue  # pandera checks keys
         if f.required:
-            empty = col.isna() & missing[name].eq(EMPTY)
-            for row in data.index[empty]:
-                if (t.name, et.sheet, et.cell(row, name)) not in refused:
-                    issues.append(_issue(et, "required-empty", row, name, f"{f.label} is required"))
+            empty = data.index[(col.isna() & missing[name].eq(EMPTY)).to_numpy(dtype=bool)]
+            rows = [r for r in empty if (t.name, et.sheet, et.cell(r, name)) not in refused]
+            issues += _issues(et, "required-empty", rows, name, [f"{f.label} is required"] * len(rows))
         if f.type == "integer" and has_location:
-            zero = col.eq(0).fillna(False) & data["location"].isna()
-            for row in data.index[zero]:
-                issues.append(
-                    _issue(et, "zero-without-location", row, name, f"{f.label} is 0 but Location is empty")
-                )
+            zero = data.index[(col.eq(0).fillna(False) & data["location"].isna()).to_numpy(dtype=bool)]
+            message = f"{f.label} is 0 but Location is empty"
+            issues += _issues(et, "zero-without-location", zero, name, [message] * len(zero))
         if f.type == "percent":
-            fraction = ((col > 0) & (col < 1)).fillna(False)
-            for row in data.index[fraction]:
-                issues.append(
-                    _issue(
-                        et,
-                        "percent-looks-like-fraction",
-                        row,
-                        name,
-                        f"{f.label} is {_fmt(col[row])}: did the report say {col[row] * 100:g}%?",
-                    )
-                )
+            fraction = ((col > 0) & (col < 1)).fillna(False).to_numpy(dtype=bool)
+            values = col[fraction].tolist()
+            messages = [f"{f.label} is {_fmt(v)}: did the report say {v * 100:g}%?" for v in values]
+            issues += _issues(et, "percent-looks-like-fraction", data.index[fraction], name, messages)
     return issues
 
 
@@ -245,27 +314,32 @@ def _reference_issues(extraction: Extraction) -> list[Issue]:
             pairs.append((f.name, f.references[1]))
             here = [p[0] for p in pairs]
             there = [p[1] for p in pairs]
-            known = set(target.data[there].dropna().astype(str).itertuples(index=False, name=None))
+            known = str_keys(target.data[there].dropna(), there)
             rows = et.data[here].dropna()
-            for row, values in zip(
-                rows.index, rows.astype(str).itertuples(index=False, name=None), strict=False
-            ):
-                if values not in known:
-                    context = (
-                        " for " + ", ".join(f"{a}={v}" for a, v in zip(here[:-1], values[:-1], strict=False))
-                        if len(values) > 1
-                        else ""
-                    )
-                    issues.append(
-                        _issue(
-                            extraction.tables[et.table.name],
-                            "unknown-reference",
-                            row,
-                            f.name,
-                            f"{f.label} '{values[-1]}'{context} is not on sheet {target.table.sheet}",
-                        )
-                    )
+            keys = str_keys(rows, here)
+            unknown = ~keys.isin(known) if len(known) else np.ones(len(keys), dtype=bool)
+            messages = []
+            for values in keys[unknown]:
+                context = (
+                    " for " + ", ".join(f"{a}={v}" for a, v in zip(here[:-1], values[:-1], strict=False))
+                    if len(values) > 1
+                    else ""
+                )
+                messages.append(f"{f.label} '{values[-1]}'{context} is not on sheet {target.table.sheet}")
+            issues += _issues(et, "unknown-reference", rows.index[unknown], f.name, messages)
     return issues
+
+
+def str_keys(frame: pd.DataFrame, names: list[str]) -> pd.MultiIndex:
+    """The rows' values of `names` as text (str() of each, '<NA>' for a missing one), one tuple per row: how
+    references and rules match keys across tables."""
+    return pd.MultiIndex.from_arrays([str_values(frame[n]) for n in names])
+
+
+def str_values(col: pd.Series) -> np.ndarray:
+    if isinstance(col.dtype, pd.StringDtype):
+        return col.to_numpy(dtype=object, na_value=str(pd.NA))
+    return col.astype(object).map(str).to_numpy(dtype=object)
 
 
 # --- 3b. the named rules ----------------------------------------------------------------------------------------
@@ -290,6 +364,24 @@ def _rule_issue(
     return _issue(et, code, row, field, prefix + message, severity=severity)
 
 
+def _rule_issues(
+    et: ExtractedTable,
+    rule: Rule,
+    rows: Sequence[int],
+    fields: str | Sequence[str],
+    messages: Iterable[str],
+    code: str | Sequence[str] | None = None,
+) -> list[Issue]:
+    """`_rule_issue` for many cells at once (of the rule's own code, or of `code`: one, or one per cell)."""
+    codes = code or rule.kind
+    prefix = f"[{rule.name}] " if rule.name else ""
+    messages = [prefix + m for m in messages] if prefix else list(messages)
+    severity = {
+        c: rule.severity or CODES[c].severity for c in ([codes] if isinstance(codes, str) else set(codes))
+    }
+    return _issues(et, codes, rows, fields, messages, severity=severity)
+
+
 def _join_whole(part: ExtractedTable, whole: ExtractedTable) -> list[str]:
     """Columns linking rows of `part` to their row of `whole`: the whole's key columns that `part` also has."""
     keys = [k for k in whole.table.key if k in part.table.fields]
@@ -305,48 +397,50 @@ def _sum_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
     data = et.data
     if "unless" in rule.args:
         data = data[~data[rule.args["unless"]].fillna(False).astype(bool)]
-    issues = []
-    for row in whole_t.data.index:
-        stated = whole_t.data.at[row, whole]
-        if pd.isna(stated):
-            continue
-        group = data
-        for k in keys:
-            group = group[group[k] == whole_t.data.at[row, k]]
-        parts = group[part]
-        if parts.empty or parts.isna().any():
+    data = data.dropna(subset=keys)
+    integer = et.table.fields[part].type == "integer"
+    # each whole's parts, in one pass over the rows (filtering the parts per whole was quadratic)
+    parts: dict[tuple, list[tuple[int, object]]] = {}
+    for row, link, value in zip(
+        data.index.tolist(),
+        zip(*(data[k].tolist() for k in keys), strict=True),
+        data[part].tolist(),
+        strict=True,
+    ):
+        parts.setdefault(link, []).append((row, value))
+    wholes = whole_t.data.dropna(subset=[*keys, whole])
+    rows, messages = [], []
+    for row, link, stated in zip(
+        wholes.index.tolist(),
+        zip(*(wholes[k].tolist() for k in keys), strict=True),
+        wholes[whole].tolist(),
+        strict=True,
+    ):
+        group = parts.get(link)
+        if not group or any(v is pd.NA or v != v for _, v in group):
             continue  # only when every part is given
-        total = int(parts.sum()) if et.table.fields[part].type == "integer" else float(parts.sum())
+        total = sum(v for _, v in group)
+        total = int(total) if integer else float(total)
         if not math.isclose(total, float(stated), abs_tol=1e-9):
-            shown = " + ".join(f"{_fmt(v)} ({et.sheet}!{et.cell(r, part)})" for r, v in parts.items())
-            issues.append(
-                _rule_issue(
-                    whole_t,
-                    rule,
-                    row,
-                    whole,
-                    f"{et.table.label} {_label(et, part)} add up to {_fmt(total)} ({shown}) but "
-                    f"{_label(whole_t, whole)} is {_fmt(stated)} (difference {_fmt(float(stated) - total)})",
-                )
+            shown = " + ".join(f"{_fmt(v)} ({et.sheet}!{et.cell(r, part)})" for r, v in group)
+            rows.append(row)
+            messages.append(
+                f"{et.table.label} {_label(et, part)} add up to {_fmt(total)} ({shown}) but "
+                f"{_label(whole_t, whole)} is {_fmt(stated)} (difference {_fmt(float(stated) - total)})"
             )
-    return issues
+    return _rule_issues(whole_t, rule, rows, whole, messages)
 
 
 def _count_exceeds_total(extraction: Extraction, rule: Rule) -> list[Issue]:
     et, count = _field_of(extraction, rule, "count")
     _, total = _field_of(extraction, rule, "total")
-    over = (et.data[count] > et.data[total]).fillna(False)
-    return [
-        _rule_issue(
-            et,
-            rule,
-            row,
-            count,
-            f"{_label(et, count)} ({_fmt(et.data.at[row, count])}) is more than "
-            f"{_label(et, total)} ({_fmt(et.data.at[row, total])})",
-        )
-        for row in et.data.index[over]
+    over = (et.data[count] > et.data[total]).fillna(False).to_numpy(dtype=bool)
+    rows = et.data[over]
+    messages = [
+        f"{_label(et, count)} ({_fmt(c)}) is more than {_label(et, total)} ({_fmt(n)})"
+        for c, n in zip(rows[count].tolist(), rows[total].tolist(), strict=True)
     ]
+    return _rule_issues(et, rule, rows.index, count, messages)
 
 
 def _decimals(value: float) -> int:
@@ -367,68 +461,56 @@ def _percent_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
     et, count = _field_of(extraction, rule, "count")
     _, total = _field_of(extraction, rule, "total")
     _, percent = _field_of(extraction, rule, "percent")
-    issues = []
     d = et.data
     given = d[percent].notna().to_numpy(dtype=bool)
     rows = d.index[given]
-    columns = (d[percent][given].tolist(), d[total][given].tolist(), d[count][given].tolist())
-    total_codes = et.missing[total][given].tolist()
-    for row, p, n, c, total_code in zip(rows, *columns, total_codes, strict=True):  # lists, not .at per cell
-        p = float(p)
-        tol = rounding_tolerance(p)
-        if pd.notna(c) and (c == 0) != (p <= tol):
-            issues.append(
-                _rule_issue(
-                    et,
-                    rule,
-                    row,
-                    count,
-                    f"{_label(et, count)} {_fmt(c)} ({et.sheet}!{et.cell(row, count)}) and {_label(et, percent)} "
-                    f"{p:g}% ({et.sheet}!{et.cell(row, percent)}) cannot both be right: one is zero, the other not",
-                )
+    p = d[percent][given].to_numpy(dtype=float)
+    n = d[total][given].to_numpy(dtype=float, na_value=np.nan)
+    c = d[count][given].to_numpy(dtype=float, na_value=np.nan)
+    tolerances = {
+        v: rounding_tolerance(v) for v in np.unique(p).tolist()
+    }  # percentages repeat: 1,001 at most
+    tol = np.array([tolerances[v] for v in p.tolist()], dtype=float)
+    has_c, has_n = ~np.isnan(c), ~np.isnan(n)
+    # the conditions in the order the checks apply: the first that holds decides the row
+    zero_clash = has_c & ((c == 0) != (p <= tol))
+    no_total = ~zero_clash & ~has_n & et.missing[total][given].eq(EMPTY).to_numpy(dtype=bool)
+    checked = ~zero_clash & has_n & (n > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        actual = 100.0 * c / n
+        lo, hi = (p - tol) * n / 100.0, (p + tol) * n / 100.0
+    disagrees = checked & has_c & (np.abs(actual - p) > tol)
+    no_whole = checked & ~has_c & (np.floor(hi) < np.ceil(lo))
+    flagged = np.flatnonzero(zero_clash | no_total | disagrees | no_whole)
+    counts, totals = d[count][given].to_numpy(dtype=object), d[total][given].to_numpy(dtype=object)
+    fields, messages, codes = [], [], []
+    for i in flagged.tolist():
+        pi, ni, ci, ti, row = float(p[i]), n[i], counts[i], float(tol[i]), rows[i]
+        if zero_clash[i]:
+            fields.append(count)
+            codes.append(rule.kind)
+            messages.append(
+                f"{_label(et, count)} {_fmt(ci)} ({et.sheet}!{et.cell(row, count)}) and {_label(et, percent)} "
+                f"{pi:g}% ({et.sheet}!{et.cell(row, percent)}) cannot both be right: one is zero, the other not"
             )
             continue
-        if pd.isna(n):
-            if total_code == EMPTY:
-                issues.append(
-                    _rule_issue(
-                        et,
-                        rule,
-                        row,
-                        percent,
-                        f"{_label(et, percent)} {p:g}% has no {_label(et, total)}",
-                        code="percent-without-denominator",
-                    )
-                )
-            continue
-        if float(n) <= 0:
-            continue  # out-of-range reports a denominator of 0
-        if not pd.isna(c):
-            actual = 100.0 * float(c) / float(n)
-            if abs(actual - p) > tol:
-                issues.append(
-                    _rule_issue(
-                        et,
-                        rule,
-                        row,
-                        percent,
-                        f"{p:g}% disagrees with {_fmt(c)}/{_fmt(n)} = {actual:.2f}% (allowed rounding ±{tol:.2g})",
-                    )
-                )
+        fields.append(percent)
+        if no_total[i]:
+            codes.append("percent-without-denominator")
+            messages.append(f"{_label(et, percent)} {pi:g}% has no {_label(et, total)}")
+        elif disagrees[i]:
+            codes.append(rule.kind)
+            shown_n = _fmt(totals[i])
+            messages.append(
+                f"{pi:g}% disagrees with {_fmt(ci)}/{shown_n} = {float(actual[i]):.2f}% (allowed rounding ±{ti:.2g})"
+            )
         else:
-            lo, hi = (p - tol) * float(n) / 100.0, (p + tol) * float(n) / 100.0
-            if math.floor(hi) < math.ceil(lo):
-                issues.append(
-                    _rule_issue(
-                        et,
-                        rule,
-                        row,
-                        percent,
-                        f"no whole number of patients out of {_fmt(n)} gives {p:g}% ({p * float(n) / 100:.2f})",
-                        code="percent-no-whole-count",
-                    )
-                )
-    return issues
+            codes.append("percent-no-whole-count")
+            messages.append(
+                f"no whole number of patients out of {_fmt(totals[i])} gives {pi:g}% "
+                f"({pi * float(ni) / 100:.2f})"
+            )
+    return _rule_issues(et, rule, rows[flagged], fields, messages, codes)
 
 
 def whole_counts(percent: float, denominator: float) -> range:
@@ -452,50 +534,71 @@ def _categories_sum_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
     group_cols = [k for k in et.table.key if k != category]
     percent = rule.args.get("percent")
     denominator = rule.args.get("denominator")
-    d = et.data
-    wholes = whole_t.data.dropna(subset=keys).set_index(keys)[whole]
-    wholes = wholes[~wholes.index.duplicated()]
-    issues = []
-    for group, rows in d.groupby(group_cols, dropna=True, sort=False):
-        group = group if isinstance(group, tuple) else (group,)
-        over = consistency.categories_over(et, rule, rows)
-        if over is not None:
-            issues.append(over)
+    d = et.data.dropna(subset=group_cols)
+    w = whole_t.data.dropna(subset=keys)
+    wholes: dict[tuple, object] = {}
+    for link, value in zip(zip(*(w[k].tolist() for k in keys), strict=True), w[whole].tolist(), strict=True):
+        wholes.setdefault(link, value)  # the first row of a duplicated whole
+    # The groups' rows in one pass over plain lists (a groupby loop with .at per cell took seconds).
+    none = [pd.NA] * len(d)
+    columns = (
+        d.index.tolist(),
+        d[count].tolist(),
+        d[denominator].tolist() if denominator else none,
+        d[percent].tolist() if percent else none,
+        d[category].tolist(),
+    )
+    groups: dict[tuple, list[tuple]] = {}
+    for group, *values in zip(zip(*(d[k].tolist() for k in group_cols), strict=True), *columns, strict=True):
+        groups.setdefault(group, []).append(values)
+    rows, messages, codes = [], [], []
+    for group, members in groups.items():
+        over = _categories_over(et, rule, members)
+        if over:
+            rows.append(members[0][0])
+            messages.append(over)
+            codes.append("categories-exceed-denominator")
             continue
-        link = tuple(group[group_cols.index(k)] for k in keys)
-        link = link[0] if len(link) == 1 else link
-        if link not in wholes.index or pd.isna(wholes[link]):
+        stated = wholes.get(tuple(group[group_cols.index(k)] for k in keys), pd.NA)
+        if stated is pd.NA or stated != stated:
             continue  # with no stated whole, only the rows' own denominator bounds them (above)
-        stated = int(wholes[link])
+        stated = int(stated)
         known, unknown = 0, []
-        for row in rows.index:
-            c = d.at[row, count]
-            if (
-                pd.isna(c)
-                and percent
-                and denominator
-                and pd.notna(d.at[row, percent])
-                and pd.notna(d.at[row, denominator])
-            ):
-                c = implied_count(float(d.at[row, percent]), float(d.at[row, denominator]))
-            if c is None or pd.isna(c):
-                unknown.append(str(d.at[row, category]))
+        for _, c, n, p, cat in members:
+            if c is pd.NA and percent and denominator and p is not pd.NA and n is not pd.NA:
+                c = implied_count(float(p), float(n))
+            if c is None or c is pd.NA:
+                unknown.append(str(cat))
             else:
                 known += int(c)
         if known != stated:
             gap = stated - known
             side = f"{gap} short of" if gap > 0 else f"{-gap} more than"
             extra = f"; without a count: {', '.join(unknown)}" if unknown else ""
-            issues.append(
-                _rule_issue(
-                    et,
-                    rule,
-                    rows.index[0],
-                    count,
-                    f"categories add up to {known}, {side} {_label(whole_t, whole)} {stated}{extra}",
-                )
-            )
-    return issues
+            rows.append(members[0][0])
+            messages.append(f"categories add up to {known}, {side} {_label(whole_t, whole)} {stated}{extra}")
+            codes.append(rule.kind)
+    return _rule_issues(et, rule, rows, count, messages, codes)
+
+
+def _categories_over(et: ExtractedTable, rule: Rule, members: list[tuple]) -> str | None:
+    """consistency.categories_over on a group's (row, count, denominator, percent, category) tuples."""
+    count, percent = rule.args["count"], rule.args.get("percent")
+    shares, cells, slack = 0.0, [], 0.0
+    for row, c, n, p, _ in members:
+        if c is not pd.NA and n is not pd.NA and float(n) > 0:
+            shares += 100.0 * float(c) / float(n)
+            cells.append(f"{et.sheet}!{et.cell(row, count)}")
+        elif percent and p is not pd.NA:
+            shares += float(p)
+            slack += rounding_tolerance(float(p))
+            cells.append(f"{et.sheet}!{et.cell(row, percent)}")
+    if shares > 100.0 + slack + 1e-9:
+        return (
+            f"the categories add up to {shares:.1f}% of their denominator, more than 100% "
+            f"(allowed rounding {slack:.2g}); check {', '.join(cells)}"
+        )
+    return None
 
 
 def _grade_exceeds_any(extraction: Extraction, rule: Rule) -> list[Issue]:
@@ -513,17 +616,13 @@ def _grade_exceeds_any(extraction: Extraction, rule: Rule) -> list[Issue]:
     limits.index = d.index
     over = (d[count] > limits).fillna(False).to_numpy(dtype=bool) & ~is_any & keyed
     flagged = sorted(d.index[over], key=lambda row: (order[row], d.index.get_loc(row)))
-    return [
-        _rule_issue(
-            et,
-            rule,
-            row,
-            count,
-            f"grade {d.at[row, grade]} has {_fmt(d.at[row, count])} patients, "
-            f"more than the {_fmt(limits[row])} with any grade",
-        )
-        for row in flagged
+    at = d.index.get_indexer(flagged)
+    grades, counts = d[grade].to_numpy(dtype=object)[at], d[count].to_numpy(dtype=object)[at]
+    messages = [
+        f"grade {g} has {_fmt(c)} patients, more than the {_fmt(lim)} with any grade"
+        for g, c, lim in zip(grades, counts, limits.to_numpy(dtype=object)[at], strict=True)
     ]
+    return _rule_issues(et, rule, flagged, count, messages)
 
 
 def _ci_excludes_estimate(extraction: Extraction, rule: Rule) -> list[Issue]:
@@ -531,61 +630,53 @@ def _ci_excludes_estimate(extraction: Extraction, rule: Rule) -> list[Issue]:
     _, low = _field_of(extraction, rule, "low")
     _, high = _field_of(extraction, rule, "high")
     d = et.data
-    issues = []
-    for row in d.index:
-        e, lo, hi = d.at[row, est], d.at[row, low], d.at[row, high]
+    rows, fields, messages = [], [], []
+    for row, e, lo, hi in zip(
+        d.index.tolist(), d[est].tolist(), d[low].tolist(), d[high].tolist(), strict=True
+    ):
         if pd.isna(lo) or pd.isna(hi):
             continue
         if lo >= hi:
-            issues.append(
-                _rule_issue(et, rule, row, low, f"lower limit {_fmt(lo)} is not below upper {_fmt(hi)}")
-            )
+            rows.append(row)
+            fields.append(low)
+            messages.append(f"lower limit {_fmt(lo)} is not below upper {_fmt(hi)}")
         elif pd.notna(e) and not lo <= e <= hi:
-            issues.append(
-                _rule_issue(et, rule, row, est, f"{_fmt(e)} is outside its CI {_fmt(lo)} to {_fmt(hi)}")
-            )
-    return issues
+            rows.append(row)
+            fields.append(est)
+            messages.append(f"{_fmt(e)} is outside its CI {_fmt(lo)} to {_fmt(hi)}")
+    return _rule_issues(et, rule, rows, fields, messages)
 
 
 def _not_positive(extraction: Extraction, rule: Rule) -> list[Issue]:
     et, value = _field_of(extraction, rule, "value")
-    bad = (et.data[value] <= 0).fillna(False)
-    return [
-        _rule_issue(et, rule, row, value, f"{_label(et, value)} is {_fmt(et.data.at[row, value])}")
-        for row in et.data.index[bad]
-    ]
+    bad = (et.data[value] <= 0).fillna(False).to_numpy(dtype=bool)
+    messages = [f"{_label(et, value)} is {_fmt(v)}" for v in et.data[value][bad].tolist()]
+    return _rule_issues(et, rule, et.data.index[bad], value, messages)
 
 
 def _dates_out_of_order(extraction: Extraction, rule: Rule) -> list[Issue]:
     et, start = _field_of(extraction, rule, "start")
     _, end = _field_of(extraction, rule, "end")
-    issues = []
-    for row in et.data.index:
-        a, b = et.data.at[row, start], et.data.at[row, end]
+    d = et.data
+    rows, messages = [], []
+    for row, a, b in zip(d.index.tolist(), d[start].tolist(), d[end].tolist(), strict=True):
         if pd.isna(a) or pd.isna(b):
             continue
         n = min(len(a), len(b))  # compare at the precision both give: 2000-06 vs 2000-06-15 is fine
         if a[:n] > b[:n]:
-            issues.append(
-                _rule_issue(et, rule, row, end, f"{_label(et, end)} {b} is before {_label(et, start)} {a}")
-            )
-    return issues
+            rows.append(row)
+            messages.append(f"{_label(et, end)} {b} is before {_label(et, start)} {a}")
+    return _rule_issues(et, rule, rows, end, messages)
 
 
 def _same_arm_twice(extraction: Extraction, rule: Rule) -> list[Issue]:
     et, first = _field_of(extraction, rule, "first")
     _, second = _field_of(extraction, rule, "second")
-    same = (et.data[first] == et.data[second]).fillna(False)
-    return [
-        _rule_issue(
-            et,
-            rule,
-            row,
-            second,
-            f"{_label(et, first)} and {_label(et, second)} are both '{et.data.at[row, first]}'",
-        )
-        for row in et.data.index[same]
+    same = (et.data[first] == et.data[second]).fillna(False).to_numpy(dtype=bool)
+    messages = [
+        f"{_label(et, first)} and {_label(et, second)} are both '{v}'" for v in et.data[first][same].tolist()
     ]
+    return _rule_issues(et, rule, et.data.index[same], second, messages)
 
 
 RULE_CHECKS: dict[str, Callable[[Extraction, Rule], list[Issue]]] = {

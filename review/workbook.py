@@ -10,11 +10,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import difflib
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import python_calamine
 from openpyxl import Workbook, load_workbook
@@ -42,7 +44,7 @@ from .sheets import (
     unneutral,
 )
 from .sheetscan import SheetFacts, scan
-from .values import EMPTY, Parsed, parse_value
+from .values import EMPTY, Parsed, distinct, parse_column, parse_value
 
 INSTRUCTIONS = "Instructions"
 LISTS = "Lists"
@@ -517,8 +519,11 @@ def _csv_rows(path: Path) -> list[list[object]]:
                         "lines that are not data, or split the table.",
                         file=str(path),
                     )
-                # unneutral: the toolkit's own CSVs (a consensus) carry an apostrophe before text that would run
-                rows.append([unneutral(v) for v in record])
+                # unneutral: the toolkit's own CSVs (a consensus) carry an apostrophe before text that would run;
+                # one search of the joined record finds the rare records with a value that starts with one
+                if "\x1f'" in "\x1f" + "\x1f".join(record):
+                    record = [unneutral(v) for v in record]
+                rows.append(record)
     except UnicodeDecodeError as exc:
         raise UnreadableWorkbook(
             f"{path}, line {len(rows) + 1}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save it as "
@@ -653,7 +658,8 @@ def _read_rows(
             )
         else:
             columns[f.name] = i
-    _unheaded_values(rows, header, issue)
+    grid = _grid(rows)
+    _unheaded_values(grid, header, issue)
     missing_cols = [f for f in t.fields.values() if f.name not in columns]
     if missing_cols:
         where = f"sheet '{sheet}'" if sheet else "the header row"
@@ -674,88 +680,110 @@ def _read_rows(
             span,
         )
     letters = {name: get_column_letter(i + 1) for name, i in columns.items()}
-    flagged = facts.formulas | facts.errors.keys()  # cells that count even when they read as empty
-    # Column by column, each distinct raw value parsed once: a sheet of 300,000 rows holds a few thousand
-    # distinct values per column, and a per-cell loop over parse_value was most of the reading time. Cells the
-    # sheet XML says something about (formulas, errors, formats, long text) take the full path, _cell.
-    special = flagged | facts.no_value | facts.long_text.keys() | facts.formats.keys()
-    body = rows[1:]
-    cells = {name: _column(body, i) for name, i in columns.items()}
-    kept = [any(filled) for filled in zip(*(map(_filled, c) for c in cells.values()), strict=True)]
-    for ref in flagged:
-        r = _row_number(ref)
-        if r is not None and 2 <= r < len(kept) + 2 and ref[: -len(str(r))] in letters.values():
-            kept[r - 2] = True
-    positions = [p for p, keep in enumerate(kept) if keep]
-    index = [p + 2 for p in positions]
+    # Column by column, each distinct raw value parsed once (values.parse_column): a sheet of 300,000 rows holds a
+    # few thousand distinct values per column. Cells the sheet XML says something about (formulas, errors,
+    # formats, long text) and over-long text are read one by one, with their reference (_cell).
+    long_text = lambda raw: raw.__class__ is str and len(raw) > MAX_CELL_CHARS  # noqa: E731
+    parsed = {
+        name: parse_column(grid[:, i], t.fields[name], from_text=from_text, skip=long_text)
+        for name, i in columns.items()
+    }
+    kept = np.zeros(len(grid), dtype=bool)
+    for column in parsed.values():
+        kept |= np.array([_filled(raw) for raw in column.raw], dtype=bool)[column.codes]
+    noted = _noted_cells(facts, letters, len(grid))
+    for (_, p), ref in noted.items():
+        if ref in facts.formulas or ref in facts.errors:  # cells that count even when they read as empty
+            kept[p] = True
+    positions = np.flatnonzero(kept)
+    at = np.full(len(grid), -1)
+    at[positions] = np.arange(len(positions))
+    study_column = columns.get("study_id")
     found: list[tuple[int, int, Issue]] = []  # (row, column, issue): sorted into sheet order below
-    study_column = cells.get("study_id")
-    values: dict[str, list] = {}
-    codes: dict[str, list] = {}
-    for order, (name, column) in enumerate(cells.items()):
-        f, letter = t.fields[name], letters[name]
-        cache: dict[tuple[type, object], tuple[Parsed, bool]] = {}
-        out_values, out_codes = [], []
-        for p in positions:
-            raw = column[p]
-            ref = f"{letter}{p + 2}" if special else ""
-            if ref in special or (raw.__class__ is str and len(raw) > MAX_CELL_CHARS):
-                parsed = _cell(raw, f, ref, facts, from_text)
-                refused = any(CODES[c].severity == ERROR for c in parsed.codes)
+    values: dict[str, pd.api.extensions.ExtensionArray] = {}  # typed as the schema's columns (DTYPES)
+    codes: dict[str, pd.api.extensions.ExtensionArray] = {}
+    for order, (name, column) in enumerate(parsed.items()):
+        f, letter, i = t.fields[name], letters[name], columns[name]
+        column.codes = column.codes[positions]
+        values[name] = column.cells(lambda p: None if _refused(p) else p.value, DTYPES[f.type])
+        codes[name] = column.cells(lambda p: p.missing, str)
+        one_by_one = {int(at[p]): ref for (n, p), ref in noted.items() if n == name and at[p] >= 0}
+        long = np.array([long_text(raw) for raw in column.raw], dtype=bool)[column.codes]
+        one_by_one.update((int(k), "") for k in np.flatnonzero(long) if k not in one_by_one)
+        noisy = np.array([bool(p.codes) for p in column.parsed], dtype=bool)[column.codes]
+        cells = sorted({*one_by_one, *np.flatnonzero(noisy).tolist()})
+        for k in cells:
+            p = int(positions[k])
+            raw, ref = grid[p, i], one_by_one.get(k, "") or f"{letter}{p + 2}"
+            if k in one_by_one:
+                cell = _cell(raw, f, ref, facts, from_text)
+                values[name][k] = None if _refused(cell) else cell.value
+                codes[name][k] = cell.missing
             else:
-                key = (raw.__class__, raw)
-                hit = cache.get(key)
-                if hit is None:
-                    parsed = parse_value(raw, f, from_text=from_text)
-                    hit = cache[key] = (parsed, any(CODES[c].severity == ERROR for c in parsed.codes))
-                parsed, refused = hit
-            out_values.append(None if refused else parsed.value)
-            out_codes.append(parsed.missing)
-            if parsed.codes:
-                ref = ref or f"{letter}{p + 2}"
-                study = _text([study_column[p]], 0) if study_column is not None else ""
-                for code in parsed.codes:
-                    found_issue = Issue(
-                        CODES[code].severity,
-                        code,
-                        _message(code, f, parsed.note),
-                        file=file,
-                        sheet=sheet,
-                        cell=ref,
-                        table=t.name,
-                        study_id=study,
-                        field=name,
-                        value=facts.errors.get(ref) or _shown(raw),
-                    )
-                    found.append((p, order, found_issue))
-        values[name], codes[name] = out_values, out_codes
+                cell = column.parsed[column.codes[k]]
+            study = _text([grid[p, study_column]], 0) if study_column is not None else ""
+            for code in cell.codes:
+                found_issue = Issue(
+                    CODES[code].severity,
+                    code,
+                    _message(code, f, cell.note),
+                    file=file,
+                    sheet=sheet,
+                    cell=ref,
+                    table=t.name,
+                    study_id=study,
+                    field=name,
+                    value=facts.errors.get(ref) or _shown(raw),
+                )
+                found.append((p, order, found_issue))
     found.sort(key=lambda x: (x[0], x[1]))  # stable: a cell's codes keep their order
     issues.extend(issue for _, _, issue in found)
-    idx = pd.Index(index, name="row", dtype="int64")  # every field has a column (checked above)
-    data = pd.DataFrame({n: pd.Series(values[n], index=idx, dtype=object) for n in t.fields}, index=idx)
-    data = data.astype({n: DTYPES[t.fields[n].type] for n in t.fields})
-    missing = pd.DataFrame({n: pd.Series(codes[n], index=idx, dtype=object) for n in t.fields}, index=idx)
-    return ExtractedTable(t, data, missing.astype(str), file, sheet, letters)
+    idx = pd.Index(positions + 2, name="row", dtype="int64")  # every field has a column (checked above)
+    data = pd.DataFrame({n: values[n] for n in t.fields}, index=idx)
+    missing = pd.DataFrame({n: codes[n] for n in t.fields}, index=idx)
+    return ExtractedTable(t, data, missing, file, sheet, letters)
 
 
-def _unheaded_values(rows: Sequence[Sequence[object]], header: Sequence[object], issue) -> None:
+def _grid(rows: Sequence[Sequence[object]]) -> np.ndarray:
+    """The rows below the header as a 2-D object array as wide as the widest row; short rows (CSV) end in None."""
+    lengths = set(map(len, rows))
+    width, body = max(lengths, default=0), rows[1:]
+    if len(lengths) > 1:
+        body = [[*r, *([None] * (width - len(r)))] if len(r) < width else r for r in body]
+    cells = itertools.chain.from_iterable(body)
+    return np.fromiter(cells, dtype=object, count=len(body) * width).reshape(len(body), width)
+
+
+def _noted_cells(facts: SheetFacts, letters: dict[str, str], height: int) -> dict[tuple[str, int], str]:
+    """(field, position below the header) -> A1 reference, for the cells the sheet XML says something about."""
+    fields = {letter: name for name, letter in letters.items()}
+    noted = {}
+    for ref in (
+        facts.formulas | facts.errors.keys() | facts.no_value | facts.long_text.keys() | facts.formats.keys()
+    ):
+        r = _row_number(ref)
+        if r is not None and 2 <= r < height + 2 and ref[: -len(str(r))] in fields:
+            noted[(fields[ref[: -len(str(r))]], r - 2)] = ref
+    return noted
+
+
+def _unheaded_values(grid: np.ndarray, header: Sequence[object], issue) -> None:
     """A value in a column without a header would be ignored: say where the first one is, per column."""
-    width = max((len(r) for r in rows), default=0)
-    for i in range(width):
+    for i in range(grid.shape[1]):
         if i < len(header) and header[i] not in ("", None):
             continue
-        for r, row in enumerate(rows[1:], start=2):
-            value = row[i] if i < len(row) else None
-            if value not in ("", None) and not (isinstance(value, str) and not value.strip()):
-                ref = f"{get_column_letter(i + 1)}{r}"
-                issue(
-                    "unknown-column",
-                    ref,
-                    f"a value in column {get_column_letter(i + 1)}, which has no header, is ignored; move it to "
-                    "the column it belongs to (or to Comment)",
-                    str(value),
-                )
-                break
+        codes, raw = distinct(grid[:, i])
+        filled = np.array([_filled(v) for v in raw], dtype=bool)[codes]
+        if filled.any():
+            r = int(np.argmax(filled))
+            ref = f"{get_column_letter(i + 1)}{r + 2}"
+            issue(
+                "unknown-column",
+                ref,
+                f"a value in column {get_column_letter(i + 1)}, which has no header, is ignored; move it to "
+                "the column it belongs to (or to Comment)",
+                str(grid[r, i]),
+            )
 
 
 def _cell(raw: object, f: Field, ref: str, facts: SheetFacts, from_text: bool) -> Parsed:
@@ -795,13 +823,13 @@ def _cell(raw: object, f: Field, ref: str, facts: SheetFacts, from_text: bool) -
     return parsed
 
 
-def _column(rows: Sequence[Sequence[object]], i: int) -> list[object]:
-    """Column `i` of the rows; short rows (CSV) give None."""
-    return [row[i] if i < len(row) else None for row in rows]
-
-
 def _filled(cell: object) -> bool:
     return not (cell is None or cell == "" or (cell.__class__ is str and not cell.strip()))
+
+
+def _refused(parsed: Parsed) -> bool:
+    """An error code refuses the value: it is read as nothing (the issue says why)."""
+    return any(CODES[c].severity == ERROR for c in parsed.codes)
 
 
 def _row_number(ref: str) -> int | None:
