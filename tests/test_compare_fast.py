@@ -40,7 +40,7 @@ def perturbed(a: dict[str, pd.DataFrame], seed: int) -> dict[str, pd.DataFrame]:
             ae.at[i, "patients"] = "NR"  # omission or zero-vs-nr
         elif slip == 2:
             ae.at[i, "percent"] = None  # omission (or a count derived from the percentage)
-        elif slip == 3 and pd.notna(ae.at[i, "percent"]):
+        elif slip == 3 and isinstance(ae.at[i, "percent"], float) and pd.notna(ae.at[i, "percent"]):
             ae.at[i, "percent"] = round(float(ae.at[i, "percent"]))  # within rounding: equivalent
         elif slip == 4:
             ae.at[i, "ctcae_term"] = f"  {str(ae.at[i, 'term']).upper()} "  # text equivalent after folding
