@@ -547,23 +547,23 @@ def _csv_column(values: pd.Series) -> list[str]:
 
 
 def _shown_column(items: list, show: Callable[[object], object]) -> list[str]:
-    """`csv_text(show(value))` for each value, each distinct text worked out once (a trail's columns repeat a
-    few study ids, fields and sources hundreds of thousands of times). Only text is remembered: equal numbers
-    of different kinds (1, 1.0, True; 0.0 and -0.0) may be shown differently."""
-    memo: dict[str, str] = {}
-    out, none = [], None
+    """`csv_text(show(value))` for each value, each distinct value worked out once (a trail's columns repeat a
+    few study ids, fields, sources and numbers hundreds of thousands of times). Numbers are remembered with
+    their type, so 1, 1.0 and True stay apart; `show` must write equal numbers of one type alike (0.0, -0.0)."""
+    memo: dict[object, str] = {}
+    get = memo.get
+    out: list[str] = []
+    append = out.append
     for x in items:
-        if type(x) is str:
-            text = memo.get(x)
-            if text is None:
-                text = memo[x] = csv_text(show(x))
-            out.append(text)
-        elif x is None:  # missing: the same text every time
-            if none is None:
-                none = csv_text(show(None))
-            out.append(none)
-        else:
-            out.append(csv_text(show(x)))
+        t = type(x)
+        key = x if t is str else (t, x) if (t is int or t is float) and x == x else None if x is None else out
+        if key is out:  # NaN, dates and other kinds: worked out each time
+            append(csv_text(show(x)))
+            continue
+        text = get(key)
+        if text is None:
+            text = memo[key] = csv_text(show(x))
+        append(text)
     return out
 
 
