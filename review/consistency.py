@@ -226,7 +226,12 @@ def _in_order(et: ExtractedTable, rule: Rule, found: list[tuple]) -> list[Issue]
     codes = [b[4] for b in found for _ in b[3]]
     pick = order.tolist()
     return _rule_issues(
-        et, rule, rows, [fields[i] for i in pick], [messages[i] for i in pick], [codes[i] for i in pick]
+        et,
+        rule,
+        rows.tolist(),
+        [fields[i] for i in pick],
+        [messages[i] for i in pick],
+        [codes[i] for i in pick],
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -400,7 +401,7 @@ def _sum_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
     data = data.dropna(subset=keys)
     integer = et.table.fields[part].type == "integer"
     # each whole's parts, in one pass over the rows (filtering the parts per whole was quadratic)
-    parts: dict[tuple, list[tuple[int, object]]] = {}
+    parts: dict[tuple, list[tuple[int, Any]]] = {}
     for row, link, value in zip(
         data.index.tolist(),
         zip(*(data[k].tolist() for k in keys), strict=True),
@@ -419,7 +420,7 @@ def _sum_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
         group = parts.get(link)
         if not group or any(v is pd.NA or v != v for _, v in group):
             continue  # only when every part is given
-        total = sum(v for _, v in group)
+        total: float = sum(v for _, v in group)
         total = int(total) if integer else float(total)
         if not math.isclose(total, float(stated), abs_tol=1e-9):
             shown = " + ".join(f"{_fmt(v)} ({et.sheet}!{et.cell(r, part)})" for r, v in group)
@@ -536,7 +537,7 @@ def _categories_sum_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
     denominator = rule.args.get("denominator")
     d = et.data.dropna(subset=group_cols)
     w = whole_t.data.dropna(subset=keys)
-    wholes: dict[tuple, object] = {}
+    wholes: dict[tuple, Any] = {}
     for link, value in zip(zip(*(w[k].tolist() for k in keys), strict=True), w[whole].tolist(), strict=True):
         wholes.setdefault(link, value)  # the first row of a duplicated whole
     # The groups' rows in one pass over plain lists (a groupby loop with .at per cell took seconds).
@@ -548,7 +549,7 @@ def _categories_sum_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
         d[percent].tolist() if percent else none,
         d[category].tolist(),
     )
-    groups: dict[tuple, list[tuple]] = {}
+    groups: dict[tuple, list[Any]] = {}
     for group, *values in zip(zip(*(d[k].tolist() for k in group_cols), strict=True), *columns, strict=True):
         groups.setdefault(group, []).append(values)
     rows, messages, codes = [], [], []

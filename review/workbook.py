@@ -523,7 +523,7 @@ def _csv_rows(path: Path) -> list[list[object]]:
                 # one search of the joined record finds the rare records with a value that starts with one
                 if "\x1f'" in "\x1f" + "\x1f".join(record):
                     record = [unneutral(v) for v in record]
-                rows.append(record)
+                rows.append(list[object](record))
     except UnicodeDecodeError as exc:
         raise UnreadableWorkbook(
             f"{path}, line {len(rows) + 1}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save it as "
