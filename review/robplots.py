@@ -90,7 +90,7 @@ def traffic_light_plot(
             2.2 / fig.get_figwidth(),
             legend_h / height,
             0.75 * n_domains / fig.get_figwidth(),
-            (height - legend_h - 0.6) / height,
+            (height - legend_h - (0.95 if compact else 0.6)) / height,  # compact cells reach the tick labels
         )
     )
     codes = {j: k for k, j in enumerate(JUDGEMENTS)}
@@ -127,7 +127,8 @@ def traffic_light_plot(
     else:
         ax.set_yticks(range(n_studies), list(matrix.index))
     ax.tick_params(length=0)
-    ax.grid(True, color="#dddddd", zorder=0)
+    if not compact:  # grid lines would cut through the compact cells
+        ax.grid(True, color="#dddddd", zorder=0)
     for side in ax.spines.values():
         side.set_visible(False)
     names = [
