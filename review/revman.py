@@ -182,7 +182,7 @@ class _Grouped:
         n = len(self.columns[0]) if self.columns else 0
         self.at = at = {name: i for i, name in enumerate(names)}  # the last of equal names, as a row's dict
         self.groups: dict[object, Any] = {}
-        for key in keys:
+        for key in keys if n else ():
             self.groups |= _positions([self.columns[at[k]] if k in at else [None] * n for k in key])
         self.made: dict[object, list[dict[str, Any]]] = {}
 
