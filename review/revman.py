@@ -344,10 +344,19 @@ def study_results(
     review: Review, datasets: Mapping[str, pd.DataFrame], tables: AnalysisTables, consensus: Consensus
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(study arms, study results) for every two-arm analysis of the review."""
+    arms, results = _study_results(review, datasets, tables, consensus)
+    return (
+        pd.DataFrame(arms, columns=ARM_COLUMNS),
+        pd.DataFrame(results, columns=RESULT_COLUMNS, dtype=object),
+    )
+
+
+def _study_results(
+    review: Review, datasets: Mapping[str, pd.DataFrame], tables: AnalysisTables, consensus: Consensus
+) -> tuple[list[dict[str, str]], list[dict[str, object]]]:
     intervention, comparison = _names(review)
-    arm_rows = _table_rows(review, consensus, _kind_table(review, "arms", "arms"))
-    arm_info = {(r.get("study_id"), r.get("arm_id")): r for r in arm_rows}
     lookup = _Lookup(review, consensus, tables.arm_outcomes)
+    arms_table = _kind_table(review, "arms", "arms")
     arms: dict[tuple[str, str], dict[str, str]] = {}
     results: list[dict[str, object]] = []
     for a in review.analyses:
@@ -368,17 +377,15 @@ def study_results(
                     continue
                 results += new
             for arm, name in ((exp, intervention), (ctl, comparison)):
-                info = arm_info.get((study, arm), {})
+                described = lookup.of_study(arms_table, study, arm)
+                info = described[-1] if described else {}  # the arm's last row, as a dict by arm kept it
                 arms[(study, arm)] = {
                     "Study": study,
                     "Arm": arm,
                     "Description": _text(info.get("label")),
                     "Intervention": name,
                 }
-    return (
-        pd.DataFrame(list(arms.values()), columns=ARM_COLUMNS),
-        pd.DataFrame(results, columns=RESULT_COLUMNS, dtype=object),
-    )
+    return list(arms.values()), results
 
 
 def _arm_rows(lookup: _Lookup, a: Analysis, r: dict[str, Any]) -> list[dict[str, object]]:
@@ -474,14 +481,6 @@ def write_bom_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def _blank_missing(frame: pd.DataFrame) -> pd.DataFrame:
-    """Missing values as empty text, as the CSV writes them: its text path is the fast one (the results layout
-    is mostly empty columns)."""
-    values = frame.to_numpy(dtype=object, copy=True)
-    values[frame.isna().to_numpy()] = ""
-    return pd.DataFrame(values, columns=frame.columns, index=frame.index)
-
-
 def revman_exports(
     review: Review,
     datasets: Mapping[str, pd.DataFrame],
@@ -490,9 +489,11 @@ def revman_exports(
     folder: Path,
 ) -> list[Path]:
     """study-arms.csv, study-results.csv and risk-of-bias.csv in `folder`."""
-    arms, results = study_results(review, datasets, tables, consensus)
+    arms, results = _study_results(review, datasets, tables, consensus)
+    # column by column, a value the row does not give as empty text (the CSV writer's fast path)
+    layout = pd.DataFrame({c: [r.get(c, "") for r in results] for c in RESULT_COLUMNS}, dtype=object)
     return [
-        write_bom_csv(arms, folder / "study-arms.csv"),
-        write_bom_csv(_blank_missing(results), folder / "study-results.csv"),
+        write_bom_csv(pd.DataFrame(arms, columns=ARM_COLUMNS), folder / "study-arms.csv"),
+        write_bom_csv(layout, folder / "study-results.csv"),
         write_bom_csv(risk_of_bias(consensus, review), folder / "risk-of-bias.csv"),
     ]
