@@ -292,6 +292,7 @@ def streamed_cell(ws, value: object, *, font=None, fill=None, alignment=None, nu
 # the fastest maintained writer, still costs 5-10 us a cell in pure Python; no library writes a column at once.
 
 _ROWS = "_review_rows"  # workbook attribute: the SheetRows to put into its sheets when saved
+_DEFERRED = "_review_deferred"  # workbook attribute: SheetRows to render when saved (an in-memory workbook)
 _ILLEGAL = re.compile(r"[\000-\010\013\014\016-\037]")  # control characters XML 1.0 cannot hold (as openpyxl)
 _ROW_CHUNK = 20_000  # rows rendered at a time: a sheet of every row of a large review stays small in memory
 
@@ -346,16 +347,22 @@ class SheetRows:
         number = number or (self.columns[-1][0] + 1 if self.columns else 1)
         self.columns.append((number, styles, bodies))
 
+    def defer(self) -> None:
+        """Render when the workbook is saved: an in-memory workbook registers its cells' styles as it writes
+        them, sheet by sheet, and these rows' styles come after the cells openpyxl holds for this sheet."""
+        self.ws.parent.__dict__.setdefault(_DEFERRED, []).append(self)
+
     def finish(self) -> None:
         book = self.ws.parent
         # style ids in the order openpyxl gives them: by each style's first cell, row by row
         first_use = []
         for number, styles, bodies in self.columns:
             ids = [id(s) if b is not None else 0 for s, b in zip(styles, bodies, strict=True)]
-            objects = {id(s): s for s in dict.fromkeys(styles) if s is not None} if len(styles) else {}
             for key in dict.fromkeys(ids):
-                if key in objects and any(objects[key]):  # an all-default style is no style (openpyxl)
-                    first_use.append((ids.index(key), number, objects[key]))
+                first = ids.index(key) if key else -1
+                style = styles[first] if key else None
+                if style is not None and any(style):  # an all-default style is no style (openpyxl)
+                    first_use.append((first, number, style))
         attribute = {0: ""}
         for _, _, style in sorted(first_use, key=lambda t: t[:2]):
             attribute[id(style)] = f' s="{book._cell_styles.add(style)}"'
@@ -567,6 +574,14 @@ def save_workbook(wb: Workbook, path: str | Path) -> Path:
     (`SheetRows`) are put into their sheets: openpyxl saves the workbook, then each such sheet is copied with
     its rows added at the end of its sheetData."""
     path = Path(path)
+    deferred = {id(rows.ws): rows for rows in wb.__dict__.pop(_DEFERRED, [])}
+    if deferred:  # style ids in the order openpyxl's writer gives them: sheet by sheet, cell by cell
+        for ws in wb.worksheets:
+            for key in sorted(ws._cells):
+                if ws._cells[key].has_style:
+                    ws._cells[key].style_id  # noqa: B018 (registers the cell's style)
+            if id(ws) in deferred:
+                deferred[id(ws)].finish()
     spliced = wb.__dict__.pop(_ROWS, [])
     with atomic_path(path) as tmp:
         if not spliced:

@@ -1,9 +1,10 @@
 """The exports' fast writers give the same files as the writers they replaced (tests/export_oracle.py): the
-streamed sheets' data rows written as XML (sheets.SheetRows) equal openpyxl's write-only cells byte for byte.
-Nothing is timed here."""
+streamed sheets' data rows and the discrepancy workbook's rows written as XML (sheets.SheetRows) equal what
+openpyxl's cells gave, byte for byte. Nothing is timed here."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import zipfile
@@ -18,9 +19,10 @@ from openpyxl import Workbook, load_workbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from export_oracle import old_stream_frame  # noqa: E402
+from export_oracle import old_stream_frame, old_write_discrepancies  # noqa: E402
 from workbook_diff import workbook_differences  # noqa: E402
 
+from review.adjudication import write_discrepancies  # noqa: E402
 from review.errors import ReviewError  # noqa: E402
 from review.files import MAX_CELL_CHARS  # noqa: E402
 from review.sheets import save_workbook, stream_frame  # noqa: E402
@@ -149,3 +151,99 @@ def test_text_a_cell_cannot_hold_is_refused_naming_the_cell(tmp_path, text, says
     with pytest.raises(ReviewError, match=rf"sheet 'Sheet 0', cell B3: .*{says}"):
         _write(stream_frame, [frame], tmp_path / "new.xlsx")
     assert not (tmp_path / "new.xlsx").exists()
+
+
+# --- the discrepancy workbook -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def synthetic_comparison(tmp_path_factory):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from make_review import make_review
+
+    from review import project
+    from review.compare import compare
+    from review.workbook import read_extraction
+
+    folder = tmp_path_factory.mktemp("synthetic") / "review"
+    make_review(folder, 4, seed=3)
+    review = project.load_review(folder)
+    return compare([read_extraction(p, review.form) for p in review.reviewers])
+
+
+def test_discrepancy_workbook_equals_the_cell_by_cell_writer(synthetic_comparison, tmp_path):
+    assert len(synthetic_comparison.disagreements) > 20
+    _same_files(
+        write_discrepancies(synthetic_comparison, tmp_path / "new.xlsx"),
+        old_write_discrepancies(synthetic_comparison, tmp_path / "old.xlsx"),
+    )
+
+
+class _Edited:
+    """A comparison whose disagreements and details are replaced (text a spreadsheet would run, markup, empty
+    values, long and multi-line text), everything else as it is."""
+
+    def __init__(self, comparison, units, details) -> None:
+        self._comparison, self.disagreements = comparison, units
+        self.discrepancies = pd.DataFrame({"detail": details})
+
+    def __getattr__(self, name):
+        return getattr(self._comparison, name)
+
+
+def test_discrepancy_workbook_equals_the_cell_by_cell_writer_on_hostile_text(synthetic_comparison, tmp_path):
+    texts = ['=HYPERLINK("x")', "-1", "+a", "@x", " lead", "a & <b>", "", "x\ny", "long " * 30, "'=q", 7]
+    units = []
+    for i, u in enumerate(synthetic_comparison.disagreements[:40]):
+        entries = tuple(
+            dataclasses.replace(
+                e, value=texts[(i + j) % len(texts)], location=texts[(i + 2 * j) % len(texts)]
+            )
+            for j, e in enumerate(u.entries)
+        )
+        units.append(dataclasses.replace(u, entries=entries, field=str(texts[i % len(texts)]) or u.field))
+    edited = _Edited(synthetic_comparison, units, [texts[i % len(texts)] for i in range(len(units))])
+    new = write_discrepancies(edited, tmp_path / "new.xlsx")
+    _same_files(new, old_write_discrepancies(edited, tmp_path / "old.xlsx"))
+    ws = load_workbook(new)["Discrepancies"]
+    assert ws["D2"].value == '=HYPERLINK("x")' and ws["D2"].quotePrefix and ws["D2"].data_type == "s"
+
+
+def test_discrepancy_workbook_without_disagreements(synthetic_comparison, tmp_path):
+    edited = _Edited(synthetic_comparison, [], [])
+    _same_files(
+        write_discrepancies(edited, tmp_path / "new.xlsx"),
+        old_write_discrepancies(edited, tmp_path / "old.xlsx"),
+    )
+
+
+def test_discrepancy_workbook_with_carried_and_stale_decisions(synthetic_comparison, tmp_path):
+    from review.adjudication import SHEET, read_decisions
+
+    first = write_discrepancies(synthetic_comparison, tmp_path / "d.xlsx")
+    wb = load_workbook(first)
+    ws = wb[SHEET]
+    headers = {c.value: c.column for c in ws[1]}
+    for row in range(2, 12):  # ten decided: B's value, by Cleo, with a reason that would run as a formula
+        for header, value in (
+            ("Decision", "B"),
+            ("Adjudicator", "Cleo"),
+            ("Date", "2024-05-02"),
+            ("Reason", "-checked"),
+        ):
+            ws.cell(row, headers[header]).value = value
+    wb.save(first)
+    previous = read_decisions(first)
+    # the first three disagreements' values changed since: their decisions are stale
+    units = list(synthetic_comparison.disagreements)
+    for i in range(3):
+        entries = tuple(dataclasses.replace(e, value=f"changed {i}") for e in units[i].entries)
+        units[i] = dataclasses.replace(units[i], entries=entries)
+    edited = _Edited(synthetic_comparison, units, synthetic_comparison.discrepancies["detail"].tolist())
+    new = write_discrepancies(edited, tmp_path / "new.xlsx", previous=previous)
+    _same_files(new, old_write_discrepancies(edited, tmp_path / "old.xlsx", previous=previous))
+    ws = load_workbook(new)[SHEET]
+    status = [ws.cell(r, headers["Status"]).value or "" for r in range(2, 13)]
+    assert [s[:5] for s in status[:3]] == ["STALE"] * 3 and status[3].startswith("carried over from d.xlsx")
+    assert ws.cell(2, headers["Status"]).fill.fgColor.rgb.endswith("FFC7CE")
+    assert ws.cell(5, headers["Reason"]).value == "-checked" and ws.cell(5, headers["Reason"]).quotePrefix
