@@ -323,7 +323,8 @@ class _Styles:
     fill registered with the workbook in the order the cell-by-cell writer registered them."""
 
     def __init__(self, ws, wrap: Alignment, rows: int, any_stale: bool) -> None:
-        self.ws, self.wrap, self.made = ws, wrap, {}
+        self.ws, self.wrap = ws, wrap
+        self.made: dict[tuple[bool, bool, bool, bool], object] = {}
         if rows:
             self.get(False, True, False, False)  # registers the alignment, as the first row's Detail did
         if any_stale:

@@ -28,6 +28,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from copy import copy
 from pathlib import Path
+from typing import IO
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 import numpy as np
@@ -317,10 +318,11 @@ def text_body(sheet: str, text: str, where: Callable[[], str]) -> str:
             f"sheet '{sheet}', cell {where()}: {len(text):,} characters of text is more than the "
             f"{MAX_CELL_CHARS:,} a spreadsheet cell holds; shorten it in the input."
         )
-    if _ILLEGAL.search(text):
+    control = _ILLEGAL.search(text)
+    if control:
         raise ReviewError(
             f"sheet '{sheet}', cell {where()}: the text holds a control character (code "
-            f"{ord(_ILLEGAL.search(text).group()):#04x}) that a workbook cannot store; remove it in the input."
+            f"{ord(control.group()):#04x}) that a workbook cannot store; remove it in the input."
         )
     return _xml_text(text) if text else TEXT_EMPTY
 
@@ -341,7 +343,7 @@ class SheetRows:
         self.lines: dict[int, int] = {}  # row index (0-based) -> lines of wrapped text
         self.heights: dict[int, float] = {}  # row index (0-based) -> points
         self.dimension = ""  # the sheet's used range, for a sheet that states it (an in-memory workbook's)
-        self.file = None
+        self.file: IO[bytes] | None = None
 
     def column(self, styles: list, bodies: list[str | None], number: int | None = None) -> None:
         number = number or (self.columns[-1][0] + 1 if self.columns else 1)
@@ -367,7 +369,7 @@ class SheetRows:
         for _, _, style in sorted(first_use, key=lambda t: t[:2]):
             attribute[id(style)] = f' s="{book._cell_styles.add(style)}"'
         columns = sorted(self.columns, key=lambda t: t[0])
-        self.file = tempfile.TemporaryFile()
+        self.file = file = tempfile.TemporaryFile()
         heights = {i: f' ht="{h}" customHeight="1"' for i, h in self.heights.items()}
         for start in range(0, self.count, _ROW_CHUNK):
             stop = min(start + _ROW_CHUNK, self.count)
@@ -390,7 +392,7 @@ class SheetRows:
                     for i, r in zip(range(start, stop), rows, strict=True)
                 ]
             )
-            self.file.write("".join(out).encode("utf-8"))
+            file.write("".join(out).encode("utf-8"))
         self.columns = []
         book.__dict__.setdefault(_ROWS, []).append(self)
 
@@ -428,9 +430,9 @@ def _frame_column(
         hit = memo.get(key) if key is not None else None
         if hit is None:
             where = lambda i=i: f"{letter}{i + 2}"  # noqa: E731
-            hit = _frame_cell(x, sheet, where, text_styles, wrap_from, number_style, top, scale)
-            n = line_count(x, width) if t is str and hit[0] is not None and len(x) > wrap_from else 1
-            hit = (*hit, n)
+            style, body = _frame_cell(x, sheet, where, text_styles, wrap_from, number_style, top, scale)
+            n = line_count(x, width) if t is str and style is not None and len(x) > wrap_from else 1
+            hit = (style, body, n)
             if key is not None and key == key:  # NaN is not equal to itself: never a key
                 memo[key] = hit
         styles.append(hit[0])
