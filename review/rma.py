@@ -371,6 +371,9 @@ def _fisher_scoring(d, method, tau2, active, max_iter, threshold):
     (`ids`: their numbers among all analyses), so the last steps of the few slow analyses cost little:
     Fisher scoring oscillates in ~1% of random analyses until maxiter, as in metafor.
     """
+    if isinstance(d, PaddedDesign) and d.cols is None:
+        tau2, converged = _padded_scoring(d, method, np.array(tau2, dtype=float), active, max_iter, threshold)
+        return _ll0check(d, method, tau2, converged, threshold)
     full = d
     tau2 = np.array(tau2, dtype=float)
     converged = np.zeros(d.n_groups, dtype=bool)
@@ -384,10 +387,9 @@ def _fisher_scoring(d, method, tau2, active, max_iter, threshold):
             tau2[ids] = t
             d, ids, t, ratio = d.compact(live), ids[live], t[live], ratio[live]
             live = np.ones(len(ids), dtype=bool)
-        adj = _padded_step(d, method, t, ratio) if isinstance(d, PaddedDesign) else _step(d, method, t, ratio)
+        adj = _step(d, method, t, ratio)
         adj = np.where(np.isnan(adj) | ~live, 0.0, adj)
-        adj = _halve_into_range(t, adj)
-        new = t + adj
+        new = _halve_into_range(t, adj)
         change = np.abs(t - new)
         t = new
         if step > max_iter:  # metafor gives up after maxiter steps, whatever the last change
@@ -396,17 +398,106 @@ def _fisher_scoring(d, method, tau2, active, max_iter, threshold):
         converged[ids[done]] = True
         live &= ~done
     tau2[ids] = t
-    reset = np.zeros(full.n_groups, dtype=bool)
-    if method in ("ML", "REML"):  # metafor's ll0check: if tau^2 = 0 has the higher likelihood, take it
+    return _ll0check(full, method, tau2, converged, threshold)
+
+
+def _ll0check(d: Design, method, tau2, converged, threshold):
+    """metafor's ll0check: where tau^2 = 0 has the higher (restricted) likelihood, take it."""
+    reset = np.zeros(d.n_groups, dtype=bool)
+    if method in ("ML", "REML"):
 
         def loglik(t):
-            w = 1 / (full.v + full.at(t))
-            _, _, r, logdet = full.wls(w)
-            ll = -0.5 * full.sum_log_var(t) - 0.5 * full.sum(w * r * r)
+            w = 1 / (d.v + d.at(t))
+            _, _, r, logdet = d.wls(w)
+            ll = -0.5 * d.sum_log_var(t) - 0.5 * d.sum(w * r * r)
             return ll - 0.5 * logdet if method == "REML" else ll
 
-        reset = converged & (tau2 > threshold) & (loglik(np.zeros(full.n_groups)) - loglik(tau2) > TOL)
+        reset = converged & (tau2 > threshold) & (loglik(np.zeros(d.n_groups)) - loglik(tau2) > TOL)
     return np.where(reset, 0.0, np.maximum(0.0, tau2)), converged, reset
+
+
+def _padded_scoring(d: PaddedDesign, method, tau2, active, max_iter, threshold):
+    """`_fisher_scoring`'s loop on a padded design: (tau2, converged).
+
+    Only the analyses still iterating stay in the arrays: a step drops the columns that converged (once they
+    are a fifth of the columns, or at once where the arrays are small and each numpy call costs its overhead
+    rather than its data) and the padding rows no remaining analysis needs. An analysis's arithmetic is its
+    column's whatever the other columns, so it takes the iterates of `_step` (to rounding: sums over a
+    column's rows in another order). The flat loop's extra step past max_iter is skipped: it moves only the
+    tau^2 of analyses then reported as not converged (NaN).
+    """
+    converged = np.zeros(d.n_groups, dtype=bool)
+    ids = np.flatnonzero(active)
+    k = d.k[ids]
+    k_max = int(k.max()) if len(ids) else 0
+    if len(ids) == d.n_groups:
+        y, v = d.y[:k_max], d.v[:k_max]
+    else:
+        y, v = d.y[:k_max].take(ids, axis=1), d.v[:k_max].take(ids, axis=1)
+    t = tau2[ids]
+    ratio = k / np.maximum(k - 1, 1) if method == "EB" else None
+    live = np.ones(len(ids), dtype=bool)  # a converged column stays (adj 0) until the columns are dropped
+    n_done = 0
+    buffers = np.empty(y.size), np.empty(y.size)  # fresh temporaries this size would cost page faults
+    work = _views(buffers, y.shape)
+    for _ in range(max_iter):
+        if n_done == len(t):
+            break
+        adj = _padded_adj(y, v, t, method, k, ratio, *work)
+        if n_done:
+            adj[~live] = 0.0
+        new = _halve_into_range(t, adj)
+        done = np.abs(t - new) <= threshold
+        t = new
+        if n_done:
+            done &= live
+        if not done.any():
+            continue
+        live &= ~done
+        n_done += int(done.sum())
+        if 5 * n_done >= len(t):  # drop the converged columns and the padding the others do not need
+            converged[ids[~live]] = True
+            tau2[ids[~live]] = t[~live]
+            ids, t, k = ids[live], t[live], k[live]
+            ratio = None if ratio is None else ratio[live]
+            k_max = int(k.max()) if len(k) else 0
+            y, v = np.compress(live, y[:k_max], axis=1), np.compress(live, v[:k_max], axis=1)
+            work = _views(buffers, y.shape)
+            live = np.ones(len(ids), dtype=bool)
+            n_done = 0
+    converged[ids[~live]] = True
+    tau2[ids] = t
+    return tau2, converged
+
+
+def _views(buffers, shape):
+    """Scratch arrays of `shape` at the start of flat `buffers`."""
+    size = shape[0] * shape[1]
+    return tuple(b[:size].reshape(shape) for b in buffers)
+
+
+def _padded_adj(y, v, t, method, k, ratio, w, r):
+    """`_step` on padded (k_max, analyses) arrays, each sum computed once with the fewest array operations
+    (w and r: scratch arrays of y's shape), NaN set to 0. In the last steps a few oscillating analyses are
+    left, and a step costs its count of numpy calls."""
+    np.add(v, t, out=w)
+    np.divide(1.0, w, out=w)
+    sw = np.add.reduce(w, axis=0)
+    np.subtract(y, np.einsum("ij,ij->j", w, y) / sw, out=r)
+    if method == "EB":
+        adj = (np.einsum("ij,ij,ij->j", w, r, r) * ratio - k) / sw
+    else:
+        wr = np.multiply(w, r, out=r)
+        yppy = np.einsum("ij,ij->j", wr, wr)
+        w2 = np.multiply(w, w, out=r)
+        sw2 = np.add.reduce(w2, axis=0)
+        if method == "ML":
+            adj = (yppy - sw) / sw2
+        else:
+            q = sw2 / sw
+            adj = (yppy - (sw - q)) / (sw2 - 2 * np.einsum("ij,ij->j", w2, w) / sw + q**2)
+    adj[np.isnan(adj)] = 0.0
+    return adj
 
 
 def _step(d: Design, method, t, ratio):
@@ -423,36 +514,26 @@ def _step(d: Design, method, t, ratio):
     return (yppy - tr_p) / tr_pp
 
 
-def _padded_step(d: PaddedDesign, method, t, ratio):
-    """`_step` on a padded design with no subset: the same sums, each computed once, with the fewest array
-    operations (the last steps of a few oscillating analyses cost their count of numpy calls)."""
-    w = 1.0 / (d.v + t)
-    sw = w.sum(axis=0)
-    r = d.y - np.einsum("ij,ij->j", w, d.y) / sw
-    wr = w * r
-    if method == "EB":
-        return (np.einsum("ij,ij->j", wr, r) * ratio - d.k) / sw
-    yppy = np.einsum("ij,ij->j", wr, wr)
-    w2 = w * w
-    sw2 = w2.sum(axis=0)
-    if method == "ML":
-        return (yppy - sw) / sw2
-    q = sw2 / sw
-    return (yppy - (sw - q)) / (sw2 - 2 * np.einsum("ij,ij->j", w2, w) / sw + q**2)
-
-
 def _halve_into_range(tau2, adj):
-    """metafor's step-halving: `while (tau2 + adj < 0) adj <- adj / 2`, for every analysis."""
-    adj = np.where((tau2 == 0) & (adj < 0), 0.0, adj)  # R halves until the step underflows to zero
-    low = np.flatnonzero(tau2 + adj < 0)
+    """tau^2 + adj after metafor's step-halving, `while (tau2 + adj < 0) adj <- adj / 2`, for every analysis.
+
+    The halving starts a few steps short of the last (2^-n scales a float exactly while it stays normal),
+    so that a step 10^6 times too large takes three rounds, not twenty."""
+    new = tau2 + adj
+    low = np.flatnonzero(new < 0)
     if len(low):  # few analyses: halve those alone
         t, a = tau2[low], adj[low]
+        a[t == 0] = 0.0  # R halves until the step underflows to zero
+        with np.errstate(divide="ignore", invalid="ignore"):  # (a = 0 where t = 0: no skip)
+            skip = np.minimum(np.floor(np.log2(-a / t)) - 2, np.floor(np.log2(np.abs(a))) + 1000)
+        skip[~(skip > 0)] = 0
+        a = np.ldexp(a, -skip.astype(int))
         out = t + a < 0
         while out.any():
             a = np.where(out, a / 2, a)
             out = t + a < 0
-        adj[low] = a
-    return adj
+        new[low] = t + a
+    return new
 
 
 def _tau2_pm(d: Design, df, estimable, max_iter):
