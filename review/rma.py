@@ -550,23 +550,16 @@ def _tau2_pm(d: Design, df, estimable, max_iter):
 
 
 class _Excess:
-    """RSS(tau^2) - target of analyses `idx` of a design, evaluated for the root searches still running.
-
-    `zeroin` passes the positions (among idx) of the searches still running; once a quarter of the design's
-    columns are done, the design shrinks to the others (a copy costs less than two evaluations)."""
+    """RSS(tau^2) - target for the root searches of analyses `idx` of a design: `f(x, keep)` evaluates at x,
+    after dropping the columns `keep` marks False (the searches zeroin has just dropped; None: none)."""
 
     def __init__(self, d: Design, idx: np.ndarray, target: np.ndarray):
-        self.d, self.target, self.pos = d.select(idx), target, np.arange(len(idx))
+        self.d, self.target = d.select(idx), target
 
-    def __call__(self, x: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        if len(pos) < len(self.pos):
-            at = np.searchsorted(self.pos, pos)
-            if 4 * len(pos) >= 3 * len(self.pos):  # evaluate all columns, keep the live ones
-                full = np.zeros(len(self.pos))
-                full[at] = x
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    return (self.d.rss(full) - self.target)[at]
-            self.d, self.target, self.pos = self.d.select(at), self.target[at], pos
+    def __call__(self, x: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+        if keep is not None:
+            at = np.flatnonzero(keep)
+            self.d, self.target = self.d.select(at), self.target[at]
         with np.errstate(divide="ignore", invalid="ignore"):
             return self.d.rss(x) - self.target
 
@@ -618,18 +611,22 @@ def zeroin(f: Callable, a, b, fa, fb, tol, max_iter):
 
     Transcribed branch by branch so that each bracket takes the same steps as in R: metafor's tolerance
     (2^-13 on tau^2) leaves the root up to ~1e-4 from the exact one, so matching metafor to 1e-6 means
-    following R's iterates, not solving more precisely. The arrays hold only the searches still running:
-    `f(x, pos)` evaluates f at x for the brackets at positions `pos`. Returns (root, finished).
+    following R's iterates, not solving more precisely. A finished search stays in the arrays (its root
+    already taken) until a quarter are finished; then the arrays, and f's, drop them: `f(x, keep)` evaluates
+    at x (one per bracket in the arrays) after dropping the brackets `keep` marks False (None: none).
+    Returns (root, finished).
     """
     eps = np.finfo(float).eps
     root = np.where(fa == 0, a, b)
     finished = (fa == 0) | (fb == 0)
     pos = np.flatnonzero(~finished)
+    keep = None if len(pos) == len(a) else ~finished
     a, b, fa, fb = a[pos], b[pos], fa[pos], fb[pos]
     c, fc = a, fa
+    live, n_done = np.ones(len(pos), dtype=bool), 0
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for _ in range(max_iter + 1):
-            if not len(pos):
+            if n_done == len(pos):
                 break
             prev_step = b - a
             swap = np.abs(fc) < np.abs(fb)
@@ -639,14 +636,28 @@ def zeroin(f: Callable, a, b, fa, fb, tol, max_iter):
             tol_act = 2 * eps * np.abs(b) + tol / 2
             new_step = (c - b) / 2
             done = (np.abs(new_step) <= tol_act) | (fb == 0)
+            if n_done:
+                done &= live
             if done.any():
                 root[pos[done]] = b[done]
                 finished[pos[done]] = True
-                keep = ~done
-                pos, a, b, c, fa, fb, fc = pos[keep], a[keep], b[keep], c[keep], fa[keep], fb[keep], fc[keep]
-                prev_step, tol_act, new_step = prev_step[keep], tol_act[keep], new_step[keep]
-                if not len(pos):
+                live &= ~done
+                n_done += int(done.sum())
+                if n_done == len(pos):
                     break
+                if 4 * n_done >= len(pos):  # drop the finished searches
+                    keep = live if keep is None else _chain(keep, live)
+                    pos, a, b, c, fa, fb, fc = (
+                        pos[live],
+                        a[live],
+                        b[live],
+                        c[live],
+                        fa[live],
+                        fb[live],
+                        fc[live],
+                    )
+                    prev_step, tol_act, new_step = prev_step[live], tol_act[live], new_step[live]
+                    live, n_done = np.ones(len(pos), dtype=bool), 0
             # interpolation (secant if only two distinct points, else inverse quadratic)
             cb = c - b
             t1 = fb / fa
@@ -671,11 +682,19 @@ def zeroin(f: Callable, a, b, fa, fb, tol, max_iter):
             )
             a, fa = b, fb
             b = b + new_step
-            fb = f(b, pos)
+            fb = f(b, keep)
+            keep = None
             opposite = ((fb > 0) & (fc > 0)) | ((fb < 0) & (fc < 0))
             c, fc = np.where(opposite, a, c), np.where(opposite, fa, fc)
-    root[pos] = b  # out of iterations: R returns the last iterate
+    root[pos[live]] = b[live]  # out of iterations: R returns the last iterate
     return root, finished
+
+
+def _chain(keep: np.ndarray, live: np.ndarray) -> np.ndarray:
+    """Two successive drops as one: `live` marks which of the brackets `keep` kept stay."""
+    out = keep.copy()
+    out[keep] = live
+    return out
 
 
 def per_value(fn: Callable, x: np.ndarray) -> np.ndarray:
