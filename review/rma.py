@@ -392,17 +392,20 @@ def _fisher_scoring(d, method, tau2, active, max_iter, threshold):
 
 
 def _ll0check(d: Design, method, tau2, converged, threshold):
-    """metafor's ll0check: where tau^2 = 0 has the higher (restricted) likelihood, take it."""
+    """metafor's ll0check: where tau^2 = 0 has the higher (restricted) likelihood, take it. Only the analyses
+    that may be reset are evaluated (each analysis's likelihood is its own sums)."""
     reset = np.zeros(d.n_groups, dtype=bool)
-    if method in ("ML", "REML"):
+    idx = np.flatnonzero(converged & (tau2 > threshold))
+    if method in ("ML", "REML") and len(idx):
+        part = d.select(idx)
 
         def loglik(t):
-            w = 1 / (d.v + d.at(t))
-            _, _, r, logdet = d.wls(w)
-            ll = -0.5 * d.sum_log_var(t) - 0.5 * d.sum(w * r * r)
+            w = 1 / (part.v + part.at(t))
+            _, _, r, logdet = part.wls(w)
+            ll = -0.5 * part.sum_log_var(t) - 0.5 * part.sum(w * r * r)
             return ll - 0.5 * logdet if method == "REML" else ll
 
-        reset = converged & (tau2 > threshold) & (loglik(np.zeros(d.n_groups)) - loglik(tau2) > TOL)
+        reset[idx] = loglik(np.zeros(len(idx))) - loglik(tau2[idx]) > TOL
     return np.where(reset, 0.0, np.maximum(0.0, tau2)), converged, reset
 
 
@@ -507,13 +510,20 @@ def _step(d: Design, method, t, ratio):
 def _halve_into_range(tau2, adj):
     """tau^2 + adj after metafor's step-halving, `while (tau2 + adj < 0) adj <- adj / 2`, for every analysis.
 
-    The halving starts a few steps short of the last (2^-n scales a float exactly while it stays normal),
+    A few analyses (the last steps) halve as Python floats, the same doubles without the cost of numpy
+    calls; many start a few halvings short of the last (2^-n scales a float exactly while it stays normal),
     so that a step 10^6 times too large takes three rounds, not twenty."""
     new = tau2 + adj
     low = np.flatnonzero(new < 0)
-    if len(low):  # few analyses: halve those alone
+    if 0 < len(low) <= 16:
+        for i in low.tolist():
+            t, a = float(tau2[i]), 0.0 if tau2[i] == 0 else float(adj[i])  # R halves a step at 0 to nothing
+            while t + a < 0:
+                a /= 2
+            new[i] = t + a
+    elif len(low):
         t, a = tau2[low], adj[low]
-        a[t == 0] = 0.0  # R halves until the step underflows to zero
+        a[t == 0] = 0.0
         with np.errstate(divide="ignore", invalid="ignore"):  # (a = 0 where t = 0: no skip)
             skip = np.minimum(np.floor(np.log2(-a / t)) - 2, np.floor(np.log2(np.abs(a))) + 1000)
         skip[~(skip > 0)] = 0
@@ -660,14 +670,17 @@ def zeroin(f: Callable, a, b, fa, fb, tol, max_iter):
                     live, n_done = np.ones(len(pos), dtype=bool), 0
             # interpolation (secant if only two distinct points, else inverse quadratic)
             cb = c - b
-            t1 = fb / fa
-            p_lin, q_lin = cb * t1, 1.0 - t1
-            qq, t1q, t2q = fa / fc, fb / fc, fb / fa
-            p_quad = t2q * (cb * qq * (qq - t1q) - (b - a) * (t1q - 1.0))
-            q_quad = (qq - 1.0) * (t1q - 1.0) * (t2q - 1.0)
+            t1 = fb / fa  # R's t2 of the quadratic step is the same fb / fa
             secant = a == c
-            p = np.where(secant, p_lin, p_quad)
-            q = np.where(secant, q_lin, q_quad)
+            if secant.all():
+                p, q = cb * t1, 1.0 - t1
+            else:
+                qq, t1q = fa / fc, fb / fc
+                t1q_1 = t1q - 1.0
+                p = t1 * (cb * qq * (qq - t1q) - (b - a) * t1q_1)
+                q = (qq - 1.0) * t1q_1 * (t1 - 1.0)
+                if secant.any():
+                    p, q = np.where(secant, cb * t1, p), np.where(secant, 1.0 - t1, q)
             q = np.where(p > 0, -q, q)
             p = np.abs(p)
             accept = (

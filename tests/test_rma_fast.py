@@ -91,5 +91,9 @@ def test_step_halving_equals_metafors_loop():
     adj = -(10.0 ** rng.uniform(-10, 8, n)) * rng.choice([1, -1e-3], n)
     adj[:50] = 0.3  # at 0, a step up stays
     expected = tau2 + oracle._halve_into_range(tau2, adj.copy())
-    np.testing.assert_array_equal(rma._halve_into_range(tau2, adj.copy()), expected)
+    np.testing.assert_array_equal(rma._halve_into_range(tau2, adj.copy()), expected)  # many: in numpy
     assert (expected[:100] >= 0).all() and np.any(np.abs(adj) > 1e3 * tau2)
+    for few in (slice(40, 60), slice(5000, 5012)):  # a few below zero: as Python floats
+        t, a = tau2[few], adj[few]
+        assert 0 < int((t + a < 0).sum()) <= 16
+        np.testing.assert_array_equal(rma._halve_into_range(t, a.copy()), expected[few])
