@@ -97,3 +97,28 @@ def test_step_halving_equals_metafors_loop():
         t, a = tau2[few], adj[few]
         assert 0 < int((t + a < 0).sum()) <= 16
         np.testing.assert_array_equal(rma._halve_into_range(t, a.copy()), expected[few])
+
+
+def test_analysis_codes_number_as_group_codes():
+    """pool numbers one grouping column with pd.factorize: the same codes as groupby(...).ngroup()."""
+    import pandas as pd
+
+    from review.effects import group_codes
+    from review.meta import analysis_codes
+
+    rng = np.random.default_rng(3)
+    n = 500
+    columns = {
+        "int": rng.integers(0, 40, n),
+        "float_nan": np.where(rng.random(n) < 0.1, np.nan, rng.integers(0, 30, n).astype(float)),
+        "text_none": np.where(rng.random(n) < 0.1, None, rng.choice(["a", "b", "c", "d"], n)).astype(object),
+        "mixed": np.array([1, "1", 1.0, None, np.nan, "x", True], dtype=object)[rng.integers(0, 7, n)],
+        "category": pd.Categorical(rng.choice(["x", "y", "z"], n), categories=["z", "y", "x", "w"]),
+        "nullable": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 9, n)), dtype="Int64"),
+    }
+    data = pd.DataFrame(columns)
+    for name in columns:
+        np.testing.assert_array_equal(analysis_codes(data, [name]), group_codes(data, [name]), err_msg=name)
+    np.testing.assert_array_equal(
+        analysis_codes(data, ["int", "text_none"]), group_codes(data, ["int", "text_none"])
+    )
