@@ -553,7 +553,7 @@ def _fit_iv(y, v, codes, n_groups, opts: Options, data, by, notes):
     method = opts.method
     use = np.isfinite(y)  # rows set to NaN by drop00 are left out, as metafor omits NA outcomes
     y_use, v_use, g_use = y[use], v[use], codes[use]
-    if method not in ("PM", "SJ") and rma.PaddedDesign.fits(g_use, n_groups):  # (PM, SJ take medians, means)
+    if method != "SJ" and rma.PaddedDesign.fits(g_use, n_groups):  # (SJ's start takes the rows' own means)
         design: rma.Design = rma.PaddedDesign(y_use, v_use, g_use, n_groups)
     else:
         design = rma.Design(y_use, v_use, np.ones((len(y_use), 1)), g_use, n_groups)

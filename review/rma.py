@@ -218,6 +218,12 @@ class PaddedDesign(Design):
         np.subtract(self.y, np.einsum("ij,ij->j", w, self.y) / sw, out=r)
         return np.einsum("ij,ij->j", np.multiply(w, r, out=w), r)
 
+    def mad(self) -> np.ndarray:
+        """`mad` of each column's yi: the same order statistics, from a sort of each column."""
+        rows = np.arange(self.y.shape[0])[:, None] < self.k  # the padding sorts last
+        median = _column_median(np.where(rows, self.y, np.inf), self.k)
+        return 1.4826 * _column_median(np.where(rows, np.abs(self.y - median), np.inf), self.k)
+
     def sum_log_var(self, tau2: np.ndarray) -> np.ndarray:
         var = self.v + tau2
         return self.sum(np.log(var, out=np.zeros_like(var), where=np.isfinite(var)))
@@ -542,7 +548,8 @@ def _tau2_pm(d: Design, df, estimable, max_iter):
     Returns (tau2, found, unfinished): `found` is False where RSS(tau2_max) is still above k - p (metafor
     stops with "tau2.max too low"); `unfinished` marks a root search that hit max_iter (metafor warns).
     """
-    upper = np.maximum(TAU2_MAX, 10 * mad(d.y, d.g, d.k, d.n_groups) ** 2)
+    spread = d.mad() if isinstance(d, PaddedDesign) else mad(d.y, d.g, d.k, d.n_groups)
+    upper = np.maximum(TAU2_MAX, 10 * spread**2)
     with np.errstate(divide="ignore", invalid="ignore"):
         f_lower, f_upper = d.rss(np.zeros(d.n_groups)) - df, d.rss(upper) - df
     at_zero = estimable & (f_lower < 0)
@@ -725,6 +732,13 @@ def mad(y, g, k, n_groups):
     """R's mad(): 1.4826 times the median absolute deviation from the median, per analysis."""
     median = group_median(y, g, k, n_groups)
     return 1.4826 * group_median(np.abs(y - median[g]), g, k, n_groups)
+
+
+def _column_median(x, k):
+    ordered = np.sort(x, axis=0)
+    cols = np.arange(x.shape[1])
+    with np.errstate(invalid="ignore"):
+        return np.where(k > 0, (ordered[(k - 1) // 2, cols] + ordered[k // 2, cols]) / 2, np.nan)
 
 
 def group_median(x, g, k, n_groups):
