@@ -520,14 +520,17 @@ def _halve_into_range(tau2, adj):
     calls; many start a few halvings short of the last (2^-n scales a float exactly while it stays normal),
     so that a step 10^6 times too large takes three rounds, not twenty."""
     new = tau2 + adj
-    low = np.flatnonzero(new < 0)
-    if 0 < len(low) <= 16:
+    below = new < 0
+    if not below.any():
+        return new
+    low = below.nonzero()[0]
+    if len(low) <= 16:
         for i in low.tolist():
             t, a = float(tau2[i]), 0.0 if tau2[i] == 0 else float(adj[i])  # R halves a step at 0 to nothing
             while t + a < 0:
                 a /= 2
             new[i] = t + a
-    elif len(low):
+    else:
         t, a = tau2[low], adj[low]
         a[t == 0] = 0.0
         with np.errstate(divide="ignore", invalid="ignore"):  # (a = 0 where t = 0: no skip)
