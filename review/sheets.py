@@ -489,9 +489,10 @@ def stream_frame(
     **page,
 ) -> None:
     """`write_frame` + `print_setup(ws, **page)` for a write-only sheet (`Workbook(write_only=True)`): the same
-    cells, styles, widths, row heights, frozen header, table and print setup, appended row by row from row 1.
-    A streamed sheet writes its columns and panes before its rows, so widths and heights are worked out first:
-    widths from the first 200 rows (as `write_frame`), each row's height as its cells are made."""
+    cells, styles, widths, row heights, frozen header, table and print setup, from row 1. A streamed sheet writes
+    its columns and panes before its rows, so widths are worked out first, from the first 200 rows (as
+    `write_frame`). The header is an openpyxl row; the data rows are written as XML a column at a time
+    (`SheetRows`, put into the sheet by `save_workbook`), each row as tall as its longest wrapped text."""
     percent = set(percent)
     formats = dict(formats or {})
     names = [str(c) for c in frame.columns]
