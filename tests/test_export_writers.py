@@ -247,3 +247,44 @@ def test_discrepancy_workbook_with_carried_and_stale_decisions(synthetic_compari
     assert [s[:5] for s in status[:3]] == ["STALE"] * 3 and status[3].startswith("carried over from d.xlsx")
     assert ws.cell(2, headers["Status"]).fill.fgColor.rgb.endswith("FFC7CE")
     assert ws.cell(5, headers["Reason"]).value == "-checked" and ws.cell(5, headers["Reason"]).quotePrefix
+
+
+# --- the RevMan files -------------------------------------------------------------------------------------------
+
+
+def _pooled_review(folder: Path):
+    from review import project
+    from review.analyses import pool_analyses
+    from review.compare import compare
+    from review.reconcile import read_decisions, reconcile
+    from review.tables import analysis_tables
+    from review.workbook import read_extraction
+
+    review = project.load_review(folder)
+    extractions = [read_extraction(p, review.form) for p in review.reviewers]
+    consensus = reconcile(extractions, read_decisions(review.adjudication), comparison=compare(extractions))
+    tables = analysis_tables(consensus.tables, review.form, settings=review.settings)
+    return review, consensus, tables, pool_analyses(review, tables)
+
+
+@pytest.mark.parametrize("studies", [0, 5])  # 0: the worked example (derived responses, a hazard ratio)
+def test_revman_files_equal_the_former_exports(studies, tmp_path):
+    import revman_oracle
+
+    from review.revman import revman_exports
+
+    if studies:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+        from make_review import make_review
+
+        folder = tmp_path / "review"
+        make_review(folder, studies, seed=5)
+    else:
+        folder = Path(__file__).resolve().parents[1] / "data" / "gist_imatinib"  # read only
+    review, consensus, tables, results = _pooled_review(folder)
+    new = revman_exports(review, results.datasets, tables, consensus, tmp_path / "new")
+    old = revman_oracle.revman_exports(review, results.datasets, tables, consensus, tmp_path / "old")
+    assert [p.name for p in new] == [p.name for p in old]
+    for a, b in zip(new, old, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    assert len(new[1].read_text(encoding="utf-8-sig").splitlines()) > 5  # results were written
