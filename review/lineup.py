@@ -180,7 +180,13 @@ def _align(
     Rows that no key matches are then paired when they differ in one key field only and agree on their values:
     one reviewer filed the row under another category, outcome, arm or study. The pair is one row, under the
     first reviewer's key; the second element maps such rows to the position of the key field that differs.
-    A row whose key repeats another of the same extraction is paired that way too, or refused."""
+    A row whose key repeats another of the same extraction is paired that way too, or refused.
+
+    Each loose row, in order, takes the candidate that agrees on most values (the first of equals), among those
+    not taken yet. Only rows that share a value can agree on more values than they differ on, so the candidates
+    are found by a join on shared values (_candidates) rather than by scoring every pair of loose rows: two
+    extractions that disagree on most rows have loose rows in every study, and all pairs of them grew with the
+    square of the review."""
     indexes, extras = zip(*(_key_index(t, c) for t, c in zip(tables, columns, strict=True)), strict=True)
     order: dict[tuple[str, ...], None] = {}
     for index in indexes:
@@ -192,6 +198,9 @@ def _align(
     n = len(tables)
     compared = [f for f in tables[0].table.fields if f not in tables[0].table.key and f not in annotations]
 
+    def text(k: int, row: int, name: str) -> str:
+        return columns[k].code(row, name) or show(columns[k].value(row, name))
+
     def similar(rows_a: list[int | None], rows_b: list[int | None]) -> int:
         """How many values the rows agree on, 0 unless clearly more than they disagree on."""
         same = differ = 0
@@ -200,8 +209,7 @@ def _align(
                 if ra is None or rb is None:
                     continue
                 for name in compared:
-                    a = columns[i].code(ra, name) or show(columns[i].value(ra, name))
-                    b = columns[j].code(rb, name) or show(columns[j].value(rb, name))
+                    a, b = text(i, ra, name), text(j, rb, name)
                     if a and b:
                         same, differ = same + (a == b), differ + (a != b)
         return same if same > 2 * differ else 0
@@ -219,29 +227,26 @@ def _align(
         for j, extra in enumerate(extras)
         for k, row in extra
     ]
-    # candidates one key field apart, found through each key with one field blanked: linear, not all pairs
-    near: dict[tuple, list[int]] = {}
-    for b, (k2, _, _) in enumerate(loose):
-        for p in range(len(k2)):
-            near.setdefault((p, k2[:p] + k2[p + 1 :]), []).append(b)
+    scored, others = _candidates(loose, indexes, extras, columns, compared)
     taken: set[int] = set()
     for a, (k1, rows1, extra1) in enumerate(loose):
         if a in taken or extra1 is not None:
             continue
         best, best_score, best_rows = None, 0, None
-        candidates = sorted({b for p in range(len(k1)) for b in near.get((p, k1[:p] + k1[p + 1 :]), [])})
-        for b in candidates:
-            k2, rows2, extra2 = loose[b]
-            if b == a or b in taken or one_apart(k1, k2) is None:
+        for b, score in scored.get(a, ()):  # single rows, scored at once: by score, then order
+            if b not in taken:
+                best, best_score, best_rows = b, score, loose[b][1]
+                break
+        for b in others.get(a, ()):  # rows of several reviewers, and repeated keys: scored here
+            if b in taken:
                 continue
-            if any((r1 is None) == (r2 is None) for r1, r2 in zip(rows1, rows2, strict=True)):
-                continue  # together they must cover every reviewer, each once
+            k2, rows2, extra2 = loose[b]
             options = [rows2]
-            if extra2 is not None:  # the repeated key's first row may be the mis-filed one
+            if extra2 is not None and k2 in aligned:  # the repeated key's first row may be the mis-filed one
                 options.append([aligned[k2][extra2] if i == extra2 else None for i in range(n)])
             for rows in options:
                 score = similar(rows1, rows)
-                if score > best_score:
+                if score > best_score or (score == best_score > 0 and best is not None and b < best):
                     best, best_score, best_rows = b, score, rows
         if best is None:
             continue
@@ -257,13 +262,166 @@ def _align(
         assert apart is not None  # only keys one field apart are candidates
         rekeyed[k1] = apart
     for b, (k, rows, j) in enumerate(loose):
-        if j is not None and b not in taken:
+        if j is not None and b not in taken and k not in aligned:  # the key's first row was paired away
+            aligned[k] = rows
+        elif j is not None and b not in taken:
             et = tables[j]
             raise ReviewError(
                 f"{et.file}: sheet {et.sheet}, rows {indexes[j][k]} and {rows[j]} have the same key "
                 f"({' | '.join(k)}); run `review validate {et.file}` and merge or correct them."
             )
     return list(zip(aligned, map(tuple, aligned.values()), strict=True)), rekeyed
+
+
+def _candidates(
+    loose: list[tuple[tuple[str, ...], list[int | None], int | None]],
+    indexes: tuple[dict[tuple[str, ...], int], ...],
+    extras: tuple[list[tuple[tuple[str, ...], int]], ...],
+    columns: list[Columns],
+    compared: list[str],
+) -> tuple[dict[int, list[tuple[int, int]]], dict[int, list[int]]]:
+    """For each loose row `a` (by position in `loose`), the loose rows it may pair with: one key field apart,
+    together covering every reviewer once, and agreeing on more than twice as many values as they differ on.
+
+    Returns (scored, others). `scored[a]` lists (b, score) for rows that are each one reviewer's single row,
+    scored here, best first (then by position); `others[a]` lists, by position, rows of several reviewers and
+    rows whose key repeats another's, which the caller scores (their score can change as rows are paired).
+
+    Every pair that can score is found, none missed (so the pairing is the one that scoring all pairs gives):
+    two rows agreeing on s of the n values both have, and differing on the rest, score when s > 2(n - s), that
+    is s >= t = floor(2n/3) + 1; then, in any one order of (field, value) tokens, the first token they share is
+    among the first n - t + 1 of each row's n tokens (prefix filtering, as in set-similarity joins). Taking the rarest tokens first keeps the join small: a value every
+    row has (a unit, a denominator) is never joined on unless the rows have nothing rarer in common. A row of
+    several reviewers scores with another only if one of its reviewers' rows does, so rows are joined one
+    reviewer's row at a time. Groups of rows with the same filled fields are joined pairwise (n depends on
+    both); a form's tables have a handful of such patterns."""
+    scored: dict[int, list[tuple[int, int]]] = {}
+    others: dict[int, list[int]] = {}
+    if len(loose) < 2 or not compared:
+        return scored, others
+    n = len(columns)
+    # each loose row's members: its reviewers' rows, and for a repeated key every row of that reviewer under it
+    repeated: dict[tuple[int, tuple[str, ...]], list[int]] = {}
+    for j, extra in enumerate(extras):
+        for k, row in extra:
+            repeated.setdefault((j, k), [indexes[j][k]]).append(row)
+    owner, reviewer, position = [], [], []
+    for e, (k, rows, j) in enumerate(loose):
+        members = (
+            [(i, r) for i, r in enumerate(rows) if r is not None]
+            if j is None
+            else [(j, r) for r in dict.fromkeys([rows[j], *repeated[(j, k)]])]
+        )
+        for i, r in members:
+            owner.append(e)
+            reviewer.append(i)
+            position.append(columns[i].position[r])
+    owner_a, reviewer_a, position_a = (np.asarray(x, dtype=np.int64) for x in (owner, reviewer, position))
+    # (field, value) tokens of every member, as numbers: equal text, equal number; -1 for an empty value
+    tokens = np.full((len(owner_a), len(compared)), -1, dtype=np.int64)
+    for c, name in enumerate(compared):
+        texts = np.empty(len(owner_a), dtype=object)
+        for i in range(n):
+            at = reviewer_a == i
+            pos = position_a[at]
+            codes = columns[i].codes[name][pos]
+            shown = columns[i].values[name][pos]
+            texts[at] = [code or show(v) for code, v in zip(codes.tolist(), shown.tolist(), strict=True)]
+        codes_c, uniques = pd.factorize(texts)
+        empty = np.flatnonzero(uniques == "")
+        tokens[:, c] = codes_c
+        if len(empty):
+            tokens[codes_c == empty[0], c] = -1
+    filled = tokens >= 0
+    # one order of all tokens, rarest first (then field, then value): its rank stands for the token
+    offsets = np.concatenate([[0], np.cumsum(tokens.max(axis=0) + 1)])
+    flat = np.where(filled, tokens + offsets[:-1], -1)
+    counts = np.bincount(flat[filled], minlength=int(offsets[-1]))
+    by_rarity = np.lexsort((np.arange(len(counts)), counts))
+    rank_of = np.empty(len(counts), dtype=np.int64)
+    rank_of[by_rarity] = np.arange(len(counts))
+    none = np.iinfo(np.int64).max
+    ranks = np.where(filled, rank_of[np.maximum(flat, 0)], none)
+    # the key with one field blanked, as one number per (field position, loose row): the rows it may pair with
+    keys = list(zip(*(k for k, _, _ in loose), strict=True))
+    key_codes = np.stack([pd.factorize(np.asarray(col, dtype=object))[0] for col in keys], axis=1)
+    buckets = np.empty((len(keys), len(loose)), dtype=np.int64)
+    for p in range(len(keys)):
+        rest = [key_codes[:, q] for q in range(len(keys)) if q != p]
+        code = np.zeros(len(loose), dtype=np.int64)
+        for column in rest:
+            code = pd.factorize(code * (int(column.max()) + 1) + column)[0]
+        buckets[p] = code + p * len(loose)
+    bits = filled.astype(np.int64) @ (np.int64(1) << np.arange(len(compared), dtype=np.int64))
+    if len(compared) > 62:  # more fields than bits: patterns as whole rows (slower, never seen in a form)
+        bits = np.unique(filled, axis=0, return_inverse=True)[1].ravel()
+    _, first_of, pattern_of = np.unique(bits, return_index=True, return_inverse=True)
+    patterns = filled[first_of]  # the filled fields of each pattern
+    found = []
+    for x in range(len(patterns)):
+        for y in range(x, len(patterns)):
+            common = patterns[x] & patterns[y]
+            size = int(common.sum())
+            if size == 0:
+                continue
+            length = size - (2 * size) // 3  # prefix: size - t + 1 tokens
+
+            left = _emitted(np.flatnonzero(pattern_of == x), ranks[:, common], length, buckets, owner_a)
+            right = (
+                left
+                if x == y
+                else _emitted(np.flatnonzero(pattern_of == y), ranks[:, common], length, buckets, owner_a)
+            )
+            pairs = left.merge(right, on=["bucket", "token"])[["member_x", "member_y"]].to_numpy()
+            found.append(owner_a[pairs])
+    if not found:
+        return scored, others
+    pairs = np.concatenate(found)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    size = np.int64(len(loose))
+    pairs = np.unique(np.concatenate([pairs[:, 0] * size + pairs[:, 1], pairs[:, 1] * size + pairs[:, 0]]))
+    # keep pairs one key field apart, covering every reviewer once together, the first no repeated key
+    cover = np.zeros(len(loose), dtype=np.int64)
+    for i in range(n):
+        cover |= np.array([rows[i] is not None for _, rows, _ in loose], dtype=np.int64) << i
+    repeat = np.array([j is not None for _, _, j in loose])
+    a, b = pairs // size, pairs % size  # each pair both ways, sorted by a then b
+    apart = (key_codes[a] != key_codes[b]).sum(axis=1)
+    keep = ~repeat[a] & (apart == 1) & ((cover[a] & cover[b]) == 0) & ((cover[a] | cover[b]) == (1 << n) - 1)
+    a, b = a[keep], b[keep]
+    single = ~repeat & (np.bincount(owner_a, minlength=len(loose)) == 1)
+    both = single[a] & single[b]
+    for x, y in zip(a[~both].tolist(), b[~both].tolist(), strict=True):
+        others.setdefault(x, []).append(y)  # pairs come sorted: by a, then b
+    a, b = a[both], b[both]
+    first = np.searchsorted(owner_a, np.arange(len(loose)))  # each loose row's first member (in order)
+    ta, tb = tokens[first[a]], tokens[first[b]]
+    shared = (ta >= 0) & (tb >= 0)
+    same = (shared & (ta == tb)).sum(axis=1)
+    differ = shared.sum(axis=1) - same
+    score = np.where(same > 2 * differ, same, 0)
+    keep = score > 0
+    a, b, score = a[keep], b[keep], score[keep]
+    by = np.lexsort((b, -score, a))
+    for x, y, s in zip(a[by].tolist(), b[by].tolist(), score[by].tolist(), strict=True):
+        scored.setdefault(x, []).append((y, s))
+    return scored, others
+
+
+def _emitted(
+    at: np.ndarray, ranks: np.ndarray, length: int, buckets: np.ndarray, owner: np.ndarray
+) -> pd.DataFrame:
+    """(member, bucket, token) for the members `at`: each key with one field blanked, times the `length` rarest
+    of the member's tokens among the fields of `ranks` (token ranks, one column per field)."""
+    prefix = np.sort(ranks[at], axis=1)[:, :length]
+    bucket = buckets[:, owner[at]]  # (key positions, members)
+    return pd.DataFrame(
+        {
+            "member": np.tile(np.repeat(at, length), len(buckets)),
+            "bucket": np.repeat(bucket, length, axis=1).ravel(),
+            "token": np.tile(prefix.ravel(), len(buckets)),
+        }
+    )
 
 
 def _key_index(
