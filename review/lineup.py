@@ -15,7 +15,7 @@ import pandas as pd
 from .errors import ReviewError
 from .forms import Field, Form, Table
 from .matching import _agreeing, _kind, _mark_inverted, _mark_swaps, _rekey_type, _status
-from .units import AGREED, DISAGREE, ROW, Entry, Unit, show
+from .units import AGREED, DISAGREE, ROW, SINGLE, Entry, Unit, show
 from .workbook import ExtractedTable
 
 # Types whose values are all of one Python type once read: equal values of such columns are of the same type.
@@ -89,6 +89,9 @@ class LinedTable:
     slow: dict[tuple[int, str], Unit] = field(
         default_factory=dict
     )  # (position, field) -> Unit, in unit order
+    # values of rows only one reviewer has (SINGLE: nothing to match), by field: kept as masks like `agreed`;
+    # when two extractions disagree on most rows they are most of the comparison
+    single: dict[str, np.ndarray] = field(default_factory=dict)
 
     def entry(self, k: int, p: int, name: str) -> Entry:
         row = self.rows[p][k]
@@ -112,9 +115,21 @@ class LinedTable:
         pairs = frozenset(itertools.combinations(range(len(self.columns)), 2))
         return Unit(self.table.name, self.keys[p], name, self.entries(p, name), AGREED, "", agreeing=pairs)
 
-    def unit(self, p: int, name: str) -> Unit | None:
-        """The unit of one value (made afresh for a value all reviewers typed alike), None if nobody gave it."""
+    def single_unit(self, p: int, name: str) -> Unit:
+        return Unit(self.table.name, self.keys[p], name, self.entries(p, name), SINGLE, "")
+
+    def judged(self, p: int, name: str) -> Unit | None:
+        """The unit of a value not every reviewer typed alike (made afresh for a row only one reviewer has),
+        None for a value typed alike or by nobody."""
         u = self.slow.get((p, name))
+        if u is None and name in self.single and self.single[name][p]:
+            return self.single_unit(p, name)
+        return u
+
+    def unit(self, p: int, name: str) -> Unit | None:
+        """The unit of one value (made afresh for a value all reviewers typed alike or only one reviewer's row
+        has), None if nobody gave it."""
+        u = self.judged(p, name)
         if u is None and name in self.agreed and self.agreed[name][p]:
             return self.agreed_unit(p, name)
         return u
@@ -505,6 +520,10 @@ def _slow_units(lt: LinedTable, pending: dict[str, np.ndarray]) -> None:
     todo_at = set(np.flatnonzero(todo).tolist()) | {index[k] for k in lt.rekeyed}
     units = lt.slow
     names = frozenset(f.name for f in lt.compared)
+    alone = np.add.reduce([p >= 0 for p in lt.positions]) == 1  # rows only one reviewer has: values SINGLE
+    alone[[index[k] for k in lt.rekeyed]] = False
+    if _FAST:
+        lt.single = {f.name: pending[f.name] & alone for f in lt.compared}
     for p in sorted(todo_at):
         key, rows = lt.keys[p], lt.rows[p]
         if key in lt.rekeyed:
@@ -520,6 +539,8 @@ def _slow_units(lt: LinedTable, pending: dict[str, np.ndarray]) -> None:
                 for t, r in zip(tables, rows, strict=False)
             )
             units[(p, ROW)] = Unit(table.name, key, ROW, entries, DISAGREE, "omission")
+        if _FAST and alone[p]:
+            continue  # its values are SINGLE, kept as masks
         by_field = _RowEntries(lt, p, names)
         for f in lt.compared:
             if not pending[f.name][p]:
