@@ -372,6 +372,13 @@ def _candidates(
         bits = np.unique(filled, axis=0, return_inverse=True)[1].ravel()
     _, first_of, pattern_of = np.unique(bits, return_index=True, return_inverse=True)
     patterns = filled[first_of]  # the filled fields of each pattern
+    # which reviewers each loose row has: a pair must have each reviewer once between them
+    cover = np.zeros(len(loose), dtype=np.int64)
+    for i in range(n):
+        cover |= np.array([rows[i] is not None for _, rows, _ in loose], dtype=np.int64) << i
+    full = (1 << n) - 1
+    repeat = np.array([j is not None for _, _, j in loose])
+    single = ~repeat & (np.bincount(owner_a, minlength=len(loose)) == 1)
     found = []
     for x in range(len(patterns)):
         for y in range(x, len(patterns)):
@@ -380,31 +387,37 @@ def _candidates(
             if size == 0:
                 continue
             length = size - (2 * size) // 3  # prefix: size - t + 1 tokens
-
-            left = _emitted(np.flatnonzero(pattern_of == x), ranks[:, common], length, buckets, owner_a)
+            left = _emitted(
+                np.flatnonzero(pattern_of == x), ranks[:, common], length, buckets, owner_a, cover
+            )
             right = (
                 left
                 if x == y
-                else _emitted(np.flatnonzero(pattern_of == y), ranks[:, common], length, buckets, owner_a)
+                else _emitted(
+                    np.flatnonzero(pattern_of == y), ranks[:, common], length, buckets, owner_a, cover
+                )
             )
-            pairs = left.merge(right, on=["bucket", "token"])[["member_x", "member_y"]].to_numpy()
-            found.append(owner_a[pairs])
+            right = right.assign(cover=full ^ right["cover"])  # joined to the rows with the other reviewers
+            joined = left.merge(right, on=["bucket", "token", "cover"])
+            mx, my = joined["member_x"].to_numpy(), joined["member_y"].to_numpy()
+            ea, eb = owner_a[mx], owner_a[my]
+            # single rows are scored here already, to keep only pairs that can pair (most share a value or two)
+            tx, ty = tokens[mx], tokens[my]
+            shared = (tx >= 0) & (ty >= 0)
+            same = (shared & (tx == ty)).sum(axis=1)
+            scores = same > 2 * (shared.sum(axis=1) - same)
+            keep = scores | ~(single[ea] & single[eb])
+            found.append(np.stack([ea[keep], eb[keep]], axis=1))
     if not found:
         return scored, others
     pairs = np.concatenate(found)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
     size = np.int64(len(loose))
     pairs = np.unique(np.concatenate([pairs[:, 0] * size + pairs[:, 1], pairs[:, 1] * size + pairs[:, 0]]))
     # keep pairs one key field apart, covering every reviewer once together, the first no repeated key
-    cover = np.zeros(len(loose), dtype=np.int64)
-    for i in range(n):
-        cover |= np.array([rows[i] is not None for _, rows, _ in loose], dtype=np.int64) << i
-    repeat = np.array([j is not None for _, _, j in loose])
     a, b = pairs // size, pairs % size  # each pair both ways, sorted by a then b
     apart = (key_codes[a] != key_codes[b]).sum(axis=1)
-    keep = ~repeat[a] & (apart == 1) & ((cover[a] & cover[b]) == 0) & ((cover[a] | cover[b]) == (1 << n) - 1)
+    keep = ~repeat[a] & (apart == 1) & ((cover[a] & cover[b]) == 0) & ((cover[a] | cover[b]) == full)
     a, b = a[keep], b[keep]
-    single = ~repeat & (np.bincount(owner_a, minlength=len(loose)) == 1)
     both = single[a] & single[b]
     for x, y in zip(a[~both].tolist(), b[~both].tolist(), strict=True):
         others.setdefault(x, []).append(y)  # pairs come sorted: by a, then b
@@ -424,10 +437,11 @@ def _candidates(
 
 
 def _emitted(
-    at: np.ndarray, ranks: np.ndarray, length: int, buckets: np.ndarray, owner: np.ndarray
+    at: np.ndarray, ranks: np.ndarray, length: int, buckets: np.ndarray, owner: np.ndarray, cover: np.ndarray
 ) -> pd.DataFrame:
-    """(member, bucket, token) for the members `at`: each key with one field blanked, times the `length` rarest
-    of the member's tokens among the fields of `ranks` (token ranks, one column per field)."""
+    """(member, bucket, token, cover) for the members `at`: each key with one field blanked, times the `length`
+    rarest of the member's tokens among the fields of `ranks` (token ranks, one column per field), with the
+    reviewers its loose row has (`cover`, a bit each)."""
     prefix = np.sort(ranks[at], axis=1)[:, :length]
     bucket = buckets[:, owner[at]]  # (key positions, members)
     return pd.DataFrame(
@@ -435,6 +449,7 @@ def _emitted(
             "member": np.tile(np.repeat(at, length), len(buckets)),
             "bucket": np.repeat(bucket, length, axis=1).ravel(),
             "token": np.tile(prefix.ravel(), len(buckets)),
+            "cover": np.tile(np.repeat(cover[owner[at]], length), len(buckets)),
         }
     )
 
