@@ -38,6 +38,7 @@ class Columns:
         self.codes: dict[str, np.ndarray] = {}
         self.dtype: dict[str, str] = {}
         self._shown: dict[str, np.ndarray] = {}
+        self._prefix: dict[str, str] = {}
         for name in et.data.columns:
             column = et.data[name]
             missing = column.isna().to_numpy()
@@ -52,6 +53,20 @@ class Columns:
 
     def value(self, row: int, name: str) -> object:
         return self.values[name][self.position[row]]
+
+    def cell_where(self, row: int, name: str) -> str:
+        """file:Sheet!A1 of a cell (ExtractedTable.cell's), its prefix made once per field."""
+        prefix = self._prefix.get(name)
+        if prefix is None:
+            et = self.source
+            prefix = self._prefix[name] = f"{et.file}:{et.sheet}!{et.columns.get(name, '')}"
+        return prefix + str(row)
+
+    def where(self, row: int, name: str) -> str:
+        """ExtractedTable.where: the cell, or an imported value's origin."""
+        if self.source.origins:
+            return self.source.where(row, name)
+        return self.cell_where(row, name)
 
     def code(self, row: int, name: str) -> str:
         return self.codes[name][self.position[row]]
@@ -99,13 +114,12 @@ class LinedTable:
             return _ABSENT
         cols = self.columns[k]
         i = self.positions[k][p]
-        source, location = cols.values.get("source"), cols.values.get("location")
         return Entry(
             cols.values[name][i],
             cols.codes[name][i],
-            cols.source.where(row, name),
-            show(source[i]) if source is not None else "",
-            show(location[i]) if location is not None else "",
+            cols.where(row, name),
+            cols.shown("source")[i] if "source" in cols.values else "",
+            cols.shown("location")[i] if "location" in cols.values else "",
         )
 
     def entries(self, p: int, name: str) -> tuple[Entry, ...]:
@@ -527,7 +541,7 @@ class _RowEntries(dict):
 def _slow_units(lt: LinedTable, pending: dict[str, np.ndarray]) -> None:
     """Units of the values not every reviewer typed alike, of rows some reviewers lack and of rows filed under
     another key, matched pairwise: these are the few that take judgement."""
-    form, table, tables = lt.form, lt.table, [c.source for c in lt.columns]
+    form, table = lt.form, lt.table
     links = _percent_links(form, table)
     present = np.logical_and.reduce([p >= 0 for p in lt.positions])
     todo = np.logical_or.reduce([~present, *pending.values()]) if pending else ~present
@@ -548,10 +562,8 @@ def _slow_units(lt: LinedTable, pending: dict[str, np.ndarray]) -> None:
             )
         if not present[p]:
             entries = tuple(
-                Entry(value="present", where=f"{t.file}:{t.sheet}!{t.cell(r, table.key[0])}")
-                if r is not None
-                else Entry(present=False)
-                for t, r in zip(tables, rows, strict=False)
+                Entry(value="present", where=c.cell_where(r, table.key[0])) if r is not None else _ABSENT
+                for c, r in zip(lt.columns, rows, strict=False)
             )
             units[(p, ROW)] = Unit(table.name, key, ROW, entries, DISAGREE, "omission")
         if _FAST and alone[p]:

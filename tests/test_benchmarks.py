@@ -34,3 +34,14 @@ def test_synthetic_review_runs_end_to_end(tmp_path):
     assert (tmp_path / "out" / "review.xlsx").exists()
     with pytest.raises(SystemExit, match="--force"):
         make_review(tmp_path / "review", 3, seed=1)  # never replaces files unless forced
+
+
+def test_plot_benchmark_runs_and_keeps_both_ways(tmp_path, capsys):
+    from bench_plots import main
+
+    assert main(["--plots", "1", "--sizes", "3", "--out", str(tmp_path)]) == 0
+    kept = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert kept == [
+        f"forest_3_{labels}_{way}.png" for labels in ("long", "short") for way in ("savefig", "toolkit")
+    ]
+    assert "toolkit" in capsys.readouterr().out
