@@ -331,9 +331,9 @@ def _candidates(
     n = len(columns)
     # each loose row's members: its reviewers' rows, and for a repeated key every row of that reviewer under it
     repeated: dict[tuple[int, tuple[str, ...]], list[int]] = {}
-    for j, extra in enumerate(extras):
+    for x, extra in enumerate(extras):
         for k, row in extra:
-            repeated.setdefault((j, k), [indexes[j][k]]).append(row)
+            repeated.setdefault((x, k), [indexes[x][k]]).append(row)
     owner, reviewer, position = [], [], []
     for e, (k, rows, j) in enumerate(loose):
         members = (
@@ -425,10 +425,10 @@ def _candidates(
     if not found:
         return scored, others
     pairs = np.concatenate(found)
-    size = np.int64(len(loose))
-    pairs = np.unique(np.concatenate([pairs[:, 0] * size + pairs[:, 1], pairs[:, 1] * size + pairs[:, 0]]))
+    many = np.int64(len(loose))
+    pairs = np.unique(np.concatenate([pairs[:, 0] * many + pairs[:, 1], pairs[:, 1] * many + pairs[:, 0]]))
     # keep pairs one key field apart, covering every reviewer once together, the first no repeated key
-    a, b = pairs // size, pairs % size  # each pair both ways, sorted by a then b
+    a, b = pairs // many, pairs % many  # each pair both ways, sorted by a then b
     apart = (key_codes[a] != key_codes[b]).sum(axis=1)
     keep = ~repeat[a] & (apart == 1) & ((cover[a] & cover[b]) == 0) & ((cover[a] | cover[b]) == full)
     a, b = a[keep], b[keep]
