@@ -45,3 +45,11 @@ def test_plot_benchmark_runs_and_keeps_both_ways(tmp_path, capsys):
         f"forest_3_{labels}_{way}.png" for labels in ("long", "short") for way in ("savefig", "toolkit")
     ]
     assert "toolkit" in capsys.readouterr().out
+
+
+def test_disagree_benchmark_runs_and_both_pairings_agree(tmp_path, capsys):
+    from bench_disagree import main
+
+    assert main([str(tmp_path), "--studies", "2", "--former"]) == 0
+    out = capsys.readouterr().out
+    assert "the former pairing gives the same discrepancies and agreement" in out and "reconcile" in out
