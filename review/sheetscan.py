@@ -27,6 +27,7 @@ import functools
 import html
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import NoReturn
@@ -156,9 +157,16 @@ def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
 
 
 def scan(path: Path, sheets: set[str] | None = None, max_rows: int = MAX_SHEET_ROWS) -> dict[str, SheetFacts]:
-    """Facts for each sheet (or those named in `sheets`). A sheet with more than `max_rows` rows raises
-    UnreadableInput as soon as the count passes the limit, before anything loads the sheet."""
-    found: dict[str, SheetFacts] = {}
+    """Facts for each sheet (or those named in `sheets`). A sheet with more than `max_rows` rows, or whose values
+    lie so far apart that its grid passes MAX_GRID_CELLS, raises UnreadableInput before anything loads it."""
+    return dict(scan_sheets(path, sheets, max_rows))
+
+
+def scan_sheets(
+    path: Path, sheets: set[str] | None = None, max_rows: int = MAX_SHEET_ROWS
+) -> Iterator[tuple[str, SheetFacts]]:
+    """scan's facts sheet by sheet, in the workbook's order, each as soon as its sheet is scanned: a caller can
+    load a sheet that passed while the next ones are scanned."""
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
@@ -173,7 +181,7 @@ def scan(path: Path, sheets: set[str] | None = None, max_rows: int = MAX_SHEET_R
             for name, part in sheet_parts(zf).items():
                 if part not in names or (sheets is not None and name not in sheets):
                     continue
-                facts = found[name] = SheetFacts()
+                facts = SheetFacts()
                 with zf.open(part) as fh:
                     tail = b""
                     while True:
@@ -199,6 +207,7 @@ def scan(path: Path, sheets: set[str] | None = None, max_rows: int = MAX_SHEET_R
                             break
                 if facts.grid_rows * facts.grid_columns > MAX_GRID_CELLS:  # a loose bound: measure exactly
                     _check_extent(zf, part, path, name)
+                yield name, facts
     except (KeyError, zipfile.BadZipFile, SafeET.ParseError) as exc:
         raise UnreadableInput(
             f"{path}: the workbook's XML is damaged ({exc}); save it again as .xlsx."
@@ -207,7 +216,6 @@ def scan(path: Path, sheets: set[str] | None = None, max_rows: int = MAX_SHEET_R
         raise UnreadableInput(
             f"{path}: refused unsafe XML ({type(exc).__name__}); save it again as .xlsx."
         ) from None
-    return found
 
 
 def _last_row_end(data: bytes) -> int:
