@@ -430,7 +430,8 @@ def read_workbook(path: str | Path, form: Form) -> Extraction:
 
 
 def _load_sheet(book: python_calamine.CalamineWorkbook, sheet: str) -> list[list[object]]:
-    return book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    rows: list[list[object]] = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)  # type: ignore[assignment]
+    return rows
 
 
 class _Loaded(dict):
