@@ -100,6 +100,20 @@ def plain(value: object) -> object:
 
 # --- workbooks --------------------------------------------------------------------------------------------------
 
+# XML 1.0 cannot hold most control characters (a form feed or vertical tab pasted from a PDF): OOXML writes such a
+# character as _xHHHH_ and a literal "_xHHHH_" as "_x005F_xHHHH_", which Excel, LibreOffice, openpyxl and calamine
+# all decode back to the text typed, so nothing is lost or refused.
+_CONTROL = re.compile(r"[\000-\010\013\014\016-\037]")
+_LITERAL_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")
+
+
+def xlsx_text(text: str) -> str:
+    """`text` as a workbook cell stores it (OOXML's escapes for control characters); read back, it is `text`."""
+    if "_x" in text:
+        text = _LITERAL_ESCAPE.sub("_x005F_", text)
+    return _CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
+
+
 # openpyxl writes every number as "%.16g": a double needs up to 17 digits, so 0.1 + 0.2 would come back as 0.3,
 # the largest double as "inf" (invalid XML), and whole numbers past 16 digits rounded. Numbers are written as
 # their shortest exact text instead (repr), which Excel, LibreOffice and calamine read back to the same double.
@@ -128,7 +142,7 @@ def put(ws: Worksheet, row: int, col: int, value: object, *, font: Font | None =
                 f"sheet '{ws.title}', cell {cell.coordinate}: {len(value):,} characters of text is more than the "
                 f"{MAX_CELL_CHARS:,} a spreadsheet cell holds; shorten it in the input."
             )
-        cell.value = value
+        cell.value = xlsx_text(value)
         cell.data_type = "s"
         if runs(value):
             cell.quotePrefix = True
@@ -253,7 +267,7 @@ def _fill_cell(cell, ws, value: object, where, **style) -> None:
                 f"sheet '{ws.title}', cell {where()}: {len(value):,} characters of text is more than the "
                 f"{MAX_CELL_CHARS:,} a spreadsheet cell holds; shorten it in the input."
             )
-        cell.value = value
+        cell.value = xlsx_text(value)
         cell.data_type = "s"
         cell._style = _style(ws, quote=runs(value), **style)
     else:
@@ -294,7 +308,6 @@ def streamed_cell(ws, value: object, *, font=None, fill=None, alignment=None, nu
 
 _ROWS = "_review_rows"  # workbook attribute: the SheetRows to put into its sheets when saved
 _DEFERRED = "_review_deferred"  # workbook attribute: SheetRows to render when saved (an in-memory workbook)
-_ILLEGAL = re.compile(r"[\000-\010\013\014\016-\037]")  # control characters XML 1.0 cannot hold (as openpyxl)
 _ROW_CHUNK = 20_000  # rows rendered at a time: a sheet of every row of a large review stays small in memory
 
 
@@ -318,13 +331,7 @@ def text_body(sheet: str, text: str, where: Callable[[], str]) -> str:
             f"sheet '{sheet}', cell {where()}: {len(text):,} characters of text is more than the "
             f"{MAX_CELL_CHARS:,} a spreadsheet cell holds; shorten it in the input."
         )
-    control = _ILLEGAL.search(text)
-    if control:
-        raise ReviewError(
-            f"sheet '{sheet}', cell {where()}: the text holds a control character (code "
-            f"{ord(control.group()):#04x}) that a workbook cannot store; remove it in the input."
-        )
-    return _xml_text(text) if text else TEXT_EMPTY
+    return _xml_text(xlsx_text(text)) if text else TEXT_EMPTY
 
 
 def number_body(value: object) -> str:
