@@ -75,7 +75,7 @@ from .errors import ReviewError
 from .files import atomic_path
 from .forms import Field, Form
 from .issues import CODES, ERROR
-from .sheets import csv_bytes
+from .sheets import csv_chunks
 from .values import parse_value
 from .words import counted
 from .workbook import Extraction
@@ -639,20 +639,25 @@ def write_consensus(consensus: Consensus, folder: str | Path) -> list[Path]:
     if TRAIL[:-4] in consensus.tables:
         raise ReviewError(f"the form has a table named {TRAIL[:-4]!r}, which would overwrite the trail.")
     frames = {f"{name}.csv": frame for name, frame in consensus.tables.items()} | {TRAIL: consensus.trail}
-    files = {name: csv_bytes(frame, show) for name, frame in frames.items()}
-    rows = {name: len(frame) for name, frame in frames.items()}
-    files[MANIFEST] = (
-        json.dumps(_manifest(consensus, files, rows), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    ).encode("utf-8")
-    written = []
-    for name, content in files.items():
-        with atomic_path(folder / name) as tmp:
-            tmp.write_bytes(content)
+    written, digests = [], {}
+    for name, frame in frames.items():  # streamed: a large trail never sits in memory as text whole
+        digest = hashlib.sha256()
+        with atomic_path(folder / name) as tmp, open(tmp, "wb") as out:
+            for chunk in csv_chunks(frame, show):
+                digest.update(chunk)
+                out.write(chunk)
         written.append(folder / name)
+        digests[name] = {"sha256": digest.hexdigest(), "rows": len(frame)}
+    manifest = _manifest(consensus, digests)
+    with atomic_path(folder / MANIFEST) as tmp:
+        tmp.write_bytes(
+            (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+        )
+    written.append(folder / MANIFEST)
     return written
 
 
-def _manifest(consensus: Consensus, files: dict[str, bytes], rows: dict[str, int]) -> dict:
+def _manifest(consensus: Consensus, files: dict[str, dict]) -> dict:
     d = consensus.decisions
     return {
         "form": {"name": consensus.form.name, "version": consensus.form.version},
@@ -668,10 +673,7 @@ def _manifest(consensus: Consensus, files: dict[str, bytes], rows: dict[str, int
                 {"letter": r.letter, "file": Path(r.file).name, "sha256": r.sha256} for r in d.reviewers
             ],
         },
-        "files": {
-            name: {"sha256": hashlib.sha256(content).hexdigest(), "rows": rows[name]}
-            for name, content in files.items()
-        },
+        "files": files,
         "values": consensus.counts(),
         "notes": consensus.notes,
     }
