@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -275,18 +276,68 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
         order.append(table_order + sum(sizes))
         sizes += table_sizes
     rows = np.concatenate(order) if order else np.empty(0, dtype=np.int64)
-    merged = {c: _stacked(pieces[c], sizes)[rows] for c in columns}
-    return tables, pd.DataFrame(merged, columns=columns, dtype=object, copy=False)
+    merged = {}
+    for c in columns:  # one column at a time, its pieces let go as it is made
+        merged[c] = _merged(pieces.pop(c), sizes, rows, coded=not c.endswith("_where"))
+    return tables, pd.DataFrame(merged, columns=columns, copy=False)
 
 
-def _stacked(pieces: list, sizes: list[int]) -> np.ndarray:
-    """One object array of pieces (arrays, or one value standing for `size` equal ones)."""
+class _Coded(NamedTuple):
+    """A piece of a trail column as each row's code into the distinct texts (pandas.factorize's pair)."""
+
+    codes: np.ndarray
+    uniques: np.ndarray
+
+    def __getitem__(self, at):  # type: ignore[override]  # rows of the piece, not fields of the tuple
+        return _Coded(self.codes[at], self.uniques)
+
+
+def _coded(values: np.ndarray) -> _Coded:
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return _Coded(codes, uniques)
+
+
+def _merged(pieces: list, sizes: list[int], rows: np.ndarray, coded: bool) -> pd.Categorical | np.ndarray:
+    """A trail column from its pieces (arrays, _Coded, or one value standing for `size` equal ones), in the
+    order of `rows`. A column of text with repeats (all but the cells' places) becomes a Categorical: each
+    distinct text held once and a small code per row, instead of an object per row (1.2 million rows at a
+    thousand studies)."""
+    if coded:
+        index: dict[str, int] = {}
+        codes = []
+        for piece, size in zip(pieces, sizes, strict=True):
+            if isinstance(piece, np.ndarray):
+                piece = _coded(piece)
+            if isinstance(piece, _Coded):
+                if not _text(piece.uniques):
+                    break
+                remap = np.array(
+                    [index.setdefault(u, len(index)) for u in piece.uniques.tolist()], dtype=np.int64
+                )
+                codes.append(remap[piece.codes])
+            elif type(piece) is str:
+                codes.append(np.full(size, index.setdefault(piece, len(index))))
+            else:
+                break
+        else:
+            texts = np.array(list(index) + [""], dtype=object)[:-1]
+            ranks = np.empty(
+                len(texts), dtype=np.int64
+            )  # categories sorted, as pandas.Categorical sorts them
+            ranks[np.argsort(texts, kind="stable")] = np.arange(len(texts))
+            whole = np.concatenate(codes) if codes else np.empty(0, dtype=np.int64)
+            small = np.int8 if len(texts) < 2**7 else np.int16 if len(texts) < 2**15 else np.int32
+            return pd.Categorical.from_codes(ranks[whole][rows].astype(small), categories=np.sort(texts))
     out = np.empty(sum(sizes), dtype=object)
     start = 0
     for piece, size in zip(pieces, sizes, strict=True):
-        out[start : start + size] = piece
+        out[start : start + size] = piece.uniques[piece.codes] if isinstance(piece, _Coded) else piece
         start += size
-    return out
+    return out[rows]
+
+
+def _text(values: np.ndarray) -> bool:
+    return pd.api.types.infer_dtype(values, skipna=False) in ("string", "empty")
 
 
 def _rank(table, compared: list[str], name: str) -> int:
@@ -348,8 +399,11 @@ def _table_consensus(comparison: Comparison, lt: LinedTable, chosen: dict[tuple,
     sizes: list[int] = []
     position: list[np.ndarray] = []
     rank: list[np.ndarray] = []
-    provenance = {name: texts[name] for name in _CITES if name in texts}
-    joined = {name: _joined_column(provenance[name], letters) for name in provenance}
+    # the row-wise texts coded once (each distinct text and a code per row), so the trail's columns are
+    # made from codes (see _merged)
+    provenance = {name: [_coded(t) for t in texts[name]] for name in _CITES if name in texts}
+    joined = {name: _coded(_joined_column(texts[name], letters)) for name in provenance}
+    keys = {name: _coded(key_text[name]) for name in key_text}
     wheres = [_wheres(c, lt.rows, k) for k, c in enumerate(lt.columns)]
     for order, f in enumerate(lt.compared):
         at_f = np.flatnonzero(lt.agreed[f.name] & keep)
@@ -357,10 +411,10 @@ def _table_consensus(comparison: Comparison, lt: LinedTable, chosen: dict[tuple,
             continue
         codes = first.codes[f.name][at[at_f]]
         shown = first.shown(f.name)[at[at_f]]
-        shown = np.where(codes != "", codes, shown)
+        shown = _coded(np.where(codes != "", codes, shown))
         block: dict[str, object] = {
             "table": table.name,
-            **{c: key_text[c][at_f] if c in key_text else "" for c in key_columns},
+            **{c: keys[c][at_f] if c in keys else "" for c in key_columns},
             "field": f.name,
             "value": shown,
             "basis": AGREED,
@@ -403,7 +457,7 @@ def _wheres(cols: Columns, rows: list[tuple[int | None, ...]], k: int):
 
     def where(name: str, at: np.ndarray) -> np.ndarray:
         prefix = f"{et.file}:{et.sheet}!{et.columns.get(name, '')}"
-        out = np.array([prefix + x for x in numbers[at].tolist()], dtype=object)
+        out = np.add(np.array(prefix, dtype=object), numbers[at])  # str + str for each row, in numpy's loop
         if et.origins:
             for i, p in enumerate(at.tolist()):
                 out[i] = et.where(rows[p][k], name)
@@ -643,7 +697,7 @@ def write_consensus(consensus: Consensus, folder: str | Path) -> list[Path]:
     for name, frame in frames.items():  # streamed: a large trail never sits in memory as text whole
         digest = hashlib.sha256()
         with atomic_path(folder / name) as tmp, open(tmp, "wb") as out:
-            for chunk in csv_chunks(frame, show):
+            for chunk in csv_chunks(frame, show if name != TRAIL or not _all_text(frame) else None):
                 digest.update(chunk)
                 out.write(chunk)
         written.append(folder / name)
@@ -655,6 +709,18 @@ def write_consensus(consensus: Consensus, folder: str | Path) -> list[Path]:
         )
     written.append(folder / MANIFEST)
     return written
+
+
+def _all_text(frame: pd.DataFrame) -> bool:
+    """Whether every value is text (as the trail's are: `show` gave them), which `show` writes as it is."""
+    return all(
+        _text(column.cat.categories)
+        if isinstance(column.dtype, pd.CategoricalDtype)
+        else not column.hasnans
+        if isinstance(column.dtype, pd.StringDtype)
+        else _text(column.to_numpy())
+        for _, column in frame.items()
+    )
 
 
 def _manifest(consensus: Consensus, files: dict[str, dict]) -> dict:

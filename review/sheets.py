@@ -545,7 +545,15 @@ def _quoting_characters() -> str:
     return found
 
 
-_QUOTES = re.compile(f"[{re.escape(_quoting_characters())}]")
+def _class(characters: str) -> str:
+    """A regular expression's character class, each character by its code (Python's re and pyarrow's RE2)."""
+    return "[" + "".join(f"\\x{ord(c):02x}" for c in characters) + "]"
+
+
+_QUOTES = re.compile(_class(_quoting_characters()))
+# text that `neutral` or quoting may change (and, in a lone column, empty text): the rest is its own field
+_ODD = f"^{_class(''.join(_NEEDS_LOOK))}|{_QUOTES.pattern}"
+_ODD_EMPTY = _ODD + "|^$"
 _CHUNK = 1 << 16  # rows turned into text at a time: a large table never sits in memory as text whole
 
 
@@ -553,6 +561,8 @@ def _fields(texts: list[str], lone: bool) -> list[str]:
     """CSV text as fields, quoted as csv.writer quotes them (a lone column's empty field too, as csv.writer
     writes a row of one empty field `""`, not an empty line)."""
     search = _QUOTES.search
+    if not lone and not search("".join(texts)):  # the usual case, looked at in one go
+        return texts
     return ['"' + t.replace('"', '""') + '"' if search(t) else '""' if lone and not t else t for t in texts]
 
 
@@ -583,6 +593,10 @@ def _distinct(values: np.ndarray, show: Callable[[object], object] | None, lone:
     return _objects(_fields(_texts(items, show), lone)), codes.astype(small)
 
 
+def _text_only(values: pd.Index | np.ndarray) -> bool:
+    return pd.api.types.infer_dtype(values, skipna=False) == "string"
+
+
 def _spread(fields: Fields) -> np.ndarray:
     texts, codes = fields
     return texts if codes is None else texts[codes]
@@ -592,11 +606,24 @@ def _column_fields(series: pd.Series, show: Callable[[object], object] | None, l
     """One column's CSV fields: `csv_text(show(value))` (or `csv_text(value)`) for every value, quoted."""
     dtype = series.dtype
     kind = dtype.kind if isinstance(dtype, np.dtype) else "extension"
+    if isinstance(dtype, pd.CategoricalDtype) and _text_only(dtype.categories):
+        # the distinct values are the categories; a missing one (code -1) takes the last field, NaN's (as
+        # `tolist` gives it)
+        items = [*dtype.categories.tolist(), math.nan]
+        return _objects(_fields(_texts(items, show), lone)), series.cat.codes.to_numpy()
     if kind in ("i", "u", "b", "f"):
         return _distinct(series.to_numpy(), show, lone)
+    if isinstance(dtype, pd.StringDtype) and show is None and not series.hasnans:
+        # text written as it is but where it starts like a formula or holds a quoting character, found by
+        # pandas' string methods (in C for pyarrow strings): a column of a different text in every row
+        odd = series.str.contains(_ODD_EMPTY if lone else _ODD, regex=True)
+        values = _objects(series.tolist())
+        at = np.flatnonzero(odd.to_numpy(dtype=bool))
+        values[at] = _objects(_fields(_texts(values[at].tolist(), None), lone))
+        return values, None
     # object and other columns as plain Python values, as `tolist` gives them (Timestamps, None, ...)
     values = series.to_numpy() if kind == "O" else _objects(series.tolist())
-    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+    if _text_only(values):
         return _distinct(values, show, lone)
     # mixed: one type at a time (factorize takes 1, 1.0 and True for one value)
     out = np.empty(len(values), dtype=object)
@@ -617,6 +644,40 @@ def _column_fields(series: pd.Series, show: Callable[[object], object] | None, l
     return out, None
 
 
+def _joined_runs(pieces: list[Fields]) -> list[Fields]:
+    """Neighbouring coded columns joined into one (their fields with the comma between) while the pairs that
+    occur stay few, each pair joined once: a trail's row has a dozen columns that together take only a few
+    forms (basis, decision, adjudicator...), and joining them once per form rather than per row is most of
+    what writing the rows costs."""
+    out: list[Fields] = []
+    run: Fields | None = None
+    for texts, codes in pieces:
+        if codes is None or run is None:
+            if run is not None:
+                out.append(run)
+            run = (texts, codes) if codes is not None else None
+            if codes is None:
+                out.append((texts, codes))
+            continue
+        run_texts, run_codes = run
+        assert run_codes is not None
+        if len(run_texts) * len(texts) <= 4096:  # few: every pair joined, no counting
+            pairs = run_codes.astype(np.int64) * len(texts) + codes
+            run = (_objects([a + "," + b for a in run_texts.tolist() for b in texts.tolist()]), pairs)
+            continue
+        pairs, first = pd.factorize(run_codes.astype(np.int64) * len(texts) + codes)
+        if len(first) * 4 > len(codes):  # mostly different pairs: nothing saved
+            out.append(run)
+            run = (texts, codes)
+            continue
+        left, right = np.divmod(first, len(texts))
+        joined = [a + "," + b for a, b in zip(run_texts[left].tolist(), texts[right].tolist(), strict=True)]
+        run = (_objects(joined), pairs)
+    if run is not None:
+        out.append(run)
+    return out
+
+
 def csv_chunks(frame: pd.DataFrame, show: Callable[[object], object] | None = None) -> Iterator[bytes]:
     """The frame in the project's CSV dialect, as UTF-8 pieces of some thousand rows each (see `csv_bytes`).
 
@@ -630,12 +691,25 @@ def csv_chunks(frame: pd.DataFrame, show: Callable[[object], object] | None = No
     if not width:
         yield b"\n" * len(frame)
         return
-    columns = [_column_fields(frame.iloc[:, c], show, width == 1) for c in range(width)]
+    columns = [frame.iloc[:, c] for c in range(width)]
+    # a Categorical's fields once (one per category); other columns piece by piece, so a column of a
+    # different text in every row is never held whole as text
+    coded = [
+        _column_fields(column, show, width == 1) if isinstance(column.dtype, pd.CategoricalDtype) else None
+        for column in columns
+    ]
     for start in range(0, len(frame), _CHUNK):
         rows = slice(start, start + _CHUNK)
-        fields = [
-            (texts[codes[rows]] if codes is not None else texts[rows]).tolist() for texts, codes in columns
-        ]
+        pieces: list[Fields] = []
+        for column, done in zip(columns, coded, strict=True):
+            if done is None:
+                pieces.append(_column_fields(column.iloc[rows], show, width == 1))
+            elif done[1] is None:  # made whole: this piece's rows of it
+                pieces.append((done[0][rows], None))
+            else:  # a Categorical's: code -1 (missing) is its last field
+                texts, codes = done[0], done[1][rows].astype(np.int32)
+                pieces.append((texts, np.where(codes < 0, len(texts) - 1, codes)))
+        fields = [(t if c is None else t[c]).tolist() for t, c in _joined_runs(pieces)]
         lines = fields[0] if width == 1 else map(",".join, zip(*fields, strict=True))
         yield ("\n".join(lines) + "\n").encode("utf-8")
 
