@@ -297,11 +297,12 @@ def _coded(values: np.ndarray) -> _Coded:
     return _Coded(codes, uniques)
 
 
-def _merged(pieces: list, sizes: list[int], rows: np.ndarray, coded: bool) -> pd.Categorical | np.ndarray:
+def _merged(pieces: list, sizes: list[int], rows: np.ndarray, coded: bool) -> pd.Categorical | pd.Series:
     """A trail column from its pieces (arrays, _Coded, or one value standing for `size` equal ones), in the
     order of `rows`. A column of text with repeats (all but the cells' places) becomes a Categorical: each
     distinct text held once and a small code per row, instead of an object per row (1.2 million rows at a
-    thousand studies)."""
+    thousand studies); the others (the cells' places, each different) a Series of pandas' default dtype for
+    text (pyarrow's compact strings where pandas uses them)."""
     if coded:
         index: dict[str, int] = {}
         codes = []
@@ -328,12 +329,18 @@ def _merged(pieces: list, sizes: list[int], rows: np.ndarray, coded: bool) -> pd
             whole = np.concatenate(codes) if codes else np.empty(0, dtype=np.int64)
             small = np.int8 if len(texts) < 2**7 else np.int16 if len(texts) < 2**15 else np.int32
             return pd.Categorical.from_codes(ranks[whole][rows].astype(small), categories=np.sort(texts))
-    out = np.empty(sum(sizes), dtype=object)
-    start = 0
-    for piece, size in zip(pieces, sizes, strict=True):
-        out[start : start + size] = piece.uniques[piece.codes] if isinstance(piece, _Coded) else piece
-        start += size
-    return out[rows]
+    if not pieces:
+        return np.empty(0, dtype=object)
+    whole = pd.concat(
+        [
+            pd.Series(piece.uniques[piece.codes] if isinstance(piece, _Coded) else piece)
+            if isinstance(piece, (_Coded, np.ndarray, pd.Series))
+            else pd.Series([piece] * size)
+            for piece, size in zip(pieces, sizes, strict=True)
+        ],
+        ignore_index=True,
+    )
+    return whole.iloc[rows].reset_index(drop=True)
 
 
 def _text(values: np.ndarray) -> bool:
@@ -430,7 +437,8 @@ def _table_consensus(comparison: Comparison, lt: LinedTable, chosen: dict[tuple,
             block[cite] = joined[cite][at_f] if cite in joined else ""
         for k, x in enumerate(letters):
             block[f"{x}_value"] = shown
-            block[f"{x}_where"] = wheres[k](f.name, at_f)
+            # each place's text made compact at once (pandas' string dtype: pyarrow's buffers where installed)
+            block[f"{x}_where"] = pd.Series(wheres[k](f.name, at_f))
             for cite in _CITES:
                 block[f"{x}_{cite}"] = provenance[cite][k][at_f] if cite in provenance else ""
         for c in columns:

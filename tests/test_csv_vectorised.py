@@ -46,7 +46,9 @@ VALUE = st.one_of(
 @st.composite
 def columns(draw, n: int) -> pd.Series:
     kind = draw(
-        st.sampled_from(["mixed", "text", "float", "int", "bool", "date", "string", "Int64", "category"])
+        st.sampled_from(
+            ["mixed", "text", "str", "float", "int", "bool", "date", "string", "Int64", "category"]
+        )
     )
     if kind == "mixed":
         return pd.Series(draw(st.lists(VALUE, min_size=n, max_size=n)), dtype=object)
@@ -66,6 +68,9 @@ def columns(draw, n: int) -> pd.Series:
             st.dates(dt.date(1900, 1, 1), dt.date(2200, 1, 1)) | st.none(), min_size=n, max_size=n
         )
         return pd.Series(pd.to_datetime(draw(days)))
+    if kind == "str":  # pandas' default for text (pyarrow strings where installed), no missing values
+        pool = draw(st.lists(st.one_of(TEXT, st.sampled_from(HOSTILE)), min_size=1, max_size=5))
+        return pd.Series(draw(st.lists(st.sampled_from(pool) | TEXT, min_size=n, max_size=n)), dtype="str")
     if kind == "string":
         return pd.Series(draw(st.lists(TEXT | st.none(), min_size=n, max_size=n)), dtype="string")
     if kind == "Int64":
