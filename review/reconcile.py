@@ -16,7 +16,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -282,13 +281,14 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
     return tables, pd.DataFrame(merged, columns=columns, copy=False)
 
 
-class _Coded(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class _Coded:
     """A piece of a trail column as each row's code into the distinct texts (pandas.factorize's pair)."""
 
     codes: np.ndarray
     uniques: np.ndarray
 
-    def __getitem__(self, at):  # type: ignore[override]  # rows of the piece, not fields of the tuple
+    def __getitem__(self, at: np.ndarray) -> _Coded:  # the rows at `at`
         return _Coded(self.codes[at], self.uniques)
 
 

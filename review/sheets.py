@@ -574,7 +574,7 @@ def _texts(values: list, show: Callable[[object], object] | None) -> list[str]:
 
 
 # A column's CSV fields: the distinct fields and each row's code into them (codes None: a field per row).
-Fields = tuple[np.ndarray, "np.ndarray | None"]
+Fields = tuple[np.ndarray, np.ndarray | None]
 
 
 def _objects(items: list) -> np.ndarray:
@@ -585,7 +585,7 @@ def _objects(items: list) -> np.ndarray:
 def _distinct(values: np.ndarray, show: Callable[[object], object] | None, lone: bool) -> Fields:
     """Each distinct value (by ==, so of one type) turned into its field once: a column of a large review
     repeats a few ids, fields, sources and numbers hundreds of thousands of times. Floats go by bit pattern
-    (0.0 and -0.0 apart, every NaN its own)."""
+    (0.0 and -0.0 apart)."""
     floats = values.dtype.kind == "f"
     codes, uniques = pd.factorize(values.astype(np.float64).view(np.int64) if floats else values)
     items = uniques.view(np.float64).tolist() if floats else uniques.tolist()

@@ -156,3 +156,24 @@ def test_a_large_frame_in_pieces_equals_the_value_writer(tmp_path):
     )
     assert csv_bytes(frame, show) == oracle_bytes(frame, show)
     assert write_csv(frame, tmp_path / "f.csv").read_bytes() == oracle_bytes(frame)
+
+
+def test_the_consensus_files_are_what_the_value_writer_wrote(tmp_path):
+    """The example review's consensus: the trail (Categoricals, pyarrow strings) and the tables written by
+    write_consensus equal the former writer's files from the same values as plain objects, with `show`."""
+    from conftest import ROOT
+
+    from review.project import load_review
+    from review.reconcile import TRAIL, read_decisions, reconcile, write_consensus
+    from review.workbook import read_extraction
+
+    review = load_review(ROOT / "data" / "gist_imatinib")
+    extractions = [read_extraction(path, review.form) for path in review.reviewers]
+    consensus = reconcile(extractions, read_decisions(review.adjudication))
+    trail = consensus.trail
+    assert (trail["basis"] == "decided").any() and isinstance(trail["basis"].dtype, pd.CategoricalDtype)
+    written = {p.name: p.read_bytes() for p in write_consensus(consensus, tmp_path / "c")}
+    frames = {f"{name}.csv": frame for name, frame in consensus.tables.items()}
+    frames[TRAIL] = pd.DataFrame({c: trail[c].astype(object).tolist() for c in trail}, dtype=object)
+    for name, frame in frames.items():
+        assert written[name] == oracle_bytes(frame, show), name
