@@ -28,6 +28,7 @@ from .validate import (
     _rule_issues,
     rounding_tolerance,
     str_keys,
+    str_series,
     str_values,
 )
 from .values import EMPTY
@@ -374,7 +375,7 @@ def _denominator_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
             }
         )
         for i, k in enumerate(keys):
-            part[f"key{i}"] = str_values(d[k])
+            part[f"key{i}"] = str_series(d[k]).array  # Arrow-backed: grouped in C
         parts.append(part)
         raws.append(raw)
     rows = pd.concat(parts, ignore_index=True)

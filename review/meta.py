@@ -413,7 +413,7 @@ def prepare(
         raise ReviewError(f"method {opts.method} needs the counts {', '.join(TWO_ARM)}, not yi and vi.")
     assert opts.drop00 is not None  # Options sets it to a bool
     es = effect_sizes(data, opts.escalc_measure, opts.add, opts.to, opts.drop00, by)
-    codes = group_codes(data, by)
+    codes = analysis_codes(data, by)
     y, v = es["yi"].to_numpy(dtype=float), es["vi"].to_numpy(dtype=float)
     dropped = es["double_zero"].to_numpy() & opts.drop00 if "double_zero" in es else np.zeros(len(es), bool)
     unusable = ~dropped & ~(np.isfinite(y) & np.isfinite(v) & (v > 0))
@@ -447,11 +447,12 @@ def _analyse(data: pd.DataFrame, opts: Options, by, *, studies: bool = True):
     theta, se, crit, tau2 = fit["theta"], fit["se"], fit["crit"], fit["tau2"]
     with np.errstate(invalid="ignore"):
         stat = theta / se
-    pval = np.where(
-        np.isfinite(fit["ddf"]),
-        2 * stats.t.sf(np.abs(stat), np.nan_to_num(fit["ddf"], nan=1)),
-        2 * stats.norm.sf(np.abs(stat)),
-    )
+    t_based = np.isfinite(
+        fit["ddf"]
+    )  # (a t distribution's tail costs ten times the normal's: only where used)
+    pval = 2 * stats.norm.sf(np.abs(stat))
+    if t_based.any():
+        pval[t_based] = 2 * stats.t.sf(np.abs(stat[t_based]), fit["ddf"][t_based])
     # predict.rma gives a prediction interval for random-effects models only
     half_pi = crit * np.sqrt(se**2 + tau2) if method in RANDOM_EFFECTS else np.full(n_groups, np.nan)
 
@@ -498,7 +499,7 @@ def _analyse(data: pd.DataFrame, opts: Options, by, *, studies: bool = True):
         note=notes.joined(),
     )
     # one frame from a dict: assigning 30 columns one by one cost more than the pooling of one analysis
-    result = pd.concat([_keys(data, by, codes, n_groups), pd.DataFrame(columns)], axis=1)
+    result = pd.concat([_keys(data, by, codes, n_groups), pd.DataFrame(columns, copy=False)], axis=1)
     if not studies:
         return result, None
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -552,7 +553,7 @@ def _fit_iv(y, v, codes, n_groups, opts: Options, data, by, notes):
     method = opts.method
     use = np.isfinite(y)  # rows set to NaN by drop00 are left out, as metafor omits NA outcomes
     y_use, v_use, g_use = y[use], v[use], codes[use]
-    if method not in ("PM", "SJ") and rma.PaddedDesign.fits(g_use, n_groups):  # (PM, SJ take medians, means)
+    if method != "SJ" and rma.PaddedDesign.fits(g_use, n_groups):  # (SJ's start takes the rows' own means)
         design: rma.Design = rma.PaddedDesign(y_use, v_use, g_use, n_groups)
     else:
         design = rma.Design(y_use, v_use, np.ones((len(y_use), 1)), g_use, n_groups)
@@ -692,6 +693,14 @@ def _columns(data: pd.DataFrame, by: Sequence[str] | str | None) -> list[str]:
         columns = ", ".join(map(str, data.columns))
         raise ReviewError(f"grouping column {', '.join(missing)} is not in the data; columns are {columns}.")
     return by
+
+
+def analysis_codes(data: pd.DataFrame, by: list[str]) -> np.ndarray:
+    """effects.group_codes; one column by pd.factorize, which numbers the same way (in order of appearance,
+    missing values a group of their own) at a third of groupby's cost."""
+    if len(by) == 1:
+        return pd.factorize(data[by[0]], use_na_sentinel=False)[0].astype(np.intp, copy=False)
+    return group_codes(data, by)
 
 
 def _keys(data: pd.DataFrame, by: list[str], codes: np.ndarray, n_groups: int) -> pd.DataFrame:

@@ -51,16 +51,19 @@ class Design:
         idx = np.arange(self.p)
         self.absent[:, idx, idx] = ~self.present
 
-    def subset(self, live: np.ndarray) -> Design:
-        """The same analyses with only the studies of `live` analyses (the others then sum to 0)."""
-        rows = live[self.g]
-        return Design(self.y[rows], self.v[rows], self.X[rows], self.g[rows], self.n_groups)
+    def select(self, idx: np.ndarray) -> Design:
+        """Analyses `idx` (an analysis may come twice), numbered 0, 1, ... in that order; each keeps its rows
+        in their order, so its sums are the same."""
+        order = np.argsort(self.g, kind="stable")
+        counts = self.k[idx]
+        first = (np.cumsum(self.k) - self.k)[idx]
+        rows = order[np.repeat(first - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())]
+        g = np.repeat(np.arange(len(idx)), counts)
+        return Design(self.y[rows], self.v[rows], self.X[rows], g, len(idx))
 
     def compact(self, live: np.ndarray) -> Design:
         """Only the `live` analyses, numbered 0, 1, ... in their order."""
-        rows = live[self.g]
-        number = np.cumsum(live) - 1
-        return Design(self.y[rows], self.v[rows], self.X[rows], number[self.g[rows]], int(live.sum()))
+        return self.select(np.flatnonzero(live))
 
     def sum(self, x: np.ndarray) -> np.ndarray:
         return np.bincount(self.g, weights=x, minlength=self.n_groups)
@@ -149,9 +152,7 @@ class PaddedDesign(Design):
 
     The rows of each analysis fill the top of its column; below them vi = inf (weight 0) and yi = 0, so the
     padding adds nothing to any sum. Column sums of a block cost about a tenth of `np.bincount` over group
-    codes, which was most of Fisher scoring's time. `subset` keeps the columns of the analyses still running
-    (`cols`: their numbers among all analyses; None for all) and trims the padding; sums come back over all
-    analyses (0 for the others), as from `Design.subset`. `pool` uses it where the padding stays small.
+    codes, which was most of Fisher scoring's time. `pool` uses it where the padding stays small.
     """
 
     def __init__(self, y: np.ndarray, v: np.ndarray, g: np.ndarray, n_groups: int):
@@ -166,10 +167,11 @@ class PaddedDesign(Design):
             row = np.arange(len(g)) - (np.cumsum(k) - k)[g[order]]
             padded_y, padded_v = np.zeros((k_max, n_groups)), np.full((k_max, n_groups), np.inf)
             padded_y[row, g[order]], padded_v[row, g[order]] = y[order], v[order]
-        self._set(padded_y, padded_v, None, k, np.bincount(g, weights=v, minlength=n_groups))
+        self._set(padded_y, padded_v, k, np.bincount(g, weights=v, minlength=n_groups))
 
-    def _set(self, y, v, cols, k, sum_v) -> None:
-        self.y, self.v, self.cols, self.k, self._sum_v = y, v, cols, k, sum_v
+    def _set(self, y, v, k, sum_v) -> None:
+        self.y, self.v, self.k, self._sum_v = y, v, k, sum_v
+        self._work: tuple[np.ndarray, np.ndarray] | None = None
         self.n_groups, self.p, self.intercept_only = len(k), 1, True
         self.n = int(k.sum())
         self.present = (k > 0)[:, None]
@@ -182,40 +184,22 @@ class PaddedDesign(Design):
         k = np.bincount(g, minlength=n_groups)
         return len(g) > 0 and int(k.max()) * n_groups <= 2 * len(g)
 
-    def subset(self, live: np.ndarray) -> PaddedDesign:
-        cols = np.arange(self.n_groups) if self.cols is None else self.cols
-        keep = live[cols]
-        k = np.where(live, self.k, 0)
-        k_max = int(k.max()) if k.any() else 0
-        out = PaddedDesign.__new__(PaddedDesign)
-        out._set(self.y[:k_max, keep], self.v[:k_max, keep], cols[keep], k, np.where(live, self._sum_v, 0.0))
-        return out
-
-    def compact(self, live: np.ndarray) -> PaddedDesign:
-        assert self.cols is None  # compact designs number their own analyses
-        k = self.k[live]
+    def select(self, idx: np.ndarray) -> PaddedDesign:
+        """Columns `idx`, without the padding rows none of them needs."""
+        k = self.k[idx]
         k_max = int(k.max()) if len(k) else 0
         out = PaddedDesign.__new__(PaddedDesign)
-        out._set(self.y[:k_max, live], self.v[:k_max, live], None, k, self._sum_v[live])
+        out._set(self.y[:k_max].take(idx, axis=1), self.v[:k_max].take(idx, axis=1), k, self._sum_v[idx])
         return out
 
     def sum(self, x: np.ndarray) -> np.ndarray:
-        if self.cols is None:
-            return x.sum(axis=0)
-        out = np.zeros(self.n_groups)
-        out[self.cols] = x.sum(axis=0)
-        return out
+        return np.add.reduce(x, axis=0)
 
     def dot(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        col = np.einsum("ij,ij->j", a, b)  # no temporary a * b: three times faster than multiply and sum
-        if self.cols is None:
-            return col
-        out = np.zeros(self.n_groups)
-        out[self.cols] = col
-        return out
+        return np.einsum("ij,ij->j", a, b)  # no temporary a * b: three times faster than multiply and sum
 
     def at(self, per_analysis: np.ndarray) -> np.ndarray:
-        return per_analysis if self.cols is None else per_analysis[self.cols]
+        return per_analysis
 
     def ones(self) -> np.ndarray:
         return np.isfinite(self.v).astype(float)
@@ -223,14 +207,26 @@ class PaddedDesign(Design):
     def sum_v(self) -> np.ndarray:
         return self._sum_v
 
-    def sum_log_var(self, tau2: np.ndarray) -> np.ndarray:
-        var = self.v + self.at(tau2)
-        return self.sum(np.log(var, out=np.zeros_like(var), where=np.isfinite(var)))
+    def rss(self, tau2: np.ndarray) -> np.ndarray:
+        """`Design.rss` with fewer passes, in scratch arrays kept with the design (root searches call it
+        a few dozen times)."""
+        if self._work is None:
+            self._work = np.empty(self.y.shape), np.empty(self.y.shape)
+        w, r = self._work
+        np.divide(1.0, np.add(self.v, tau2, out=w), out=w)
+        sw = np.where(self.present[:, 0], np.add.reduce(w, axis=0), 1.0)
+        np.subtract(self.y, np.einsum("ij,ij->j", w, self.y) / sw, out=r)
+        return np.einsum("ij,ij->j", np.multiply(w, r, out=w), r)
 
-    def mostly_done(self, live: np.ndarray) -> bool:
-        """True once a quarter of the columns are done: copying the others costs less than two steps on them."""
-        n_cols = self.n_groups if self.cols is None else len(self.cols)
-        return n_cols > 0 and 4 * int(self.at(live).sum()) < 3 * n_cols
+    def mad(self) -> np.ndarray:
+        """`mad` of each column's yi: the same order statistics, from a sort of each column."""
+        rows = np.arange(self.y.shape[0])[:, None] < self.k  # the padding sorts last
+        median = _column_median(np.where(rows, self.y, np.inf), self.k)
+        return 1.4826 * _column_median(np.where(rows, np.abs(self.y - median), np.inf), self.k)
+
+    def sum_log_var(self, tau2: np.ndarray) -> np.ndarray:
+        var = self.v + tau2
+        return self.sum(np.log(var, out=np.zeros_like(var), where=np.isfinite(var)))
 
 
 @dataclass
@@ -325,7 +321,7 @@ def fit(
         t_based = test != "z"
         ddf = np.where(t_based & ~single, df, np.nan)
         crit = np.where(
-            np.isfinite(ddf), stats.t.isf(alpha / 2, np.nan_to_num(ddf, nan=1)), stats.norm.isf(alpha / 2)
+            np.isfinite(ddf), per_value(lambda x: stats.t.isf(alpha / 2, x), ddf), stats.norm.isf(alpha / 2)
         )
         vt = df / tr_p0  # metafor's "typical" within-study variance
         if method == "EE":
@@ -371,6 +367,9 @@ def _fisher_scoring(d, method, tau2, active, max_iter, threshold):
     (`ids`: their numbers among all analyses), so the last steps of the few slow analyses cost little:
     Fisher scoring oscillates in ~1% of random analyses until maxiter, as in metafor.
     """
+    if isinstance(d, PaddedDesign):
+        tau2, converged = _padded_scoring(d, method, np.array(tau2, dtype=float), active, max_iter, threshold)
+        return _ll0check(d, method, tau2, converged, threshold)
     full = d
     tau2 = np.array(tau2, dtype=float)
     converged = np.zeros(d.n_groups, dtype=bool)
@@ -384,10 +383,9 @@ def _fisher_scoring(d, method, tau2, active, max_iter, threshold):
             tau2[ids] = t
             d, ids, t, ratio = d.compact(live), ids[live], t[live], ratio[live]
             live = np.ones(len(ids), dtype=bool)
-        adj = _padded_step(d, method, t, ratio) if isinstance(d, PaddedDesign) else _step(d, method, t, ratio)
+        adj = _step(d, method, t, ratio)
         adj = np.where(np.isnan(adj) | ~live, 0.0, adj)
-        adj = _halve_into_range(t, adj)
-        new = t + adj
+        new = _halve_into_range(t, adj)
         change = np.abs(t - new)
         t = new
         if step > max_iter:  # metafor gives up after maxiter steps, whatever the last change
@@ -396,17 +394,109 @@ def _fisher_scoring(d, method, tau2, active, max_iter, threshold):
         converged[ids[done]] = True
         live &= ~done
     tau2[ids] = t
-    reset = np.zeros(full.n_groups, dtype=bool)
-    if method in ("ML", "REML"):  # metafor's ll0check: if tau^2 = 0 has the higher likelihood, take it
+    return _ll0check(full, method, tau2, converged, threshold)
+
+
+def _ll0check(d: Design, method, tau2, converged, threshold):
+    """metafor's ll0check: where tau^2 = 0 has the higher (restricted) likelihood, take it. Only the analyses
+    that may be reset are evaluated (each analysis's likelihood is its own sums)."""
+    reset = np.zeros(d.n_groups, dtype=bool)
+    idx = np.flatnonzero(converged & (tau2 > threshold))
+    if method in ("ML", "REML") and len(idx):
+        part = d.select(idx)
 
         def loglik(t):
-            w = 1 / (full.v + full.at(t))
-            _, _, r, logdet = full.wls(w)
-            ll = -0.5 * full.sum_log_var(t) - 0.5 * full.sum(w * r * r)
+            w = 1 / (part.v + part.at(t))
+            _, _, r, logdet = part.wls(w)
+            ll = -0.5 * part.sum_log_var(t) - 0.5 * part.sum(w * r * r)
             return ll - 0.5 * logdet if method == "REML" else ll
 
-        reset = converged & (tau2 > threshold) & (loglik(np.zeros(full.n_groups)) - loglik(tau2) > TOL)
+        reset[idx] = loglik(np.zeros(len(idx))) - loglik(tau2[idx]) > TOL
     return np.where(reset, 0.0, np.maximum(0.0, tau2)), converged, reset
+
+
+def _padded_scoring(d: PaddedDesign, method, tau2, active, max_iter, threshold):
+    """`_fisher_scoring`'s loop on a padded design: (tau2, converged).
+
+    Only the analyses still iterating stay in the arrays: a step drops the columns that converged (once they
+    are a fifth of the columns, or at once where the arrays are small and each numpy call costs its overhead
+    rather than its data) and the padding rows no remaining analysis needs. An analysis's arithmetic is its
+    column's whatever the other columns, so it takes the iterates of `_step` (to rounding: sums over a
+    column's rows in another order). The flat loop's extra step past max_iter is skipped: it moves only the
+    tau^2 of analyses then reported as not converged (NaN).
+    """
+    converged = np.zeros(d.n_groups, dtype=bool)
+    ids = np.flatnonzero(active)
+    k = d.k[ids]
+    k_max = int(k.max()) if len(ids) else 0
+    if len(ids) == d.n_groups:
+        y, v = d.y[:k_max], d.v[:k_max]
+    else:
+        y, v = d.y[:k_max].take(ids, axis=1), d.v[:k_max].take(ids, axis=1)
+    t = tau2[ids]
+    ratio = k / np.maximum(k - 1, 1) if method == "EB" else None
+    live = np.ones(len(ids), dtype=bool)  # a converged column stays (adj 0) until the columns are dropped
+    n_done = 0
+    buffers = np.empty(y.size), np.empty(y.size)  # fresh temporaries this size would cost page faults
+    work = _views(buffers, y.shape)
+    for _ in range(max_iter):
+        if n_done == len(t):
+            break
+        adj = _padded_adj(y, v, t, method, k, ratio, *work)
+        if n_done:
+            adj[~live] = 0.0
+        new = _halve_into_range(t, adj)
+        done = np.abs(t - new) <= threshold
+        t = new
+        if n_done:
+            done &= live
+        if not done.any():
+            continue
+        live &= ~done
+        n_done += int(done.sum())
+        if 5 * n_done >= len(t):  # drop the converged columns and the padding the others do not need
+            converged[ids[~live]] = True
+            tau2[ids[~live]] = t[~live]
+            ids, t, k = ids[live], t[live], k[live]
+            ratio = None if ratio is None else ratio[live]
+            k_max = int(k.max()) if len(k) else 0
+            y, v = np.compress(live, y[:k_max], axis=1), np.compress(live, v[:k_max], axis=1)
+            work = _views(buffers, y.shape)
+            live = np.ones(len(ids), dtype=bool)
+            n_done = 0
+    converged[ids[~live]] = True
+    tau2[ids] = t
+    return tau2, converged
+
+
+def _views(buffers, shape):
+    """Scratch arrays of `shape` at the start of flat `buffers`."""
+    size = shape[0] * shape[1]
+    return tuple(b[:size].reshape(shape) for b in buffers)
+
+
+def _padded_adj(y, v, t, method, k, ratio, w, r):
+    """`_step` on padded (k_max, analyses) arrays, each sum computed once with the fewest array operations
+    (w and r: scratch arrays of y's shape), NaN set to 0. In the last steps a few oscillating analyses are
+    left, and a step costs its count of numpy calls."""
+    np.add(v, t, out=w)
+    np.divide(1.0, w, out=w)
+    sw = np.add.reduce(w, axis=0)
+    np.subtract(y, np.einsum("ij,ij->j", w, y) / sw, out=r)
+    if method == "EB":
+        adj = (np.einsum("ij,ij,ij->j", w, r, r) * ratio - k) / sw
+    else:
+        wr = np.multiply(w, r, out=r)
+        yppy = np.einsum("ij,ij->j", wr, wr)
+        w2 = np.multiply(w, w, out=r)
+        sw2 = np.add.reduce(w2, axis=0)
+        if method == "ML":
+            adj = (yppy - sw) / sw2
+        else:
+            q = sw2 / sw
+            adj = (yppy - (sw - q)) / (sw2 - 2 * np.einsum("ij,ij->j", w2, w) / sw + q**2)
+    adj[np.isnan(adj)] = 0.0
+    return adj
 
 
 def _step(d: Design, method, t, ratio):
@@ -423,36 +513,36 @@ def _step(d: Design, method, t, ratio):
     return (yppy - tr_p) / tr_pp
 
 
-def _padded_step(d: PaddedDesign, method, t, ratio):
-    """`_step` on a padded design with no subset: the same sums, each computed once, with the fewest array
-    operations (the last steps of a few oscillating analyses cost their count of numpy calls)."""
-    w = 1.0 / (d.v + t)
-    sw = w.sum(axis=0)
-    r = d.y - np.einsum("ij,ij->j", w, d.y) / sw
-    wr = w * r
-    if method == "EB":
-        return (np.einsum("ij,ij->j", wr, r) * ratio - d.k) / sw
-    yppy = np.einsum("ij,ij->j", wr, wr)
-    w2 = w * w
-    sw2 = w2.sum(axis=0)
-    if method == "ML":
-        return (yppy - sw) / sw2
-    q = sw2 / sw
-    return (yppy - (sw - q)) / (sw2 - 2 * np.einsum("ij,ij->j", w2, w) / sw + q**2)
-
-
 def _halve_into_range(tau2, adj):
-    """metafor's step-halving: `while (tau2 + adj < 0) adj <- adj / 2`, for every analysis."""
-    adj = np.where((tau2 == 0) & (adj < 0), 0.0, adj)  # R halves until the step underflows to zero
-    low = np.flatnonzero(tau2 + adj < 0)
-    if len(low):  # few analyses: halve those alone
+    """tau^2 + adj after metafor's step-halving, `while (tau2 + adj < 0) adj <- adj / 2`, for every analysis.
+
+    A few analyses (the last steps) halve as Python floats, the same doubles without the cost of numpy
+    calls; many start a few halvings short of the last (2^-n scales a float exactly while it stays normal),
+    so that a step 10^6 times too large takes three rounds, not twenty."""
+    new = tau2 + adj
+    below = new < 0
+    if not below.any():
+        return new
+    low = below.nonzero()[0]
+    if len(low) <= 16:
+        for i in low.tolist():
+            t, a = float(tau2[i]), 0.0 if tau2[i] == 0 else float(adj[i])  # R halves a step at 0 to nothing
+            while t + a < 0:
+                a /= 2
+            new[i] = t + a
+    else:
         t, a = tau2[low], adj[low]
+        a[t == 0] = 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):  # (a = 0 where t = 0: no skip)
+            skip = np.minimum(np.floor(np.log2(-a / t)) - 2, np.floor(np.log2(np.abs(a))) + 1000)
+        skip[~(skip > 0)] = 0
+        a = np.ldexp(a, -skip.astype(int))
         out = t + a < 0
         while out.any():
             a = np.where(out, a / 2, a)
             out = t + a < 0
-        adj[low] = a
-    return adj
+        new[low] = t + a
+    return new
 
 
 def _tau2_pm(d: Design, df, estimable, max_iter):
@@ -461,47 +551,74 @@ def _tau2_pm(d: Design, df, estimable, max_iter):
     Returns (tau2, found, unfinished): `found` is False where RSS(tau2_max) is still above k - p (metafor
     stops with "tau2.max too low"); `unfinished` marks a root search that hit max_iter (metafor warns).
     """
-    upper = np.maximum(TAU2_MAX, 10 * mad(d.y, d.g, d.k, d.n_groups) ** 2)
-    root, at_zero, found, unfinished = _solve_rss(d, df, np.zeros(d.n_groups), upper, estimable, max_iter)
-    tau2 = np.where(at_zero, 0.0, root)
-    return tau2, found | at_zero | ~estimable, unfinished
+    spread = d.mad() if isinstance(d, PaddedDesign) else mad(d.y, d.g, d.k, d.n_groups)
+    upper = np.maximum(TAU2_MAX, 10 * spread**2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f_lower, f_upper = d.rss(np.zeros(d.n_groups)) - df, d.rss(upper) - df
+    at_zero = estimable & (f_lower < 0)
+    search = estimable & ~at_zero & ~(f_upper > 0)
+    idx = np.flatnonzero(search)
+    root, finished = zeroin(
+        _Excess(d, idx, df[idx]), np.zeros(len(idx)), upper[idx], f_lower[idx], f_upper[idx], TOL, max_iter
+    )
+    tau2 = np.full(d.n_groups, np.nan)
+    tau2[idx] = np.maximum(0.0, root)
+    tau2 = np.where(at_zero, 0.0, tau2)
+    unfinished = np.zeros(d.n_groups, dtype=bool)
+    unfinished[idx] = ~finished
+    return tau2, search | at_zero | ~estimable, unfinished
 
 
-def _solve_rss(d: Design, target, lower, upper, live, max_iter):
-    """Root of RSS(tau^2) = target in [lower, upper] by R's uniroot: (root, below, found, unfinished)."""
-    shrunk = {"d": d}
+class _Excess:
+    """RSS(tau^2) - target for the root searches of analyses `idx` of a design: `f(x, keep)` evaluates at x,
+    after dropping the columns `keep` marks False (the searches zeroin has just dropped; None: none)."""
 
-    def excess(t, alive):
-        if shrunk["d"].mostly_done(alive):
-            shrunk["d"] = shrunk["d"].subset(alive)
+    def __init__(self, d: Design, idx: np.ndarray, target: np.ndarray):
+        self.d, self.target = d.select(idx), target
+
+    def __call__(self, x: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+        if keep is not None:
+            at = np.flatnonzero(keep)
+            self.d, self.target = self.d.select(at), self.target[at]
         with np.errstate(divide="ignore", invalid="ignore"):
-            return shrunk["d"].rss(t) - target
-
-    f_lower, f_upper = excess(lower, live), excess(upper, live)
-    below = live & (f_lower < 0)
-    found = live & ~below & ~(f_upper > 0)
-    root, finished = zeroin(excess, lower, upper, f_lower, f_upper, TOL, max_iter, found)
-    return np.where(found, np.maximum(0.0, root), np.nan), below, found, found & ~finished
+            return self.d.rss(x) - self.target
 
 
 def q_profile(d: Design, fitted: Fit, alpha: float = 0.05):
     """Q-profile confidence interval of tau^2 (metafor's confint(type="QP")), then I^2's at its ends.
 
-    Returns (tau2_lb, tau2_ub, i2_lb, i2_ub), NaN where the model has no tau^2 (k - p < 1).
+    Each end is a root of RSS(tau^2) = a chi^2 quantile, found by R's uniroot on [0, max(100, 10 tau^2)];
+    both ends of all analyses are searched in one array. Returns (tau2_lb, tau2_ub, i2_lb, i2_ub), NaN where
+    the model has no tau^2 (k - p < 1).
     """
     df = (d.k - d.p_eff).astype(float)
     live = (df >= 1) & np.isfinite(fitted.tau2)
     dfs = np.where(live, df, 1.0)
-    crit_u, crit_l = stats.chi2.isf(alpha / 2, dfs), stats.chi2.ppf(alpha / 2, dfs)
+    crit_u = per_value(lambda x: stats.chi2.isf(alpha / 2, x), dfs)
+    crit_l = per_value(lambda x: stats.chi2.ppf(alpha / 2, x), dfs)
     lower = np.zeros(d.n_groups)
     upper = np.maximum(TAU2_MAX, 10 * np.nan_to_num(fitted.tau2))
     with np.errstate(divide="ignore", invalid="ignore"):
         q_min, q_max = d.rss(lower), d.rss(upper)
-    # upper bound: where RSS falls to the lower chi^2 quantile
-    ub_root = _solve_rss(d, crit_l, lower, upper, live & ~(q_min < crit_l) & ~(q_max > crit_l), CI_MAX_ITER)
-    ub = np.where(q_min < crit_l, lower, np.where(q_max > crit_l, upper, ub_root[0]))
-    lb_root = _solve_rss(d, crit_u, lower, upper, live & ~(q_max > crit_u) & ~(q_min < crit_u), CI_MAX_ITER)
-    lb = np.where(q_max > crit_u, upper, np.where(q_min < crit_u, lower, lb_root[0]))
+    # upper bound: where RSS falls to the lower chi^2 quantile; lower bound: to the upper one
+    ub_idx = np.flatnonzero(live & ~(q_min < crit_l) & ~(q_max > crit_l))
+    lb_idx = np.flatnonzero(live & ~(q_max > crit_u) & ~(q_min < crit_u))
+    idx = np.concatenate([ub_idx, lb_idx])
+    target = np.concatenate([crit_l[ub_idx], crit_u[lb_idx]])
+    root, _ = zeroin(
+        _Excess(d, idx, target),
+        lower[idx],
+        upper[idx],
+        q_min[idx] - target,
+        q_max[idx] - target,
+        TOL,
+        CI_MAX_ITER,
+    )
+    root = np.maximum(0.0, root)
+    ub_root, lb_root = np.full(d.n_groups, np.nan), np.full(d.n_groups, np.nan)
+    ub_root[ub_idx], lb_root[lb_idx] = root[: len(ub_idx)], root[len(ub_idx) :]
+    ub = np.where(q_min < crit_l, lower, np.where(q_max > crit_l, upper, ub_root))
+    lb = np.where(q_max > crit_u, upper, np.where(q_min < crit_u, lower, lb_root))
     ub = np.where(q_max > crit_u, upper, ub)
     lb, ub = np.where(live, lb, np.nan), np.where(live, ub, np.nan)
     vt = fitted.vt
@@ -509,48 +626,75 @@ def q_profile(d: Design, fitted: Fit, alpha: float = 0.05):
         return lb, ub, 100 * lb / (vt + lb), 100 * ub / (vt + ub)
 
 
-def zeroin(f: Callable, a, b, fa, fb, tol, max_iter, live):
+def zeroin(f: Callable, a, b, fa, fb, tol, max_iter):
     """R's uniroot (Brent's zeroin, R_zeroin2 in stats/src/zeroin.c) for many brackets at once.
 
-    Transcribed branch by branch so that each analysis takes the same steps as in R: metafor's tolerance
+    Transcribed branch by branch so that each bracket takes the same steps as in R: metafor's tolerance
     (2^-13 on tau^2) leaves the root up to ~1e-4 from the exact one, so matching metafor to 1e-6 means
-    following R's iterates, not solving more precisely. `f(x, live)` evaluates f at x (one per bracket) where
-    `live`. Returns (root, finished).
+    following R's iterates, not solving more precisely. A finished search stays in the arrays (its root
+    already taken) until a quarter are finished; then the arrays, and f's, drop them: `f(x, keep)` evaluates
+    at x (one per bracket in the arrays) after dropping the brackets `keep` marks False (None: none).
+    Returns (root, finished).
     """
     eps = np.finfo(float).eps
-    a, b, fa, fb = a.copy(), b.copy(), fa.copy(), fb.copy()
-    c, fc = a.copy(), fa.copy()
     root = np.where(fa == 0, a, b)
-    live = live & (fa != 0) & (fb != 0)
-    finished = ~live
+    finished = (fa == 0) | (fb == 0)
+    pos = np.flatnonzero(~finished)
+    keep = None if len(pos) == len(a) else ~finished
+    a, b, fa, fb = a[pos], b[pos], fa[pos], fb[pos]
+    c, fc = a, fa
+    live, n_done = np.ones(len(pos), dtype=bool), 0
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for _ in range(max_iter + 1):
-            if not live.any():
+            if n_done == len(pos):
                 break
             prev_step = b - a
-            swap = live & (np.abs(fc) < np.abs(fb))
-            a, b, c = np.where(swap, b, a), np.where(swap, c, b), np.where(swap, b, c)
-            fa, fb, fc = np.where(swap, fb, fa), np.where(swap, fc, fb), np.where(swap, fb, fc)
+            swap = np.abs(fc) < np.abs(fb)
+            if swap.any():
+                a, b, c = np.where(swap, b, a), np.where(swap, c, b), np.where(swap, b, c)
+                fa, fb, fc = np.where(swap, fb, fa), np.where(swap, fc, fb), np.where(swap, fb, fc)
             tol_act = 2 * eps * np.abs(b) + tol / 2
             new_step = (c - b) / 2
-            done = live & ((np.abs(new_step) <= tol_act) | (fb == 0))
-            root = np.where(done, b, root)
-            finished |= done
-            live &= ~done
+            done = (np.abs(new_step) <= tol_act) | (fb == 0)
+            if n_done:
+                done &= live
+            if done.any():
+                root[pos[done]] = b[done]
+                finished[pos[done]] = True
+                live &= ~done
+                n_done += int(done.sum())
+                if n_done == len(pos):
+                    break
+                if 4 * n_done >= len(pos):  # drop the finished searches
+                    keep = live if keep is None else _chain(keep, live)
+                    pos, a, b, c, fa, fb, fc = (
+                        pos[live],
+                        a[live],
+                        b[live],
+                        c[live],
+                        fa[live],
+                        fb[live],
+                        fc[live],
+                    )
+                    prev_step, tol_act, new_step = prev_step[live], tol_act[live], new_step[live]
+                    live, n_done = np.ones(len(pos), dtype=bool), 0
             # interpolation (secant if only two distinct points, else inverse quadratic)
             cb = c - b
-            t1 = fb / fa
-            p_lin, q_lin = cb * t1, 1.0 - t1
-            qq, t1q, t2q = fa / fc, fb / fc, fb / fa
-            p_quad = t2q * (cb * qq * (qq - t1q) - (b - a) * (t1q - 1.0))
-            q_quad = (qq - 1.0) * (t1q - 1.0) * (t2q - 1.0)
-            p = np.where(a == c, p_lin, p_quad)
-            q = np.where(a == c, q_lin, q_quad)
+            t1 = fb / fa  # R's t2 of the quadratic step is the same fb / fa
+            secant = a == c
+            if secant.all():
+                p, q = cb * t1, 1.0 - t1
+            else:
+                qq, t1q = fa / fc, fb / fc
+                t1q_1 = t1q - 1.0
+                p = t1 * (cb * qq * (qq - t1q) - (b - a) * t1q_1)
+                q = (qq - 1.0) * t1q_1 * (t1 - 1.0)
+                if secant.any():
+                    p, q = np.where(secant, cb * t1, p), np.where(secant, 1.0 - t1, q)
             q = np.where(p > 0, -q, q)
             p = np.abs(p)
             accept = (
-                live
-                & (np.abs(prev_step) >= tol_act)
+                (np.abs(prev_step) >= tol_act)
                 & (np.abs(fa) > np.abs(fb))
                 & (p < 0.75 * cb * q - np.abs(tol_act * q) / 2)
                 & (p < np.abs(prev_step * q / 2))
@@ -559,19 +703,45 @@ def zeroin(f: Callable, a, b, fa, fb, tol, max_iter, live):
             new_step = np.where(
                 np.abs(new_step) < tol_act, np.where(new_step > 0, tol_act, -tol_act), new_step
             )
-            a, fa = np.where(live, b, a), np.where(live, fb, fa)
-            b = np.where(live, b + new_step, b)
-            fb = np.where(live, f(b, live), fb)
-            opposite = live & (((fb > 0) & (fc > 0)) | ((fb < 0) & (fc < 0)))
+            a, fa = b, fb
+            b = b + new_step
+            fb = f(b, keep)
+            keep = None
+            opposite = ((fb > 0) & (fc > 0)) | ((fb < 0) & (fc < 0))
             c, fc = np.where(opposite, a, c), np.where(opposite, fa, fc)
-    root = np.where(live, b, root)  # out of iterations: R returns the last iterate
+    root[pos[live]] = b[live]  # out of iterations: R returns the last iterate
     return root, finished
+
+
+def _chain(keep: np.ndarray, live: np.ndarray) -> np.ndarray:
+    """Two successive drops as one: `live` marks which of the brackets `keep` kept stay."""
+    out = keep.copy()
+    out[keep] = live
+    return out
+
+
+def per_value(fn: Callable, x: np.ndarray) -> np.ndarray:
+    """fn(x) computed once per distinct finite value of x (NaN elsewhere): a quantile of t or chi^2 costs
+    ~1 ms per thousand values, and 10,000 analyses have a handful of distinct degrees of freedom."""
+    out = np.full(len(x), np.nan)
+    finite = np.isfinite(x)
+    if finite.any():
+        values, where = np.unique(x[finite], return_inverse=True)
+        out[finite] = np.asarray(fn(values), dtype=float)[where]
+    return out
 
 
 def mad(y, g, k, n_groups):
     """R's mad(): 1.4826 times the median absolute deviation from the median, per analysis."""
     median = group_median(y, g, k, n_groups)
     return 1.4826 * group_median(np.abs(y - median[g]), g, k, n_groups)
+
+
+def _column_median(x, k):
+    ordered = np.sort(x, axis=0)
+    cols = np.arange(x.shape[1])
+    with np.errstate(invalid="ignore"):
+        return np.where(k > 0, (ordered[(k - 1) // 2, cols] + ordered[k // 2, cols]) / 2, np.nan)
 
 
 def group_median(x, g, k, n_groups):

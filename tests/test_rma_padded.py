@@ -26,7 +26,7 @@ def _analyses(seed: int):
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-@pytest.mark.parametrize("method", ["EE", "DL", "HE", "HS", "ML", "REML", "EB"])
+@pytest.mark.parametrize("method", ["EE", "DL", "HE", "HS", "ML", "REML", "EB", "PM"])
 @pytest.mark.parametrize("test", ["z", "knha"])
 def test_padded_equals_flat(seed, method, test):
     y, v, g, n = _analyses(seed)
