@@ -554,7 +554,7 @@ _QUOTES = re.compile(_class(_quoting_characters()))
 # text that `neutral` or quoting may change (and, in a lone column, empty text): the rest is its own field
 _ODD = f"^{_class(''.join(_NEEDS_LOOK))}|{_QUOTES.pattern}"
 _ODD_EMPTY = _ODD + "|^$"
-_CHUNK = 1 << 16  # rows turned into text at a time: a large table never sits in memory as text whole
+_CHUNK = 1 << 14  # rows turned into text at a time: a large table never sits in memory as text whole
 
 
 def _fields(texts: list[str], lone: bool) -> list[str]:
