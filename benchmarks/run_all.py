@@ -4,8 +4,8 @@
 
 For each size, a synthetic review (benchmarks/make_review.py, seed 1; made once and kept in --work, default
 benchmarks/.work/) is run stage by stage in a fresh Python process, the way `review run` runs it: read one
-workbook, validate it, compare the two, reconcile (reusing the comparison), build and pool the analyses, draw the
-forest plots, write the collaborator workbook. Each stage prints its seconds and the process's peak resident
+workbook, validate it, compare the two, write the discrepancy workbook, reconcile (reusing the comparison), build
+and pool the analyses, draw the forest plots, write the RevMan files, write the collaborator workbook. Each stage prints its seconds and the process's peak resident
 memory during that stage (Linux VmHWM, reset before the stage; it includes what earlier stages hold, as in a
 real run). Then `review run` end to end in another fresh process, and the growth factor per 10x studies (1.0
 would be constant, 10 linear, 100 quadratic).
@@ -35,11 +35,23 @@ from timing import best_of
 
 HERE = Path(__file__).resolve().parent
 VALIDATE_ROWS = int(os.environ.get("REVIEW_BENCH_VALIDATE_ROWS", "1000000"))
-STAGES = ("read", "validate", "compare", "reconcile", "analyses", "plots", "workbook")
+STAGES = (
+    "read",
+    "validate",
+    "compare",
+    "discrepancies",
+    "reconcile",
+    "analyses",
+    "plots",
+    "revman",
+    "workbook",
+)
 LABELS = {
     "read": "read one workbook",
     "validate": "validate one",
     "compare": "compare",
+    "discrepancies": "discrepancy workbook",
+    "revman": "RevMan export",
     "reconcile": "reconcile",
     "analyses": "build and pool the analyses",
     "plots": "forest plots",
@@ -82,7 +94,8 @@ def worker_stages(folder: Path) -> dict:
     from review.analyses import pool_analyses
     from review.compare import compare
     from review.export import collaborator_workbook, forest_plots
-    from review.reconcile import read_decisions, reconcile
+    from review.reconcile import read_decisions, reconcile, write_discrepancies
+    from review.revman import revman_exports
     from review.tables import analysis_tables
     from review.validate import validate
     from review.workbook import read_extraction
@@ -95,6 +108,7 @@ def worker_stages(folder: Path) -> dict:
     report = timed("validate", validate, a)
     report = report + validate(b)
     comparison = timed("compare", compare, [a, b])
+    timed("discrepancies", write_discrepancies, comparison, out / "discrepancies.xlsx")
 
     def _reconcile():
         return reconcile([a, b], read_decisions(review.adjudication), comparison=comparison)
@@ -107,6 +121,7 @@ def worker_stages(folder: Path) -> dict:
 
     tables, results = timed("analyses", _analyses)
     plots = timed("plots", forest_plots, review, results, out / "plots")
+    timed("revman", revman_exports, review, results.datasets, tables, consensus, out / "revman")
     timed(
         "workbook",
         collaborator_workbook,

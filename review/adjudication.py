@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import python_calamine
 from openpyxl import Workbook
+from openpyxl.cell import Cell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -33,7 +34,17 @@ from .errors import ReviewError, UnreadableInput
 from .files import check_xlsx
 from .forms import Field
 from .issues import CODES, ERROR
-from .sheets import DECISION_FILL, HEADER_FILL, STALE_FILL, put, save_workbook
+from .sheets import (
+    DECISION_FILL,
+    HEADER_FILL,
+    STALE_FILL,
+    STYLE_ONLY,
+    SheetRows,
+    put,
+    runs,
+    save_workbook,
+    text_body,
+)
 from .sheetscan import scan
 from .values import Parsed, parse_value
 from .words import counted
@@ -177,6 +188,10 @@ def _readme(ws, comparison: Comparison) -> None:
     ws.sheet_view.showGridLines = False
 
 
+_WRAPPED = ("Detail", "Reason", "Status")  # long text: wrapped
+_TYPED = ("Other value", "Adjudicator", "Date", "Reason")  # where the adjudicator types: kept as text ("@")
+
+
 def _discrepancy_sheet(ws, comparison: Comparison, previous: Decisions | None) -> None:
     columns = _columns(comparison.reviewers)
     headers = [h for h, _ in columns]
@@ -191,50 +206,91 @@ def _discrepancy_sheet(ws, comparison: Comparison, previous: Decisions | None) -
         ws.column_dimensions[get_column_letter(col)].width = width
     at = {h: i for i, h in enumerate(headers, start=1)}
     carried, stale_now = carry_over(comparison, previous) if previous else ({}, {})
-    details = comparison.discrepancies["detail"].tolist()
+    units = comparison.disagreements
+    n = len(units)
+    last = max(2, n + 1)
+    # The rows, column by column (sheets.SheetRows): per column its values (None: the cell is made without a
+    # value, as writing an empty value did; absent: no cell), then each cell's style from what the column is.
+    values: dict[str, list] = {
+        "ID": [u.id for u in units],
+        "Table": [u.table for u in units],
+        "Row": [u.row for u in units],
+        "Field": [u.field for u in units],
+        "Type": [u.type for u in units],
+        "Detail": comparison.discrepancies["detail"].tolist()[:n],
+        "Key": [json.dumps([u.table, list(u.key), u.field], ensure_ascii=False) for u in units],
+    }
+    absent = object()
+    for i, rv in enumerate(comparison.reviewers):
+        entries = [u.entries[i] if i < len(u.entries) else None for u in units]
+        for what, get in (
+            ("value", "shown"),
+            ("where", "where"),
+            ("source", "source"),
+            ("location", "location"),
+        ):
+            values[f"{rv.letter} {what}"] = [absent if e is None else getattr(e, get) for e in entries]
+    stale = [False] * n
+    if carried or stale_now:
+        decided = {
+            h: [absent] * n for h in ("Decision", "Other value", "Adjudicator", "Date", "Reason", "Status")
+        }
+        for r, u in enumerate(units):
+            identity = (u.table, u.key, u.field)
+            if identity in stale_now:
+                earlier, why = stale_now[identity]
+                decided["Status"][r] = f"STALE ({why}); earlier: {earlier.summary}"
+                stale[r] = True
+            elif identity in carried:
+                assert previous is not None  # decisions are carried over from it alone
+                earlier = carried[identity]
+                for h, v in (
+                    ("Decision", earlier.choice),
+                    ("Other value", show(earlier.other)),
+                    ("Adjudicator", earlier.adjudicator),
+                    ("Date", earlier.date),
+                    ("Reason", earlier.reason),
+                    ("Status", f"carried over from {previous.path.name}"),
+                ):
+                    decided[h][r] = v
+        values |= decided
     wrap = Alignment(
         wrap_text=True, vertical="top"
     )  # one style object: openpyxl indexes each one it is given
-    for r, u in enumerate(comparison.disagreements, start=2):
-        values = {
-            "ID": u.id,
-            "Table": u.table,
-            "Row": u.row,
-            "Field": u.field,
-            "Type": u.type,
-            "Detail": details[r - 2],
-            "Key": json.dumps([u.table, list(u.key), u.field], ensure_ascii=False),
-        }
-        for rv, e in zip(comparison.reviewers, u.entries, strict=False):
-            values |= {
-                f"{rv.letter} value": e.shown,
-                f"{rv.letter} where": e.where,
-                f"{rv.letter} source": e.source,
-                f"{rv.letter} location": e.location,
-            }
-        identity = (u.table, u.key, u.field)
-        stale = identity in stale_now
-        if stale:
-            earlier, why = stale_now[identity]
-            values["Status"] = f"STALE ({why}); earlier: {earlier.summary}"
-        elif identity in carried:
-            assert previous is not None  # decisions are carried over from it alone
-            earlier = carried[identity]
-            values |= {
-                "Decision": earlier.choice,
-                "Other value": show(earlier.other),
-                "Adjudicator": earlier.adjudicator,
-                "Date": earlier.date,
-                "Reason": earlier.reason,
-                "Status": f"carried over from {previous.path.name}",
-            }
-        for header, value in values.items():
-            cell = _text(ws, r, at[header], value)
-            if header in ("Detail", "Reason", "Status"):
-                cell.alignment = wrap
-        if stale:
-            ws.cell(row=r, column=at["Status"]).fill = STALE_FILL
-    last = max(2, len(comparison.disagreements) + 1)
+    styles = _Styles(ws, wrap, n, any(stale))
+    rows = SheetRows(ws, first=2, count=last - 1)
+    for header in headers:
+        column = values.get(header, [absent] * n)
+        letter, wrapped, typed = get_column_letter(at[header]), header in _WRAPPED, header in _TYPED
+        cells: list = []
+        memo: dict[object, tuple[str | None, bool]] = {}
+        for r, value in enumerate(column):
+            if value is absent:
+                cells.append((None, False))
+                continue
+            text = None if value in (None, "") else str(value)
+            hit = memo.get(text)
+            if hit is None:
+                where = lambda r=r, letter=letter: f"{letter}{r + 2}"  # noqa: E731
+                hit = memo[text] = (
+                    (STYLE_ONLY, False) if text is None else (text_body(ws.title, text, where), runs(text))
+                )
+            cells.append(hit)
+        cells += [(None, False)] * (
+            last - 1 - n
+        )  # no disagreement: row 2 holds only the typed columns' format
+        made = [value is not absent for value in column] + [False] * (last - 1 - n)
+        look = [
+            styles.get(quote, wrapped and made[r], header == "Status" and r < n and stale[r], typed)
+            for r, (_, quote) in enumerate(cells)
+        ]
+        bodies = [body if body is not None else STYLE_ONLY if typed else None for body, _ in cells]
+        for r, style in enumerate(look):  # a cell made without a value or style is not written (openpyxl)
+            if bodies[r] == STYLE_ONLY and style is None:
+                bodies[r] = None
+        rows.column(look, bodies, at[header])
+    rows.dimension = f"A1:{get_column_letter(len(headers))}{last}"
+    rows.defer()
     letters = [r.letter for r in comparison.reviewers]
     decision = get_column_letter(at["Decision"])
     dv = DataValidation(type="list", formula1=f'"{",".join([*letters, OTHER])}"', allow_blank=True)
@@ -256,11 +312,38 @@ def _discrepancy_sheet(ws, comparison: Comparison, previous: Decisions | None) -
         hint.prompt, hint.promptTitle = prompt, header
         hint.add(f"{letter}2:{letter}{last}")
         ws.add_data_validation(hint)
-        for r in range(2, last + 1):
-            ws.cell(row=r, column=at[header]).number_format = "@"  # a date stays the text typed
     ws.column_dimensions[get_column_letter(at["Key"])].hidden = True
-    ws.freeze_panes = ws.cell(row=2, column=at["Field"] + 1)
+    ws.freeze_panes = f"{get_column_letter(at['Field'] + 1)}2"  # a string: no cell made in row 2
     ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last}"
+
+
+class _Styles:
+    """The style of a Discrepancies cell: quote prefix (text that would run), wrapped, stale (filled), typed
+    ("@": a date stays the text typed). Made as openpyxl makes them for a cell, the wrap alignment and the stale
+    fill registered with the workbook in the order the cell-by-cell writer registered them."""
+
+    def __init__(self, ws, wrap: Alignment, rows: int, any_stale: bool) -> None:
+        self.ws, self.wrap = ws, wrap
+        self.made: dict[tuple[bool, bool, bool, bool], object] = {}
+        if rows:
+            self.get(False, True, False, False)  # registers the alignment, as the first row's Detail did
+        if any_stale:
+            self.get(False, True, True, False)
+
+    def get(self, quote: bool, wrapped: bool, stale: bool, typed: bool):
+        key = (quote, wrapped, stale, typed)
+        if key not in self.made:
+            cell = Cell(self.ws)  # not in the sheet: its style only
+            if quote:
+                cell.quotePrefix = True
+            if wrapped:
+                cell.alignment = self.wrap
+            if stale:
+                cell.fill = STALE_FILL
+            if typed:
+                cell.number_format = "@"
+            self.made[key] = cell._style if cell.has_style else None
+        return self.made[key]
 
 
 def _agreement_sheet(ws, agreement: pd.DataFrame) -> None:

@@ -107,6 +107,7 @@ def _agreement(form: Form, reviewers: tuple[Reviewer, ...], lined: dict[str, Lin
     """
     by_table: dict[str, dict[str, list[Unit]]] = {}
     alike: dict[str, dict[str, _Tally]] = {}  # the values every reviewer typed alike: the same for every pair
+    alone: dict[str, dict[str, np.ndarray]] = {}  # the values of rows only one reviewer has, by field
     for table in form.tables.values():
         lt = lined[table.name]
         members = by_table.setdefault(table.name, {})
@@ -114,18 +115,25 @@ def _agreement(form: Form, reviewers: tuple[Reviewer, ...], lined: dict[str, Lin
             if u.field != ROW:
                 members.setdefault(u.field, []).append(u)
         alike[table.name] = {f.name: _alike(f, lt) for f in lt.compared if lt.agreed[f.name].any()}
+        alone[table.name] = {name: mask for name, mask in lt.single.items() if mask.any()}
     rows = []
     for (i, r1), (j, r2) in itertools.combinations(enumerate(reviewers), 2):
         pair = {"pair": f"{r1.letter}-{r2.letter}", "reviewer_1": r1.name, "reviewer_2": r2.name}
         overall = _Tally()
         for table in form.tables.values():
             whole = _Tally()
-            members_of, same = by_table[table.name], alike[table.name]
-            for name in (n for n in table.fields if n in members_of or n in same):  # in the form's order
+            members_of, same, single = by_table[table.name], alike[table.name], alone[table.name]
+            lt = lined[table.name]
+            has = lt.positions[i] >= 0, lt.positions[j] >= 0
+            for name in (
+                n for n in table.fields if n in members_of or n in same or n in single
+            ):  # form order
                 f = table.fields[name]
                 tally = _tally(f, members_of.get(name, []), i, j)
                 if name in same:
                     tally.add(same[name])
+                if name in single:  # a value one of the pair gave on a row the other lacks: a unit not agreed
+                    tally.units += int((single[name] & (has[0] | has[1])).sum())
                 if not tally.units:
                     continue
                 rows.append(

@@ -15,7 +15,7 @@ import pandas as pd
 from .errors import ReviewError
 from .forms import Field, Form, Table
 from .matching import _agreeing, _kind, _mark_inverted, _mark_swaps, _rekey_type, _status
-from .units import AGREED, DISAGREE, ROW, Entry, Unit, show
+from .units import AGREED, DISAGREE, ROW, SINGLE, Entry, Unit, show
 from .workbook import ExtractedTable
 
 # Types whose values are all of one Python type once read: equal values of such columns are of the same type.
@@ -38,6 +38,7 @@ class Columns:
         self.codes: dict[str, np.ndarray] = {}
         self.dtype: dict[str, str] = {}
         self._shown: dict[str, np.ndarray] = {}
+        self._prefix: dict[str, str] = {}
         for name in et.data.columns:
             column = et.data[name]
             missing = column.isna().to_numpy()
@@ -52,6 +53,20 @@ class Columns:
 
     def value(self, row: int, name: str) -> object:
         return self.values[name][self.position[row]]
+
+    def cell_where(self, row: int, name: str) -> str:
+        """file:Sheet!A1 of a cell (ExtractedTable.cell's), its prefix made once per field."""
+        prefix = self._prefix.get(name)
+        if prefix is None:
+            et = self.source
+            prefix = self._prefix[name] = f"{et.file}:{et.sheet}!{et.columns.get(name, '')}"
+        return prefix + str(row)
+
+    def where(self, row: int, name: str) -> str:
+        """ExtractedTable.where: the cell, or an imported value's origin."""
+        if self.source.origins:
+            return self.source.where(row, name)
+        return self.cell_where(row, name)
 
     def code(self, row: int, name: str) -> str:
         return self.codes[name][self.position[row]]
@@ -89,6 +104,9 @@ class LinedTable:
     slow: dict[tuple[int, str], Unit] = field(
         default_factory=dict
     )  # (position, field) -> Unit, in unit order
+    # values of rows only one reviewer has (SINGLE: nothing to match), by field: kept as masks like `agreed`;
+    # when two extractions disagree on most rows they are most of the comparison
+    single: dict[str, np.ndarray] = field(default_factory=dict)
 
     def entry(self, k: int, p: int, name: str) -> Entry:
         row = self.rows[p][k]
@@ -96,13 +114,12 @@ class LinedTable:
             return _ABSENT
         cols = self.columns[k]
         i = self.positions[k][p]
-        source, location = cols.values.get("source"), cols.values.get("location")
         return Entry(
             cols.values[name][i],
             cols.codes[name][i],
-            cols.source.where(row, name),
-            show(source[i]) if source is not None else "",
-            show(location[i]) if location is not None else "",
+            cols.where(row, name),
+            cols.shown("source")[i] if "source" in cols.values else "",
+            cols.shown("location")[i] if "location" in cols.values else "",
         )
 
     def entries(self, p: int, name: str) -> tuple[Entry, ...]:
@@ -112,9 +129,21 @@ class LinedTable:
         pairs = frozenset(itertools.combinations(range(len(self.columns)), 2))
         return Unit(self.table.name, self.keys[p], name, self.entries(p, name), AGREED, "", agreeing=pairs)
 
-    def unit(self, p: int, name: str) -> Unit | None:
-        """The unit of one value (made afresh for a value all reviewers typed alike), None if nobody gave it."""
+    def single_unit(self, p: int, name: str) -> Unit:
+        return Unit(self.table.name, self.keys[p], name, self.entries(p, name), SINGLE, "")
+
+    def judged(self, p: int, name: str) -> Unit | None:
+        """The unit of a value not every reviewer typed alike (made afresh for a row only one reviewer has),
+        None for a value typed alike or by nobody."""
         u = self.slow.get((p, name))
+        if u is None and name in self.single and self.single[name][p]:
+            return self.single_unit(p, name)
+        return u
+
+    def unit(self, p: int, name: str) -> Unit | None:
+        """The unit of one value (made afresh for a value all reviewers typed alike or only one reviewer's row
+        has), None if nobody gave it."""
+        u = self.judged(p, name)
         if u is None and name in self.agreed and self.agreed[name][p]:
             return self.agreed_unit(p, name)
         return u
@@ -180,7 +209,13 @@ def _align(
     Rows that no key matches are then paired when they differ in one key field only and agree on their values:
     one reviewer filed the row under another category, outcome, arm or study. The pair is one row, under the
     first reviewer's key; the second element maps such rows to the position of the key field that differs.
-    A row whose key repeats another of the same extraction is paired that way too, or refused."""
+    A row whose key repeats another of the same extraction is paired that way too, or refused.
+
+    Each loose row, in order, takes the candidate that agrees on most values (the first of equals), among those
+    not taken yet. Only rows that share a value can agree on more values than they differ on, so the candidates
+    are found by a join on shared values (_candidates) rather than by scoring every pair of loose rows: two
+    extractions that disagree on most rows have loose rows in every study, and all pairs of them grew with the
+    square of the review."""
     indexes, extras = zip(*(_key_index(t, c) for t, c in zip(tables, columns, strict=True)), strict=True)
     order: dict[tuple[str, ...], None] = {}
     for index in indexes:
@@ -192,6 +227,9 @@ def _align(
     n = len(tables)
     compared = [f for f in tables[0].table.fields if f not in tables[0].table.key and f not in annotations]
 
+    def text(k: int, row: int, name: str) -> str:
+        return columns[k].code(row, name) or show(columns[k].value(row, name))
+
     def similar(rows_a: list[int | None], rows_b: list[int | None]) -> int:
         """How many values the rows agree on, 0 unless clearly more than they disagree on."""
         same = differ = 0
@@ -200,8 +238,7 @@ def _align(
                 if ra is None or rb is None:
                     continue
                 for name in compared:
-                    a = columns[i].code(ra, name) or show(columns[i].value(ra, name))
-                    b = columns[j].code(rb, name) or show(columns[j].value(rb, name))
+                    a, b = text(i, ra, name), text(j, rb, name)
                     if a and b:
                         same, differ = same + (a == b), differ + (a != b)
         return same if same > 2 * differ else 0
@@ -219,29 +256,26 @@ def _align(
         for j, extra in enumerate(extras)
         for k, row in extra
     ]
-    # candidates one key field apart, found through each key with one field blanked: linear, not all pairs
-    near: dict[tuple, list[int]] = {}
-    for b, (k2, _, _) in enumerate(loose):
-        for p in range(len(k2)):
-            near.setdefault((p, k2[:p] + k2[p + 1 :]), []).append(b)
+    scored, others = _candidates(loose, indexes, extras, columns, compared)
     taken: set[int] = set()
     for a, (k1, rows1, extra1) in enumerate(loose):
         if a in taken or extra1 is not None:
             continue
         best, best_score, best_rows = None, 0, None
-        candidates = sorted({b for p in range(len(k1)) for b in near.get((p, k1[:p] + k1[p + 1 :]), [])})
-        for b in candidates:
-            k2, rows2, extra2 = loose[b]
-            if b == a or b in taken or one_apart(k1, k2) is None:
+        for b, score in scored.get(a, ()):  # single rows, scored at once: by score, then order
+            if b not in taken:
+                best, best_score, best_rows = b, score, loose[b][1]
+                break
+        for b in others.get(a, ()):  # rows of several reviewers, and repeated keys: scored here
+            if b in taken:
                 continue
-            if any((r1 is None) == (r2 is None) for r1, r2 in zip(rows1, rows2, strict=True)):
-                continue  # together they must cover every reviewer, each once
+            k2, rows2, extra2 = loose[b]
             options = [rows2]
-            if extra2 is not None:  # the repeated key's first row may be the mis-filed one
+            if extra2 is not None and k2 in aligned:  # the repeated key's first row may be the mis-filed one
                 options.append([aligned[k2][extra2] if i == extra2 else None for i in range(n)])
             for rows in options:
                 score = similar(rows1, rows)
-                if score > best_score:
+                if score > best_score or (score == best_score > 0 and best is not None and b < best):
                     best, best_score, best_rows = b, score, rows
         if best is None:
             continue
@@ -257,13 +291,181 @@ def _align(
         assert apart is not None  # only keys one field apart are candidates
         rekeyed[k1] = apart
     for b, (k, rows, j) in enumerate(loose):
-        if j is not None and b not in taken:
+        if j is not None and b not in taken and k not in aligned:  # the key's first row was paired away
+            aligned[k] = rows
+        elif j is not None and b not in taken:
             et = tables[j]
             raise ReviewError(
                 f"{et.file}: sheet {et.sheet}, rows {indexes[j][k]} and {rows[j]} have the same key "
                 f"({' | '.join(k)}); run `review validate {et.file}` and merge or correct them."
             )
     return list(zip(aligned, map(tuple, aligned.values()), strict=True)), rekeyed
+
+
+def _candidates(
+    loose: list[tuple[tuple[str, ...], list[int | None], int | None]],
+    indexes: tuple[dict[tuple[str, ...], int], ...],
+    extras: tuple[list[tuple[tuple[str, ...], int]], ...],
+    columns: list[Columns],
+    compared: list[str],
+) -> tuple[dict[int, list[tuple[int, int]]], dict[int, list[int]]]:
+    """For each loose row `a` (by position in `loose`), the loose rows it may pair with: one key field apart,
+    together covering every reviewer once, and agreeing on more than twice as many values as they differ on.
+
+    Returns (scored, others). `scored[a]` lists (b, score) for rows that are each one reviewer's single row,
+    scored here, best first (then by position); `others[a]` lists, by position, rows of several reviewers and
+    rows whose key repeats another's, which the caller scores (their score can change as rows are paired).
+
+    Every pair that can score is found, none missed (so the pairing is the one that scoring all pairs gives):
+    two rows agreeing on s of the n values both have, and differing on the rest, score when s > 2(n - s), that
+    is s >= t = floor(2n/3) + 1; then, in any one order of (field, value) tokens, the first token they share is
+    among the first n - t + 1 of each row's n tokens (prefix filtering, as in set-similarity joins). Taking the rarest tokens first keeps the join small: a value every
+    row has (a unit, a denominator) is never joined on unless the rows have nothing rarer in common. A row of
+    several reviewers scores with another only if one of its reviewers' rows does, so rows are joined one
+    reviewer's row at a time. Groups of rows with the same filled fields are joined pairwise (n depends on
+    both); a form's tables have a handful of such patterns."""
+    scored: dict[int, list[tuple[int, int]]] = {}
+    others: dict[int, list[int]] = {}
+    if len(loose) < 2 or not compared:
+        return scored, others
+    n = len(columns)
+    # each loose row's members: its reviewers' rows, and for a repeated key every row of that reviewer under it
+    repeated: dict[tuple[int, tuple[str, ...]], list[int]] = {}
+    for x, extra in enumerate(extras):
+        for k, row in extra:
+            repeated.setdefault((x, k), [indexes[x][k]]).append(row)
+    owner, reviewer, position = [], [], []
+    for e, (k, rows, j) in enumerate(loose):
+        members = (
+            [(i, r) for i, r in enumerate(rows) if r is not None]
+            if j is None
+            else [(j, r) for r in dict.fromkeys([rows[j], *repeated[(j, k)]])]
+        )
+        for i, r in members:
+            owner.append(e)
+            reviewer.append(i)
+            position.append(columns[i].position[r])
+    owner_a, reviewer_a, position_a = (np.asarray(x, dtype=np.int64) for x in (owner, reviewer, position))
+    # (field, value) tokens of every member, as numbers: equal text, equal number; -1 for an empty value
+    tokens = np.full((len(owner_a), len(compared)), -1, dtype=np.int64)
+    for c, name in enumerate(compared):
+        texts = np.empty(len(owner_a), dtype=object)
+        for i in range(n):
+            at = reviewer_a == i
+            pos = position_a[at]
+            codes = columns[i].codes[name][pos]
+            shown = columns[i].values[name][pos]
+            texts[at] = [code or show(v) for code, v in zip(codes.tolist(), shown.tolist(), strict=True)]
+        codes_c, uniques = pd.factorize(texts)
+        empty = np.flatnonzero(uniques == "")
+        tokens[:, c] = codes_c
+        if len(empty):
+            tokens[codes_c == empty[0], c] = -1
+    filled = tokens >= 0
+    # one order of all tokens, rarest first (then field, then value): its rank stands for the token
+    offsets = np.concatenate([[0], np.cumsum(tokens.max(axis=0) + 1)])
+    flat = np.where(filled, tokens + offsets[:-1], -1)
+    counts = np.bincount(flat[filled], minlength=int(offsets[-1]))
+    by_rarity = np.lexsort((np.arange(len(counts)), counts))
+    rank_of = np.empty(len(counts), dtype=np.int64)
+    rank_of[by_rarity] = np.arange(len(counts))
+    none = np.iinfo(np.int64).max
+    ranks = np.where(filled, rank_of[np.maximum(flat, 0)], none)
+    # the key with one field blanked, as one number per (field position, loose row): the rows it may pair with
+    keys = list(zip(*(k for k, _, _ in loose), strict=True))
+    key_codes = np.stack([pd.factorize(np.asarray(col, dtype=object))[0] for col in keys], axis=1)
+    buckets = np.empty((len(keys), len(loose)), dtype=np.int64)
+    for p in range(len(keys)):
+        rest = [key_codes[:, q] for q in range(len(keys)) if q != p]
+        code = np.zeros(len(loose), dtype=np.int64)
+        for column in rest:
+            code = pd.factorize(code * (int(column.max()) + 1) + column)[0]
+        buckets[p] = code + p * len(loose)
+    bits = filled.astype(np.int64) @ (np.int64(1) << np.arange(len(compared), dtype=np.int64))
+    if len(compared) > 62:  # more fields than bits: patterns as whole rows (slower, never seen in a form)
+        bits = np.unique(filled, axis=0, return_inverse=True)[1].ravel()
+    _, first_of, pattern_of = np.unique(bits, return_index=True, return_inverse=True)
+    patterns = filled[first_of]  # the filled fields of each pattern
+    # which reviewers each loose row has: a pair must have each reviewer once between them
+    cover = np.zeros(len(loose), dtype=np.int64)
+    for i in range(n):
+        cover |= np.array([rows[i] is not None for _, rows, _ in loose], dtype=np.int64) << i
+    full = (1 << n) - 1
+    repeat = np.array([j is not None for _, _, j in loose])
+    single = ~repeat & (np.bincount(owner_a, minlength=len(loose)) == 1)
+    found = []
+    for x in range(len(patterns)):
+        for y in range(x, len(patterns)):
+            common = patterns[x] & patterns[y]
+            size = int(common.sum())
+            if size == 0:
+                continue
+            length = size - (2 * size) // 3  # prefix: size - t + 1 tokens
+            left = _emitted(
+                np.flatnonzero(pattern_of == x), ranks[:, common], length, buckets, owner_a, cover
+            )
+            right = (
+                left
+                if x == y
+                else _emitted(
+                    np.flatnonzero(pattern_of == y), ranks[:, common], length, buckets, owner_a, cover
+                )
+            )
+            right = right.assign(cover=full ^ right["cover"])  # joined to the rows with the other reviewers
+            joined = left.merge(right, on=["bucket", "token", "cover"])
+            mx, my = joined["member_x"].to_numpy(), joined["member_y"].to_numpy()
+            ea, eb = owner_a[mx], owner_a[my]
+            # single rows are scored here already, to keep only pairs that can pair (most share a value or two)
+            tx, ty = tokens[mx], tokens[my]
+            shared = (tx >= 0) & (ty >= 0)
+            same = (shared & (tx == ty)).sum(axis=1)
+            scores = same > 2 * (shared.sum(axis=1) - same)
+            keep = scores | ~(single[ea] & single[eb])
+            found.append(np.stack([ea[keep], eb[keep]], axis=1))
+    if not found:
+        return scored, others
+    pairs = np.concatenate(found)
+    many = np.int64(len(loose))
+    pairs = np.unique(np.concatenate([pairs[:, 0] * many + pairs[:, 1], pairs[:, 1] * many + pairs[:, 0]]))
+    # keep pairs one key field apart, covering every reviewer once together, the first no repeated key
+    a, b = pairs // many, pairs % many  # each pair both ways, sorted by a then b
+    apart = (key_codes[a] != key_codes[b]).sum(axis=1)
+    keep = ~repeat[a] & (apart == 1) & ((cover[a] & cover[b]) == 0) & ((cover[a] | cover[b]) == full)
+    a, b = a[keep], b[keep]
+    both = single[a] & single[b]
+    for x, y in zip(a[~both].tolist(), b[~both].tolist(), strict=True):
+        others.setdefault(x, []).append(y)  # pairs come sorted: by a, then b
+    a, b = a[both], b[both]
+    first = np.searchsorted(owner_a, np.arange(len(loose)))  # each loose row's first member (in order)
+    ta, tb = tokens[first[a]], tokens[first[b]]
+    shared = (ta >= 0) & (tb >= 0)
+    same = (shared & (ta == tb)).sum(axis=1)
+    differ = shared.sum(axis=1) - same
+    score = np.where(same > 2 * differ, same, 0)
+    keep = score > 0
+    a, b, score = a[keep], b[keep], score[keep]
+    by = np.lexsort((b, -score, a))
+    for x, y, s in zip(a[by].tolist(), b[by].tolist(), score[by].tolist(), strict=True):
+        scored.setdefault(x, []).append((y, s))
+    return scored, others
+
+
+def _emitted(
+    at: np.ndarray, ranks: np.ndarray, length: int, buckets: np.ndarray, owner: np.ndarray, cover: np.ndarray
+) -> pd.DataFrame:
+    """(member, bucket, token, cover) for the members `at`: each key with one field blanked, times the `length`
+    rarest of the member's tokens among the fields of `ranks` (token ranks, one column per field), with the
+    reviewers its loose row has (`cover`, a bit each)."""
+    prefix = np.sort(ranks[at], axis=1)[:, :length]
+    bucket = buckets[:, owner[at]]  # (key positions, members)
+    return pd.DataFrame(
+        {
+            "member": np.tile(np.repeat(at, length), len(buckets)),
+            "bucket": np.repeat(bucket, length, axis=1).ravel(),
+            "token": np.tile(prefix.ravel(), len(buckets)),
+            "cover": np.tile(np.repeat(cover[owner[at]], length), len(buckets)),
+        }
+    )
 
 
 def _key_index(
@@ -339,7 +541,7 @@ class _RowEntries(dict):
 def _slow_units(lt: LinedTable, pending: dict[str, np.ndarray]) -> None:
     """Units of the values not every reviewer typed alike, of rows some reviewers lack and of rows filed under
     another key, matched pairwise: these are the few that take judgement."""
-    form, table, tables = lt.form, lt.table, [c.source for c in lt.columns]
+    form, table = lt.form, lt.table
     links = _percent_links(form, table)
     present = np.logical_and.reduce([p >= 0 for p in lt.positions])
     todo = np.logical_or.reduce([~present, *pending.values()]) if pending else ~present
@@ -347,6 +549,10 @@ def _slow_units(lt: LinedTable, pending: dict[str, np.ndarray]) -> None:
     todo_at = set(np.flatnonzero(todo).tolist()) | {index[k] for k in lt.rekeyed}
     units = lt.slow
     names = frozenset(f.name for f in lt.compared)
+    alone = np.add.reduce([p >= 0 for p in lt.positions]) == 1  # rows only one reviewer has: values SINGLE
+    alone[[index[k] for k in lt.rekeyed]] = False
+    if _FAST:
+        lt.single = {f.name: pending[f.name] & alone for f in lt.compared}
     for p in sorted(todo_at):
         key, rows = lt.keys[p], lt.rows[p]
         if key in lt.rekeyed:
@@ -356,12 +562,12 @@ def _slow_units(lt: LinedTable, pending: dict[str, np.ndarray]) -> None:
             )
         if not present[p]:
             entries = tuple(
-                Entry(value="present", where=f"{t.file}:{t.sheet}!{t.cell(r, table.key[0])}")
-                if r is not None
-                else Entry(present=False)
-                for t, r in zip(tables, rows, strict=False)
+                Entry(value="present", where=c.cell_where(r, table.key[0])) if r is not None else _ABSENT
+                for c, r in zip(lt.columns, rows, strict=False)
             )
             units[(p, ROW)] = Unit(table.name, key, ROW, entries, DISAGREE, "omission")
+        if _FAST and alone[p]:
+            continue  # its values are SINGLE, kept as masks
         by_field = _RowEntries(lt, p, names)
         for f in lt.compared:
             if not pending[f.name][p]:

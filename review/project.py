@@ -47,7 +47,7 @@ from .issues import Report
 from .meta import METHODS, TESTS
 from .outcomes import KINDS, Settings, kind_of_measure, specs_of, table_of_kind
 from .words import counted
-from .workbook import Extraction, UnreadableWorkbook, make_workbook, read_extraction
+from .workbook import Extraction, UnreadableWorkbook, make_workbook, read_extractions
 
 CONFIG = "review.toml"
 REVIEW_KEYS = (
@@ -599,14 +599,12 @@ def run(
     _keep_decisions(out_dir / "discrepancies.xlsx", force)
 
     step("validate")
-    extractions: list[Extraction] = []
+    try:
+        extractions = read_extractions(review.reviewers, review.form)  # both at once: two cores
+    except UnreadableWorkbook as exc:
+        raise ReviewError(f"stopped at validation: {exc}") from None
     report = Report()
-    for path in review.reviewers:
-        try:
-            extraction = read_extraction(path, review.form)
-        except UnreadableWorkbook as exc:
-            raise ReviewError(f"stopped at validation: {exc}") from None
-        extractions.append(extraction)
+    for extraction in extractions:
         report = report + validate(extraction)
     if not report.ok:
         shown = "; ".join(f"{i.where}: {i.code}" for i in report.errors[:10])

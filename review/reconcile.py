@@ -552,7 +552,7 @@ def _row_consensus(
             decided[name] = _taken(u, d, letters)
     for f in lt.compared:
         name = f.name
-        u = lt.slow.get((p, name))
+        u = lt.judged(p, name)
         if u is None:
             continue  # typed alike (the caller's) or by nobody
         d = chosen.get((table.name, key, name))

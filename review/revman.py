@@ -21,11 +21,13 @@ with a byte-order mark, which Excel and RevMan's CSV reader need to keep non-ASC
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from .files import atomic_path
@@ -113,10 +115,21 @@ def _number(value: object) -> float | None:
     return None if math.isnan(number) else number
 
 
+def _plain_columns(frame: pd.DataFrame) -> list[list[Any]]:
+    """Each column as a list of Python values, None for missing (what `frame.astype(object)` holds)."""
+    if not frame.shape[1]:
+        return []
+    values = frame.to_numpy(dtype=object, copy=True)
+    values[frame.isna().to_numpy()] = None
+    return values.T.tolist()
+
+
 def _rows(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """A frame's rows as dicts of Python values, None for missing."""
     if frame is None or frame.empty:
         return []
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+    names = list(frame.columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*_plain_columns(frame), strict=True)]
 
 
 # Role names of the outcome kinds (outcomes.KINDS) -> the names this module reads rows by.
@@ -129,18 +142,73 @@ _CANONICAL = {
 }
 
 
+def _renames(review: Any, table: str) -> dict[str, str]:
+    """The table's role fields -> canonical names (study_id, arm_id, hr...); none for a table without roles."""
+    form = getattr(review, "form", None)
+    spec = getattr(form.tables.get(table), "outcome", None) if form is not None else None
+    if spec is None:
+        return {}
+    return {f: _CANONICAL.get(role, role) for role, f in spec.roles.items() if f}
+
+
 def _table_rows(review: Any, consensus: Consensus, table: str | None) -> list[dict[str, Any]]:
     """A consensus table's rows with each role's field under its canonical name (study_id, arm_id, hr...), so
     a form whose fields are named otherwise reads the same; provenance fields (source, location) as they are."""
     if not table or table not in consensus.tables:
         return []
     rows = _rows(consensus.tables[table])
-    form = getattr(review, "form", None)
-    spec = getattr(form.tables.get(table), "outcome", None) if form is not None else None
-    if spec is None:
+    renames = _renames(review, table)
+    if not renames:
         return rows
-    renames = {f: _CANONICAL.get(role, role) for role, f in spec.roles.items() if f}
     return [{renames.get(k, k): v for k, v in r.items()} for r in rows]
+
+
+def _positions(keys: list[list[Any]]) -> dict[object, list[int]]:
+    """Row positions by key (the values of `keys`' columns at that row; a tuple for more than one column), in
+    row order. (A plain loop: pandas' groupby costs more for hundreds of thousands of small groups.)"""
+    groups: dict[object, list[int]] = {}
+    for i, key in enumerate(keys[0] if len(keys) == 1 else zip(*keys, strict=True)):
+        groups.setdefault(key, []).append(i)
+    return groups
+
+
+class _Grouped:
+    """A table's rows grouped by key columns, each row made (as a dict of `_rows`' values, under `names`) only
+    when its group is first asked for: the export needs a few rows of each study from tables of 300,000."""
+
+    def __init__(self, frame: pd.DataFrame | None, names: list[str], keys: list[tuple[str, ...]]) -> None:
+        self.names = names
+        self.columns = _plain_columns(frame) if frame is not None and not frame.empty else []
+        n = len(self.columns[0]) if self.columns else 0
+        self.at = at = {name: i for i, name in enumerate(names)}  # the last of equal names, as a row's dict
+        self.groups: dict[object, Any] = {}
+        for key in keys if n else ():
+            self.groups |= _positions([self.columns[at[k]] if k in at else [None] * n for k in key])
+        self.made: dict[object, list[dict[str, Any]]] = {}
+
+    def first(self, key: object, where: Mapping[str, object]) -> dict[str, Any]:
+        """The first row of the group whose columns equal `where`'s values (None: any value), or {}."""
+        n = len(self.columns[0]) if self.columns else 0
+        checks = [
+            (self.columns[self.at[k]] if k in self.at else [None] * n, v)
+            for k, v in where.items()
+            if v is not None
+        ]
+        found = self.groups.get(key, ())
+        for column, v in checks:
+            found = [i for i in found if column[i] == v]
+        if not found:
+            return {}
+        return dict(zip(self.names, (column[found[0]] for column in self.columns), strict=True))
+
+    def get(self, key: object) -> list[dict[str, Any]]:
+        rows = self.made.get(key)
+        if rows is None:
+            rows = self.made[key] = [
+                dict(zip(self.names, (column[i] for column in self.columns), strict=True))
+                for i in self.groups.get(key, ())
+            ]
+        return rows
 
 
 def _kind_table(review: Any, kind: str, default: str) -> str:
@@ -152,6 +220,12 @@ def _kind_table(review: Any, kind: str, default: str) -> str:
     return table_of_kind(form, kind) or default
 
 
+@functools.lru_cache(maxsize=1 << 16, typed=True)  # typed: True and 1 are written apart
+def _where(source: object, location: object) -> str:
+    """'source; location' as a footnote cites them (NR and NA left out)."""
+    return "; ".join(p for p in (_text(source), _text(location)) if p and p not in ("NR", "NA"))
+
+
 def _footnote(
     sources: Iterable[dict[str, Any]], timepoint: str | None, derivation: str = "", inputs: str = ""
 ) -> str:
@@ -159,9 +233,7 @@ def _footnote(
     parts = [f"Timepoint: {timepoint}"] if timepoint else []
     seen: list[str] = []
     for row in sources:
-        where = "; ".join(
-            p for p in (_text(row.get("source")), _text(row.get("location"))) if p and p not in ("NR", "NA")
-        )
+        where = _where(row.get("source"), row.get("location"))
         if where and where not in seen:
             seen.append(where)
     if seen:
@@ -180,51 +252,111 @@ _ANY = object()  # no arm given: every arm's rows
 
 
 class _Lookup:
-    """The consensus tables' rows (canonical names) converted once and grouped by study, and the arm outcomes
+    """The consensus tables' rows (canonical names) grouped by study and by study and arm, and the arm outcomes
     grouped by study, arm and outcome: each analysis row looks its sources up instead of scanning every table
     (which made the export quadratic in studies). Rows keep their table order within a group."""
 
     def __init__(self, review: Any, consensus: Consensus, derived: pd.DataFrame) -> None:
         self.review, self.consensus = review, consensus
-        self.tables: dict[str | None, dict[object, list[dict[str, Any]]]] = {}
-        self.derived: dict[tuple[object, object, object], list[dict[str, Any]]] = {}
-        for d in _rows(derived):
-            self.derived.setdefault((d["study_id"], d["arm_id"], d["outcome"]), []).append(d)
+        self.tables: dict[str | None, _Grouped] = {}
+        self.sources: dict[str, _Sources] = {}
+        kept = [c for c in derived.columns if c in _DERIVED]  # what `_arm_rows` reads of an arm outcome
+        if "outcome" in derived.columns:  # only the outcomes analysed (of 300,000 adverse-event rows, a few)
+            derived = derived[derived["outcome"].isin({a.outcome for a in getattr(review, "analyses", ())})]
+        self.derived = _Grouped(derived[kept], kept, [("study_id", "arm_id", "outcome")])
+
+    def _frame(self, table: str | None) -> tuple[pd.DataFrame | None, list[str]]:
+        """The consensus table and its columns' canonical names."""
+        frame = self.consensus.tables.get(table) if table else None
+        if frame is None:
+            return None, []
+        renames = _renames(self.review, table) if table else {}
+        return frame, [renames.get(c, c) for c in frame.columns]
 
     def of_study(self, table: str | None, study: object, arm: object = _ANY) -> list[dict[str, Any]]:
         """The rows of `table` for `study` (and `arm`, when given), in table order."""
         if table not in self.tables:
-            groups: dict[object, list[dict[str, Any]]] = {}
-            for r in _table_rows(self.review, self.consensus, table):
-                groups.setdefault(r.get("study_id"), []).append(r)
-                groups.setdefault((r.get("study_id"), r.get("arm_id")), []).append(r)
-            self.tables[table] = groups
-        return self.tables[table].get(study if arm is _ANY else (study, arm), [])
+            frame, names = self._frame(table)
+            self.tables[table] = _Grouped(frame, names, [("study_id",), ("study_id", "arm_id")])
+        return self.tables[table].get(study if arm is _ANY else (study, arm))
+
+    def arm_sources(
+        self, table: str, study: str, arm: str, outcome: str, timepoint: str | None
+    ) -> list[dict[str, Any]]:
+        """The source and location of the consensus rows an arm's count came from: the arm's rows of `table`
+        at `timepoint` (or without one) that name `outcome` (as outcome, category, term or item), else all of
+        them (all categories of the arm, for a derived response)."""
+        if table not in self.sources:
+            wanted = {str(a.outcome) for a in getattr(self.review, "analyses", ()) if a.outcome is not None}
+            self.sources[table] = _Sources(*self._frame(table), wanted)
+        return self.sources[table].of_arm(study, arm, outcome, timepoint)
 
 
-def _arm_sources(
-    lookup: _Lookup, domain: str, study: str, arm: str, outcome: str, timepoint: str | None
-) -> list[dict[str, Any]]:
-    """The consensus rows an arm's count came from (all categories of the arm, for a derived response)."""
-    rows = [
-        r
-        for r in lookup.of_study(domain, study, arm)
-        if (timepoint is None or r.get("timepoint") in (None, timepoint))
-    ]
-    named = [
-        r for r in rows if outcome in (r.get("outcome"), r.get("category"), r.get("term"), r.get("item"))
-    ]
-    return named or rows
+# The columns of an arm outcome that `_arm_rows` reads; of a consensus row, those that find and cite its sources.
+_DERIVED = ("study_id", "arm_id", "outcome", "timepoint", "domain", "grade", "derivation", "inputs")
+_NAMED_BY = ("outcome", "category", "term", "item")
+
+
+class _Sources:
+    """One consensus table's rows indexed by study, arm and each name they give (outcome, category, term, item)
+    that an analysis asks for, with the columns `_footnote` cites: a lookup per analysis row instead of a scan of
+    the arm's rows (an arm has up to hundreds of adverse-event rows, looked up once per adverse-event analysis).
+    Every row of an arm, for an outcome no row names (a response derived from its categories), is indexed the
+    first time it is needed."""
+
+    def __init__(self, frame: pd.DataFrame | None, names: list[str], wanted: set[str]) -> None:
+        n = 0 if frame is None else len(frame)
+        at = {name: i for i, name in enumerate(names)}  # the last of equal names, as a row's dict keeps
+
+        def column(name: str) -> list[Any]:
+            if frame is None or name not in at:
+                return [None] * n
+            return _plain_columns(frame.iloc[:, [at[name]]])[0] if n else []
+
+        self.study, self.arm = column("study_id"), column("arm_id")
+        self.timepoint, self.source, self.location = column("timepoint"), column("source"), column("location")
+        named: dict[tuple[object, object, object], dict[int, None]] = {}
+        for name in _NAMED_BY:
+            if frame is None or name not in at or not n:
+                continue
+            values = frame.iloc[:, at[name]]
+            given = column(name)
+            for i in np.flatnonzero(values.isin(wanted).to_numpy()).tolist():
+                named.setdefault((self.study[i], self.arm[i], given[i]), {})[i] = None
+        self.named = {key: sorted(rows) for key, rows in named.items()}
+        self.by_arm: dict[object, list[int]] | None = None
+
+    def of_arm(self, study: str, arm: str, outcome: str, timepoint: str | None) -> list[dict[str, Any]]:
+        def at_time(rows: Iterable[int]) -> list[int]:
+            if timepoint is None:
+                return list(rows)
+            return [i for i in rows if self.timepoint[i] in (None, timepoint)]
+
+        rows = at_time(self.named.get((study, arm, outcome), ()))
+        if not rows:
+            if self.by_arm is None:
+                self.by_arm = _positions([self.study, self.arm])
+            rows = at_time(self.by_arm.get((study, arm), ()))
+        return [{"source": self.source[i], "location": self.location[i]} for i in rows]
 
 
 def study_results(
     review: Review, datasets: Mapping[str, pd.DataFrame], tables: AnalysisTables, consensus: Consensus
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(study arms, study results) for every two-arm analysis of the review."""
+    arms, results = _study_results(review, datasets, tables, consensus)
+    return (
+        pd.DataFrame(arms, columns=ARM_COLUMNS),
+        pd.DataFrame(results, columns=RESULT_COLUMNS, dtype=object),
+    )
+
+
+def _study_results(
+    review: Review, datasets: Mapping[str, pd.DataFrame], tables: AnalysisTables, consensus: Consensus
+) -> tuple[list[dict[str, str]], list[dict[str, object]]]:
     intervention, comparison = _names(review)
-    arm_rows = _table_rows(review, consensus, _kind_table(review, "arms", "arms"))
-    arm_info = {(r.get("study_id"), r.get("arm_id")): r for r in arm_rows}
     lookup = _Lookup(review, consensus, tables.arm_outcomes)
+    arms_table = _kind_table(review, "arms", "arms")
     arms: dict[tuple[str, str], dict[str, str]] = {}
     results: list[dict[str, object]] = []
     for a in review.analyses:
@@ -245,17 +377,15 @@ def study_results(
                     continue
                 results += new
             for arm, name in ((exp, intervention), (ctl, comparison)):
-                info = arm_info.get((study, arm), {})
+                described = lookup.of_study(arms_table, study, arm)
+                info = described[-1] if described else {}  # the arm's last row, as a dict by arm kept it
                 arms[(study, arm)] = {
                     "Study": study,
                     "Arm": arm,
                     "Description": _text(info.get("label")),
                     "Intervention": name,
                 }
-    return (
-        pd.DataFrame(list(arms.values()), columns=ARM_COLUMNS),
-        pd.DataFrame(results, columns=RESULT_COLUMNS, dtype=object),
-    )
+    return list(arms.values()), results
 
 
 def _arm_rows(lookup: _Lookup, a: Analysis, r: dict[str, Any]) -> list[dict[str, object]]:
@@ -269,16 +399,10 @@ def _arm_rows(lookup: _Lookup, a: Analysis, r: dict[str, Any]) -> list[dict[str,
         values = {k: v for k, v in numbers.items() if v is not None}
         if len(values) < len(needed):
             return []  # a study without usable numbers is left out, as in the analysis itself
-        match = [
-            d
-            for d in lookup.derived.get((study, arm, a.outcome), [])
-            if (a.timepoint is None or d.get("timepoint") == a.timepoint)
-            and (a.domain is None or d.get("domain") == a.domain)
-            and (a.grade is None or d.get("grade") == a.grade)
-        ]
-        hit = match[0] if match else {}
+        where = {"timepoint": a.timepoint, "domain": a.domain, "grade": a.grade}
+        hit = lookup.derived.first((study, arm, a.outcome), where)
         domain = str(hit.get("domain") or ("continuous" if continuous else "dichotomous"))
-        sources = _arm_sources(lookup, domain, study, arm, str(a.outcome), a.timepoint)
+        sources = lookup.arm_sources(domain, study, arm, str(a.outcome), a.timepoint)
         note = _footnote(sources, a.timepoint, _text(hit.get("derivation")), _text(hit.get("inputs")))
         row: dict[str, object] = {**base, "Arm": arm, "Reference arm": "", "Footnotes": note}
         if continuous:
@@ -365,9 +489,11 @@ def revman_exports(
     folder: Path,
 ) -> list[Path]:
     """study-arms.csv, study-results.csv and risk-of-bias.csv in `folder`."""
-    arms, results = study_results(review, datasets, tables, consensus)
+    arms, results = _study_results(review, datasets, tables, consensus)
+    # column by column, a value the row does not give as empty text (the CSV writer's fast path)
+    layout = pd.DataFrame({c: [r.get(c, "") for r in results] for c in RESULT_COLUMNS}, dtype=object)
     return [
-        write_bom_csv(arms, folder / "study-arms.csv"),
-        write_bom_csv(results, folder / "study-results.csv"),
+        write_bom_csv(pd.DataFrame(arms, columns=ARM_COLUMNS), folder / "study-arms.csv"),
+        write_bom_csv(layout, folder / "study-results.csv"),
         write_bom_csv(risk_of_bias(consensus, review), folder / "risk-of-bias.csv"),
     ]

@@ -18,21 +18,28 @@ Every .xlsx and .csv the toolkit makes goes through here, so the safety rules li
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import math
 import re
+import shutil
+import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from copy import copy
 from pathlib import Path
+from typing import IO
+from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell import _writer as _cell_writer
+from openpyxl.compat.numbers import NUMERIC_TYPES
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import column_index_from_string, get_column_letter
+from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet.table import Table as ExcelTable
 from openpyxl.worksheet.table import TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
@@ -276,6 +283,194 @@ def streamed_cell(ws, value: object, *, font=None, fill=None, alignment=None, nu
     return cell
 
 
+# --- data rows written as SpreadsheetML ---------------------------------------------------------------------------
+# openpyxl makes, styles and serialises an object per cell (about 20 us a cell; a large review's workbooks hold a
+# million cells). The data rows of a big sheet are written here instead, column by column, as the same XML that
+# openpyxl writes for them: inline strings with the text escaped (& < >), xml:space="preserve" where openpyxl puts
+# it, numbers as their shortest exact text (`_exact_string`), booleans as t="b", and the workbook's own style
+# ids, registered in the order openpyxl would register them writing row by row. The rows are kept in a temporary
+# file and put into the sheet's XML by `save_workbook`, after the rows openpyxl wrote (the header). XlsxWriter,
+# the fastest maintained writer, still costs 5-10 us a cell in pure Python; no library writes a column at once.
+
+_ROWS = "_review_rows"  # workbook attribute: the SheetRows to put into its sheets when saved
+_DEFERRED = "_review_deferred"  # workbook attribute: SheetRows to render when saved (an in-memory workbook)
+_ILLEGAL = re.compile(r"[\000-\010\013\014\016-\037]")  # control characters XML 1.0 cannot hold (as openpyxl)
+_ROW_CHUNK = 20_000  # rows rendered at a time: a sheet of every row of a large review stays small in memory
+
+
+def _xml_text(text: str) -> str:
+    """A text cell's content as openpyxl writes it (ElementTree's escaping; spaces kept where it keeps them)."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    stripped = text.strip()
+    if stripped and stripped != text:
+        return f' t="inlineStr"><is><t xml:space="preserve">{escaped}</t></is></c>'
+    return f' t="inlineStr"><is><t>{escaped}</t></is></c>'
+
+
+TEXT_EMPTY = ' t="inlineStr" />'  # an empty text cell
+STYLE_ONLY = ' t="n" />'  # a cell with a style and no value (a format for what is typed later)
+
+
+def text_body(sheet: str, text: str, where: Callable[[], str]) -> str:
+    """The XML of a text cell after its reference and style, refusing what a cell cannot hold."""
+    if len(text) > MAX_CELL_CHARS:  # Excel would cut it short on opening: refuse rather than lose text
+        raise ReviewError(
+            f"sheet '{sheet}', cell {where()}: {len(text):,} characters of text is more than the "
+            f"{MAX_CELL_CHARS:,} a spreadsheet cell holds; shorten it in the input."
+        )
+    control = _ILLEGAL.search(text)
+    if control:
+        raise ReviewError(
+            f"sheet '{sheet}', cell {where()}: the text holds a control character (code "
+            f"{ord(control.group()):#04x}) that a workbook cannot store; remove it in the input."
+        )
+    return _xml_text(text) if text else TEXT_EMPTY
+
+
+def number_body(value: object) -> str:
+    """The XML of a number cell after its reference and style."""
+    return f' t="n"><v>{_exact_string(value)}</v></c>'
+
+
+class SheetRows:
+    """Data rows of one sheet from row `first`, given a column at a time: per row a style (a StyleArray, None for
+    none) and the cell's XML after its reference and style (`text_body`, `number_body`, `STYLE_ONLY`; None: no
+    cell). `finish` renders them; `save_workbook` puts them into the sheet. A row of `heights` gets that height."""
+
+    def __init__(self, ws, first: int, count: int) -> None:
+        self.ws, self.first, self.count = ws, first, count
+        self.columns: list[tuple[int, list, list]] = []
+        self.lines: dict[int, int] = {}  # row index (0-based) -> lines of wrapped text
+        self.heights: dict[int, float] = {}  # row index (0-based) -> points
+        self.dimension = ""  # the sheet's used range, for a sheet that states it (an in-memory workbook's)
+        self.file: IO[bytes] | None = None
+
+    def column(self, styles: list, bodies: list[str | None], number: int | None = None) -> None:
+        number = number or (self.columns[-1][0] + 1 if self.columns else 1)
+        self.columns.append((number, styles, bodies))
+
+    def defer(self) -> None:
+        """Render when the workbook is saved: an in-memory workbook registers its cells' styles as it writes
+        them, sheet by sheet, and these rows' styles come after the cells openpyxl holds for this sheet."""
+        self.ws.parent.__dict__.setdefault(_DEFERRED, []).append(self)
+
+    def finish(self) -> None:
+        book = self.ws.parent
+        # style ids in the order openpyxl gives them: by each style's first cell, row by row
+        first_use = []
+        for number, styles, bodies in self.columns:
+            ids = [id(s) if b is not None else 0 for s, b in zip(styles, bodies, strict=True)]
+            for key in dict.fromkeys(ids):
+                first = ids.index(key) if key else -1
+                style = styles[first] if key else None
+                if style is not None and any(style):  # an all-default style is no style (openpyxl)
+                    first_use.append((first, number, style))
+        attribute = {0: ""}
+        for _, _, style in sorted(first_use, key=lambda t: t[:2]):
+            attribute[id(style)] = f' s="{book._cell_styles.add(style)}"'
+        columns = sorted(self.columns, key=lambda t: t[0])
+        self.file = file = tempfile.TemporaryFile()
+        heights = {i: f' ht="{h}" customHeight="1"' for i, h in self.heights.items()}
+        for start in range(0, self.count, _ROW_CHUNK):
+            stop = min(start + _ROW_CHUNK, self.count)
+            rows = range(self.first + start, self.first + stop)
+            cells = [
+                [
+                    "" if b is None else f'<c r="{letter}{r}"{attribute.get(id(s), "")}{b}'
+                    for r, s, b in zip(rows, styles[start:stop], bodies[start:stop], strict=True)
+                ]
+                for letter, styles, bodies in ((get_column_letter(n), st, bo) for n, st, bo in columns)
+            ]
+            out = (
+                [
+                    f'<row r="{r}"{heights.get(i, "")}>' + "".join(row) + "</row>"
+                    for i, r, row in zip(range(start, stop), rows, zip(*cells, strict=True), strict=True)
+                ]
+                if cells
+                else [
+                    f'<row r="{r}"{heights.get(i, "")}></row>'
+                    for i, r in zip(range(start, stop), rows, strict=True)
+                ]
+            )
+            file.write("".join(out).encode("utf-8"))
+        self.columns = []
+        book.__dict__.setdefault(_ROWS, []).append(self)
+
+
+def _frame_column(
+    items: list,
+    sheet: str,
+    letter: str,
+    text_styles: Mapping[tuple[bool, bool], object],
+    number_style,
+    top,
+    scale: int,
+    wrap_from: int,
+    width: float,
+) -> tuple[list, list[str | None], dict[int, int]]:
+    """One column of `stream_frame`'s data rows: (styles, cell XML, lines of wrapped text by row), each distinct
+    value worked out once, with the rules of `put` (text is text, quote-prefixed where it would run; numbers are
+    numbers; missing is no cell). A number of a percent column (scale 100) is stored as a fraction."""
+    memo: dict[object, tuple[object, str | None, int]] = {}
+    styles: list = []
+    bodies: list[str | None] = []
+    lines: dict[int, int] = {}
+    for i, x in enumerate(items):
+        t = type(x)
+        # by value and type (1, 1.0 and True apart), a float zero by its sign too (0.0 == -0.0)
+        key = (
+            x
+            if t is str
+            else (t, x)
+            if t is int or (t is float and x)
+            else (t, str(x))
+            if t is float
+            else None
+        )
+        hit = memo.get(key) if key is not None else None
+        if hit is None:
+            where = lambda i=i: f"{letter}{i + 2}"  # noqa: E731
+            style, body = _frame_cell(x, sheet, where, text_styles, wrap_from, number_style, top, scale)
+            n = line_count(x, width) if t is str and style is not None and len(x) > wrap_from else 1
+            hit = (style, body, n)
+            if key is not None and key == key:  # NaN is not equal to itself: never a key
+                memo[key] = hit
+        styles.append(hit[0])
+        bodies.append(hit[1])
+        if hit[2] > 1:
+            lines[i] = hit[2]
+    return styles, bodies, lines
+
+
+def _frame_cell(
+    x, sheet, where, text_styles, wrap_from, number_style, top, scale
+) -> tuple[object, str | None]:
+    value = plain(x)
+    if value is None:
+        return None, None
+    if isinstance(value, str):
+        return text_styles[(len(value) > wrap_from, runs(value))], text_body(sheet, value, where)
+    if isinstance(value, bool):
+        return top, f' t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, (int, float)):
+        return number_style, number_body(value / scale if scale != 1 else value)
+    return top, other_body(sheet, value, where)
+
+
+def other_body(sheet: str, value: object, where: Callable[[], str]) -> str:
+    """A date, time or other number kind as openpyxl writes it (a date as Excel's day number)."""
+    if isinstance(value, (dt.datetime, dt.date, dt.time, dt.timedelta)):
+        if getattr(value, "tzinfo", None) is not None:
+            raise ReviewError(
+                f"sheet '{sheet}', cell {where()}: {value} has a time zone, which a workbook cannot store; "
+                "give it without one (in UTC)."
+            )
+        return number_body(to_excel(value))
+    if isinstance(value, NUMERIC_TYPES):
+        return number_body(value)
+    raise ReviewError(f"sheet '{sheet}', cell {where()}: {value!r} is not a value a workbook can store.")
+
+
 def line_count(text: str, width: float, size: float = 11) -> int:
     """Lines a wrapped text needs at a column width (as `fit_rows` counts them)."""
     per_line = max(1.0, width * 1.1 * 11 / size)
@@ -294,9 +489,10 @@ def stream_frame(
     **page,
 ) -> None:
     """`write_frame` + `print_setup(ws, **page)` for a write-only sheet (`Workbook(write_only=True)`): the same
-    cells, styles, widths, row heights, frozen header, table and print setup, appended row by row from row 1.
-    A streamed sheet writes its columns and panes before its rows, so widths and heights are worked out first:
-    widths from the first 200 rows (as `write_frame`), each row's height as its cells are made."""
+    cells, styles, widths, row heights, frozen header, table and print setup, from row 1. A streamed sheet writes
+    its columns and panes before its rows, so widths are worked out first, from the first 200 rows (as
+    `write_frame`). The header is an openpyxl row; the data rows are written as XML a column at a time
+    (`SheetRows`, put into the sheet by `save_workbook`), each row as tall as its longest wrapped text."""
     percent = set(percent)
     formats = dict(formats or {})
     names = [str(c) for c in frame.columns]
@@ -328,13 +524,14 @@ def stream_frame(
         )
     height(max([line_count(n, w) for n, w in zip(names, widths, strict=True)] or [1]), 1)
     ws.append(head)
-    # One cell per column, given each row's value in turn (write-only cells are written as they are appended),
-    # and the few styles of a data cell looked up once: this loop runs for every cell of the sheet.
-    cells = [WriteOnlyCell(ws) for _ in names]
+    # The data rows are written as SpreadsheetML column by column (`_frame_column`) rather than as openpyxl cells:
+    # the cell objects cost about 20 us a cell, most of a large review's workbook time.
     top, wrap = _style(ws, alignment=TOP), _style(ws, alignment=WRAP)
-    quoted = {
-        id(top): _style(ws, alignment=TOP, quote=True),
-        id(wrap): _style(ws, alignment=WRAP, quote=True),
+    text_styles = {
+        (False, False): top,
+        (True, False): wrap,
+        (False, True): _style(ws, alignment=TOP, quote=True),
+        (True, True): _style(ws, alignment=WRAP, quote=True),
     }
     numbers = [  # the style of a number in each column: percent, a number format, or plain
         _style(ws, alignment=TOP, number_format="0.0%")
@@ -344,40 +541,25 @@ def stream_frame(
         else top
         for name in frame.columns
     ]
-    scale = [100 if name in percent else 1 for name in frame.columns]
+    rows = SheetRows(ws, first=2, count=len(frame))
     wrap_from = max_width - 2
-    for r, record in enumerate(frame.itertuples(index=False, name=None), start=2):
-        out: list[object] = []
-        lines = 1
-        for c, value in enumerate(record):
-            value = plain(value)
-            if value is None:
-                out.append(None)
-                continue
-            cell = cells[c]
-            if isinstance(value, str):
-                if len(value) > MAX_CELL_CHARS:
-                    raise ReviewError(
-                        f"sheet '{ws.title}', cell {get_column_letter(c + 1)}{r}: {len(value):,} characters "
-                        f"of text is more than the {MAX_CELL_CHARS:,} a spreadsheet cell holds; shorten it in "
-                        "the input."
-                    )
-                cell.value = value
-                cell.data_type = "s"
-                style = top
-                if len(value) > wrap_from:
-                    style = wrap
-                    lines = max(lines, line_count(value, widths[c]))
-                cell._style = quoted[id(style)] if runs(value) else style
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                cell.value = value / scale[c] if scale[c] != 1 else value
-                cell._style = numbers[c]
-            else:
-                cell.value = value
-                cell._style = top
-            out.append(cell)
-        height(lines, r)
-        ws.append(out)
+    for c, name in enumerate(frame.columns):
+        styles, bodies, lines = _frame_column(
+            frame.iloc[:, c].tolist(),
+            ws.title,
+            get_column_letter(c + 1),
+            text_styles,
+            numbers[c],
+            top,
+            100 if name in percent else 1,
+            wrap_from,
+            widths[c],
+        )
+        rows.column(styles, bodies)
+        for i, n in lines.items():
+            rows.lines[i] = max(rows.lines.get(i, 1), n)
+    rows.heights = {i: min(n * LINE_POINTS, MAX_ROW_POINTS) for i, n in rows.lines.items() if n > 1}
+    rows.finish()
     if table_name and len(frame) and len(frame.columns):
         ref = f"A1:{get_column_letter(len(frame.columns))}{1 + len(frame)}"
         table = ExcelTable(displayName="t_" + "".join(ch for ch in table_name if ch.isalnum())[:40], ref=ref)
@@ -391,11 +573,54 @@ def stream_frame(
 
 
 def save_workbook(wb: Workbook, path: str | Path) -> Path:
-    """Save atomically: the target is replaced only once the whole workbook is written."""
+    """Save atomically: the target is replaced only once the whole workbook is written. Rows written as XML
+    (`SheetRows`) are put into their sheets: openpyxl saves the workbook, then each such sheet is copied with
+    its rows added at the end of its sheetData."""
     path = Path(path)
+    deferred = {id(rows.ws): rows for rows in wb.__dict__.pop(_DEFERRED, [])}
+    if deferred:  # style ids in the order openpyxl's writer gives them: sheet by sheet, cell by cell
+        for ws in wb.worksheets:
+            for key in sorted(ws._cells):
+                if ws._cells[key].has_style:
+                    ws._cells[key].style_id  # noqa: B018 (registers the cell's style)
+            if id(ws) in deferred:
+                deferred[id(ws)].finish()
+    spliced = wb.__dict__.pop(_ROWS, [])
     with atomic_path(path) as tmp:
-        wb.save(tmp)
+        if not spliced:
+            wb.save(tmp)
+            return path
+        with tempfile.TemporaryFile() as raw:
+            wb.save(raw)
+            raw.seek(0)
+            _add_rows(raw, tmp, {rows.ws.path.lstrip("/"): rows for rows in spliced})
     return path
+
+
+def _add_rows(raw, target: Path, rows_of: Mapping[str, SheetRows]) -> None:
+    with ZipFile(raw) as source, ZipFile(target, "w", ZIP_DEFLATED, allowZip64=True) as out:
+        for info in source.infolist():
+            data = source.read(info)
+            rows = rows_of.get(info.filename)
+            if rows is None:
+                out.writestr(info, data)
+                continue
+            if rows.dimension:
+                data = re.sub(
+                    rb'<dimension ref="[^"]*" />', f'<dimension ref="{rows.dimension}" />'.encode(), data
+                )
+            data = data.replace(b"<sheetData />", b"<sheetData></sheetData>", 1)
+            cut = data.index(b"</sheetData>")
+            member = ZipInfo(info.filename, info.date_time)
+            member.compress_type = ZIP_DEFLATED
+            assert rows.file is not None
+            size = rows.file.seek(0, 2)
+            rows.file.seek(0)
+            with out.open(member, "w", force_zip64=size + len(data) > 2**30) as sheet:
+                sheet.write(data[:cut])
+                shutil.copyfileobj(rows.file, sheet, 1 << 20)
+                sheet.write(data[cut:])
+            rows.file.close()
 
 
 # --- print setup ----------------------------------------------------------------------------------------------

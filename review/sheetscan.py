@@ -5,6 +5,17 @@ the value is an error such as #DIV/0! (read as empty), how the cell is formatted
 shown as Jun-2000 is stored as a full date), which cells are merged, or how many rows a sheet has before loading
 it all. The reader needs each of these so that nothing is lost in silence and a huge sheet is refused quickly.
 
+calamine loads a sheet as a dense grid from A1 to the last cell that holds a value: two values far apart (A1 and
+ZZ499999) make 350 million cells, gigabytes for two values. The pass bounds that grid before anything loads the
+sheet: rows by the number of digits of the longest row number met (one search per chunk that finds only a row
+number longer than those met so far), columns by a search for two-letter columns (none in most sheets: the grid is
+then at most 26 wide) that, once it finds one, looks only for columns beyond the widest met. That needs every row
+and cell to carry its reference (r="B7"), as Excel, LibreOffice and openpyxl write them: two counts check it, and a
+chunk where they disagree (cells placed by counting) is measured cell by cell. Only when the bound exceeds
+MAX_GRID_CELLS is the sheet read again cell by cell for its exact extent (values only: empty formatted cells, which
+calamine skips, do not count), and refused if the grid is still too large. These searches cost about 0.5 s of CPU
+per 143 MB of sheet XML (the 1,000-study adverse-event sheet): the price of never loading a hostile grid.
+
 The pass reads the sheet XML in chunks, cut at row ends, so memory stays bounded whatever the sheet's size. A
 chunk costs a few byte searches (bytes.count, bytes.find and regexes that start with a rare literal run in C at
 memory speed); only the cells those searches point at (a formula, an error, a format of interest) are parsed one
@@ -15,11 +26,14 @@ parses the small parts (workbook, relationships, styles) and refuses entity tric
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import NoReturn
 
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
@@ -46,11 +60,17 @@ _SHARED = re.compile(rb"<(?:\w+:)?si>(.*?)</(?:\w+:)?si>", re.S)
 _TEXT = re.compile(rb"<(?:\w+:)?t\b[^>]*>([^<]*)</(?:\w+:)?t>")
 # A cell with content (a value, formula or inline text) in a column of three letters (AAA = 703 and beyond).
 _WIDE = re.compile(rb'<(?:\w+:)?c\s[^>]*?r="([A-Z]{3}\d+)"[^>/]*>\s*<(?:\w+:)?(?:v|f|is)[\s>]')
+# The extent of the grid calamine builds. A row (<row>) or cell (<c>) without r= takes the place after the previous
+# one; whole rows and cells are matched here for the exact extent (rare: see _extent).
+_ROW_ELEMENT = re.compile(rb"<(?:\w+:)?row\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?row>)", re.S)
+_REF = re.compile(rb'\br="([A-Z]*)(\d*)"')
+_HAS_VALUE = re.compile(rb"<(?:\w+:)?(?:v>[^<]|is[\s>])")  # calamine keeps cells with a value or inline text
+MAX_GRID_CELLS = 26_000_000  # 1,000,000 rows x 26 columns: about 1 GB once loaded
 _MERGED = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([^"]+)"')
 # Cheap searches for the common case, plain (unprefixed) elements; each starts with a literal that is rare or
 # short, which the regex engine finds at memory speed. A hit is only a hint: the cell is then parsed exactly.
 _PREFIXED = re.compile(rb":(?:row|c|f|v|is|t)[\s>/]")  # a namespace prefix on an element calamine reads
-_WIDE_HINT = re.compile(rb'r="[A-Z]{3}\d')
+_WIDE_HINT = re.compile(rb'r="[A-Z]{2}')  # a column of two letters or more: AA (27) and beyond
 _FORMULA_HINT = re.compile(rb"<f[\s>/]")
 _ERROR_HINT = re.compile(rb't="e"')
 _AFTER_NAME = (b" ", b"\t", b"\r", b"\n", b">", b"/")  # what may follow an element's name
@@ -72,6 +92,10 @@ class SheetFacts:
     formats: dict[str, str] = field(default_factory=dict)  # 'percent', 'month' (shows month and year), 'year'
     merged: list[str] = field(default_factory=list)  # merged ranges, 'A2:A4'
     long_text: dict[str, int] = field(default_factory=dict)  # text beyond MAX_CELL_CHARS: its length
+    # A bound on the grid calamine builds from A1 to the last value: rows (10^digits - 1 for the longest row number
+    # met), columns (26 while no column has two letters, else the widest met)
+    grid_rows: int = 0
+    grid_columns: int = 0
 
 
 def format_kind(code: str) -> str:
@@ -135,9 +159,16 @@ def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
 
 
 def scan(path: Path, sheets: set[str] | None = None, max_rows: int = MAX_SHEET_ROWS) -> dict[str, SheetFacts]:
-    """Facts for each sheet (or those named in `sheets`). A sheet with more than `max_rows` rows raises
-    UnreadableInput as soon as the count passes the limit, before anything loads the sheet."""
-    found: dict[str, SheetFacts] = {}
+    """Facts for each sheet (or those named in `sheets`). A sheet with more than `max_rows` rows, or whose values
+    lie so far apart that its grid passes MAX_GRID_CELLS, raises UnreadableInput before anything loads it."""
+    return dict(scan_sheets(path, sheets, max_rows))
+
+
+def scan_sheets(
+    path: Path, sheets: set[str] | None = None, max_rows: int = MAX_SHEET_ROWS
+) -> Iterator[tuple[str, SheetFacts]]:
+    """scan's facts sheet by sheet, in the workbook's order, each as soon as its sheet is scanned: a caller can
+    load a sheet that passed while the next ones are scanned."""
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
@@ -152,7 +183,7 @@ def scan(path: Path, sheets: set[str] | None = None, max_rows: int = MAX_SHEET_R
             for name, part in sheet_parts(zf).items():
                 if part not in names or (sheets is not None and name not in sheets):
                     continue
-                facts = found[name] = SheetFacts()
+                facts = SheetFacts()
                 with zf.open(part) as fh:
                     tail = b""
                     while True:
@@ -161,16 +192,13 @@ def scan(path: Path, sheets: set[str] | None = None, max_rows: int = MAX_SHEET_R
                         if chunk:
                             cut = _last_row_end(data)
                             data, tail = data[:cut], data[cut:]
-                        _scan_chunk(data, facts, kinds, styled, long_shared, long_ref, final=not chunk)
-                        wide = _WIDE.search(data) if _WIDE_HINT.search(data) else None
-                        if (
-                            wide
-                        ):  # calamine would build a dense grid out to that column: gigabytes for one cell
-                            raise UnreadableInput(
-                                f"{path}: sheet '{name}' has a value at {wide.group(1).decode()}, beyond column "
-                                f"ZZ ({MAX_SHEET_COLUMNS} columns), the limit for a sheet; delete it (or move it "
-                                "next to the table) and save again."
-                            )
+                        rows = facts.rows
+                        prefixed = _scan_chunk(
+                            data, facts, kinds, styled, long_shared, long_ref, final=not chunk
+                        )
+                        _bound_grid(
+                            data, facts, facts.rows - rows, path, name, prefixed=prefixed, final=not chunk
+                        )
                         if facts.rows > max_rows:
                             raise UnreadableInput(
                                 f"{path}: sheet '{name}' has more than {max_rows:,} rows, the limit for a sheet; "
@@ -179,6 +207,9 @@ def scan(path: Path, sheets: set[str] | None = None, max_rows: int = MAX_SHEET_R
                             )
                         if not chunk:
                             break
+                if facts.grid_rows * facts.grid_columns > MAX_GRID_CELLS:  # a loose bound: measure exactly
+                    _check_extent(zf, part, path, name)
+                yield name, facts
     except (KeyError, zipfile.BadZipFile, SafeET.ParseError) as exc:
         raise UnreadableInput(
             f"{path}: the workbook's XML is damaged ({exc}); save it again as .xlsx."
@@ -187,7 +218,6 @@ def scan(path: Path, sheets: set[str] | None = None, max_rows: int = MAX_SHEET_R
         raise UnreadableInput(
             f"{path}: refused unsafe XML ({type(exc).__name__}); save it again as .xlsx."
         ) from None
-    return found
 
 
 def _last_row_end(data: bytes) -> int:
@@ -208,29 +238,31 @@ def _scan_chunk(
     long_ref: re.Pattern | None,
     *,
     final: bool,
-) -> None:
-    """The facts of one chunk of whole rows; `final` for what follows the last row (merged cells are there)."""
+) -> bool:
+    """The facts of one chunk of whole rows; `final` for what follows the last row (merged cells are there).
+    True when the chunk has namespace-prefixed elements."""
     if _PREFIXED.search(data):  # <x:row>, <x:c>...: the byte searches below would miss them
         _scan_every_cell(data, facts, kinds, long_shared)
-        return
-    facts.rows += data.count(b"<row")
-    if final:  # page breaks follow the rows; no other element of a sheet starts with "row"
-        facts.rows -= data.count(b"<rowBreaks")
-        facts.merged += [m.decode() for m in _MERGED.findall(data)]
+        return True
     # Each search points at a place inside the cell to look at; the cell starts at the last "<c" before it.
     hits = [m.start() for m in _FORMULA_HINT.finditer(data)]
     hits += [m.start() for m in _ERROR_HINT.finditer(data)]
     for pattern in (styled, long_ref):
         if pattern is not None:
             hits += [m.start() for m in pattern.finditer(data)]
-    if len(hits) > _MANY:
+    if len(hits) > _MANY:  # counts the rows and merged ranges too
         _scan_every_cell(data, facts, kinds, long_shared)
-        return
+        return False
+    facts.rows += data.count(b"<row")
+    if final:  # page breaks follow the rows; no other element of a sheet starts with "row"
+        facts.rows -= data.count(b"<rowBreaks")
+        facts.merged += [m.decode() for m in _MERGED.findall(data)]
     starts = {_cell_start(data, at) for at in hits}
     for at in sorted(starts - {-1}):
         m = _CELL.match(data, at)
         if m:
             _cell_facts(m, facts, kinds, long_shared)
+    return False
 
 
 def _cell_start(data: bytes, at: int) -> int:
@@ -268,3 +300,129 @@ def _cell_facts(m: re.Match, facts: SheetFacts, kinds: dict[int, str], long_shar
     style = attrs.get(b"s")
     if style is not None and style.isdigit() and int(style) in kinds:
         facts.formats[ref] = kinds[int(style)]
+
+
+# ---- the grid calamine builds ------------------------------------------------------------------------------
+
+
+def _bound_grid(
+    data: bytes, facts: SheetFacts, rows: int, path: Path, name: str, *, prefixed: bool, final: bool
+) -> None:
+    """Widen facts' bound on the grid by this chunk of `rows` rows (see the module's docstring); `prefixed` when
+    its elements have namespace prefixes, `final` for what follows the last row."""
+    # Within sheetData, when every row and cell has r= (what Excel, LibreOffice and openpyxl write), the counts
+    # agree. Otherwise (cells placed by counting, namespace prefixes, rich text with <color>): the exact extent.
+    lo = max(data.find(b"<sheetData"), 0) if not facts.grid_rows else 0  # the first chunk holds <cols>
+    hi = data.find(b"</sheetData>") if final else -1  # the last holds what follows the rows
+    hi = len(data) if hi < 0 else hi
+    if prefixed or data.count(b"<c", lo, hi) + rows != data.count(b' r="', lo, hi):
+        _, last, width, _, right = _extent(data, facts.grid_rows)
+        facts.grid_rows, facts.grid_columns = max(facts.grid_rows, last), max(facts.grid_columns, width)
+        if width > MAX_SHEET_COLUMNS:
+            _too_wide(path, name, right)
+        return
+    digits, at = len(str(facts.grid_rows)) if facts.grid_rows else 1, 0
+    while m := _longer(digits).search(data, at):  # finds only a row number longer than any met before
+        digits, at = len(m.group(1)), m.end()
+    facts.grid_rows = max(facts.grid_rows, 10**digits - 1)
+    width, hint = max(facts.grid_columns, 26), _WIDE_HINT.search(data)
+    if hint:
+        wide = _WIDE.search(data, max(data.rfind(b"<", 0, hint.start()), 0))  # from the hinted cell's start
+        if wide:
+            _too_wide(path, name, wide.group(1).decode())
+        at = hint.start()
+        while width < MAX_SHEET_COLUMNS and (m := _wider(width).search(data, at)):
+            width, at = _column(m.group(1)), m.end()
+    facts.grid_columns = width
+
+
+def _too_wide(path: Path, name: str, ref: str) -> NoReturn:
+    """calamine would build a dense grid out to that column: gigabytes for one cell."""
+    raise UnreadableInput(
+        f"{path}: sheet '{name}' has a value at {ref}, beyond column ZZ ({MAX_SHEET_COLUMNS} columns), the limit "
+        "for a sheet; delete it (or move it next to the table) and save again."
+    )
+
+
+@functools.lru_cache
+def _longer(digits: int) -> re.Pattern:
+    return re.compile(rb'r="[A-Z]{0,3}(\d{%d,})' % (digits + 1))
+
+
+@functools.lru_cache
+def _wider(width: int) -> re.Pattern:
+    """A reference in a column of two letters beyond column number `width` (26 to 701)."""
+    first, second = divmod(width - 1, 26)  # the column's letters: first is 1..26 (A..Z), second 0..25
+    letters = [chr(64 + first) + f"[{chr(66 + second)}-Z]" if second < 25 else ""]
+    letters.append(f"[{chr(65 + first)}-Z][A-Z]" if first < 26 else "")
+    return re.compile(rb'r="(' + "|".join(x for x in letters if x).encode() + rb")\d")
+
+
+def _column(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
+
+
+def _extent(data: bytes, row: int) -> tuple[int, int, int, str, str]:
+    """The grid calamine builds for these whole rows, counting only cells with a value and placing rows and cells
+    without r= after the previous one as calamine does; `row` is the number of the row before the chunk. Gives
+    (the number of the chunk's last row, the last row with a value, the last column with a value, the reference
+    of the lowest value, the reference of the rightmost value)."""
+    rows = columns = 0
+    bottom = right = ""
+    for r in _ROW_ELEMENT.finditer(data):
+        ref = _REF.search(r.group(1))
+        row = int(ref.group(2)) if ref and ref.group(2) else row + 1
+        column = 0
+        for c in _CELL.finditer(r.group(2) or b""):
+            ref = _REF.search(c.group(1))
+            at = row
+            if ref and ref.group(1):
+                column, at = _column(ref.group(1)), int(ref.group(2)) if ref.group(2) else row
+            else:
+                column += 1
+            if _HAS_VALUE.search(c.group(2) or b""):
+                if at > rows:
+                    rows, bottom = at, f"{_letters(column)}{at}"
+                if column > columns:
+                    columns, right = column, f"{_letters(column)}{at}"
+    return row, rows, columns, bottom, right
+
+
+def _letters(column: int) -> str:
+    name = ""
+    while column:
+        column, rest = divmod(column - 1, 26)
+        name = chr(65 + rest) + name
+    return name
+
+
+def _check_extent(zf: zipfile.ZipFile, part: str, path: Path, name: str) -> None:
+    """Read the sheet again for the exact extent of its values; refuse a grid beyond MAX_GRID_CELLS."""
+    rows = columns = row = 0
+    bottom = right = ""
+    with zf.open(part) as fh:
+        tail = b""
+        while True:
+            chunk = fh.read(_CHUNK)
+            data = tail + chunk
+            if chunk:
+                cut = _last_row_end(data)
+                data, tail = data[:cut], data[cut:]
+            row, last, width, low, far = _extent(data, row)
+            if last > rows:
+                rows, bottom = last, low
+            if width > columns:
+                columns, right = width, far
+            if not chunk:
+                break
+    if rows * columns > MAX_GRID_CELLS:
+        where = " and ".join(dict.fromkeys((right, bottom)))
+        raise UnreadableInput(
+            f"{path}: sheet '{name}' has values as far apart as A1 and {_letters(columns)}{rows} (the value at "
+            f"{where}): loaded, that is a grid of {rows:,} rows x {columns:,} columns = {rows * columns:,} cells, "
+            f"beyond the {MAX_GRID_CELLS:,} a sheet may span; delete the values far below or to the right of the "
+            "table (or move them next to it) and save again."
+        )

@@ -13,6 +13,7 @@ import difflib
 import itertools
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +44,7 @@ from .sheets import (
     save_workbook,
     unneutral,
 )
-from .sheetscan import SheetFacts, scan
+from .sheetscan import SheetFacts, scan_sheets
 from .values import EMPTY, Parsed, distinct, parse_column, parse_value
 
 INSTRUCTIONS = "Instructions"
@@ -390,8 +391,10 @@ class Extraction:
 def read_workbook(path: str | Path, form: Form) -> Extraction:
     """Read a reviewer workbook into typed tables. Unreadable files raise UnreadableWorkbook (exit code 2).
 
-    The sheets the form needs are scanned first (sheetscan: row count against the limit, formulas, error
-    values, number formats, merged cells), then loaded with calamine; nothing else in the workbook is read."""
+    The sheets the form needs are scanned first (sheetscan: row count and extent against the limits, formulas,
+    error values, number formats, merged cells), then loaded with calamine; nothing else in the workbook is read.
+    Each sheet loads in a worker thread as soon as its scan passes (calamine parses without holding the GIL),
+    while the next sheets are scanned and the loaded ones typed."""
     path = check_xlsx(path)
     name = str(path)
     try:
@@ -406,13 +409,56 @@ def read_workbook(path: str | Path, form: Form) -> Extraction:
     by_fold = {_fold(s): s for s in sheet_names}
     found = {t.name: by_fold.get(_fold(t.sheet)) or by_fold.get(_fold(t.name)) for t in form.tables.values()}
     wanted = {s for s in found.values() if s} | {s for s in sheet_names if _fold(s) == _fold(INSTRUCTIONS)}
-    try:
-        facts = scan(path, wanted)
-        sheets = {s: book.get_sheet_by_name(s).to_python(skip_empty_area=False) for s in wanted}
-    except UnreadableInput as exc:
-        raise UnreadableWorkbook(str(exc), file=name) from None
-    except (python_calamine.CalamineError, OSError, ValueError) as exc:
-        raise _unreadable(name, exc) from None
+    # One worker: the book is used by that thread alone once loading starts (calamine's sheets cannot be loaded
+    # from two threads at once), so loads run in the workbook's order while this thread scans and types.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="calamine") as loader:
+        loading: dict[str, Future] = {}
+        try:
+            facts: dict[str, SheetFacts] = {}
+            for sheet, sheet_facts in scan_sheets(path, wanted):
+                facts[sheet] = sheet_facts
+                loading[sheet] = loader.submit(_load_sheet, book, sheet)
+            return _read_tables(path, form, _Loaded(name, loading), found, facts)
+        except UnreadableInput as exc:
+            loader.shutdown(cancel_futures=True)
+            if isinstance(exc, UnreadableWorkbook):
+                raise
+            raise UnreadableWorkbook(str(exc), file=name) from None
+        except BaseException:  # a refused workbook: the sheets not yet loaded are not needed
+            loader.shutdown(cancel_futures=True)
+            raise
+
+
+def _load_sheet(book: python_calamine.CalamineWorkbook, sheet: str) -> list[list[object]]:
+    rows: list[list[object]] = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)  # type: ignore[assignment]
+    return rows
+
+
+class _Loaded(dict):
+    """Sheet name -> its rows, waiting for the worker that loads them on first use."""
+
+    def __init__(self, file: str, loading: dict[str, Future]):
+        super().__init__()
+        self.file, self.loading = file, loading
+
+    def __missing__(self, sheet: str) -> list[list[object]]:
+        try:
+            rows = self[sheet] = self.loading[sheet].result()
+        except (python_calamine.CalamineError, OSError, ValueError) as exc:
+            raise _unreadable(self.file, exc) from None
+        return rows
+
+    def __contains__(self, sheet: object) -> bool:
+        return sheet in self.loading
+
+    def names(self) -> list[str]:
+        return list(self.loading)
+
+
+def _read_tables(
+    path: Path, form: Form, sheets: _Loaded, found: dict[str, str | None], facts: dict[str, SheetFacts]
+) -> Extraction:
+    name = str(path)
     issues: list[Issue] = []
     reviewer, version, made_from = _read_instructions(sheets, form, name)
     if made_from:  # another form version: say so, and what changed, before any missing-column message
@@ -452,6 +498,7 @@ def read_workbook(path: str | Path, form: Form) -> Extraction:
                 sheet=t.sheet,
             )
         tables[t.name] = _read_rows(sheets[sheet], t, name, sheet, issues, facts.get(sheet), from_text=False)
+        sheets.pop(sheet, None)  # typed: its rows can go
     return Extraction(form, path, reviewer, version, tables, issues)
 
 
@@ -543,13 +590,22 @@ def read_extraction(path: str | Path, form: Form) -> Extraction:
     return read_csv_folder(path, form) if Path(path).is_dir() else read_workbook(path, form)
 
 
+def read_extractions(paths: Sequence[str | Path], form: Form) -> list[Extraction]:
+    """Several reviewers' workbooks (or CSV folders), two at a time: while calamine parses one without holding the
+    GIL, Python scans and types the other. The first unreadable one, in the order given, raises."""
+    with ThreadPoolExecutor(max_workers=max(1, min(len(paths), 2)), thread_name_prefix="read") as pool:
+        return list(pool.map(lambda path: read_extraction(path, form), paths))
+
+
 def _fold(text: str) -> str:
     return re.sub(r"[\s_]+", " ", str(text)).strip().casefold()
 
 
 def _read_instructions(sheets: dict, form: Form, file: str) -> tuple[str, str, str]:
     """Reviewer, form version, and 'name vN' of the form the workbook was made from when it is another one."""
-    rows: list[list[object]] = next((v for k, v in sheets.items() if _fold(k) == _fold(INSTRUCTIONS)), [])
+    names = sheets.names() if isinstance(sheets, _Loaded) else list(sheets)
+    sheet = next((k for k in names if _fold(k) == _fold(INSTRUCTIONS)), None)
+    rows: list[list[object]] = sheets[sheet] if sheet is not None else []
     meta = {_fold(r[0]): r[1] for r in rows if len(r) >= 2 and isinstance(r[0], str) and r[0]}
     reviewer = str(meta.get("reviewer") or "").strip()
     name, version = str(meta.get("form") or ""), _as_version(meta.get("form version"))

@@ -203,6 +203,15 @@ def value_in_the_last_column(folder: Path) -> list[str]:
     ]
 
 
+def values_far_apart(folder: Path) -> list[str]:
+    """Two values far apart (A1 and ZZ499999) pass the row and column limits, but loaded as a dense grid they are
+    350 million cells: refused before the sheet loads."""
+    return [
+        "validate",
+        str(_edit(_workbook(folder), lambda wb: wb["Adverse events"].__setitem__("ZZ499999", 1))),
+    ]
+
+
 def fifo_as_form(folder: Path) -> list[str]:
     return ["workbook", str(_fifo(folder / "form.yaml")), "-o", str(folder / "w.xlsx")]
 
@@ -377,6 +386,13 @@ CASES = [
     Case("a sheet of 1,000,000 rows", "hang", million_rows, 2, ["sheet 'Arms'", "500,000 rows"]),
     Case(
         "a value at XFD5000", "hang", value_in_the_last_column, 2, ["sheet 'Adverse events'", "XFD5000", "ZZ"]
+    ),
+    Case(
+        "values far apart",
+        "hang",
+        values_far_apart,
+        2,
+        ["sheet 'Adverse events'", "ZZ499999", "350,999,298 cells", "26,000,000"],
     ),
     Case(
         "a value under no header",

@@ -34,3 +34,22 @@ def test_synthetic_review_runs_end_to_end(tmp_path):
     assert (tmp_path / "out" / "review.xlsx").exists()
     with pytest.raises(SystemExit, match="--force"):
         make_review(tmp_path / "review", 3, seed=1)  # never replaces files unless forced
+
+
+def test_plot_benchmark_runs_and_keeps_both_ways(tmp_path, capsys):
+    from bench_plots import main
+
+    assert main(["--plots", "1", "--sizes", "3", "--out", str(tmp_path)]) == 0
+    kept = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert kept == [
+        f"forest_3_{labels}_{way}.png" for labels in ("long", "short") for way in ("savefig", "toolkit")
+    ]
+    assert "toolkit" in capsys.readouterr().out
+
+
+def test_disagree_benchmark_runs_and_both_pairings_agree(tmp_path, capsys):
+    from bench_disagree import main
+
+    assert main([str(tmp_path), "--studies", "2", "--former"]) == 0
+    out = capsys.readouterr().out
+    assert "the former pairing gives the same discrepancies and agreement" in out and "reconcile" in out

@@ -119,3 +119,40 @@ def test_forest_plot_shows_exact_intervals_for_proportions():
     shown = texts(forest_plot(data, "PLO", "EE", study_ci="exact"))
     # binom.test(0, 20)$conf.int = 0, 0.168; binom.test(10, 10)$conf.int = 0.692, 1
     assert "0.02 [0.00, 0.17]" in shown and "0.95 [0.69, 1.00]" in shown
+
+
+def test_png_is_savefigs_tight_png_drawn_once():
+    """save_figure's PNG cuts savefig's tight box out of one drawing: the same size, the same picture (pixels
+    may differ by a sub-pixel shift of the antialiasing, never in what is drawn)."""
+    import io
+
+    from PIL import Image
+
+    from review.plots import png_bytes
+
+    fig = forest_plot(BCG, "RR", "REML", title="BCG vaccine")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=150, bbox_inches="tight")
+    theirs = np.asarray(Image.open(buffer).convert("RGB")).astype(int)
+    ours = np.asarray(Image.open(io.BytesIO(png_bytes(fig, dpi=150))).convert("RGB")).astype(int)
+    assert abs(ours.shape[0] - theirs.shape[0]) <= 1 and abs(ours.shape[1] - theirs.shape[1]) <= 1
+    h, w = min(ours.shape[0], theirs.shape[0]), min(ours.shape[1], theirs.shape[1])
+    ink_ours, ink_theirs = (x[:h, :w].sum(axis=2) < 600 for x in (ours, theirs))
+    assert abs(int(ink_ours.sum()) - int(ink_theirs.sum())) < 0.02 * ink_theirs.sum()
+    assert fig._repr_png_().startswith(b"\x89PNG")  # the notebook's inline picture, the same way at 100 dpi
+
+
+def test_long_study_labels_widen_the_plot_instead_of_running_into_it():
+    long = BCG.assign(
+        study=[f"{s} and a very long author list et al., extension cohort" for s in BCG["study"]]
+    )
+    short, wide = forest_plot(BCG, "RR", "REML"), forest_plot(long, "RR", "REML")
+    assert wide.get_figwidth() > short.get_figwidth() == 10
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(wide).get_renderer()
+    ax = wide.axes[0]
+    plot_left = ax.get_window_extent(renderer).x0
+    labels = [t for t in ax.texts if t.get_text() in set(long["study"])]
+    assert len(labels) == 13
+    assert max(t.get_window_extent(renderer).x1 for t in labels) < plot_left

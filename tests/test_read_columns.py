@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from openpyxl.utils import get_column_letter
 
 from review import workbook as wbm
+from review.errors import UnreadableInput
 from review.files import MAX_CELL_CHARS
 from review.forms import default_form_path, load_form
 from review.issues import CODES, ERROR, Issue
@@ -215,3 +216,40 @@ def test_short_and_empty_sheets(body):
     pd.testing.assert_frame_equal(got.data, data)
     pd.testing.assert_frame_equal(got.missing, missing)
     assert [repr(i) for i in issues] == [repr(i) for i in expected]
+
+
+@given(
+    st.lists(
+        st.sampled_from([1.0, 2.5, True, False, 1, 0, "1", "NR", "", " x", None, dt.date(2000, 1, 1)]),
+        max_size=40,
+    )
+)
+def test_distinct_with_one_type_or_many(values):
+    """distinct's fast path (one type found by one C pass) and its type-splitting path agree with a dict keyed by
+    (type, value): every cell maps to a distinct value of its own type, numbered in order of first appearance."""
+    column = np.array(values, dtype=object)
+    codes, raw = distinct(column)
+    keys: dict = {}
+    expected = [keys.setdefault((type(v), "nan" if v != v else v), len(keys)) for v in values]
+    assert list(codes) == expected
+    assert [type(v) for v in raw] == [k[0] for k in keys]
+
+
+def test_reading_two_workbooks_at_once_equals_one_by_one(tmp_path):
+    from conftest import complete_study, edited, write
+
+    a = write(FORM, tmp_path / "a.xlsx", data=complete_study(), reviewer="A")
+    b = write(FORM, tmp_path / "b.xlsx", data=edited("arms", 0, randomised="n=73"), reviewer="B")
+    both = wbm.read_extractions([a, b], FORM)
+    for got, path in zip(both, (a, b), strict=True):
+        alone = wbm.read_workbook(path, FORM)
+        assert got.reviewer == alone.reviewer and [repr(i) for i in got.issues] == [
+            repr(i) for i in alone.issues
+        ]
+        for name, table in alone.tables.items():
+            pd.testing.assert_frame_equal(got.tables[name].data, table.data)
+            pd.testing.assert_frame_equal(got.tables[name].missing, table.missing)
+    assert any(i.code == "count-prefix" for i in both[1].issues)
+    (tmp_path / "broken.xlsx").write_bytes(b"not a zip")
+    with pytest.raises(UnreadableInput, match="broken.xlsx"):  # the first unreadable, in order
+        wbm.read_extractions([a, tmp_path / "broken.xlsx", tmp_path / "missing.xlsx"], FORM)

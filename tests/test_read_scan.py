@@ -128,3 +128,101 @@ def test_row_limit_counts_prefixed_and_self_closing_rows(tmp_path, prefix):
     assert sheetscan.scan(path, max_rows=11)["S"].rows == 11
     with pytest.raises(UnreadableInput, match="more than 10 rows"):
         sheetscan.scan(path, max_rows=10)
+
+
+# ---- the grid calamine would build: bounded before the sheet loads -------------------------------------------
+
+
+def _sheet(rows: str, before: str = "") -> bytes:
+    return f'<worksheet xmlns="{MAIN}">{before}<sheetData>{rows}</sheetData></worksheet>'.encode()
+
+
+HEADER = '<row r="1"><c r="A1" t="inlineStr"><is><t>h</t></is></c><c r="K1"><v>1</v></c></row>'
+
+
+@pytest.mark.parametrize(
+    "rows, far",
+    [
+        ('<row r="499999"><c r="ZZ499999"><v>1</v></c></row>', "ZZ499999"),  # A1 and ZZ499999
+        ('<row r="2"><c r="ZZ2"><v>1</v></c></row><row r="499999"><c r="A499999"><v>1</v></c></row>', "ZZ2"),
+        ('<row r="3"><c r="B3"><v>1</v></c></row><row r="2"><c r="ZY999999"><v>1</v></c></row>', "ZY999999"),
+        ('<row r="2"><c r="A4000000"><v>1</v></c></row>', "A4000000"),  # a cell's own row, not its row's
+        (
+            '<row r="2">' + "<c><v>1</v></c>" * 702 + '</row><row r="99999"><c r="A99999"><v>1</v></c></row>',
+            "ZZ2",
+        ),
+        (
+            '<row r="2"><c r="ZZ2"><v>1</v></c></row>'
+            + "<row><c><v>1</v></c></row>" * 3
+            + '<row r="400000"/>'
+            '<row><c r="B400001" t="inlineStr"><is><t></t></is></c></row>',
+            "B400001",
+        ),
+    ],
+    ids=["far-corner", "far-apart", "out-of-order", "cell-row", "cells-without-r", "rows-without-r"],
+)
+def test_values_far_apart_are_refused_before_loading(tmp_path, rows, far):
+    path = _xlsx(tmp_path / "far.xlsx", _sheet(HEADER + rows))
+    with pytest.raises(UnreadableInput) as refused:
+        sheetscan.scan(path)
+    message = str(refused.value)
+    assert "sheet 'S'" in message and far in message and "cells" in message and "delete the values" in message
+    assert f"{sheetscan.MAX_GRID_CELLS:,}" in message
+
+
+@pytest.mark.parametrize(
+    "rows, before",
+    [
+        (
+            "",
+            '<dimension ref="A1:ZZ1048576"/>',
+        ),  # a dimension that claims the whole sheet: calamine ignores it
+        (
+            "".join(f'<row r="{r}" s="1" customFormat="1"/>' for r in range(2, 200_000)),
+            "",
+        ),  # empty styled rows
+        (
+            "".join(f'<row r="{r}"><c r="A{r}" s="1"/><c r="ZZ{r}" s="1"/></row>' for r in range(2, 60_000)),
+            "",
+        ),
+        (
+            '<row r="1048576" s="1" customFormat="1"><c r="ZZ1048576" s="1"/></row>',
+            "",
+        ),  # a formatted last row
+        ('<row r="2"><c r="ZZ2"><v></v></c><c r="A999999"><f>1/0</f></c></row>', ""),  # no value: not loaded
+    ],
+    ids=["huge-dimension", "styled-rows", "styled-cells", "last-row-formatted", "valueless"],
+)
+def test_empty_formatted_cells_far_away_are_fine(tmp_path, rows, before):
+    facts = sheetscan.scan(_xlsx(tmp_path / "ok.xlsx", _sheet(HEADER + rows, before)))["S"]
+    assert facts.rows == 1 + rows.count("<row")
+
+
+def test_a_large_dense_sheet_is_bounded_without_reading_every_cell(tmp_path, monkeypatch):
+    rows = "".join(
+        f'<row r="{r}"><c r="A{r}"><v>1</v></c><c r="K{r}"><v>2</v></c></row>' for r in range(2, 150_000)
+    )
+    path = _xlsx(tmp_path / "tall.xlsx", _sheet(HEADER + rows))
+    monkeypatch.setattr(sheetscan, "_check_extent", lambda *a: pytest.fail("read cell by cell"))
+    facts = sheetscan.scan(path)["S"]
+    assert (facts.grid_rows, facts.grid_columns) == (
+        999_999,
+        26,
+    )  # 26 million cells at most: within the limit
+
+
+def test_the_exact_extent_places_cells_as_calamine_does(tmp_path):
+    """python-calamine's grid for a sheet with rows and cells without r=, out of order, and empty cells."""
+    xml = (
+        '<row r="3"><c r="B3"><v>1</v></c><c><v>2</v></c><c r="F3" s="1"/></row><row><c><v>3</v></c></row>'
+        '<row r="2"><c r="A2" t="inlineStr"><is><t></t></is></c></row><row r="9"><c r="H9"><v></v></c></row>'
+    )
+    _, rows, columns, bottom, right = sheetscan._extent(xml.encode(), 0)
+    assert (rows, columns, bottom, right) == (4, 3, "A4", "C3")
+
+
+@pytest.mark.parametrize("cell", ['<c r="AAA2"><v>1</v></c>', "<c><v>1</v></c>" * 703])
+def test_a_value_beyond_column_zz_is_refused(tmp_path, cell):
+    path = _xlsx(tmp_path / "wide.xlsx", _sheet(HEADER + f'<row r="2">{cell}</row>'))
+    with pytest.raises(UnreadableInput, match="sheet 'S' has a value at AAA2, beyond column ZZ"):
+        sheetscan.scan(path)
