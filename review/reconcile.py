@@ -322,9 +322,8 @@ def _merged(pieces: list, sizes: list[int], rows: np.ndarray, coded: bool) -> pd
                 break
         else:
             texts = np.array(list(index) + [""], dtype=object)[:-1]
-            ranks = np.empty(
-                len(texts), dtype=np.int64
-            )  # categories sorted, as pandas.Categorical sorts them
+            # categories sorted, as pandas.Categorical sorts them
+            ranks = np.empty(len(texts), dtype=np.int64)
             ranks[np.argsort(texts, kind="stable")] = np.arange(len(texts))
             whole = np.concatenate(codes) if codes else np.empty(0, dtype=np.int64)
             small = np.int8 if len(texts) < 2**7 else np.int16 if len(texts) < 2**15 else np.int32
