@@ -75,7 +75,7 @@ from .errors import ReviewError
 from .files import atomic_path
 from .forms import Field, Form
 from .issues import CODES, ERROR
-from .sheets import csv_bytes
+from .sheets import csv_chunks
 from .values import parse_value
 from .words import counted
 from .workbook import Extraction
@@ -275,18 +275,75 @@ def _build(comparison: Comparison, chosen: dict[tuple, Decision], dropped: set) 
         order.append(table_order + sum(sizes))
         sizes += table_sizes
     rows = np.concatenate(order) if order else np.empty(0, dtype=np.int64)
-    merged = {c: _stacked(pieces[c], sizes)[rows] for c in columns}
-    return tables, pd.DataFrame(merged, columns=columns, dtype=object, copy=False)
+    merged = {}
+    for c in columns:  # one column at a time, its pieces let go as it is made
+        merged[c] = _merged(pieces.pop(c), sizes, rows, coded=not c.endswith("_where"))
+    return tables, pd.DataFrame(merged, columns=columns, copy=False)
 
 
-def _stacked(pieces: list, sizes: list[int]) -> np.ndarray:
-    """One object array of pieces (arrays, or one value standing for `size` equal ones)."""
-    out = np.empty(sum(sizes), dtype=object)
-    start = 0
-    for piece, size in zip(pieces, sizes, strict=True):
-        out[start : start + size] = piece
-        start += size
-    return out
+@dataclass(frozen=True, slots=True)
+class _Coded:
+    """A piece of a trail column as each row's code into the distinct texts (pandas.factorize's pair)."""
+
+    codes: np.ndarray
+    uniques: np.ndarray
+
+    def __getitem__(self, at: np.ndarray) -> _Coded:  # the rows at `at`
+        return _Coded(self.codes[at], self.uniques)
+
+
+def _coded(values: np.ndarray) -> _Coded:
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return _Coded(codes, uniques)
+
+
+def _merged(pieces: list, sizes: list[int], rows: np.ndarray, coded: bool) -> pd.Categorical | pd.Series:
+    """A trail column from its pieces (arrays, _Coded, or one value standing for `size` equal ones), in the
+    order of `rows`. A column of text with repeats (all but the cells' places) becomes a Categorical: each
+    distinct text held once and a small code per row, instead of an object per row (1.2 million rows at a
+    thousand studies); the others (the cells' places, each different) a Series of pandas' default dtype for
+    text (pyarrow's compact strings where pandas uses them)."""
+    if coded:
+        index: dict[str, int] = {}
+        codes = []
+        for piece, size in zip(pieces, sizes, strict=True):
+            if isinstance(piece, np.ndarray):
+                piece = _coded(piece)
+            if isinstance(piece, _Coded):
+                if not _text(piece.uniques):
+                    break
+                remap = np.array(
+                    [index.setdefault(u, len(index)) for u in piece.uniques.tolist()], dtype=np.int64
+                )
+                codes.append(remap[piece.codes])
+            elif type(piece) is str:
+                codes.append(np.full(size, index.setdefault(piece, len(index))))
+            else:
+                break
+        else:
+            texts = np.array(list(index) + [""], dtype=object)[:-1]
+            # categories sorted, as pandas.Categorical sorts them
+            ranks = np.empty(len(texts), dtype=np.int64)
+            ranks[np.argsort(texts, kind="stable")] = np.arange(len(texts))
+            whole = np.concatenate(codes) if codes else np.empty(0, dtype=np.int64)
+            small = np.int8 if len(texts) < 2**7 else np.int16 if len(texts) < 2**15 else np.int32
+            return pd.Categorical.from_codes(ranks[whole][rows].astype(small), categories=np.sort(texts))
+    if not pieces:
+        return np.empty(0, dtype=object)
+    whole = pd.concat(
+        [
+            pd.Series(piece.uniques[piece.codes] if isinstance(piece, _Coded) else piece)
+            if isinstance(piece, (_Coded, np.ndarray, pd.Series))
+            else pd.Series([piece] * size)
+            for piece, size in zip(pieces, sizes, strict=True)
+        ],
+        ignore_index=True,
+    )
+    return whole.iloc[rows].reset_index(drop=True)
+
+
+def _text(values: np.ndarray) -> bool:
+    return pd.api.types.infer_dtype(values, skipna=False) in ("string", "empty")
 
 
 def _rank(table, compared: list[str], name: str) -> int:
@@ -348,8 +405,11 @@ def _table_consensus(comparison: Comparison, lt: LinedTable, chosen: dict[tuple,
     sizes: list[int] = []
     position: list[np.ndarray] = []
     rank: list[np.ndarray] = []
-    provenance = {name: texts[name] for name in _CITES if name in texts}
-    joined = {name: _joined_column(provenance[name], letters) for name in provenance}
+    # the row-wise texts coded once (each distinct text and a code per row), so the trail's columns are
+    # made from codes (see _merged)
+    provenance = {name: [_coded(t) for t in texts[name]] for name in _CITES if name in texts}
+    joined = {name: _coded(_joined_column(texts[name], letters)) for name in provenance}
+    keys = {name: _coded(key_text[name]) for name in key_text}
     wheres = [_wheres(c, lt.rows, k) for k, c in enumerate(lt.columns)]
     for order, f in enumerate(lt.compared):
         at_f = np.flatnonzero(lt.agreed[f.name] & keep)
@@ -357,10 +417,10 @@ def _table_consensus(comparison: Comparison, lt: LinedTable, chosen: dict[tuple,
             continue
         codes = first.codes[f.name][at[at_f]]
         shown = first.shown(f.name)[at[at_f]]
-        shown = np.where(codes != "", codes, shown)
+        shown = _coded(np.where(codes != "", codes, shown))
         block: dict[str, object] = {
             "table": table.name,
-            **{c: key_text[c][at_f] if c in key_text else "" for c in key_columns},
+            **{c: keys[c][at_f] if c in keys else "" for c in key_columns},
             "field": f.name,
             "value": shown,
             "basis": AGREED,
@@ -376,7 +436,8 @@ def _table_consensus(comparison: Comparison, lt: LinedTable, chosen: dict[tuple,
             block[cite] = joined[cite][at_f] if cite in joined else ""
         for k, x in enumerate(letters):
             block[f"{x}_value"] = shown
-            block[f"{x}_where"] = wheres[k](f.name, at_f)
+            # each place's text made compact at once (pandas' string dtype: pyarrow's buffers where installed)
+            block[f"{x}_where"] = pd.Series(wheres[k](f.name, at_f))
             for cite in _CITES:
                 block[f"{x}_{cite}"] = provenance[cite][k][at_f] if cite in provenance else ""
         for c in columns:
@@ -403,7 +464,7 @@ def _wheres(cols: Columns, rows: list[tuple[int | None, ...]], k: int):
 
     def where(name: str, at: np.ndarray) -> np.ndarray:
         prefix = f"{et.file}:{et.sheet}!{et.columns.get(name, '')}"
-        out = np.array([prefix + x for x in numbers[at].tolist()], dtype=object)
+        out = np.add(np.array(prefix, dtype=object), numbers[at])  # str + str for each row, in numpy's loop
         if et.origins:
             for i, p in enumerate(at.tolist()):
                 out[i] = et.where(rows[p][k], name)
@@ -639,20 +700,37 @@ def write_consensus(consensus: Consensus, folder: str | Path) -> list[Path]:
     if TRAIL[:-4] in consensus.tables:
         raise ReviewError(f"the form has a table named {TRAIL[:-4]!r}, which would overwrite the trail.")
     frames = {f"{name}.csv": frame for name, frame in consensus.tables.items()} | {TRAIL: consensus.trail}
-    files = {name: csv_bytes(frame, show) for name, frame in frames.items()}
-    rows = {name: len(frame) for name, frame in frames.items()}
-    files[MANIFEST] = (
-        json.dumps(_manifest(consensus, files, rows), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    ).encode("utf-8")
-    written = []
-    for name, content in files.items():
-        with atomic_path(folder / name) as tmp:
-            tmp.write_bytes(content)
+    written, digests = [], {}
+    for name, frame in frames.items():  # streamed: a large trail never sits in memory as text whole
+        digest = hashlib.sha256()
+        with atomic_path(folder / name) as tmp, open(tmp, "wb") as out:
+            for chunk in csv_chunks(frame, show if name != TRAIL or not _all_text(frame) else None):
+                digest.update(chunk)
+                out.write(chunk)
         written.append(folder / name)
+        digests[name] = {"sha256": digest.hexdigest(), "rows": len(frame)}
+    manifest = _manifest(consensus, digests)
+    with atomic_path(folder / MANIFEST) as tmp:
+        tmp.write_bytes(
+            (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+        )
+    written.append(folder / MANIFEST)
     return written
 
 
-def _manifest(consensus: Consensus, files: dict[str, bytes], rows: dict[str, int]) -> dict:
+def _all_text(frame: pd.DataFrame) -> bool:
+    """Whether every value is text (as the trail's are: `show` gave them), which `show` writes as it is."""
+    return all(
+        _text(column.cat.categories)
+        if isinstance(column.dtype, pd.CategoricalDtype)
+        else not column.hasnans
+        if isinstance(column.dtype, pd.StringDtype)
+        else _text(column.to_numpy())
+        for _, column in frame.items()
+    )
+
+
+def _manifest(consensus: Consensus, files: dict[str, dict]) -> dict:
     d = consensus.decisions
     return {
         "form": {"name": consensus.form.name, "version": consensus.form.version},
@@ -668,10 +746,7 @@ def _manifest(consensus: Consensus, files: dict[str, bytes], rows: dict[str, int
                 {"letter": r.letter, "file": Path(r.file).name, "sha256": r.sha256} for r in d.reviewers
             ],
         },
-        "files": {
-            name: {"sha256": hashlib.sha256(content).hexdigest(), "rows": rows[name]}
-            for name, content in files.items()
-        },
+        "files": files,
         "values": consensus.counts(),
         "notes": consensus.notes,
     }
