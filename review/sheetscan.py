@@ -185,19 +185,11 @@ def scan_sheets(
                     continue
                 facts = SheetFacts()
                 with zf.open(part) as fh:
-                    tail = b""
-                    while True:
-                        chunk = fh.read(_CHUNK)
-                        data = tail + chunk
-                        if chunk:
-                            cut = _last_row_end(data)
-                            data, tail = data[:cut], data[cut:]
+                    for data, final in _row_chunks(fh):
                         rows = facts.rows
-                        prefixed = _scan_chunk(
-                            data, facts, kinds, styled, long_shared, long_ref, final=not chunk
-                        )
+                        prefixed = _scan_chunk(data, facts, kinds, styled, long_shared, long_ref, final=final)
                         _bound_grid(
-                            data, facts, facts.rows - rows, path, name, prefixed=prefixed, final=not chunk
+                            data, facts, facts.rows - rows, path, name, prefixed=prefixed, final=final
                         )
                         if facts.rows > max_rows:
                             raise UnreadableInput(
@@ -205,8 +197,6 @@ def scan_sheets(
                                 "delete the empty or unrelated rows below the data (or move them to another "
                                 "workbook) and save again."
                             )
-                        if not chunk:
-                            break
                 if facts.grid_rows * facts.grid_columns > MAX_GRID_CELLS:  # a loose bound: measure exactly
                     _check_extent(zf, part, path, name)
                 yield name, facts
@@ -399,25 +389,31 @@ def _letters(column: int) -> str:
     return name
 
 
+def _row_chunks(fh) -> Iterator[tuple[bytes, bool]]:
+    """The sheet XML in pieces of about _CHUNK bytes that end where a row ends, each with whether it is the last."""
+    tail = b""
+    while True:
+        chunk = fh.read(_CHUNK)
+        data = tail + chunk
+        if chunk:
+            cut = _last_row_end(data)
+            data, tail = data[:cut], data[cut:]
+        yield data, not chunk
+        if not chunk:
+            return
+
+
 def _check_extent(zf: zipfile.ZipFile, part: str, path: Path, name: str) -> None:
     """Read the sheet again for the exact extent of its values; refuse a grid beyond MAX_GRID_CELLS."""
     rows = columns = row = 0
     bottom = right = ""
     with zf.open(part) as fh:
-        tail = b""
-        while True:
-            chunk = fh.read(_CHUNK)
-            data = tail + chunk
-            if chunk:
-                cut = _last_row_end(data)
-                data, tail = data[:cut], data[cut:]
+        for data, _ in _row_chunks(fh):
             row, last, width, low, far = _extent(data, row)
             if last > rows:
                 rows, bottom = last, low
             if width > columns:
                 columns, right = width, far
-            if not chunk:
-                break
     if rows * columns > MAX_GRID_CELLS:
         where = " and ".join(dict.fromkeys((right, bottom)))
         raise UnreadableInput(
