@@ -731,10 +731,10 @@ def meta(
     """
     import pandas as pd  # imported here so that other commands start without pandas/scipy
 
+    from .csvs import write_csv
     from .errors import UnreadableInput
     from .files import check_file, check_output
     from .meta import Options, pool, subgroups
-    from .sheets import write_csv
 
     check_file(input_csv, "CSV file")
     if output is not None:

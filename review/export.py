@@ -18,6 +18,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.worksheet.pagebreak import Break
 
 from . import __version__
+from .csvs import write_csv
 from .files import write_text
 from .forms import MISSING_CODES, Form
 from .issues import Report
@@ -32,7 +33,6 @@ from .sheets import (
     save_workbook,
     stream_frame,
     streamed_cell,
-    write_csv,
     write_frame,
 )
 from .tables import count_columns

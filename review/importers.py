@@ -41,11 +41,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from .csvs import write_csv
 from .dictionary import RECORD_ID, STUDIES, redcap_choices, redcap_name
 from .errors import EXIT_USAGE, ReviewError, UnreadableInput
 from .files import check_output, claim_folder, write_text
 from .forms import Form, Table
-from .sheets import write_csv
 from .words import counted
 
 ORIGINS = "origins.csv"

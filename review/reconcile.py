@@ -71,11 +71,11 @@ __all__ = [
     "write_consensus",
     "write_discrepancies",
 ]
+from .csvs import csv_chunks
 from .errors import ReviewError
 from .files import atomic_path
 from .forms import Field, Form
 from .issues import CODES, ERROR
-from .sheets import csv_chunks
 from .values import parse_value
 from .words import counted
 from .workbook import Extraction

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .csvs import csv_bytes
 from .files import atomic_path
-from .sheets import csv_bytes
 
 if TYPE_CHECKING:
     from .project import Analysis, Review
@@ -475,7 +475,7 @@ def risk_of_bias(consensus: Consensus, review: Any = None) -> pd.DataFrame:
 
 
 def write_bom_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """The single CSV dialect (sheets.csv_bytes: text never runs as a formula), with a UTF-8 byte-order mark."""
+    """The single CSV dialect (csvs.csv_bytes: text never runs as a formula), with a UTF-8 byte-order mark."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(BOM + csv_bytes(frame))
     return path

@@ -18,11 +18,12 @@ import pandas as pd
 import pandera.pandas as pa
 from openpyxl import Workbook
 
+from .csvs import write_csv
 from .errors import ReviewError, UnreadableInput
 from .forms import Form, Rule
 from .issues import CODES, COLUMNS, ERROR, FATAL, Issue, Report, issues_from
 from .schema import field_checks, table_schema
-from .sheets import header, print_setup, put_row, save_workbook, write_csv
+from .sheets import header, print_setup, put_row, save_workbook
 from .values import EMPTY
 from .workbook import ExtractedTable, Extraction, UnreadableWorkbook, read_extraction
 

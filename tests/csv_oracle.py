@@ -1,5 +1,5 @@
 """The CSV writer as it was before it went column by column (issue 12): csv.writer over `csv_text(show(value))`,
-value by value. The oracle tests/test_csv_vectorised.py holds review.sheets.csv_bytes to, byte for byte.
+value by value. The oracle tests/test_csv_vectorised.py holds review.csvs.csv_bytes to, byte for byte.
 
 Kept verbatim apart from imports; not used by the library."""
 
@@ -12,7 +12,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from review.sheets import _NEEDS_LOOK, csv_text, neutral
+from review.csvs import _NEEDS_LOOK, csv_text
+from review.sheets import neutral
 
 
 def _csv_column(values: pd.Series) -> list[str]:

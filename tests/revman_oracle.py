@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from review.csvs import csv_bytes
 from review.files import atomic_path
-from review.sheets import csv_bytes
 
 if TYPE_CHECKING:
     from review.project import Analysis, Review
@@ -333,7 +333,7 @@ def risk_of_bias(consensus: Consensus, review: Any = None) -> pd.DataFrame:
 
 
 def write_bom_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """The single CSV dialect (sheets.csv_bytes: text never runs as a formula), with a UTF-8 byte-order mark."""
+    """The single CSV dialect (csvs.csv_bytes: text never runs as a formula), with a UTF-8 byte-order mark."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(BOM + csv_bytes(frame))
     return path

@@ -1,4 +1,4 @@
-"""The column-by-column CSV writer (review.sheets.csv_bytes) writes byte for byte what the value-by-value writer
+"""The column-by-column CSV writer (review.csvs.csv_bytes) writes byte for byte what the value-by-value writer
 it replaced wrote (tests/csv_oracle.py): same quoting, neutralised formulas, numbers, missing values, line ends,
 on random frames of hostile text, numbers of every kind, dates and missing values, with and without `show`."""
 
@@ -14,8 +14,8 @@ from csv_oracle import csv_bytes as oracle_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import review.sheets as sheets
-from review.sheets import csv_bytes, write_csv
+import review.csvs as csvs
+from review.csvs import csv_bytes, write_csv
 from review.units import show
 
 HOSTILE = ["=cmd|' /C calc'!A0", "+1+1", "-2-3", "@SUM(A1)", "\tx", "\rx", "'=x", "''+y", "-1.5", "+3", ""]
@@ -97,7 +97,7 @@ def frames(draw) -> pd.DataFrame:
 @given(frames(), st.sampled_from([None, show]), st.sampled_from([1, 3, 1 << 16]))
 def test_column_writer_equals_the_value_writer(frame, shown, chunk):
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sheets, "_CHUNK", chunk)  # pieces of 1 and 3 rows: joined at every boundary
+        mp.setattr(csvs, "_CHUNK", chunk)  # pieces of 1 and 3 rows: joined at every boundary
         assert csv_bytes(frame, shown) == oracle_bytes(frame, shown)
 
 

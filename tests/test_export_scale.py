@@ -175,7 +175,8 @@ def _csv_reference(frame: pd.DataFrame, show=None) -> bytes:
     import csv
     import io
 
-    from review.sheets import csv_text, neutral
+    from review.csvs import csv_text
+    from review.sheets import neutral
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -205,7 +206,7 @@ TEXT = [
 
 @pytest.mark.parametrize("seed", range(6))
 def test_csv_fast_path_equals_value_by_value(seed):
-    from review.sheets import csv_bytes
+    from review.csvs import csv_bytes
 
     rng = np.random.default_rng(seed)
     n = 40

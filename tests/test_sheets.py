@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from review.sheets import csv_bytes, neutral, put, runs, save_workbook, unneutral, write_csv
+from review.csvs import csv_bytes, write_csv
+from review.sheets import neutral, put, runs, save_workbook, unneutral
 
 RISKY = ["=1+2", "+cmd", "-2+3", "@SUM(A1)", "\tx", "\rx", '=HYPERLINK("http://x")', "-", "'=1"]
 HARMLESS = ["-1.5", "+3", "1e5", "text", "", "'quoted", "a=b"]
