@@ -16,6 +16,7 @@ import python_calamine
 from timing import best_of
 
 from review.errors import UnreadableInput
+from review.files import MAX_SHEET_ROWS
 from review.forms import default_form_path, load_form
 from review.sheetscan import scan
 from review.workbook import make_workbook, read_workbook
@@ -46,6 +47,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    if args.rows <= MAX_SHEET_ROWS:
+        parser.error(f"--rows must pass the limit it measures, MAX_SHEET_ROWS = {MAX_SHEET_ROWS:,}")
     form = load_form(default_form_path())
     with tempfile.TemporaryDirectory() as tmp:
         path = huge_workbook(Path(tmp) / "huge.xlsx", args.rows)

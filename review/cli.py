@@ -395,9 +395,9 @@ def compare(
     """Compare independent extractions field by field: every discrepancy with its type, and the agreement
     (percent agreement, exact numeric agreement, Cohen's kappa with 95% CI) per field, table and reviewer pair."""
     from .compare import compare as compare_extractions
+    from .extraction import read_extraction
     from .files import check_output
     from .reconcile import carry_over, read_decisions, write_discrepancies
-    from .workbook import read_extraction
 
     if output:
         check_output(output, [*inputs, *([decisions] if decisions else []), *_form_path(form)], force=force)
@@ -502,9 +502,9 @@ def reconcile(
 ) -> None:
     """Build the consensus from the extractions and the adjudicator's decisions. Exit code 0: written; 1: a
     disagreement is undecided or a decision is stale (listed); 2: unreadable input."""
+    from .extraction import read_extraction
     from .reconcile import ConsensusBlocked, read_decisions, write_consensus
     from .reconcile import reconcile as reconcile_extractions
-    from .workbook import read_extraction
 
     if len(inputs) < 3:
         raise ReviewError(

@@ -24,6 +24,7 @@ import pandas as pd
 
 from .agreement import AGREEMENT_COLUMNS, _agreement, cohen_kappa
 from .errors import ReviewError
+from .extraction import Extraction
 from .forms import Form
 from .issues import ERROR
 from .lineup import Columns, LinedTable, _line_up
@@ -46,7 +47,6 @@ from .units import (
     show,
 )
 from .words import counted
-from .workbook import Extraction
 
 __all__ = [
     "AGREED",

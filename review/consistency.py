@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from .extraction import ExtractedTable, Extraction
 from .forms import Form, Rule
 from .issues import Issue
 from .validate import (
@@ -32,7 +33,6 @@ from .validate import (
     str_values,
 )
 from .values import EMPTY
-from .workbook import ExtractedTable, Extraction
 
 # Words and digits with which a location or comment says that the report states a zero ("no patient had a
 # complete response", "| 0 | 4 |"); a zero without any of them may be 'not reported' typed as 0.

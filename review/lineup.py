@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from .errors import ReviewError
+from .extraction import ExtractedTable
 from .forms import Field, Form, Table
 from .matching import _agreeing, _kind, _mark_inverted, _mark_swaps, _rekey_type, _status
 from .units import AGREED, DISAGREE, ROW, SINGLE, Entry, Unit, show
-from .workbook import ExtractedTable
 
 # Types whose values are all of one Python type once read: equal values of such columns are of the same type.
 _ONE_TYPE = ("string", "str", "Int64", "Float64", "boolean", "int64", "float64", "bool")

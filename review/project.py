@@ -41,13 +41,14 @@ import pandas as pd
 from .derive import CI_DISTRIBUTIONS, COUNT_POLICIES, MEDIAN_METHODS
 from .effects import CORRECTIONS, MEASURES, ONE_ARM
 from .errors import RefusedOutput, ReviewError, UnreadableInput
+from .extraction import Extraction, UnreadableWorkbook, read_extractions
 from .files import MAX_CONFIG_DEPTH, check_output, claim_folder, read_text
 from .forms import Form, default_form_path, load_form
 from .issues import Report
 from .meta import METHODS, TESTS
 from .outcomes import KINDS, Settings, kind_of_measure, specs_of, table_of_kind
 from .words import counted
-from .workbook import Extraction, UnreadableWorkbook, make_workbook, read_extractions
+from .workbook import make_workbook
 
 CONFIG = "review.toml"
 REVIEW_KEYS = (

@@ -73,12 +73,12 @@ __all__ = [
 ]
 from .csvs import csv_chunks
 from .errors import ReviewError
+from .extraction import Extraction
 from .files import atomic_path
 from .forms import Field, Form
 from .issues import CODES, ERROR
 from .values import parse_value
 from .words import counted
-from .workbook import Extraction
 
 DECIDED = "decided"  # the basis of a consensus value an adjudicator chose
 

@@ -20,12 +20,12 @@ from openpyxl import Workbook
 
 from .csvs import write_csv
 from .errors import ReviewError, UnreadableInput
+from .extraction import ExtractedTable, Extraction, UnreadableWorkbook, read_extraction
 from .forms import Form, Rule
 from .issues import CODES, COLUMNS, ERROR, FATAL, Issue, Report, issues_from
 from .schema import field_checks, table_schema
 from .sheets import header, print_setup, put_row, save_workbook
 from .values import EMPTY
-from .workbook import ExtractedTable, Extraction, UnreadableWorkbook, read_extraction
 
 _PANDERA_CODES = {
     "not_nullable": "required-empty",

@@ -1,6 +1,6 @@
 """Reading column by column (each distinct value parsed once) gives what reading cell by cell gave: the same typed
 values, missing codes, kept rows and issues, in the same order. The reference below is the per-cell reader the
-toolkit had before (review.workbook._read_rows up to commit 93f6ca3), kept here as the definition of the result.
+toolkit had before (review.workbook._read_rows up to commit 93f6ca3, now review.extraction), kept here as the definition of the result.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl.utils import get_column_letter
 
-from review import workbook as wbm
+from review import extraction as wbm
 from review.errors import UnreadableInput
 from review.files import MAX_CELL_CHARS
 from review.forms import default_form_path, load_form
