@@ -1,6 +1,6 @@
 """The `review` command: each command parses its arguments, calls one library function and renders the result.
 
-Only this module talks to the terminal. A `ReviewError` becomes one red line and its exit code; anything else is
+Only this module and review.render (its tables) talk to the terminal. A `ReviewError` becomes one red line and its exit code; anything else is
 a bug and keeps its traceback.
 """
 
@@ -14,13 +14,12 @@ from typing import Annotated, Any
 
 import typer
 import typer.core
-from rich.console import Console
 from rich.table import Table as RichTable
-from rich.text import Text
 
 from .errors import EXIT_USAGE, ReviewError
 from .forms import default_form_path, load_form
-from .issues import ERROR, FATAL, Report, catalogue_markdown
+from .issues import FATAL, catalogue_markdown
+from .render import err, labelled, out, render_comparison, render_issues, render_meta
 from .words import counted
 
 app = typer.Typer(
@@ -72,8 +71,6 @@ if isinstance(getattr(typer.core.TyperArgument, "display_name_raw", None), prope
 # Piped output (CI logs, files) gets a wide console so issue tables stay one line per issue.
 # markup=False: file names, values and messages are the user's text, and "[...]" in them must print as typed.
 # Styles are given explicitly (style=, Text.assemble) where wanted.
-out = Console(width=None if sys.stdout.isatty() else 200, markup=False)
-err = Console(stderr=True, markup=False)
 
 
 def _version(value: bool) -> None:
@@ -94,10 +91,6 @@ def _main(
     """Systematic-review data extraction: forms, reviewer workbooks, validation, comparison and meta-analysis."""
 
 
-def _labelled(label: str, style: str, text: object) -> Text:
-    return Text.assemble((label, style), " ", str(text))
-
-
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn a user's mistake (ReviewError) into one line on stderr and its exit code, never a traceback."""
 
@@ -106,11 +99,11 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except ReviewError as exc:
-            err.print(_labelled("error:", "bold red", exc), highlight=False, soft_wrap=True)
+            err.print(labelled("error:", "bold red", exc), highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except OSError as exc:  # e.g. an output folder that cannot be written: the OS message says which file
             err.print(
-                _labelled("error:", "bold red", f"{exc.strerror or exc}: {exc.filename or ''}"),
+                labelled("error:", "bold red", f"{exc.strerror or exc}: {exc.filename or ''}"),
                 highlight=False,
                 soft_wrap=True,
             )
@@ -216,7 +209,7 @@ def validate(
         raise ReviewError("--annotate: two inputs have the same file name; annotate them in separate runs.")
     the_form = _form(form)
     result = validate_files(inputs, the_form)
-    _render_issues(result)
+    render_issues(result)
     if report:
         write_report(result, report)
         out.print(f"Report written to {report}")
@@ -226,28 +219,6 @@ def validate(
                 target = annotate_workbook(path, result, marked[path])
                 out.print(f"Marked copy written to {target}")
     raise typer.Exit(result.exit_code)
-
-
-def _render_issues(report: Report) -> None:
-    if len(report):
-        table = RichTable(show_lines=False, header_style="bold")
-        for col in ("severity", "where", "study", "field", "value", "code", "message"):
-            table.add_column(col, overflow="fold")
-        style = {FATAL: "bold red", ERROR: "red"}
-        for i in report:
-            table.add_row(
-                i.severity,
-                i.where,
-                i.study_id,
-                i.field,
-                i.value,
-                i.code,
-                i.message,
-                style=style.get(i.severity, "yellow"),
-            )
-        out.print(table)
-    colour = "red" if not report.ok else "green"
-    out.print(report.summary(), style=colour)
 
 
 @app.command()
@@ -327,7 +298,7 @@ def run(
 
         result = run_review(folder, output, progress=stage, force=force)
         bar.update(task, description="done", completed=len(STAGES))
-    _render_issues(result.report)
+    render_issues(result.report)
     if len(result.pooled):
         table = RichTable(header_style="bold", title="Pooled results")
         for col in ("analysis", "k", "measure", "estimate", "CI", "I2", "left out"):
@@ -362,9 +333,6 @@ def run(
 
 
 # --- compare (issue 5) ---
-_TYPE_STYLE = {"arms-swapped": "magenta", "zero-vs-nr": "red", "omission": "yellow", "numeric": "cyan"}
-
-
 @app.command()
 @friendly
 def compare(
@@ -406,7 +374,7 @@ def compare(
         extractions = [read_extraction(path, the_form) for path in inputs]
     previous = read_decisions(decisions) if decisions else None
     result = compare_extractions(extractions)
-    _render_comparison(result, by_field)
+    render_comparison(result, by_field)
     if output:
         write_discrepancies(result, output, previous=previous)
         carried = ""
@@ -414,65 +382,6 @@ def compare(
             kept, stale = carry_over(result, previous)
             carried = f"; {counted(len(kept), 'decision')} carried over from {previous.path.name}, {len(stale)} stale"
         out.print(f"Wrote {output}: {counted(len(result), 'discrepancy')}{carried}.")
-
-
-def _render_comparison(result, by_field: bool) -> None:
-    for r in result.reviewers:
-        out.print(_labelled(r.letter, "bold", f"{r.name}  {r.file}"), highlight=False)
-    if len(result):
-        table = RichTable(header_style="bold", title=counted(len(result), "discrepancy"))
-        for col in ("id", "table", "row", "field", "type", *(r.letter for r in result.reviewers)):
-            table.add_column(col, overflow="fold")
-        for u in result.disagreements:
-            table.add_row(
-                u.id,
-                u.table,
-                u.row,
-                u.field,
-                u.type,
-                *(e.shown or "(empty)" for e in u.entries),
-                style=_TYPE_STYLE.get(u.type),
-            )
-        out.print(table)
-    else:
-        out.print("No discrepancies: the extractions agree on every value.", style="green")
-    shown = result.agreement if by_field else result.agreement[result.agreement["field"] == ""]
-    table = RichTable(header_style="bold", title="Agreement")
-    for col in (
-        "pair",
-        "table",
-        *(("field",) if by_field else ()),
-        "values",
-        "agree",
-        "numbers exact",
-        "kappa (95% CI)",
-    ):
-        table.add_column(col, justify="right" if col in ("values", "agree", "numbers exact") else "left")
-    for _, a in shown.iterrows():
-        kappa = (
-            "-"
-            if a["kappa"] != a["kappa"]
-            else f"{a['kappa']:.2f} ({a['kappa_low']:.2f} to {a['kappa_high']:.2f}), n={a['kappa_units']}"
-        )
-        exact = (
-            "-"
-            if a["numeric_exact"] != a["numeric_exact"]
-            else f"{a['numeric_exact']:.1f}% of {a['numeric_units']}"
-        )
-        overall = a["table"] == ""
-        table.add_row(
-            a["pair"],
-            a["table"] or "all tables",
-            *((a["field"],) if by_field else ()),
-            str(a["units"]),
-            f"{a['agreement']:.1f}%",
-            exact,
-            kappa,
-            style="bold" if overall else None,
-        )
-    out.print(table)
-    for note in result.notes:
-        out.print(_labelled("note:", "yellow", note), highlight=False)
 
 
 @app.command()
@@ -534,7 +443,7 @@ def reconcile(
     claim_folder(output, [*inputs, *_form_path(form)], force=force)
     written = write_consensus(consensus, output)
     for note in consensus.notes:
-        out.print(_labelled("note:", "yellow", note), highlight=False)
+        out.print(labelled("note:", "yellow", note), highlight=False)
     out.print(f"Consensus: {consensus.summary()}")
     out.print(
         f"Wrote {counted(len(written), 'file')} to {output}/ ({', '.join(p.name for p in written[-2:])} included)."
@@ -603,7 +512,7 @@ def import_(
     result = import_export(spec.name, source, the_form, the_map)
     write_import(result, output, inputs=[*([mapping] if mapping else []), *_form_path(form)], force=force)
     for r in result.reviewers:
-        out.print(_labelled(r.reviewer, "bold", f"{output / folder_name(r.reviewer)}/"), highlight=False)
+        out.print(labelled(r.reviewer, "bold", f"{output / folder_name(r.reviewer)}/"), highlight=False)
     if len(result.unmapped):
         table = RichTable(header_style="bold", title="Columns not mapped (listed in unmapped.csv)")
         for col in ("sheet or instrument", "column", "values", "example"):
@@ -764,7 +673,7 @@ def meta(
         result = subgroups(data, subgroup, opts, by=by, tau2=tau2)
     if output is not None:
         write_csv(result, output)
-    _render_meta(result, [*(by or []), *([subgroup] if subgroup else [])], output)
+    render_meta(result, [*(by or []), *([subgroup] if subgroup else [])], output)
 
 
 def _check_header(path: Path) -> None:
@@ -789,51 +698,6 @@ def _check_header(path: Path) -> None:
                 "or rename the other."
             )
         seen[name] = i
-
-
-def _render_meta(result, by: list[str], output: Path | None, shown: int = 20) -> None:
-    first = result.iloc[0]
-    table = RichTable(
-        header_style="bold", title=f"{first['measure']}, {first['method']}, test {first['test']}"
-    )
-    for col in [*by, "k", "estimate", "CI", "PI", "tau2", "I2 [CI]", "note"]:
-        table.add_column(col, overflow="fold", justify="right" if col in ("k", "tau2", "I2 [CI]") else "left")
-    for _, row in result.head(shown).iterrows():
-        table.add_row(
-            *(str(row[c]) for c in by),
-            str(row["k"]),
-            f"{row['estimate']:.4g}",
-            f"{row['ci_low']:.4g} to {row['ci_high']:.4g}",
-            "" if row["pi_low"] != row["pi_low"] else f"{row['pi_low']:.4g} to {row['pi_high']:.4g}",
-            f"{row['tau2']:.4g}",
-            f"{row['i2']:.1f}%"
-            + (
-                ""
-                if row["i2_ci_low"] != row["i2_ci_low"]
-                else f" [{row['i2_ci_low']:.1f}, {row['i2_ci_high']:.1f}]"
-            ),
-            row["note"],
-        )
-    out.print(table)
-    if len(result) > shown:
-        out.print(f"... and {counted(len(result) - shown, 'more analysis', 'more analyses')}.")
-    if "q_between" in result:  # one test per analysis: print it once
-        model = first["model"]
-        for _, row in result.drop_duplicates(subset=[*by[:-1], "q_between"]).head(shown).iterrows():
-            where = ", ".join(f"{c}={row[c]}" for c in by[:-1])
-            stat = "F" if row["q_between_ddf"] == row["q_between_ddf"] else "Q"
-            out.print(
-                f"Subgroup differences{' (' + where + ')' if where else ''}: {stat} = {row['q_between']:.3f}, "
-                f"df = {row['q_between_df']:.0f}, p = {row['q_between_pval']:.4g} ({model})"
-            )
-    failed = int((~result["converged"].astype(bool)).sum())
-    if failed:
-        out.print(
-            f"{failed} of {counted(len(result), 'analysis')} have no estimate; see their note.",
-            style="yellow",
-        )
-    if output is not None:
-        out.print(f"Wrote {output} ({counted(len(result), 'analysis')}).")
 
 
 # --- end meta ---

@@ -630,6 +630,6 @@ def test_rules_match_values_lists_and_comparisons():
 
 def test_every_measure_has_an_r_back_transformation():
     from review.effects import MEASURES
-    from review.export import _R_TRANSF
+    from review.rscript import _R_TRANSF
 
     assert set(MEASURES) <= set(_R_TRANSF)
