@@ -27,6 +27,7 @@ from .rscript import r_exports
 from .sheets import (
     LINE_POINTS,
     MAX_ROW_POINTS,
+    discard_on_error,
     fit_rows,
     line_count,
     print_setup,
@@ -288,146 +289,152 @@ def collaborator_workbook(
     past that the README sheet names the CSV of the run that holds every row (consensus/, tables/, safety.csv,
     validation-issues.csv). `issues`: the report as a frame, when the caller has made it already."""
     wb = Workbook(write_only=streamed)
-    if streamed:
-        readme = wb.create_sheet("README")  # written last, when every sheet's description is known
-    else:
-        readme = wb.active
-        readme.title = "README"
-    page_title = f"review.xlsx, form {review.form.name} version {review.form.version}"
-    about: dict[str, str] = {}  # sheet -> what it holds, in the order written
-    for name, frame in consensus.tables.items():
-        t = review.form.table(name)
-        percent = tuple(f.name for f in t.fields.values() if f.type == "percent")
-        note = _sheet(
-            wb,
-            t.sheet,
-            frame,
-            percent,
-            page_title=page_title,
-            subtitle=review.title,
-            keys=len(t.key),
-            whole=f"consensus/{name}.csv",
-            limit=max_rows,
-        )
-        about[t.sheet] = f"Consensus {t.label.lower()}: {_rows(frame)}. {t.description}".strip() + note
-    note = _sheet(
-        wb,
-        "Arm outcomes",
-        tables.arm_outcomes,
-        ("percent",),
-        page_title=page_title,
-        subtitle=review.title,
-        keys=2,
-        formats=computed_formats(tables.arm_outcomes),
-        whole="tables/arm_outcomes.csv",
-        limit=max_rows,
-    )
-    about["Arm outcomes"] = (
-        f"Meta-analysis-ready counts per study, arm, outcome and timepoint ({_rows(tables.arm_outcomes)}): "
-        "'derivation' says how a count not typed by the reviewers was computed (from a percentage, or as a sum "
-        "of response categories) and 'inputs' from what; 'note' says why a count could not be derived." + note
-    )
-    _sheet(
-        wb,
-        "Pooled results",
-        pooled,
-        ("i2",),
-        page_title=page_title,
-        subtitle=review.title,
-        formats=computed_formats(pooled),
-    )
-    about["Pooled results"] = (
-        f"One row per analysis ({_rows(pooled)}): k studies, theta and se on the analysis scale, estimate, CI "
-        "and prediction interval on the natural scale, tau2, I2 (%), Q; studies_left_out with the reason. Shown "
-        "rounded; each cell holds the full-precision number."
-    )
-    extra_notes = {
-        "safety": "Adverse events and safety items pooled per term and grade: events/N per group, estimate, CI, "
-        "I2, and how terms were matched (CTCAE term, else the reported term).",
-        "subgroups": "Subgroup estimates with the test for subgroup differences.",
-        "sensitivity": "Sensitivity analyses (each with what it changes).",
-    }
-    for name, frame in (extras or {}).items():
-        if len(frame):
+    with discard_on_error(wb):  # a refused value leaves no half-written sheet streams behind
+        if streamed:
+            readme = wb.create_sheet("README")  # written last, when every sheet's description is known
+        else:
+            readme = wb.active
+            readme.title = "README"
+        page_title = f"review.xlsx, form {review.form.name} version {review.form.version}"
+        about: dict[str, str] = {}  # sheet -> what it holds, in the order written
+        for name, frame in consensus.tables.items():
+            t = review.form.table(name)
+            percent = tuple(f.name for f in t.fields.values() if f.type == "percent")
             note = _sheet(
                 wb,
-                name.capitalize(),
+                t.sheet,
                 frame,
-                ("i2",),
+                percent,
                 page_title=page_title,
                 subtitle=review.title,
-                formats=computed_formats(frame),
-                whole=f"{name}.csv",
+                keys=len(t.key),
+                whole=f"consensus/{name}.csv",
                 limit=max_rows,
             )
-            about[name.capitalize()] = (
-                f"{extra_notes.get(name, '')} {_rows(frame).capitalize()}.".strip() + note
-            )
-    every_term = {
-        a.name for a in review.analyses if a.outcome is None
-    }  # one safety plot each, portrait pages
-    wide = {name: png for name, png in plots.items() if name not in every_term}
-    tall = {name: png for name, png in plots.items() if name in every_term}
-    if wide:
-        _pictures(wb, "Forest plots", wide, page_title, review.title)
-        about["Forest plots"] = f"One forest plot per analysis with data, one per printed page ({len(wide)})."
-    if tall:
-        _pictures(wb, "Safety plots", tall, page_title, review.title, portrait=True)
-        about["Safety plots"] = (
-            f"One page per adverse-event or safety analysis: every term and grade with its estimate ({len(tall)})."
-        )
-    if figures:
-        _pictures(wb, "Risk-of-bias plots", figures, page_title, review.title)
-        about["Risk-of-bias plots"] = "RoB 2 traffic-light plot (study x domain) and summary bar plot."
-    issues = report.to_frame() if issues is None else issues
-    note = _sheet(
-        wb,
-        "Validation issues",
-        issues,
-        page_title=page_title,
-        subtitle=review.title,
-        keys=0,
-        whole=ISSUES_CSV,
-        limit=max_rows,
-    )
-    about["Validation issues"] = (
-        f"Warnings left in the reviewers' workbooks ({_rows(issues)}); errors would have stopped the run."
-        + note
-    )
-    note = _sheet(
-        wb,
-        "Discrepancies",
-        comparison.discrepancies,
-        page_title=page_title,
-        subtitle=review.title,
-        whole="discrepancies.xlsx",
-        limit=max_rows,
-    )
-    about["Discrepancies"] = (
-        f"Every disagreement between the reviewers ({_rows(comparison.discrepancies)}), with both values."
-        + note
-    )
-    decisions = consensus.trail[consensus.trail["basis"] == "decided"] if "basis" in consensus.trail else None
-    if decisions is not None:
+            about[t.sheet] = f"Consensus {t.label.lower()}: {_rows(frame)}. {t.description}".strip() + note
         note = _sheet(
             wb,
-            "Decisions",
-            decisions,
+            "Arm outcomes",
+            tables.arm_outcomes,
+            ("percent",),
+            page_title=page_title,
+            subtitle=review.title,
+            keys=2,
+            formats=computed_formats(tables.arm_outcomes),
+            whole="tables/arm_outcomes.csv",
+            limit=max_rows,
+        )
+        about["Arm outcomes"] = (
+            f"Meta-analysis-ready counts per study, arm, outcome and timepoint ({_rows(tables.arm_outcomes)}): "
+            "'derivation' says how a count not typed by the reviewers was computed (from a percentage, or as a sum "
+            "of response categories) and 'inputs' from what; 'note' says why a count could not be derived."
+            + note
+        )
+        _sheet(
+            wb,
+            "Pooled results",
+            pooled,
+            ("i2",),
+            page_title=page_title,
+            subtitle=review.title,
+            formats=computed_formats(pooled),
+        )
+        about["Pooled results"] = (
+            f"One row per analysis ({_rows(pooled)}): k studies, theta and se on the analysis scale, estimate, CI "
+            "and prediction interval on the natural scale, tau2, I2 (%), Q; studies_left_out with the reason. Shown "
+            "rounded; each cell holds the full-precision number."
+        )
+        extra_notes = {
+            "safety": "Adverse events and safety items pooled per term and grade: events/N per group, estimate, CI, "
+            "I2, and how terms were matched (CTCAE term, else the reported term).",
+            "subgroups": "Subgroup estimates with the test for subgroup differences.",
+            "sensitivity": "Sensitivity analyses (each with what it changes).",
+        }
+        for name, frame in (extras or {}).items():
+            if len(frame):
+                note = _sheet(
+                    wb,
+                    name.capitalize(),
+                    frame,
+                    ("i2",),
+                    page_title=page_title,
+                    subtitle=review.title,
+                    formats=computed_formats(frame),
+                    whole=f"{name}.csv",
+                    limit=max_rows,
+                )
+                about[name.capitalize()] = (
+                    f"{extra_notes.get(name, '')} {_rows(frame).capitalize()}.".strip() + note
+                )
+        every_term = {
+            a.name for a in review.analyses if a.outcome is None
+        }  # one safety plot each, portrait pages
+        wide = {name: png for name, png in plots.items() if name not in every_term}
+        tall = {name: png for name, png in plots.items() if name in every_term}
+        if wide:
+            _pictures(wb, "Forest plots", wide, page_title, review.title)
+            about["Forest plots"] = (
+                f"One forest plot per analysis with data, one per printed page ({len(wide)})."
+            )
+        if tall:
+            _pictures(wb, "Safety plots", tall, page_title, review.title, portrait=True)
+            about["Safety plots"] = (
+                f"One page per adverse-event or safety analysis: every term and grade with its estimate ({len(tall)})."
+            )
+        if figures:
+            _pictures(wb, "Risk-of-bias plots", figures, page_title, review.title)
+            about["Risk-of-bias plots"] = "RoB 2 traffic-light plot (study x domain) and summary bar plot."
+        issues = report.to_frame() if issues is None else issues
+        note = _sheet(
+            wb,
+            "Validation issues",
+            issues,
             page_title=page_title,
             subtitle=review.title,
             keys=0,
-            whole="consensus/trail.csv (basis: decided)",
+            whole=ISSUES_CSV,
             limit=max_rows,
         )
-        about["Decisions"] = (
-            f"How each disagreement was decided ({_rows(decisions)}): the value taken, from which reviewer "
-            "('from'), the source and location of that value, the adjudicator, date and reason." + note
+        about["Validation issues"] = (
+            f"Warnings left in the reviewers' workbooks ({_rows(issues)}); errors would have stopped the run."
+            + note
         )
-    dictionary_frame = dictionary(review.form)
-    _sheet(wb, "Data dictionary", dictionary_frame, page_title=page_title, subtitle=review.title, keys=2)
-    about["Data dictionary"] = "Every field of the form: type, unit, allowed values, range, help."
-    _readme(readme, review, made, about, page_title)
-    return save_workbook(wb, path)
+        note = _sheet(
+            wb,
+            "Discrepancies",
+            comparison.discrepancies,
+            page_title=page_title,
+            subtitle=review.title,
+            whole="discrepancies.xlsx",
+            limit=max_rows,
+        )
+        about["Discrepancies"] = (
+            f"Every disagreement between the reviewers ({_rows(comparison.discrepancies)}), with both values."
+            + note
+        )
+        decisions = (
+            consensus.trail[consensus.trail["basis"] == "decided"] if "basis" in consensus.trail else None
+        )
+        if decisions is not None:
+            note = _sheet(
+                wb,
+                "Decisions",
+                decisions,
+                page_title=page_title,
+                subtitle=review.title,
+                keys=0,
+                whole="consensus/trail.csv (basis: decided)",
+                limit=max_rows,
+            )
+            about["Decisions"] = (
+                f"How each disagreement was decided ({_rows(decisions)}): the value taken, from which reviewer "
+                "('from'), the source and location of that value, the adjudicator, date and reason." + note
+            )
+        dictionary_frame = dictionary(review.form)
+        _sheet(wb, "Data dictionary", dictionary_frame, page_title=page_title, subtitle=review.title, keys=2)
+        about["Data dictionary"] = "Every field of the form: type, unit, allowed values, range, help."
+        _readme(readme, review, made, about, page_title)
+        return save_workbook(wb, path)
 
 
 def _rows(frame: pd.DataFrame) -> str:

@@ -13,13 +13,14 @@ share: so the safety rules live once.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import re
 import shutil
 import tempfile
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from copy import copy
 from pathlib import Path
 from typing import IO
@@ -570,6 +571,25 @@ def stream_frame(
         with warnings.catch_warnings():  # openpyxl's reminder to do what the lines above did
             warnings.filterwarnings("ignore", "In write-only mode you must add table columns manually")
             ws.add_table(table)
+
+
+@contextlib.contextmanager
+def discard_on_error(wb: Workbook) -> Iterator[Workbook]:
+    """Around filling a workbook: if an error stops it (text a cell cannot hold, say), a write-only workbook's
+    sheets, each streaming its XML into a temporary file, are closed and their files removed at once, rather
+    than left open until Python exits (a notebook's kernel lives long)."""
+    try:
+        yield wb
+    except BaseException:
+        if wb.write_only:
+            for ws in wb.worksheets:
+                rows, writer = getattr(ws, "_rows", None), getattr(ws, "_writer", None)
+                if rows is not None:
+                    rows.close()  # ends </sheetData> while the stream is still open
+                if writer is not None:
+                    writer.close()
+                    Path(writer.out).unlink(missing_ok=True)
+        raise
 
 
 def save_workbook(wb: Workbook, path: str | Path) -> Path:

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
+from openpyxl.worksheet import _writer as openpyxl_writer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -25,7 +26,7 @@ from workbook_diff import workbook_differences  # noqa: E402
 from review.adjudication import write_discrepancies  # noqa: E402
 from review.errors import ReviewError  # noqa: E402
 from review.files import MAX_CELL_CHARS  # noqa: E402
-from review.sheets import put, save_workbook, stream_frame  # noqa: E402
+from review.sheets import discard_on_error, put, save_workbook, stream_frame  # noqa: E402
 
 # text a spreadsheet would run, markup, spaces openpyxl keeps, long text that wraps, lines, non-ASCII
 _TEXT = st.one_of(
@@ -67,19 +68,20 @@ def _frame(data, rows: int) -> pd.DataFrame:
 
 def _write(writer, frames: list[pd.DataFrame], path: Path) -> Path:
     wb = Workbook(write_only=True)
-    for i, frame in enumerate(frames):
-        writer(
-            wb.create_sheet(f"Sheet {i}"),
-            frame,
-            percent=("percent",),
-            formats={"pval": "0.0000", "mixed": "0.00"},
-            table_name=f"table {i}",
-            max_width=50,
-            title="form x version 1",
-            key_columns=1,
-            subtitle="A review & more",
-        )
-    return save_workbook(wb, path)
+    with discard_on_error(wb):
+        for i, frame in enumerate(frames):
+            writer(
+                wb.create_sheet(f"Sheet {i}"),
+                frame,
+                percent=("percent",),
+                formats={"pval": "0.0000", "mixed": "0.00"},
+                table_name=f"table {i}",
+                max_width=50,
+                title="form x version 1",
+                key_columns=1,
+                subtitle="A review & more",
+            )
+        return save_workbook(wb, path)
 
 
 def _same_files(a: Path, b: Path) -> None:
@@ -150,9 +152,13 @@ def test_every_row_of_a_long_sheet(tmp_path):
 )
 def test_text_a_cell_cannot_hold_is_refused_naming_the_cell(tmp_path, text, says):
     frame = pd.DataFrame({"a": ["ok", "ok"], "b": [1, text]})
+    streams = len(openpyxl_writer.ALL_TEMP_FILES)
     with pytest.raises(ReviewError, match=rf"sheet 'Sheet 0', cell B3: .*{says}"):
         _write(stream_frame, [frame], tmp_path / "new.xlsx")
     assert not (tmp_path / "new.xlsx").exists()
+    # the refused sheet's stream is closed and its temporary file gone, not left until Python exits
+    left = openpyxl_writer.ALL_TEMP_FILES[streams:]
+    assert left and not any(Path(f).exists() for f in left)
 
 
 # --- the discrepancy workbook -----------------------------------------------------------------------------------
