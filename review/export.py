@@ -19,6 +19,7 @@ from openpyxl.worksheet.pagebreak import Break
 
 from . import __version__
 from .csvs import write_csv
+from .drawing import Job, draw_all
 from .files import write_text
 from .forms import MISSING_CODES, Form
 from .issues import Report
@@ -506,42 +507,35 @@ def _readme(ws, review: Review, made: str, about: Mapping[str, str], page_title:
 # --- Everything --------------------------------------------------------------------------------------------------
 
 
-def forest_plots(review: Review, results: Pooled, folder: Path) -> dict[str, Path]:
+def forest_plots(
+    review: Review, results: Pooled, folder: Path, *, processes: int | None = None
+) -> dict[str, Path]:
     """The plots a reader looks at, as folder/SLUG.png: one forest plot per declared analysis, and one safety
-    page (a row per term and grade) for an analysis of every adverse event, never a figure per term."""
-    from .plots import forest_plot, safety_plot
-
-    datasets = results.datasets
-    plots: dict[str, Path] = {}
+    page (a row per term and grade) for an analysis of every adverse event, never a figure per term. Many
+    plots are drawn in up to `processes` processes at once (review.drawing)."""
+    jobs: list[Job] = []
+    names: list[str] = []
     for a in review.analyses:
         path = folder / f"{a.slug}.png"
         if a.outcome is None:  # every term x grade: one page, one row per term and grade
             rows = results.safety[results.safety["analysis"] == a.name]
-            if len(rows) == 0:
-                continue
-            fig = safety_plot(rows, title=a.name, path=path)
-        else:
-            data = datasets[a.slug]
-            counts = count_columns(data)
-            usable = data.dropna(subset=counts)[["study_id", *counts]]
-            if len(usable) == 0:
-                continue
-            fig = forest_plot(
-                usable,
-                a.measure,
-                a.method,
-                test=a.test,
-                study="study_id",
-                level=a.level,
-                add=a.add,
-                to=a.to,
-                title=a.name,
-                path=path,
-                single_study="keep",
+            if len(rows):
+                jobs.append((path, "safety", rows, {"title": a.name}))
+                names.append(a.name)
+            continue
+        data = results.datasets[a.slug]
+        counts = count_columns(data)
+        usable = data.dropna(subset=counts)[["study_id", *counts]]
+        if len(usable):
+            options = dict(
+                measure=a.measure, method=a.method, test=a.test, study="study_id", level=a.level, add=a.add
             )
-        plots[a.name] = path
-        fig.clear()
-    return plots
+            jobs.append(
+                (path, "forest", usable, {**options, "to": a.to, "title": a.name, "single_study": "keep"})
+            )
+            names.append(a.name)
+    draw_all(jobs, processes)
+    return {name: job[0] for name, job in zip(names, jobs, strict=True)}
 
 
 def export_all(

@@ -5,6 +5,7 @@ every row; forest and risk-of-bias plots of many studies are compact. Nothing is
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -236,3 +237,59 @@ def test_csv_fast_path_equals_value_by_value(seed):
     from review.compare import show  # as the consensus CSVs are written
 
     assert csv_bytes(frame, show) == _csv_reference(frame, show)
+
+
+def test_forest_plots_drawn_in_processes_are_the_same_files(synthetic, tmp_path, monkeypatch):
+    from review import drawing
+
+    review = project.load_review(synthetic)
+    extractions = [read_extraction(p, review.form) for p in review.reviewers]
+    consensus = reconcile(extractions, read_decisions(review.adjudication), comparison=compare(extractions))
+    results = pool_analyses(review, analysis_tables(consensus.tables, review.form, settings=review.settings))
+    alone = forest_plots(review, results, tmp_path / "alone", processes=1)
+    started = []
+
+    class Spy(subprocess.Popen):
+        def __init__(self, args, **kwargs):
+            started.append(args)
+            super().__init__(args, **kwargs)
+
+    monkeypatch.setattr(drawing.subprocess, "Popen", Spy)
+    monkeypatch.setattr(drawing, "PARALLEL_ROWS", 0)  # a small review: drawn in two processes all the same
+    shared = forest_plots(review, results, tmp_path / "shared", processes=2)
+    assert len(started) == 1 and started[0][1:3] == ["-m", "review.drawing"]
+    assert len(alone) >= 3 and {k: p.name for k, p in alone.items()} == {k: p.name for k, p in shared.items()}
+    for name, path in alone.items():
+        assert path.read_bytes() == shared[name].read_bytes(), name
+    # a child that fails at once leaves its share to this process: every plot is drawn all the same
+    monkeypatch.setattr(drawing.sys, "executable", sys.executable)
+    monkeypatch.setenv("PYTHONPATH", "")
+    monkeypatch.setattr(
+        drawing, "_start", lambda share, file: Spy([sys.executable, "-c", "raise SystemExit(3)"])
+    )
+    again = forest_plots(review, results, tmp_path / "again", processes=2)
+    for name, path in alone.items():
+        assert path.read_bytes() == again[name].read_bytes(), name
+    # a small review is drawn here, one plot after another
+    started.clear()
+    monkeypatch.setattr(drawing, "PARALLEL_ROWS", 10**9)
+    forest_plots(review, results, tmp_path / "small", processes=2)
+    assert started == []
+
+
+def test_a_plot_that_fails_in_the_child_raises_its_error_here(tmp_path, monkeypatch):
+    from review import drawing
+    from review.errors import ReviewError
+
+    monkeypatch.setattr(drawing, "PARALLEL_ROWS", 0)
+    good = _study_rows(5)
+    bad = good.assign(n_e=-1)  # no effect size: forest_plot refuses it with a ReviewError
+    jobs = [
+        (tmp_path / f"p{i}.png", "forest", frame, {"measure": "RR", "study": "study_id"})
+        for i, frame in enumerate([good, good, bad, good])
+    ]
+    with pytest.raises(ReviewError) as raised:
+        drawing.draw_all(jobs, processes=2)
+    with pytest.raises(ReviewError) as alone:
+        drawing.draw(jobs[2])
+    assert str(raised.value) == str(alone.value)
