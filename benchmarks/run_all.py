@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -76,15 +77,23 @@ def _reset_peak() -> None:
         pass
 
 
+def _children_peak_mb() -> float:
+    """The peak resident memory of the largest child process this one has waited for (Linux: KB)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 class Timer:
     def __init__(self) -> None:
         self.results: dict[str, dict[str, float]] = {}
 
     def __call__(self, stage: str, fn, *args, **kwargs):
         _reset_peak()
+        children = _children_peak_mb()
         start = time.perf_counter()
         out = fn(*args, **kwargs)
         self.results[stage] = {"seconds": time.perf_counter() - start, "peak_mb": _peak_mb()}
+        if _children_peak_mb() > children:  # the plots' second process (review.drawing), on its own
+            self.results[stage]["child_mb"] = _children_peak_mb()
         return out
 
 
@@ -372,25 +381,20 @@ def _print_stages(measured: dict[int, dict], sizes: list[int]) -> None:
     print()
     head = "| stage | " + " | ".join(f"{n:,} studies ({measured[n]['rows'] / 1000:.0f}k rows)" for n in sizes)
     growth = [f"x{sizes[i + 1] // sizes[i]}" for i in range(len(sizes) - 1)]
-    print(head + " | " + " | ".join(f"growth {g}" for g in growth) + " |")
+    print(head + "".join(f" | growth {g}" for g in growth) + " |")
     print("|---" * (1 + len(sizes) + len(growth)) + "|")
     for stage in [s for s in (*STAGES, "run") if s in measured[sizes[0]]["stages"]]:
         cells = []
         for n in sizes:
             s = measured[n]["stages"][stage]
-            cells.append(f"{s['seconds']:.2f} s, {s['peak_mb']:,.0f} MB")
+            child = f" (+{s['child_mb']:,.0f} MB in a second process)" if "child_mb" in s else ""
+            cells.append(f"{s['seconds']:.2f} s, {s['peak_mb']:,.0f} MB{child}")
         ratios = [
             measured[sizes[i + 1]]["stages"][stage]["seconds"]
             / measured[sizes[i]]["stages"][stage]["seconds"]
             for i in range(len(sizes) - 1)
         ]
-        print(
-            f"| {LABELS[stage]} | "
-            + " | ".join(cells)
-            + " | "
-            + " | ".join(f"{r:.1f}" for r in ratios)
-            + " |"
-        )
+        print(f"| {LABELS[stage]} | " + " | ".join(cells) + "".join(f" | {r:.1f}" for r in ratios) + " |")
     print(
         "\nseconds: wall clock; MB: peak resident memory of the process during the stage (it holds the earlier "
         "stages' results, as `review run` does). Growth: time at 10x the studies / time."

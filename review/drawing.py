@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-# Rows (studies, safety terms) to draw before a second process pays: starting one costs about 1.5 s of imports
+# What drawing costs, in rows (studies, safety terms) of about 10 ms each: a plot costs PLOT_ROWS rows whatever its
+# size (its figure, fonts, PNG). A second process pays from PARALLEL_ROWS (about 3 s): starting one costs ~1.5 s.
+PLOT_ROWS = 25
 PARALLEL_ROWS = 300
 MAX_PROCESSES = 4
 
@@ -35,8 +37,8 @@ def draw(job: Job) -> Path:
 
 def draw_all(jobs: Sequence[Job], processes: int | None = None) -> None:
     """Draw every job: in up to `processes` processes (default: this process's cores, at most MAX_PROCESSES)
-    when they hold PARALLEL_ROWS rows or more, else one after another here."""
-    size = [len(job[2]) for job in jobs]
+    when they cost PARALLEL_ROWS rows or more, else one after another here."""
+    size = [len(job[2]) + PLOT_ROWS for job in jobs]
     processes = min(processes or min(_cores(), MAX_PROCESSES), len(jobs))
     if processes < 2 or sum(size) < PARALLEL_ROWS:
         for job in jobs:
@@ -47,7 +49,7 @@ def draw_all(jobs: Sequence[Job], processes: int | None = None) -> None:
     for i in sorted(range(len(jobs)), key=lambda i: -size[i]):  # the largest first, each to the least loaded
         least = loads.index(min(loads))
         shares[least].append(jobs[i])
-        loads[least] += size[i] + 10  # a plot costs something whatever its size
+        loads[least] += size[i]
     with tempfile.TemporaryDirectory(prefix="review-plots-") as tmp:
         children = [_start(share, Path(tmp) / f"share{i}.pickle") for i, share in enumerate(shares[1:])]
         for job in shares[0]:
