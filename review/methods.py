@@ -62,6 +62,7 @@ TESTS = {
     "adhoc": "the Hartung-Knapp-Sidik-Jonkman method with its ad hoc correction (a standard error never smaller than the unadjusted one)",
 }
 COUNT_MEASURES = ("RR", "OR", "RD", "PLO", "PR", "PAS", "PFT")
+LISTED_STUDIES = 40  # study ids named in a sentence; the rest are counted, with where to find them
 
 
 def methods_text(
@@ -126,7 +127,7 @@ def agreement_sentence(overall: pd.DataFrame) -> str:
         return ""
     parts = []
     for _, r in overall.iterrows():
-        text = f"{r['pair']}, {r['agreed']} of {r['units']} values ({r['agreement']:.1f}%)"
+        text = f"{r['pair']}, {int(r['agreed']):,} of {int(r['units']):,} values ({r['agreement']:.1f}%)"
         if pd.notna(r["kappa"]):
             text += f", Cohen's kappa {r['kappa']:.2f}"
             if pd.notna(r.get("kappa_low")) and pd.notna(r.get("kappa_high")):
@@ -142,7 +143,7 @@ def adjudication_sentence(comparison: Comparison, consensus: Consensus) -> str:
     disagreements = comparison.disagreements
     if not disagreements:
         return "The reviewers agreed on every value, so nothing needed adjudication."
-    types = ", ".join(f"{k} {t}" for t, k in comparison.type_counts().items())
+    types = ", ".join(f"{k:,} {t}" for t, k in comparison.type_counts().items())
     decided = [
         consensus.decisions.items[(u.table, u.key, u.field)]
         for u in disagreements
@@ -150,9 +151,9 @@ def adjudication_sentence(comparison: Comparison, consensus: Consensus) -> str:
     ]
     adjudicators = sorted({d.adjudicator for d in decided if d.adjudicator})
     choices = Counter(d.choice for d in decided if d.choice)
-    took = [f"{choices[x]} took reviewer {x}'s value" for x in sorted(choices) if x != "other"]
+    took = [f"{choices[x]:,} took reviewer {x}'s value" for x in sorted(choices) if x != "other"]
     if choices.get("other"):
-        took.append(f"{choices['other']} a value the adjudicator entered from the report")
+        took.append(f"{choices['other']:,} a value the adjudicator entered from the report")
     by = f" by {_and(adjudicators)}" if adjudicators else ""
     return (
         f"{_n(len(disagreements), 'disagreement', 'disagreements').capitalize()} ({types}) "
@@ -218,11 +219,11 @@ def derivation_sentences(tables: AnalysisTables, policy: str) -> list[str]:
             out.append(
                 f"Log hazard ratios and their standard errors were derived from the reported hazard ratio and "
                 f"confidence interval for {_n(int(made), 'comparison', 'comparisons')}"
-                + (f"; {int(not_made)} without a reported interval could not be used" if not_made else "")
+                + (f"; {int(not_made):,} without a reported interval could not be used" if not_made else "")
                 + "."
             )
         elif not_made:
-            out.append(f"No hazard ratio had a reported confidence interval ({int(not_made)} without one).")
+            out.append(f"No hazard ratio had a reported confidence interval ({int(not_made):,} without one).")
     sd = tables.continuous["derivation"].fillna("").astype(str).str.startswith("SD = SE")
     if sd.any():
         out.append(
@@ -239,7 +240,8 @@ def analysis_sentence(a: Analysis, row: pd.Series | None, data: pd.DataFrame | N
     compared = _compared(a)
     left = _left_out(row)
     k = 0 if row is None or pd.isna(row.get("k")) else int(row["k"])
-    included = _included(data, left)
+    included = _listed(_included(data, left), f"analyses/{a.slug}.csv lists them")
+    left = _listed(left, "pooled.csv's studies_left_out lists them all")
     head = f"**{a.name}** ({compared}; {MEASURES[a.measure]}):"
     if k == 0:
         return f"{head} no study had usable data, so nothing was estimated." + _left_text(left)
@@ -249,9 +251,9 @@ def analysis_sentence(a: Analysis, row: pd.Series | None, data: pd.DataFrame | N
             + _left_text(left)
         )
     text = (
-        f"{head} {k} studies ({_and(included)}) pooled with {MODELS[a.method]}, using {TESTS[a.test]}"
+        f"{head} {k:,} studies ({_and(included)}) pooled with {MODELS[a.method]}, using {TESTS[a.test]}"
         if a.method not in ("MH", "PETO")
-        else f"{head} {k} studies ({_and(included)}) pooled with {MODELS[a.method]}"
+        else f"{head} {k:,} studies ({_and(included)}) pooled with {MODELS[a.method]}"
     )
     text += "." + _correction(a, row) + _left_text(left)
     return text
@@ -319,13 +321,13 @@ def safety_sentence(a: Analysis, rows: pd.DataFrame) -> str:
     pooled, single = int((k >= 2).sum()), int((k == 1).sum())
     text = (
         f"**{a.name}** (adverse events or safety items per term and grade; {MEASURES.get(a.measure, a.measure)}): "
-        f"{_n(len(rows), 'term and grade', 'terms and grades')} analysed, {pooled} pooled from two or more "
+        f"{_n(len(rows), 'term and grade', 'terms and grades')} analysed, {pooled:,} pooled from two or more "
         f"studies with {MODELS.get(a.method, a.method)}"
     )
     if single:
-        text += f", {single} reported by one study only and not pooled"
+        text += f", {single:,} reported by one study only and not pooled"
     if none := int((k == 0).sum()):
-        text += f", {none} with no study giving usable counts (the safety table says why)"
+        text += f", {none:,} with no study giving usable counts (the safety table says why)"
     text += "; terms matched on the CTCAE term where given, otherwise on the reported term."
     if a.method in ("MH", "PETO"):
         text += (
@@ -367,6 +369,9 @@ def _compared(a: Analysis) -> str:
     if a.one_arm:
         return f"{a.outcome}{grade}{when} in single arms"
     pairs = sorted({f"{e} vs {c}" for e, c in arms})
+    if a.groups.get("experimental") and a.groups.get("control"):  # arm groups by rule (listed arms override)
+        rule = f"arms where {_rule(a.groups['experimental'])} vs arms where {_rule(a.groups['control'])}"
+        pairs = [rule, *(f"{p} as listed" for p in pairs[:LISTED_STUDIES])] if pairs else [rule]
     return f"{a.outcome}{grade}{when}; arms compared: {', '.join(pairs)}"
 
 
@@ -397,6 +402,14 @@ def _included(data: pd.DataFrame | None, left: list[str]) -> list[str]:
         return []
     out = {s.split(" (")[0] for s in left}
     return [s for s in dict.fromkeys(data["study_id"].astype(str)) if s not in out]
+
+
+def _listed(studies: list[str], where: str) -> list[str]:
+    """Studies named in a sentence: all of them up to LISTED_STUDIES, else the first ones and where the rest are
+    (a methods section of a large review reads as prose, not as thousands of study ids)."""
+    if len(studies) <= LISTED_STUDIES:
+        return studies
+    return [*studies[:LISTED_STUDIES], f"{len(studies) - LISTED_STUDIES:,} more ({where})"]
 
 
 def _left_text(left: list[str]) -> str:
@@ -431,7 +444,7 @@ def _correction(a: Analysis, row: pd.Series) -> str:
 
 
 def _n(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
+    return f"{count:,} {one if count == 1 else many}"
 
 
 def _and(items: Sequence[str]) -> str:

@@ -268,3 +268,30 @@ def test_every_measure_method_and_test_of_the_engine_has_words():
     assert set(MEASURES) <= set(methods.MEASURES)
     assert set(METHODS) <= set(methods.MODELS)
     assert set(TESTS) <= set(methods.TESTS)
+
+
+def test_a_large_review_reads_as_prose(run_objects, monkeypatch):
+    """Thousands of studies: counts with thousands separators, the first study ids and where the rest are listed,
+    and arm groups chosen by rule described by their rule."""
+    from review import methods
+
+    o = run_objects
+    a, row, data = analysis(o, "Objective response, high vs standard dose")
+    many = pd.DataFrame({"study_id": [f"S{i:04d}" for i in range(3000)]})
+    row = row.copy()
+    row["k"] = 3000
+    row["studies_left_out"] = "; ".join(f"T{i} (arm x: no row)" for i in range(45))
+    ruled = dataclasses.replace(
+        a, arms={}, groups={"experimental": {"arm_id": "arm2"}, "control": {"intervention": "standard care"}}
+    )
+    text = analysis_sentence(ruled, row, many)
+    assert "arms compared: arms where arm_id is arm2 vs arms where intervention is standard care;" in text
+    assert "3,000 studies (S0000, S0001," in text
+    assert f"S{methods.LISTED_STUDIES - 1:04d} and 2,960 more (analyses/{a.slug}.csv lists them))" in text
+    assert "S0040" not in text
+    assert "T39 (arm x: no row); 5 more (pooled.csv's studies_left_out lists them all)." in text
+    assert "T40" not in text
+    # a listed pair beside the rule is named as listed
+    both = analysis_sentence(dataclasses.replace(ruled, arms={"S1": ("hi", "lo")}), row, many)
+    assert "vs arms where intervention is standard care, hi vs lo as listed;" in both
+    assert methods._n(12345, "value", "values") == "12,345 values"
