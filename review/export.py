@@ -151,12 +151,15 @@ COMPUTED_FORMATS = {
 }
 
 
+I2_COLUMNS = ("i2", "i2_ci_low", "i2_ci_high")  # percentages (0-100): shown as 91.0%, the interval too
+
+
 def computed_formats(frame: pd.DataFrame) -> dict[str, str]:
     """Number formats for a table of computed values: every float column, by name where it has its own."""
     return {
         str(c): COMPUTED_FORMATS.get(str(c), "0.000")
         for c in frame.columns
-        if pd.api.types.is_float_dtype(frame[c]) and c not in ("i2", "percent")
+        if pd.api.types.is_float_dtype(frame[c]) and c not in (*I2_COLUMNS, "percent")
     }
 
 
@@ -335,7 +338,7 @@ def collaborator_workbook(
             wb,
             "Pooled results",
             pooled,
-            ("i2",),
+            I2_COLUMNS,
             page_title=page_title,
             subtitle=review.title,
             formats=computed_formats(pooled),
@@ -357,7 +360,7 @@ def collaborator_workbook(
                     wb,
                     name.capitalize(),
                     frame,
-                    ("i2",),
+                    I2_COLUMNS,
                     page_title=page_title,
                     subtitle=review.title,
                     formats=computed_formats(frame),
@@ -439,7 +442,7 @@ def collaborator_workbook(
 
 
 def _rows(frame: pd.DataFrame) -> str:
-    return f"{len(frame)} row" + ("" if len(frame) == 1 else "s")
+    return f"{len(frame):,} row" + ("" if len(frame) == 1 else "s")
 
 
 def _readme(ws, review: Review, made: str, about: Mapping[str, str], page_title: str) -> None:
@@ -527,12 +530,11 @@ def forest_plots(
         counts = count_columns(data)
         usable = data.dropna(subset=counts)[["study_id", *counts]]
         if len(usable):
-            options = dict(
-                measure=a.measure, method=a.method, test=a.test, study="study_id", level=a.level, add=a.add
+            options = dict(measure=a.measure, method=a.method, test=a.test, level=a.level, add=a.add, to=a.to)
+            options.update(
+                study="study_id", title=a.name, single_study="keep", listed_in=f"analyses/{a.slug}.csv"
             )
-            jobs.append(
-                (path, "forest", usable, {**options, "to": a.to, "title": a.name, "single_study": "keep"})
-            )
+            jobs.append((path, "forest", usable, options))
             names.append(a.name)
     draw_all(jobs, processes)
     return {name: job[0] for name, job in zip(names, jobs, strict=True)}

@@ -9,6 +9,7 @@ made without pyplot: nothing global is touched and nothing is shown twice. The n
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ def forest_plot(
     study_ci: str = "wald",
     counts: bool = False,
     rob: pd.DataFrame | None = None,
+    listed_in: str | None = None,
 ) -> ReviewFigure:
     """Forest plot of one analysis: a row per study (estimate, CI, weight), the pooled diamond, the prediction
     interval (random-effects methods) and a heterogeneity line, on the natural scale (log axis for ratios).
@@ -79,7 +81,8 @@ def forest_plot(
 
     Past `COMPACT_STUDIES` studies (without `counts` or `rob`) the plot is compact: one page high, a line and
     a square per study but no per-study text (labels, estimates and weights would be unreadably small, and
-    drawing thousands of them takes most of the time); the analysis CSV lists every study's numbers.
+    drawing thousands of them takes most of the time); the plot names `listed_in`, the file that lists every
+    study's numbers (`review run` passes analyses/SLUG.csv).
     """
     opts = options(
         measure, method, test, level=level, add=add, to=to, drop00=drop00, single_study=single_study
@@ -172,15 +175,17 @@ def forest_plot(
     text = blended_transform_factory(fig.transFigure, ax.transData)
     pct = f"{level:g}%"
     header: dict[str, Any] = {"fontweight": "bold", "va": "center", "transform": text}
-    ax.text(at(0.2), span + 1, f"{k_rows} studies" if compact else "Study", ha="left", **header)
-    ax.text(at(7.2 + shift), span + 1, f"Estimate [{pct} CI]", ha="left", **header)
-    ax.text(at(9.7 + shift), span + 1, "Weight", ha="right", **header)
+    ax.text(at(0.2), span + 1, f"{k_rows:,} studies" if compact else "Study", ha="left", **header)
+    if not compact:  # a compact plot has no per-study columns to head
+        ax.text(at(7.2 + shift), span + 1, f"Estimate [{pct} CI]", ha="left", **header)
+        ax.text(at(9.7 + shift), span + 1, "Weight", ha="right", **header)
     cell: dict[str, Any] = {"va": "center", "transform": text}
     if compact:
+        where = _wrap_path(listed_in or "the analysis CSV", 24)
         ax.text(
             at(0.2),
             span / 2,
-            "one line per study,\nin the data's order;\nthe analysis CSV lists\neach study's estimate\nand weight",
+            f"one line per study,\nin the data's order;\n{where}\nlists each study's\nestimate and weight",
             ha="left",
             **cell,
         )
@@ -574,11 +579,21 @@ def _p(p: float) -> str:
     return "p < 0.0001" if p < 1e-4 else f"p = {p:.4f}" if p < 0.001 else f"p = {p:.3f}"
 
 
+def _wrap_path(path: str, width: int) -> str:
+    """A file name on lines of about `width` characters, cut after a '/' or '_' (or a space), not inside a word."""
+    lines = [""]
+    for piece in re.split(r"(?<=[/_ ])", path):
+        if lines[-1] and len(lines[-1]) + len(piece) > width:
+            lines.append("")
+        lines[-1] += piece
+    return "\n".join(line.rstrip() for line in lines)
+
+
 def _heterogeneity(result: pd.Series, method: str) -> str:
     if not np.isfinite(result["q"]):
         return "Heterogeneity: not estimable"
     line = (
-        f"Heterogeneity: Q = {result['q']:.2f}, df = {result['q_df']:.0f}, {_p(result['q_pval'])}; "
+        f"Heterogeneity: Q = {result['q']:,.2f}, df = {result['q_df']:,.0f}, {_p(result['q_pval'])}; "
         f"I\u00b2 = {result['i2']:.1f}%"
     )
     if method in RANDOM_EFFECTS:

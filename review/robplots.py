@@ -75,7 +75,7 @@ def traffic_light_plot(
     """robvis's traffic-light plot: a coloured, symbol-marked circle per study and domain.
 
     Past `COMPACT_STUDIES` studies it is compact: one page, a coloured cell per study and domain without
-    symbols or study labels (thousands of rows would not be read; risk-of-bias.csv lists every study)."""
+    symbols or study labels (thousands of rows would not be read; revman/risk-of-bias.csv lists every study)."""
     matrix = rob_matrix(rob)
     if matrix.empty:
         raise ReviewError("risk of bias: no judgements to plot (the risk_of_bias table is empty).")
@@ -123,7 +123,7 @@ def traffic_light_plot(
     ax.xaxis.tick_top()
     if compact:
         ax.set_yticks([])
-        ax.set_ylabel(f"{n_studies} studies, one row each (risk-of-bias.csv lists them)")
+        ax.set_ylabel(f"{n_studies:,} studies, one row each (revman/risk-of-bias.csv lists them)")
     else:
         ax.set_yticks(range(n_studies), list(matrix.index))
     ax.tick_params(length=0)

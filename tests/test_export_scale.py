@@ -145,6 +145,15 @@ def test_forest_plot_is_compact_past_100_studies():
     assert not any(t.startswith("S0") for t in shown)  # no per-study labels
     assert f"{COMPACT_STUDIES + 50} studies" in shown
     assert compact.get_figheight() < 13  # one page
+    assert "Weight" not in shown and not any(
+        t.startswith("Estimate") for t in shown
+    )  # no empty columns headed
+    assert any("the analysis CSV" in t for t in shown)
+    named = forest_plot(_study_rows(1200), "RR", "REML", listed_in="analyses/objective_response_a_vs_b.csv")
+    shown = [t.get_text() for t in named.axes[0].texts]
+    assert "1,200 studies" in shown
+    note = next(t for t in shown if "lists each study" in t)
+    assert "analyses/objective_\nresponse_a_vs_b.csv" in note  # the file named, cut at '_' not inside a word
     # every study is still drawn: one CI line each
     segments = sum(len(c.get_segments()) for c in compact.axes[0].collections if hasattr(c, "get_segments"))
     assert segments >= COMPACT_STUDIES + 50
@@ -169,6 +178,7 @@ def test_traffic_light_plot_is_compact_past_100_studies():
     big = traffic_light_plot(rob(COMPACT_STUDIES + 1))
     assert big.axes[0].images and not big.axes[0].texts and not big.axes[0].get_yticklabels()
     assert big.get_figheight() < 20
+    assert "revman/risk-of-bias.csv lists them" in big.axes[0].get_ylabel()
 
 
 def _csv_reference(frame: pd.DataFrame, show=None) -> bytes:

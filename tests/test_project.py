@@ -248,6 +248,18 @@ def test_collaborator_workbook(result):
     pooled = wb["Pooled results"]
     header = [c.value for c in pooled[1]]
     assert pooled.cell(row=2, column=header.index("i2") + 1).number_format == "0.0%"
+    shown = 0
+    for column in (
+        "i2",
+        "i2_ci_low",
+        "i2_ci_high",
+    ):  # the interval in the estimate's unit (was 90.937 by 91.0%)
+        for row in range(2, pooled.max_row + 1):
+            cell = pooled.cell(row=row, column=header.index(column) + 1)
+            if cell.value is not None:
+                assert cell.number_format == "0.0%" and 0 <= cell.value <= 1, (column, row, cell.value)
+                shown += column != "i2"
+    assert shown
     # shown rounded, stored in full: the cell keeps metafor's digits
     estimate = pooled.cell(row=2, column=header.index("estimate") + 1)
     assert estimate.number_format == "0.000"
