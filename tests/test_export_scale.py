@@ -145,9 +145,8 @@ def test_forest_plot_is_compact_past_100_studies():
     assert not any(t.startswith("S0") for t in shown)  # no per-study labels
     assert f"{COMPACT_STUDIES + 50} studies" in shown
     assert compact.get_figheight() < 13  # one page
-    assert "Weight" not in shown and not any(
-        t.startswith("Estimate") for t in shown
-    )  # no empty columns headed
+    # no empty columns headed
+    assert "Weight" not in shown and not any(t.startswith("Estimate") for t in shown)
     assert any("the analysis CSV" in t for t in shown)
     named = forest_plot(_study_rows(1200), "RR", "REML", listed_in="analyses/objective_response_a_vs_b.csv")
     shown = [t.get_text() for t in named.axes[0].texts]

@@ -249,11 +249,8 @@ def test_collaborator_workbook(result):
     header = [c.value for c in pooled[1]]
     assert pooled.cell(row=2, column=header.index("i2") + 1).number_format == "0.0%"
     shown = 0
-    for column in (
-        "i2",
-        "i2_ci_low",
-        "i2_ci_high",
-    ):  # the interval in the estimate's unit (was 90.937 by 91.0%)
+    # the interval in the estimate's unit (it read 90.937 beside 91.0%)
+    for column in ("i2", "i2_ci_low", "i2_ci_high"):
         for row in range(2, pooled.max_row + 1):
             cell = pooled.cell(row=row, column=header.index(column) + 1)
             if cell.value is not None:
