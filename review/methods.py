@@ -267,6 +267,12 @@ def heterogeneity_sentence(analyses: Sequence[Analysis], rows: Mapping[str, pd.S
     text = "Heterogeneity was quantified with Cochran's Q, I\u00b2" + (
         " and tau\u00b2, with a 95% prediction interval for random-effects models" if random else ""
     )
+    profiled = [a for a in random if pd.notna(rows[a.name].get("tau2_ci_low"))]
+    if profiled:  # metafor's confint: an interval from the generalised Q statistic, not from the likelihood
+        text += (
+            ", and confidence intervals for tau\u00b2 and I\u00b2 by the Q-profile method (Viechtbauer 2007), "
+            "which need not contain the REML or other point estimate"
+        )
     subgroups = [a for a in analyses if getattr(a, "subgroup", None)]
     sensitivity = [a for a in analyses if getattr(a, "leave_one_out", False) or getattr(a, "exclude", None)]
     if subgroups:

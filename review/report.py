@@ -9,10 +9,12 @@ from __future__ import annotations
 import base64
 import html
 import math
+import numbers
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import __version__
@@ -35,6 +37,7 @@ nav ul { columns: 2; } @media print { nav { display: none; } h2 { page-break-bef
 
 # Past this many validation warnings the report lists the first ones and counts per rule (the CSV has all).
 REPORT_ISSUES = 1_000
+EXAMPLES_PER_RULE = 20  # warnings shown of each rule when there are more than REPORT_ISSUES
 
 
 def report_html(
@@ -132,10 +135,19 @@ def _markdown(text: str) -> str:
 
 
 def _num(x: object, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)) or x is pd.NA:
-        return ""
-    if isinstance(x, (int, float)):
-        return f"{x:.{digits}g}" if isinstance(x, float) else str(x)
+    """A number as a reader takes it in: whole numbers with thousands separators, others to `digits`
+    significant digits keeping trailing zeros (1.00, 0.988), a positive value below 0.0001 as <0.0001."""
+    if x is None or x is pd.NA or isinstance(x, bool):
+        return "" if x is None or x is pd.NA else str(x)
+    if isinstance(x, numbers.Integral):
+        return f"{int(x):,}"
+    if isinstance(x, numbers.Real):
+        x = float(x)
+        if not math.isfinite(x):
+            return ""
+        if 0 < abs(x) < 1e-4:
+            return "<0.0001" if x > 0 else "-<0.0001"
+        return f"{x:#.{digits}g}".rstrip(".") if abs(x) < 10**digits else f"{x:,.0f}"
     return html.escape(str(x))
 
 
@@ -147,7 +159,7 @@ def _table(frame: pd.DataFrame, numeric_digits: int = 3) -> str:
     for record in frame.itertuples(index=False):
         cells = []
         for v in record:
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
+            if isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)):
                 cells.append(f'<td class="num">{_num(v, numeric_digits)}</td>')
             else:
                 cells.append(f"<td>{'' if v is None or v is pd.NA else html.escape(str(v))}</td>")
@@ -183,18 +195,18 @@ def _pooled(pooled: pd.DataFrame) -> str:
     rows = []
     for _, r in pooled.iterrows():
         k = int(r["k"]) if pd.notna(r.get("k")) else 0
-        ci = f"{_num(r.get('ci_low'))} to {_num(r.get('ci_high'))}" if k else ""
+        ci = f"{_num(r.get('ci_low'))}\u00a0to\u00a0{_num(r.get('ci_high'))}" if k else ""  # never split
         pi = (
-            f"{_num(r.get('pi_low'))} to {_num(r.get('pi_high'))}"
+            f"{_num(r.get('pi_low'))}\u00a0to\u00a0{_num(r.get('pi_high'))}"
             if k >= 2 and pd.notna(r.get("pi_low"))
             else ""
         )
         rows.append(
             {
                 "analysis": r["analysis"],
-                "k": k,
+                "k": f"{k:,}",
                 "measure": r.get("measure", ""),
-                "model": f"{r.get('method', '')}, {r.get('test', '')}",
+                "model": f"{r.get('method', '')},\u00a0{r.get('test', '')}",
                 "estimate": _num(r.get("estimate")) if k else "",
                 "95% CI": ci,
                 "95% PI": pi,
@@ -221,20 +233,36 @@ def _open(pooled: pd.DataFrame, issues: pd.DataFrame | None, notes: list[str]) -
             items.append(f"{r['analysis']}: left out {r['studies_left_out']}.")
     items += notes
     text = "".join(f"<li>{html.escape(i)}</li>" for i in items)
-    out = f'<div class="open"><ul>{text}</ul></div>' if items else "<p>Nothing open.</p>"
-    if issues is not None and len(issues):
+    warned = 0 if issues is None else len(issues)
+    if items:
+        out = f'<div class="open"><ul>{text}</ul></div>'
+    else:
+        out = "<p>Nothing open in the analyses" + (
+            "; the extraction warnings are below.</p>" if warned else ".</p>"
+        )
+    if warned:
+        assert issues is not None
         columns = [
             c
             for c in ("severity", "code", "file", "sheet", "cell", "study_id", "field", "value", "message")
             if c in issues.columns
         ]
-        out += f"<h3>Validation warnings ({len(issues)})</h3>"
-        if len(issues) > REPORT_ISSUES:  # a page a browser opens: the counts per rule, then the first rows
-            counts = issues.groupby(["severity", "code"], sort=False).size().rename("warnings").reset_index()
+        shown = (
+            issues.assign(file=issues["file"].map(lambda f: Path(str(f)).name))
+            if "file" in issues
+            else issues
+        )
+        out += f"<h3>Validation warnings ({warned:,})</h3>"
+        if warned > REPORT_ISSUES:  # a page a browser opens: the counts per rule, then examples of each rule
+            by = [c for c in ("severity", "code", "file") if c in shown.columns]
+            counts = shown.groupby(by, sort=False).size().rename("warnings").reset_index()
             out += _table(counts.sort_values("warnings", ascending=False, kind="stable"))
-            out += (
-                f"<p>The first {REPORT_ISSUES:,} of {len(issues):,} warnings; validation-issues.csv beside "
-                "this report lists every one.</p>"
+            shown = (
+                shown.groupby(["severity", "code"], sort=False).head(EXAMPLES_PER_RULE).head(REPORT_ISSUES)
             )
-        out += _table(issues[columns].head(REPORT_ISSUES))
+            out += (
+                f"<p>Up to {EXAMPLES_PER_RULE} examples of each rule ({len(shown):,} of {warned:,} warnings); "
+                "validation-issues.csv beside this report lists every one.</p>"
+            )
+        out += _table(shown[columns])
     return out

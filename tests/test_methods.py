@@ -217,7 +217,12 @@ def test_heterogeneity_and_software(run_objects):
         "Heterogeneity was quantified with Cochran's Q, I² and tau², with a 95% prediction"
     )
     assert "no subgroup analysis or meta-regression was done and no sensitivity analysis" in sentence
+    assert "confidence intervals for tau² and I² by the Q-profile method (Viechtbauer 2007)" in sentence
     assert sentence in o.text
+    unprofiled = {k: r.copy() for k, r in rows.items()}
+    for r in unprofiled.values():
+        r["tau2_ci_low"] = float("nan")  # pooled with tau2_ci=False: no interval to describe
+    assert "Q-profile" not in heterogeneity_sentence(o.review.analyses, unprofiled)
     first = o.review.analyses[0]
     explored = [
         dataclasses.replace(first, subgroup="design", leave_one_out=True),

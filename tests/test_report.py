@@ -100,3 +100,60 @@ def test_report_says_what_is_missing_when_nothing_was_pooled():
     assert "One extraction: nothing was compared." in text
     assert "No forest plot (no study with usable data): A." in text
     assert "A: no study with usable data." in text and "A: left out S1 (events: NR)." in text
+
+
+def test_many_warnings_show_counts_and_examples_of_every_rule():
+    rows = [
+        {
+            "severity": "warning",
+            "code": "sibling-rows",
+            "file": "/data/review/reviewer_a.xlsx",
+            "cell": f"A{i}",
+        }
+        for i in range(2, 1502)
+    ] + [
+        {
+            "severity": "warning",
+            "code": "zero-not-stated",
+            "file": "/data/review/reviewer_b.xlsx",
+            "cell": f"F{i}",
+        }
+        for i in range(2, 7)
+    ]
+    text = report_html(
+        title="Big",
+        question="",
+        made="today",
+        methods_markdown="",
+        agreement=pd.DataFrame(),
+        pooled=pd.DataFrame(
+            [
+                {
+                    "analysis": "A",
+                    "k": 3000,
+                    "measure": "RR",
+                    "method": "REML",
+                    "test": "z",
+                    "estimate": 1.0,
+                    "ci_low": 0.98765,
+                    "ci_high": 1.0,
+                    "pi_low": 0.3,
+                    "pi_high": 3.3333,
+                    "i2": 91.0,
+                    "tau2": 3.11e-06,
+                }
+            ]
+        ),
+        forest_plots={},
+        issues=pd.DataFrame(rows),
+    )
+    assert "Nothing open in the analyses; the extraction warnings are below." in text
+    assert "Validation warnings (1,505)" in text
+    assert '<td class="num">1,500</td>' in text  # the count of the first rule, per file
+    assert "Up to 20 examples of each rule (25 of 1,505 warnings)" in text
+    assert text.count("<td>sibling-rows</td>") == 1 + 20 and text.count("<td>zero-not-stated</td>") == 1 + 5
+    assert "/data/review/" not in text and "<td>reviewer_b.xlsx</td>" in text  # the file's name, not its path
+    # numbers as a reader takes them in
+    assert "<td>3,000</td>" in text
+    assert "<td>1.00</td>" in text and "0.988\u00a0to\u00a01.00" in text and "0.300\u00a0to\u00a03.33" in text
+    assert "<td>&lt;0.0001</td>" in text  # tau^2 of 3.11e-06
