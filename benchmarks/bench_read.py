@@ -79,7 +79,7 @@ def _calamine_only(path: Path, sheets: list[str]) -> None:
 def _fastexcel(path: Path, sheets: list[str]) -> None:
     reader = fastexcel.read_excel(str(path))
     for name in sheets:
-        reader.load_sheet(name, header_row=None, dtypes="string", eager=True)
+        reader.load_sheet(name, header_row=None, dtypes="string").to_polars()  # Arrow to polars, no pyarrow
 
 
 def _read_peak(path: Path) -> float:

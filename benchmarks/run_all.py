@@ -26,9 +26,9 @@ import argparse
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -77,9 +77,38 @@ def _reset_peak() -> None:
         pass
 
 
-def _children_peak_mb() -> float:
-    """The peak resident memory of the largest child process this one has waited for (Linux: KB)."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+class ChildPeak:
+    """The largest peak resident memory (VmHWM) of this process's children during a stage: the plots' second
+    process (review.drawing). Sampled every 50 ms from /proc, since the kernel's figure for waited children
+    counts a child from its fork, when it still maps this whole process."""
+
+    def __init__(self) -> None:
+        self.mb, self._stop = 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        me = os.getpid()
+        while not self._stop.wait(0.05):
+            try:
+                children = Path(f"/proc/{me}/task/{me}/children").read_text().split()
+            except OSError:
+                return
+            for pid in children:
+                try:
+                    exe = os.readlink(f"/proc/{pid}/exe")
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                if "python" in Path(exe).name:  # exec'd, not a fork on its way to exec
+                    self.mb = max(self.mb, int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024)
+
+    def __enter__(self) -> ChildPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 class Timer:
@@ -88,12 +117,13 @@ class Timer:
 
     def __call__(self, stage: str, fn, *args, **kwargs):
         _reset_peak()
-        children = _children_peak_mb()
-        start = time.perf_counter()
-        out = fn(*args, **kwargs)
-        self.results[stage] = {"seconds": time.perf_counter() - start, "peak_mb": _peak_mb()}
-        if _children_peak_mb() > children:  # the plots' second process (review.drawing), on its own
-            self.results[stage]["child_mb"] = _children_peak_mb()
+        with ChildPeak() as children:
+            start = time.perf_counter()
+            out = fn(*args, **kwargs)
+            seconds = time.perf_counter() - start
+        self.results[stage] = {"seconds": seconds, "peak_mb": _peak_mb()}
+        if children.mb:  # the plots' second process (review.drawing), on its own
+            self.results[stage]["child_mb"] = children.mb
         return out
 
 
