@@ -124,7 +124,9 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
     # each key column's text factorized once (1-to-1 with its values, so groups and their order of appearance
     # are those of the text): three groupings of integers, not three of strings
     codes = pd.DataFrame({k: pd.factorize(d[k], use_na_sentinel=False)[0] for k in [*study_keys, arm, *rest]})
-    study = codes.groupby(study_keys, sort=False).ngroup().to_numpy() if study_keys else np.zeros(n, dtype=int)
+    study = (
+        codes.groupby(study_keys, sort=False).ngroup().to_numpy() if study_keys else np.zeros(n, dtype=int)
+    )
     arm_no = codes.groupby([*study_keys, arm], sort=False).ngroup().to_numpy()  # in order of appearance
     what = codes.groupby([*study_keys, *rest], sort=False).ngroup().to_numpy() if rest else study
     e = pd.DataFrame({"study": study, "arm": arm_no, "what": what, "first": np.arange(n), "row": d.index})
