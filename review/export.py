@@ -139,10 +139,14 @@ ISSUES_CSV = "validation-issues.csv"
 
 # Numbers computed by the toolkit are shown rounded (the cell keeps every digit): estimates to 3 decimals,
 # p-values and tau^2 to 4, test statistics to 2. Extracted values are shown as typed.
+# p-values and tau2 to four decimals, a positive value below 0.0001 as <0.0001 rather than 0.0000 (Excel's and
+# LibreOffice's conditional number format; the cell keeps the number)
+_SMALL = '[=0]0.0000;[<0.0001]"<0.0001";0.0000'
 COMPUTED_FORMATS = {
-    "pval": "0.0000",
-    "q_pval": "0.0000",
-    "tau2": "0.0000",
+    "pval": _SMALL,
+    "q_pval": _SMALL,
+    "tau2": _SMALL,
+    "q_df": "0",
     "stat": "0.00",
     "q": "0.00",
     "h2": "0.00",
@@ -151,6 +155,19 @@ COMPUTED_FORMATS = {
 }
 
 
+POOLED_FIRST = (
+    "analysis",
+    "k",
+    "measure",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "pi_low",
+    "pi_high",
+    "i2",
+    "tau2",
+    "pval",
+)
 I2_COLUMNS = ("i2", "i2_ci_low", "i2_ci_high")  # percentages (0-100): shown as 91.0%, the interval too
 
 
@@ -334,6 +351,9 @@ def collaborator_workbook(
             "of response categories) and 'inputs' from what; 'note' says why a count could not be derived."
             + note
         )
+        # what a reader looks for first (pooled.csv keeps its own column order)
+        first = [c for c in POOLED_FIRST if c in pooled.columns]
+        pooled = pooled[first + [c for c in pooled.columns if c not in first]]
         _sheet(
             wb,
             "Pooled results",

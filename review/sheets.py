@@ -211,7 +211,7 @@ def write_frame(
     for c, name in enumerate(frame.columns, start=1):
         longest = max([len(str(name))] + [len(str(v)) for v in frame.iloc[:200, c - 1].tolist()])
         if name in formats:  # shown rounded: as wide as the rounded text
-            longest = max(len(str(name)), len(formats[name]) + 4)
+            longest = max(len(str(name)), format_width(formats[name]) + 4)
         # a column of long notes gets a wide column rather than rows taller than a page
         cap = LONG_TEXT_WIDTH if longest > 8 * max_width else max_width
         ws.column_dimensions[get_column_letter(c)].width = min(max(10, longest + 2), cap)
@@ -501,7 +501,7 @@ def stream_frame(
     for c, name in enumerate(frame.columns, start=1):
         longest = max([len(str(name))] + [len(str(v)) for v in frame.iloc[:200, c - 1].tolist()])
         if name in formats:
-            longest = max(len(str(name)), len(formats[name]) + 4)
+            longest = max(len(str(name)), format_width(formats[name]) + 4)
         cap = LONG_TEXT_WIDTH if longest > 8 * max_width else max_width
         widths.append(min(max(10, longest + 2), cap))
         ws.column_dimensions[get_column_letter(c)].width = widths[-1]
@@ -571,6 +571,15 @@ def stream_frame(
         with warnings.catch_warnings():  # openpyxl's reminder to do what the lines above did
             warnings.filterwarnings("ignore", "In write-only mode you must add table columns manually")
             ws.add_table(table)
+
+
+def format_width(number_format: str) -> int:
+    """How wide a number format shows its numbers: its code's length, or for a format of sections with conditions
+    ('[=0]0.0000;[<0.0001]"<0.0001";0.0000') that of its widest section without conditions and quotes."""
+    if ";" not in number_format and "[" not in number_format:
+        return len(number_format)
+    sections = (re.sub(r'\[[^\]]*\]|"', "", part) for part in number_format.split(";"))
+    return max(len(part) for part in sections)
 
 
 @contextlib.contextmanager

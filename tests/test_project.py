@@ -247,6 +247,15 @@ def test_collaborator_workbook(result):
     assert "Patients randomised (or enrolled) to the arm." in dictionary[11].tolist()
     pooled = wb["Pooled results"]
     header = [c.value for c in pooled[1]]
+    assert header[:6] == [
+        "analysis",
+        "k",
+        "measure",
+        "estimate",
+        "ci_low",
+        "ci_high",
+    ]  # what a reader looks for
+    assert pooled.cell(row=2, column=header.index("q_df") + 1).number_format == "0"
     assert pooled.cell(row=2, column=header.index("i2") + 1).number_format == "0.0%"
     shown = 0
     # the interval in the estimate's unit (it read 90.937 beside 91.0%)
@@ -261,7 +270,9 @@ def test_collaborator_workbook(result):
     estimate = pooled.cell(row=2, column=header.index("estimate") + 1)
     assert estimate.number_format == "0.000"
     assert estimate.value == pytest.approx(result.pooled.at[0, "estimate"], abs=0, rel=0)
-    assert pooled.cell(row=2, column=header.index("pval") + 1).number_format == "0.0000"
+    # a p-value below 0.0001 shows as <0.0001, not 0.0000
+    small = '[=0]0.0000;[<0.0001]"<0.0001";0.0000'
+    assert pooled.cell(row=2, column=header.index("pval") + 1).number_format == small
     assert pooled.cell(row=2, column=header.index("k") + 1).number_format == "General"
 
 
