@@ -75,7 +75,8 @@ def traffic_light_plot(
     """robvis's traffic-light plot: a coloured, symbol-marked circle per study and domain.
 
     Past `COMPACT_STUDIES` studies it is compact: one page, a coloured cell per study and domain without
-    symbols or study labels (thousands of rows would not be read; revman/risk-of-bias.csv lists every study)."""
+    symbols or study labels, rows sorted by judgement (thousands of rows would not be read; revman/risk-of-bias.csv
+    lists every study)."""
     matrix = rob_matrix(rob)
     if matrix.empty:
         raise ReviewError("risk of bias: no judgements to plot (the risk_of_bias table is empty).")
@@ -95,7 +96,11 @@ def traffic_light_plot(
     )
     codes = {j: k for k, j in enumerate(JUDGEMENTS)}
     if compact:
-        grid = matrix.map(codes.get).to_numpy(dtype=float)
+        # sorted by the overall judgement, then domain by domain: bands of colour, where rows of a pixel or less
+        # in the data's order blend into colours of no judgement once the picture is scaled
+        judged = matrix.map(codes.get)
+        by = [c for c in ("overall",) if c in judged.columns] + [c for c in judged.columns if c != "overall"]
+        grid = judged.sort_values(by, kind="stable").to_numpy(dtype=float)
         colours = ListedColormap([JUDGEMENTS[j][0] for j in JUDGEMENTS])
         ax.imshow(
             grid,
@@ -123,7 +128,9 @@ def traffic_light_plot(
     ax.xaxis.tick_top()
     if compact:
         ax.set_yticks([])
-        ax.set_ylabel(f"{n_studies:,} studies, one row each (revman/risk-of-bias.csv lists them)")
+        ax.set_ylabel(
+            f"{n_studies:,} studies, one row each, sorted by judgement (revman/risk-of-bias.csv lists them)"
+        )
     else:
         ax.set_yticks(range(n_studies), list(matrix.index))
     ax.tick_params(length=0)

@@ -178,6 +178,10 @@ def test_traffic_light_plot_is_compact_past_100_studies():
     assert big.axes[0].images and not big.axes[0].texts and not big.axes[0].get_yticklabels()
     assert big.get_figheight() < 20
     assert "revman/risk-of-bias.csv lists them" in big.axes[0].get_ylabel()
+    # rows sorted by the overall judgement: bands of colour, not a pixel-thin stripe per study
+    grid = big.axes[0].images[0].get_array()
+    overall = np.asarray(grid[:, -1])
+    assert list(overall) == sorted(overall) and len(set(overall)) == 3
 
 
 def _csv_reference(frame: pd.DataFrame, show=None) -> bytes:
