@@ -18,6 +18,22 @@ from .outcomes import KINDS, specs_of, table_of_kind
 from .project import Analysis, Review, matches, rob_column
 from .tables import AnalysisTables, count_columns
 
+# The pooled columns a reader looks for first: the collaborator workbook and a run's notebook view lead with them
+# (pooled.csv keeps the engine's order)
+POOLED_FIRST = (
+    "analysis",
+    "k",
+    "measure",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "pi_low",
+    "pi_high",
+    "i2",
+    "tau2",
+    "pval",
+)
+
 BY = [
     "analysis",
     "outcome",

@@ -18,6 +18,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.worksheet.pagebreak import Break
 
 from . import __version__
+from .analyses import POOLED_FIRST
 from .csvs import write_csv
 from .drawing import Job, draw_all
 from .files import write_text
@@ -155,19 +156,6 @@ COMPUTED_FORMATS = {
 }
 
 
-POOLED_FIRST = (
-    "analysis",
-    "k",
-    "measure",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "pi_low",
-    "pi_high",
-    "i2",
-    "tau2",
-    "pval",
-)
 I2_COLUMNS = ("i2", "i2_ci_low", "i2_ci_high")  # percentages (0-100): shown as 91.0%, the interval too
 
 

@@ -544,22 +544,10 @@ class RunResult:
     def _repr_html_(self) -> str:
         import html
 
-        shown = self.pooled[
-            [
-                c
-                for c in (
-                    "analysis",
-                    "k",
-                    "measure",
-                    "estimate",
-                    "ci_low",
-                    "ci_high",
-                    "i2",
-                    "studies_left_out",
-                )
-                if c in self.pooled.columns
-            ]
-        ]
+        from .analyses import POOLED_FIRST
+
+        columns = [*POOLED_FIRST, "studies_left_out"]
+        shown = self.pooled[[c for c in columns if c in self.pooled.columns]]
         return (
             f"<p><b>{html.escape(self.review.title)}</b>: {html.escape(self.report.summary())}; "
             f"{counted(len(self.outputs), 'output')}</p>" + shown.to_html(index=False, na_rep="")

@@ -136,7 +136,7 @@ def _markdown(text: str) -> str:
 
 def _num(x: object, digits: int = 3) -> str:
     """A number as a reader takes it in: whole numbers with thousands separators, others to `digits`
-    significant digits keeping trailing zeros (1.00, 0.988), a positive value below 0.0001 as <0.0001."""
+    significant digits keeping trailing zeros (1.00, 0.988), a value nearer 0 than 0.0001 as <0.0001 or >-0.0001."""
     if x is None or x is pd.NA or isinstance(x, bool):
         return "" if x is None or x is pd.NA else str(x)
     if isinstance(x, numbers.Integral):
@@ -146,7 +146,7 @@ def _num(x: object, digits: int = 3) -> str:
         if not math.isfinite(x):
             return ""
         if 0 < abs(x) < 1e-4:
-            return "<0.0001" if x > 0 else "-<0.0001"
+            return "<0.0001" if x > 0 else ">-0.0001"
         return f"{x:#.{digits}g}".rstrip(".") if abs(x) < 10**digits else f"{x:,.0f}"
     return html.escape(str(x))
 

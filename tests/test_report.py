@@ -157,3 +157,19 @@ def test_many_warnings_show_counts_and_examples_of_every_rule():
     assert "<td>3,000</td>" in text
     assert "<td>1.00</td>" in text and "0.988\u00a0to\u00a01.00" in text and "0.300\u00a0to\u00a03.33" in text
     assert "<td>&lt;0.0001</td>" in text  # tau^2 of 3.11e-06
+
+
+def test_numbers_as_a_reader_takes_them_in():
+    from review.report import _num
+
+    assert [_num(x) for x in (12345, 1.0, 0.98765, 3.11e-06, -3e-06, 0.0, 1443.2, float("nan"), None)] == [
+        "12,345",
+        "1.00",
+        "0.988",
+        "<0.0001",
+        ">-0.0001",
+        "0.00",
+        "1,443",
+        "",
+        "",
+    ]
