@@ -28,8 +28,8 @@ from .validate import (
     _rule_issue,
     _rule_issues,
     rounding_tolerance,
+    row_groups,
     str_keys,
-    str_series,
     str_values,
 )
 from .values import EMPTY
@@ -107,28 +107,37 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
     # the study's key fields: those of the arms table beside the arm (or, on the arms table itself, its own)
     study_keys = [k for k in (arms_t or et).table.key if k != arm and k in et.table.key]
     pooled = _pooled_arms(extraction, rule, et, arm)
-    d = et.data.dropna(subset=list(et.table.key))
     ref = et.table.fields[arm].references  # set whenever arms_t is (the table it names)
-    keys = str_keys(d, [*study_keys, arm])
-    keep = ~_isin(keys, pooled)
-    if arms_t and ref:  # unknown arms: unknown-reference says so
-        keep &= _isin(keys, _arm_keys(arms_t, study_keys, ref[1]))
-    d = d[keep]
+    # Rows with their whole key, of arms neither pooled nor unknown (unknown-reference says so). Keys are integer
+    # groups shared with the other rules (validate.row_groups); only one row per arm is turned into text.
+    full = et.data
+    keep = row_groups(full, et.table.key) >= 0
+    pair = row_groups(full, [*study_keys, arm])
+    if pooled or (arms_t and ref):
+        groups, first = np.unique(pair[keep], return_index=True)
+        keys = str_keys(full.iloc[np.flatnonzero(keep)[first]], [*study_keys, arm])
+        ok = ~_isin(keys, pooled)
+        if arms_t and ref:
+            ok &= _isin(keys, _arm_keys(arms_t, study_keys, ref[1]))
+        allowed = np.zeros(int(pair.max(initial=-1)) + 2, dtype=bool)
+        allowed[groups] = ok
+        keep &= allowed[pair]
+    pos = np.flatnonzero(keep)
+    d = full.iloc[pos]
     numeric = [f for f in et.table.fields.values() if f.numeric and f.name not in et.table.key]
     rest = [k for k in et.table.key if k != arm and k not in study_keys]
     if d.empty:
         return []
     # Each (study, arm, rest-of-key) once: the loop this replaces kept a dict per arm, so a duplicated key keeps
-    # its first place but its last row.
+    # its first place but its last row. Groups numbered in order of appearance among these rows.
     n = len(d)
-    # each key column's text factorized once (1-to-1 with its values, so groups and their order of appearance
-    # are those of the text): three groupings of integers, not three of strings
-    codes = pd.DataFrame({k: pd.factorize(d[k], use_na_sentinel=False)[0] for k in [*study_keys, arm, *rest]})
-    study = (
-        codes.groupby(study_keys, sort=False).ngroup().to_numpy() if study_keys else np.zeros(n, dtype=int)
-    )
-    arm_no = codes.groupby([*study_keys, arm], sort=False).ngroup().to_numpy()  # in order of appearance
-    what = codes.groupby([*study_keys, *rest], sort=False).ngroup().to_numpy() if rest else study
+
+    def numbered(names: list[str]) -> np.ndarray:
+        return pd.factorize(row_groups(full, names)[pos])[0] if names else np.zeros(n, dtype=np.intp)
+
+    study = numbered(study_keys)
+    arm_no = numbered([*study_keys, arm])
+    what = numbered([*study_keys, *rest]) if rest else study
     e = pd.DataFrame({"study": study, "arm": arm_no, "what": what, "first": np.arange(n), "row": d.index})
     last = e.drop_duplicates(["arm", "what"], keep="last").set_index(["arm", "what"])["row"]
     e = e.drop_duplicates(["arm", "what"], keep="first")
@@ -363,11 +372,16 @@ def _denominator_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
         other, other_field = _field_of(extraction, rule, "with")
         shared = [k for k in members[0][2] if k in other.table.key]
         members = [(et, denominator, shared), (other, other_field, shared)]
-    # One frame of every member's rows, grouped on their keys as text: each group is an arm and timepoint.
-    parts, raws = [], []
+    # One frame of every member's rows, grouped on their keys as text (one text per distinct key, numbered in
+    # order of appearance across the members): each group is an arm and timepoint.
+    parts, raws, joint = [], [], {}
     valued = [f.name for f in et.table.fields.values() if f.numeric and f.name not in et.table.key]
     for m, (t, name, keys) in enumerate(members):
-        d = t.data.dropna(subset=keys)
+        group = row_groups(t.data, keys)
+        at = np.flatnonzero(group >= 0)
+        d = t.data.iloc[at]
+        first = np.unique(group[at], return_index=True)[1]  # the first row of group 0, 1, ...
+        ids = [joint.setdefault(key, len(joint)) for key in str_keys(d.iloc[first], keys)]
         raw = d[name].to_numpy(dtype=object)
         others = [f for f in valued if f != name]
         part = pd.DataFrame(
@@ -377,16 +391,14 @@ def _denominator_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
                 "value": d[name].to_numpy(dtype=float, na_value=np.nan),
                 "mine": t is et,
                 "filled": d[others].notna().any(axis=1).to_numpy() if t is et and others else False,
+                "group": np.array(ids, dtype=np.intp)[group[at]],
             }
         )
-        for i, k in enumerate(keys):
-            part[f"key{i}"] = str_series(d[k]).array  # Arrow-backed: grouped in C
         parts.append(part)
         raws.append(raw)
     rows = pd.concat(parts, ignore_index=True)
     if rows.empty:
         return []
-    rows["group"] = rows.groupby([c for c in rows.columns if c.startswith("key")], sort=False).ngroup()
     given = rows[rows["value"].notna()]
     counts = given.groupby(["group", "value"]).size()
     top = counts.groupby(level="group").transform("max")

@@ -9,7 +9,9 @@ Three layers, each reporting documented codes (review.issues.CODES) at the cell 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,11 @@ _PANDERA_CODES = {
 
 def validate(extraction: Extraction) -> Report:
     """All issues of one extraction: those met while reading it, then schema, field, table and rule checks."""
+    with shared_codes():
+        return _validate(extraction)
+
+
+def _validate(extraction: Extraction) -> Report:
     issues = list(extraction.issues)
     refused = {(i.table, i.sheet, i.cell) for i in issues if i.severity == ERROR}
     for et in extraction.tables.values():
@@ -204,7 +211,7 @@ def _schema_issues(form: Form, et: ExtractedTable) -> list[Issue]:
     # pandera 0.35 with pandas 3 reports wrong rows for non-default indexes, so validate on positions
     # and map back to sheet rows ourselves.
     positional = et.data.reset_index(drop=True)
-    rows = list(et.data.index)
+    rows = et.data.index
     try:
         schema.validate(positional, lazy=True)
         return []
@@ -229,6 +236,7 @@ def _schema_issues(form: Form, et: ExtractedTable) -> list[Issue]:
             raise RuntimeError(f"pandera check {check!r} has no issue code")  # a bug: every check is named
         pos = fc["index"]
         row = rows[int(pos)] if pos is not None and not pd.isna(pos) else None
+        row = int(row) if isinstance(row, np.integer) else row
         if code == "required-empty":
             if row is not None and et.missing.at[row, column]:
                 issues.append(
@@ -317,18 +325,23 @@ def _reference_issues(extraction: Extraction) -> list[Issue]:
             here = [p[0] for p in pairs]
             there = [p[1] for p in pairs]
             known = str_keys(target.data[there].dropna(), there)
-            rows = et.data[here].dropna()
-            keys = str_keys(rows, here)
-            unknown = ~keys.isin(known) if len(known) else np.ones(len(keys), dtype=bool)
+            # each distinct key once as text (a study's id repeats on all its rows); groups are numbered 0, 1, ...
+            group = row_groups(et.data, here)
+            at = np.flatnonzero(group >= 0)
+            first = np.unique(group[at], return_index=True)[1]  # the first row of group 0, 1, ...
+            firsts = str_keys(et.data.iloc[at[first]], here)
+            lacking = ~firsts.isin(known) if len(known) else np.ones(len(firsts), dtype=bool)
+            unknown = at[lacking[group[at]]]
+            keys = firsts[group[unknown]]
             messages = []
-            for values in keys[unknown]:
+            for values in keys:
                 context = (
                     " for " + ", ".join(f"{a}={v}" for a, v in zip(here[:-1], values[:-1], strict=False))
                     if len(values) > 1
                     else ""
                 )
                 messages.append(f"{f.label} '{values[-1]}'{context} is not on sheet {target.table.sheet}")
-            issues += _issues(et, "unknown-reference", rows.index[unknown], f.name, messages)
+            issues += _issues(et, "unknown-reference", et.data.index[unknown], f.name, messages)
     return issues
 
 
@@ -338,6 +351,54 @@ def str_keys(frame: pd.DataFrame, names: list[str]) -> pd.MultiIndex:
     # string columns stay pandas strings (Arrow-backed where pyarrow is installed): the MultiIndex factorizes them
     # in C, far faster than object arrays
     return pd.MultiIndex.from_arrays([str_series(frame[n]) for n in names])
+
+
+# Within one validate(), each key column is factorized once: the rules group by the same keys, and factorizing a
+# million strings costs ~0.4 s. Keyed by the column's array, which is kept so that its id is not reused.
+_CODES: ContextVar[dict[int, tuple[Any, np.ndarray, int]] | None] = ContextVar("codes", default=None)
+
+
+_RADIX_LIMIT = 2**62
+
+
+@contextmanager
+def shared_codes() -> Iterator[None]:
+    token = _CODES.set({})
+    try:
+        yield
+    finally:
+        _CODES.reset(token)
+
+
+def column_codes(col: pd.Series) -> tuple[np.ndarray, int]:
+    """The column's values as integers numbered in order of first appearance (-1 where missing; read-only) and
+    the count of distinct values."""
+    cache, array = _CODES.get(), col.array
+    if cache is not None and id(array) in cache:
+        return cache[id(array)][1:]
+    codes, uniques = pd.factorize(array)
+    codes.flags.writeable = False
+    if cache is not None:
+        cache[id(array)] = (array, codes, len(uniques))
+    return codes, len(uniques)
+
+
+def row_groups(frame: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
+    """Each row's group by its values of `names` (equal values, equal group), numbered in order of first
+    appearance; -1 where one of them is missing."""
+    n = len(frame)
+    combined, missing, span = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool), 1
+    for name in names:
+        codes, count = column_codes(frame[name])
+        if span * (count + 1) >= _RADIX_LIMIT:  # the mixed radix would overflow: renumber what is combined
+            combined, uniques = pd.factorize(combined)
+            span = len(uniques)
+        missing |= codes < 0
+        combined = combined * (count + 1) + (codes + 1)
+        span *= count + 1
+    groups = np.full(n, -1, dtype=np.intp)
+    groups[~missing] = pd.factorize(combined[~missing])[0]
+    return groups
 
 
 def str_series(col: pd.Series) -> pd.Series:
@@ -477,10 +538,8 @@ def _percent_mismatch(extraction: Extraction, rule: Rule) -> list[Issue]:
     p = d[percent][given].to_numpy(dtype=float)
     n = d[total][given].to_numpy(dtype=float, na_value=np.nan)
     c = d[count][given].to_numpy(dtype=float, na_value=np.nan)
-    tolerances = {
-        v: rounding_tolerance(v) for v in np.unique(p).tolist()
-    }  # percentages repeat: 1,001 at most
-    tol = np.array([tolerances[v] for v in p.tolist()], dtype=float)
+    which, distinct = pd.factorize(p)  # percentages repeat: 1,001 at most
+    tol = np.array([rounding_tolerance(v) for v in distinct.tolist()], dtype=float)[which]
     has_c, has_n = ~np.isnan(c), ~np.isnan(n)
     # the conditions in the order the checks apply: the first that holds decides the row
     zero_clash = has_c & ((c == 0) != (p <= tol))
@@ -614,25 +673,29 @@ def _categories_over(et: ExtractedTable, rule: Rule, members: list[tuple]) -> st
 def _grade_exceeds_any(extraction: Extraction, rule: Rule) -> list[Issue]:
     et, grade = _field_of(extraction, rule, "grade")
     _, count = _field_of(extraction, rule, "count")
-    group_cols = [k for k in et.table.key if k != grade]
     d = et.data
-    # Vectorised: a loop over groups (one per term and arm) took minutes for a large review's adverse events.
-    keyed = d[group_cols].notna().all(axis=1).to_numpy()
-    groups = d[keyed].groupby(group_cols, sort=False)
-    order = pd.Series(groups.ngroup().to_numpy(), index=d.index[keyed])
+    # Vectorised on integer groups: a loop over groups (one per term and arm) took minutes for a large review.
+    group = row_groups(d, [k for k in et.table.key if k != grade])
+    keyed = group >= 0
     is_any = (d[grade] == "any").fillna(False).to_numpy(dtype=bool)
-    first_any = d[keyed & is_any].drop_duplicates(subset=group_cols, keep="first")  # the group's first 'any'
-    limits = d[group_cols].merge(first_any[[*group_cols, count]], how="left", on=group_cols)[count]
-    limits.index = d.index
-    over = (d[count] > limits).fillna(False).to_numpy(dtype=bool) & ~is_any & keyed
-    flagged = sorted(d.index[over], key=lambda row: (order[row], d.index.get_loc(row)))
-    at = d.index.get_indexer(flagged)
-    grades, counts = d[grade].to_numpy(dtype=object)[at], d[count].to_numpy(dtype=object)[at]
+    anys = np.flatnonzero(keyed & is_any)
+    with_any, first = np.unique(group[anys], return_index=True)
+    limit_at = np.full(int(group.max()) + 2 if len(group) else 1, -1)  # the group's first 'any' row; -1: none
+    limit_at[with_any] = anys[first]
+    at_limit = limit_at[group]  # group -1 (a key missing) reads the last entry: -1
+    counts = d[count].to_numpy(dtype=float, na_value=np.nan)
+    limits = np.where(at_limit >= 0, counts[at_limit], np.nan)
+    with np.errstate(invalid="ignore"):
+        over = np.flatnonzero((counts > limits) & ~is_any & keyed)
+    at = over[np.lexsort((over, group[over]))]  # group by group, in the order the groups first appear
+    values = d[count].to_numpy(dtype=object)
     messages = [
         f"grade {g} has {_fmt(c)} patients, more than the {_fmt(lim)} with any grade"
-        for g, c, lim in zip(grades, counts, limits.to_numpy(dtype=object)[at], strict=True)
+        for g, c, lim in zip(
+            d[grade].to_numpy(dtype=object)[at], values[at], values[at_limit[at]], strict=True
+        )
     ]
-    return _rule_issues(et, rule, flagged, count, messages)
+    return _rule_issues(et, rule, d.index[at].tolist(), count, messages)
 
 
 def _ci_excludes_estimate(extraction: Extraction, rule: Rule) -> list[Issue]:

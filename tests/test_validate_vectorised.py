@@ -5,6 +5,7 @@ rows duplicated, dropped or moved to another arm, arms pooled, denominators chan
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sys
 from dataclasses import replace
@@ -117,6 +118,19 @@ def perturbed(x: Extraction, seed: int) -> Extraction:
     return replace(x, tables=tables, issues=list(x.issues))
 
 
+def _check_all(x: Extraction, seed: int, found: dict[str, int]) -> None:
+    for rule in x.form.rules:
+        old = oracle.RULES[rule.kind](x, rule)
+        _same(validate.RULE_CHECKS[rule.kind](x, rule), old)
+        for issue in old if seed else ():
+            found[issue.code] = found.get(issue.code, 0) + 1
+    for et in x.tables.values():
+        _same(consistency.zero_issues(et), oracle.zero_issues(et))
+        _same(consistency.empty_issues(x.form, et), oracle.empty_issues(x.form, et))
+        _same(validate._field_issues(et, set()), oracle._field_issues(et, set()))
+    _same(validate._reference_issues(x), oracle._reference_issues(x))
+
+
 def _same(new: list, old: list) -> None:
     assert [vars(i) for i in new] == [vars(i) for i in old]
 
@@ -126,16 +140,10 @@ def test_vectorised_rules_equal_the_row_loops(workbooks):
     for seed in range(5):  # something if the perturbations trip each rule many times
         for number, clean in enumerate(workbooks):
             x = perturbed(clean, seed * 10 + number) if seed else clean
-            for rule in x.form.rules:
-                old = oracle.RULES[rule.kind](x, rule)
-                _same(validate.RULE_CHECKS[rule.kind](x, rule), old)
-                for issue in old if seed else ():
-                    found[issue.code] = found.get(issue.code, 0) + 1
-            for et in x.tables.values():
-                _same(consistency.zero_issues(et), oracle.zero_issues(et))
-                _same(consistency.empty_issues(x.form, et), oracle.empty_issues(x.form, et))
-                _same(validate._field_issues(et, set()), oracle._field_issues(et, set()))
-            _same(validate._reference_issues(x), oracle._reference_issues(x))
+            # as validate() runs them: the key columns factorized once, shared by the rules
+            shared = validate.shared_codes() if seed % 2 else contextlib.nullcontext()
+            with shared:
+                _check_all(x, seed, found)
     quiet = {"rates-over-time", "ratio-against-medians", "comparison-label-reversed"}  # few rows to trip
     for kind in set(oracle.RULES) - quiet:
         assert found.get(kind, 0) >= 3, (kind, found)
@@ -161,3 +169,23 @@ def test_cells_sort_as_before():
     ]
     assert [_cell_order(c) for c in cells] == [by_characters(c) for c in cells]
     assert sorted(cells, key=_cell_order) == sorted(cells, key=by_characters)
+
+
+@pytest.mark.parametrize("limit", [2**62, 4])  # 4: the mixed radix renumbers after every column
+def test_row_groups(monkeypatch, limit):
+    monkeypatch.setattr(validate, "_RADIX_LIMIT", limit)
+    frame = pd.DataFrame(
+        {
+            "study": pd.array(["B", "A", "B", "A", None, "B", "C"], dtype="string"),
+            "arm": pd.array(["x", "y", "x", "x", "x", pd.NA, "x"], dtype="string"),
+            "n": pd.array([1, 2, 1, 3, 1, 1, 1], dtype="Int64"),
+        }
+    )
+    # equal values, equal group; numbered in order of first appearance; -1 where a value is missing
+    assert validate.row_groups(frame, ["study", "arm"]).tolist() == [0, 1, 0, 2, -1, -1, 3]
+    assert validate.row_groups(frame, ["study", "arm", "n"]).tolist() == [0, 1, 0, 2, -1, -1, 3]
+    assert validate.row_groups(frame, ["n"]).tolist() == [0, 1, 0, 2, 0, 0, 0]
+    with validate.shared_codes():  # the same from the codes shared within one validation
+        first = validate.row_groups(frame, ["study", "arm"])
+        assert validate.row_groups(frame, ["study", "arm"]).tolist() == first.tolist()
+        assert not validate.column_codes(frame["study"])[0].flags.writeable
