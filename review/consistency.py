@@ -374,7 +374,8 @@ def _denominator_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
         members = [(et, denominator, shared), (other, other_field, shared)]
     # One frame of every member's rows, grouped on their keys as text (one text per distinct key, numbered in
     # order of appearance across the members): each group is an arm and timepoint.
-    parts, raws, joint = [], [], {}
+    parts, raws = [], []
+    joint: dict[tuple, int] = {}
     valued = [f.name for f in et.table.fields.values() if f.numeric and f.name not in et.table.key]
     for m, (t, name, keys) in enumerate(members):
         group = row_groups(t.data, keys)
