@@ -138,12 +138,20 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
     study = numbered(study_keys)
     arm_no = numbered([*study_keys, arm])
     what = numbered([*study_keys, *rest]) if rest else study
-    e = pd.DataFrame({"study": study, "arm": arm_no, "what": what, "first": np.arange(n), "row": d.index})
-    last = e.drop_duplicates(["arm", "what"], keep="last").set_index(["arm", "what"])["row"]
-    e = e.drop_duplicates(["arm", "what"], keep="first")
-    e["row"] = last.reindex(pd.MultiIndex.from_frame(e[["arm", "what"]])).to_numpy()
-    arms_of = e.groupby("study")["arm"].nunique()
-    e = e[e["study"].map(arms_of).to_numpy() > 1]
+    # one integer per (arm, what): its first place, with the row of its last
+    pair_codes = pd.Series(pd.factorize(arm_no.astype(np.int64) * (int(what.max()) + 1) + what)[0])
+    first = np.flatnonzero(~pair_codes.duplicated(keep="first").to_numpy())  # pairs 0, 1, ... in this order
+    last = np.flatnonzero(~pair_codes.duplicated(keep="last").to_numpy())
+    last_row = np.empty(len(first), dtype=d.index.dtype)
+    last_row[pair_codes.to_numpy()[last]] = d.index.to_numpy()[last]
+    e = pd.DataFrame(
+        {"study": study[first], "arm": arm_no[first], "what": what[first], "first": first, "row": last_row},
+        index=first,
+    )
+    study_of_arm = np.zeros(int(arm_no.max()) + 1, dtype=np.intp)
+    study_of_arm[arm_no] = study  # an arm is numbered with its study keys: it belongs to one study
+    arms_of = np.bincount(study_of_arm, minlength=int(study.max()) + 1)  # the arms of each study
+    e = e[arms_of[e["study"].to_numpy()] > 1]
     if e.empty:
         return []
     pos = d.index.get_indexer(e["row"])
@@ -162,7 +170,7 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
     found = []  # batches of issues, each with its place in the order the row loop reported them
     # a row that a sibling arm lacks
     present = e.groupby("what")["arm"].transform("size").to_numpy()
-    short = e[present < e["study"].map(arms_of).to_numpy()]
+    short = e[present < arms_of[e["study"].to_numpy()]]
     if len(short):
         arms = e.drop_duplicates("arm")[["study", "arm"]]
         wanted = short.drop_duplicates("what")[["what", "study"]].merge(arms, on="study")
