@@ -185,7 +185,7 @@ def _sheet(
     first `limit` rows, and the README names `whole`, the run's CSV that holds every row."""
     note = ""
     if whole and limit is not None and len(frame) > limit:
-        note = f" This sheet shows the first {limit:,} of {len(frame):,} rows; {whole} holds every row."
+        note = f"This sheet shows the first {limit:,} of {len(frame):,} rows; {whole} holds every row."
         frame = frame.head(limit)
     ws = wb.create_sheet(title[:31])
     if wb.write_only:
@@ -196,14 +196,17 @@ def _sheet(
             table_name=title,
             formats=formats,
             max_width=50,
+            note=note,  # said below the rows too, where a reader of the sheet looks for the rest
             title=page_title,
             key_columns=keys,
             subtitle=subtitle,
         )
-        return note
-    write_frame(ws, frame, start=1, percent=percent, table_name=title, formats=formats, max_width=50)
+        return " " + note if note else ""
+    write_frame(
+        ws, frame, start=1, percent=percent, table_name=title, formats=formats, max_width=50, note=note
+    )
     print_setup(ws, title=page_title, key_columns=keys, subtitle=subtitle)
-    return note
+    return " " + note if note else ""
 
 
 def _pictures(

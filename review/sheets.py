@@ -51,6 +51,7 @@ STALE_FILL = PatternFill("solid", fgColor="FFC7CE")
 ERROR_FILL = PatternFill("solid", fgColor="FFC7CE")
 WARNING_FILL = PatternFill("solid", fgColor="FFEB9C")
 BOLD = Font(bold=True)
+ITALIC = Font(italic=True)
 TITLE = Font(bold=True, size=14)
 WRAP = Alignment(wrap_text=True, vertical="top")
 TOP = Alignment(vertical="top")
@@ -178,11 +179,13 @@ def write_frame(
     table_name: str = "",
     max_width: int = 60,
     formats: Mapping[str, str] | None = None,
+    note: str = "",
 ) -> None:
     """A frame as a header row and data rows from row `start`; columns named in `percent` (numbers of percent,
     49.3) are shown as percentages. `formats` gives number formats by column (the cell keeps its full
     precision; only what is shown is rounded). With `table_name`, the range becomes an Excel table (filters,
-    stripes). Long text wraps (at `max_width`) and its rows grow to show it."""
+    stripes). Long text wraps (at `max_width`) and its rows grow to show it. A `note` goes in italics one row
+    below the table, outside it (what a reader at the end of the rows should know, such as rows left out)."""
     percent = set(percent)
     formats = dict(formats or {})
     header(ws, start, [str(c) for c in frame.columns])
@@ -215,6 +218,8 @@ def write_frame(
         # a column of long notes gets a wide column rather than rows taller than a page
         cap = LONG_TEXT_WIDTH if longest > 8 * max_width else max_width
         ws.column_dimensions[get_column_letter(c)].width = min(max(10, longest + 2), cap)
+    if note:
+        put(ws, start + len(frame) + 2, 1, note, font=ITALIC)
     fit_rows(ws, start)
     ws.freeze_panes = ws.cell(row=start + 1, column=1)
     if table_name and len(frame) and len(frame.columns):
@@ -487,6 +492,7 @@ def stream_frame(
     table_name: str = "",
     max_width: int = 60,
     formats: Mapping[str, str] | None = None,
+    note: str = "",
     **page,
 ) -> None:
     """`write_frame` + `print_setup(ws, **page)` for a write-only sheet (`Workbook(write_only=True)`): the same
@@ -542,7 +548,7 @@ def stream_frame(
         else top
         for name in frame.columns
     ]
-    rows = SheetRows(ws, first=2, count=len(frame))
+    rows = SheetRows(ws, first=2, count=len(frame) + (2 if note else 0))
     wrap_from = max_width - 2
     for c, name in enumerate(frame.columns):
         styles, bodies, lines = _frame_column(
@@ -556,6 +562,10 @@ def stream_frame(
             wrap_from,
             widths[c],
         )
+        if note:  # an empty row, then the note in the first column
+            first = c == 0
+            styles += [None, _style(ws, font=ITALIC) if first else None]
+            bodies += [None, text_body(ws.title, note, lambda: f"A{len(frame) + 3}") if first else None]
         rows.column(styles, bodies)
         for i, n in lines.items():
             rows.lines[i] = max(rows.lines.get(i, 1), n)

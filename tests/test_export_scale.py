@@ -108,9 +108,15 @@ def test_long_sheets_show_their_first_rows_and_name_the_csv(synthetic, tmp_path)
     assert workbook_differences(streamed, memory) == []
     wb = openpyxl.load_workbook(streamed)
     ae = wb["Adverse events"]
-    assert ae.max_row == 6  # the header and the first 5 rows
-    consensus = pd.read_excel(streamed, sheet_name="Adverse events", engine="calamine")
-    assert len(consensus) == 5
+    assert ae.max_row == 8  # the header, the first 5 rows, an empty row, and below it what was left out
+    note = ae["A8"].value
+    assert note.startswith("This sheet shows the first 5 of") and ae["A8"].font.italic
+    assert note.endswith("rows; consensus/adverse_events.csv holds every row.")
+    assert [c.value for c in ae[7]] == [None] * ae.max_column
+    (table,) = ae.tables.values()
+    assert table.ref.endswith("6")  # the filterable table is the rows alone, not the note
+    consensus = pd.read_excel(streamed, sheet_name="Adverse events", engine="calamine", nrows=5)
+    assert len(consensus) == 5 and consensus.notna().any(axis=1).all()
     readme = {r[0]: r[1] for r in wb["README"].iter_rows(min_row=3, values_only=True) if r[0]}
     assert "This sheet shows the first 5 of" in readme["Adverse events"]
     assert "consensus/adverse_events.csv holds every row" in readme["Adverse events"]
