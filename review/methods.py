@@ -86,13 +86,25 @@ def methods_text(
     if safety is None:
         safety = pd.DataFrame(columns=["analysis"])  # no safety analyses
     safety_names = set(safety["analysis"]) if len(safety) else set()
+    # one model and test for every pooled analysis: said once, below the list, rather than in each item
+    models = {
+        (a.method, a.test)
+        for a in review.analyses
+        if a.name in safety_names or (a.name in rows and _k(rows[a.name]) >= 2)
+    }
+    shared = next(iter(models)) if len(models) == 1 and len(review.analyses) > 1 else None
+    total = _study_count(review, consensus)
     synthesis = [
-        safety_sentence(a, safety[safety["analysis"] == a.name])
+        safety_sentence(a, safety[safety["analysis"] == a.name], model=shared is None)
         if a.name in safety_names
-        else analysis_sentence(a, rows.get(a.name), datasets.get(a.slug))
+        else analysis_sentence(a, rows.get(a.name), datasets.get(a.slug), model=shared is None, total=total)
         for a in review.analyses
     ] or ["No analysis was specified in review.toml, so nothing was pooled."]
-    general = [heterogeneity_sentence(review.analyses, rows), software_sentence()]
+    general = [
+        model_sentence(*shared) if shared else "",
+        heterogeneity_sentence(review.analyses, rows),
+        software_sentence(),
+    ]
     text = "\n\n".join(
         [
             "## Data collection",
@@ -235,8 +247,12 @@ def derivation_sentences(tables: AnalysisTables, policy: str) -> list[str]:
 # --- synthesis (PRISMA 13a, 13c-13f) ----------------------------------------------------------------------------
 
 
-def analysis_sentence(a: Analysis, row: pd.Series | None, data: pd.DataFrame | None) -> str:
-    """One analysis: what it compared, its measure, model, test, correction, studies in and left out."""
+def analysis_sentence(
+    a: Analysis, row: pd.Series | None, data: pd.DataFrame | None, *, model: bool = True, total: int = 0
+) -> str:
+    """One analysis: what it compared, its measure, model and test (unless `model` is False: the methods say
+    them once for all), correction, studies in and left out. `total`: the review's studies; an analysis of every
+    one of them too many to name says 'all N studies'."""
     compared = _compared(a)
     left = _left_out(row)
     k = 0 if row is None or pd.isna(row.get("k")) else int(row["k"])
@@ -250,13 +266,26 @@ def analysis_sentence(a: Analysis, row: pd.Series | None, data: pd.DataFrame | N
             f"{head} one study ({_and(included)}), so nothing was pooled; its estimate is shown as reported."
             + _left_text(left)
         )
-    text = (
-        f"{head} {k:,} studies ({_and(included)}) pooled with {MODELS[a.method]}, using {TESTS[a.test]}"
-        if a.method not in ("MH", "PETO")
-        else f"{head} {k:,} studies ({_and(included)}) pooled with {MODELS[a.method]}"
+    studies = (
+        f"all {k:,} studies of the review"
+        if k == total and k > LISTED_STUDIES
+        else f"{k:,} studies ({_and(included)})"
     )
+    text = f"{head} {studies} pooled"
+    if model:
+        text += f" with {MODELS[a.method]}"
+        if a.method not in ("MH", "PETO"):
+            text += f", using {TESTS[a.test]}"
     text += "." + _correction(a, row) + _left_text(left)
     return text
+
+
+def model_sentence(method: str, test: str) -> str:
+    """The model and test of every pooled analysis, when they share them."""
+    text = f"Each analysis above that pools two or more studies uses {MODELS[method]}"
+    if method not in ("MH", "PETO"):
+        text += f", with {TESTS[test]}"
+    return text + "."
 
 
 def heterogeneity_sentence(analyses: Sequence[Analysis], rows: Mapping[str, pd.Series]) -> str:
@@ -321,14 +350,15 @@ def software_sentence() -> str:
     )
 
 
-def safety_sentence(a: Analysis, rows: pd.DataFrame) -> str:
-    """An adverse-event analysis pooled per term and grade: how many pooled, the method, the matching rule."""
+def safety_sentence(a: Analysis, rows: pd.DataFrame, *, model: bool = True) -> str:
+    """An adverse-event analysis pooled per term and grade: how many pooled, the method (unless `model` is False:
+    the methods say it once for all), the matching rule."""
     k = rows["k"].fillna(0) if "k" in rows else pd.Series(0, index=rows.index)
     pooled, single = int((k >= 2).sum()), int((k == 1).sum())
     text = (
         f"**{a.name}** (adverse events or safety items per term and grade; {MEASURES.get(a.measure, a.measure)}): "
         f"{_n(len(rows), 'term and grade', 'terms and grades')} analysed, {pooled:,} pooled from two or more "
-        f"studies with {MODELS.get(a.method, a.method)}"
+        "studies" + (f" with {MODELS.get(a.method, a.method)}" if model else "")
     )
     if single:
         text += f", {single:,} reported by one study only and not pooled"

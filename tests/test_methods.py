@@ -300,3 +300,33 @@ def test_a_large_review_reads_as_prose(run_objects, monkeypatch):
     both = analysis_sentence(dataclasses.replace(ruled, arms={"S1": ("hi", "lo")}), row, many)
     assert "vs arms where intervention is standard care, hi vs lo as listed;" in both
     assert methods._n(12345, "value", "values") == "12,345 values"
+
+
+def test_a_model_shared_by_every_analysis_is_said_once(run_objects):
+    o = run_objects
+    same = dataclasses.replace(
+        o.review, analyses=[dataclasses.replace(a, method="REML") for a in o.review.analyses]
+    )
+    text = methods_text(same, o.comparison, o.consensus, o.tables, o.pooled, o.datasets, safety=o.safety)
+    model = "a random-effects model with the restricted maximum-likelihood (REML) estimator of tau²"
+    assert text.count(model) == 1  # not in each item: once, below them
+    assert f"Each analysis above that pools two or more studies uses {model}, with Wald-type z tests" in text
+    a, row, data = analysis(o, "Objective response, high vs standard dose")
+    assert "2 studies (EORTC 62005 and S0033) pooled. No study had a zero cell" in text
+    assert analysis_sentence(a, row, data, model=False) in text
+    assert "15 terms and grades analysed, 4 pooled from two or more studies, 11 reported by one study" in text
+    # the example's own analyses (Mantel-Haenszel for adverse events) name their model each
+    assert "Each analysis above" not in o.text
+
+
+def test_an_analysis_of_every_study_of_a_large_review_says_all(run_objects):
+    o = run_objects
+    a, row, data = analysis(o, "Objective response, high vs standard dose")
+    many = row.copy()
+    many["k"] = 41
+    assert "all 41 studies of the review pooled with a random-effects" in analysis_sentence(
+        a, many, data, total=41
+    )
+    assert "41 studies (EORTC 62005 and S0033)" in analysis_sentence(a, many, data, total=42)
+    few = row.copy()  # a review small enough to name every study names them
+    assert "2 studies (EORTC 62005 and S0033)" in analysis_sentence(a, few, data, total=2)
