@@ -80,6 +80,7 @@ def methods_text(
         extraction_sentence(review, comparison, consensus),
         agreement_sentence(comparison.overall()),
         adjudication_sentence(comparison, consensus),
+        risk_of_bias_sentence(review, consensus),
     ]
     preparation = derivation_sentences(tables, review.counts)
     rows = {r["analysis"]: r for _, r in pooled.iterrows()} if len(pooled) else {}
@@ -371,6 +372,32 @@ def safety_sentence(a: Analysis, rows: pd.DataFrame, *, model: bool = True) -> s
             "studies without events in either arm left out of ratio measures."
         )
     return text
+
+
+def risk_of_bias_sentence(review: Review, consensus: Consensus) -> str:
+    """PRISMA item 11: the risk-of-bias judgements, extracted and reconciled like every other value, with the
+    overall judgements counted; empty when the form has no risk-of-bias table."""
+    from .outcomes import table_of_kind
+    from .robplots import JUDGEMENTS, rob_matrix
+
+    table = table_of_kind(review.form, "risk_of_bias")
+    if table is None:
+        return ""
+    rob = consensus.tables.get(table)
+    if rob is None or rob.empty:
+        return "No risk-of-bias judgements were extracted."
+    spec = review.form.table(table).outcome
+    assert spec is not None  # table_of_kind found the table by its outcome block
+    names = {spec.roles[r]: r for r in ("study", "domain", "judgement")}
+    matrix = rob_matrix(rob[list(names)].rename(columns={**names, spec.roles["study"]: "study_id"}))
+    text = (
+        f"Risk of bias was judged with the RoB 2 tool (Sterne et al. 2019) for {_n(len(matrix), 'study', 'studies')}"
+        f", domain by domain, on the same forms, and the judgements compared and reconciled like the other data"
+    )
+    if "overall" in matrix.columns:
+        counts = matrix["overall"].value_counts()
+        text += "; overall: " + ", ".join(f"{counts[j]:,} {j}" for j in JUDGEMENTS if counts.get(j, 0))
+    return text + f" (consensus/{table}.csv)."
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------

@@ -208,16 +208,19 @@ def _texts(et: ExtractedTable, field: str, pos: np.ndarray) -> list[str]:
 
 def _schema_issues(form: Form, et: ExtractedTable) -> list[Issue]:
     schema = table_schema(form, et.table)
+    # The key's uniqueness (the schema's `unique`) is checked on the integer keys the rules share: pandera would
+    # hash every key column's text again.
+    schema.unique = None
+    issues = _duplicate_keys(et)
     # pandera 0.35 with pandas 3 reports wrong rows for non-default indexes, so validate on positions
     # and map back to sheet rows ourselves.
     positional = et.data.reset_index(drop=True)
     rows = et.data.index
     try:
         schema.validate(positional, lazy=True)
-        return []
+        return issues
     except pa.errors.SchemaErrors as exc:
         failures = exc.failure_cases
-    issues: list[Issue] = []
     for _, fc in failures.iterrows():
         check = str(fc["check"])
         column = fc["column"] if isinstance(fc["column"], str) else ""
@@ -252,13 +255,6 @@ def _schema_issues(form: Form, et: ExtractedTable) -> list[Issue]:
             issues.append(
                 _issue(et, code, row, column, f"{_label(et, column)} is empty but identifies the row")
             )
-        elif code == "duplicate-key":
-            if column != et.table.key[0]:
-                continue  # pandera lists each key column; one issue per row is enough
-            key = (
-                ", ".join(f"{k}={_fmt(et.data.at[row, k])}" for k in et.table.key) if row is not None else ""
-            )
-            issues.append(_issue(et, code, row, column, f"another row has the same key ({key})"))
         else:
             f = et.table.fields[column]
             if code == "not-in-vocabulary":
@@ -269,6 +265,24 @@ def _schema_issues(form: Form, et: ExtractedTable) -> list[Issue]:
                 detail = f"'{fc['failure_case']}' is not valid"
             issues.append(_issue(et, code, row, column, f"{f.label}: {detail}"))
     return issues
+
+
+def _duplicate_keys(et: ExtractedTable) -> list[Issue]:
+    """duplicate-key at every row whose whole key another row has too (a missing value equal to a missing value,
+    as the schema's `unique` check, pandas' `duplicated(keep=False)`)."""
+    key = list(et.table.key)
+    if not key or et.data.empty:
+        return []
+    combined, _ = _combined([et.data[k] for k in key])
+    at = np.flatnonzero(pd.Series(combined).duplicated(keep=False).to_numpy())
+    if not len(at):
+        return []
+    values = [et.data[k].to_numpy(dtype=object)[at] for k in key]
+    messages = [
+        f"another row has the same key ({', '.join(f'{k}={_fmt(v)}' for k, v in zip(key, row, strict=True))})"
+        for row in zip(*values, strict=True)
+    ]
+    return _issues(et, "duplicate-key", et.data.index[at], key[0], messages)
 
 
 def _label(et: ExtractedTable, field: str) -> str:
@@ -353,11 +367,10 @@ def str_keys(frame: pd.DataFrame, names: list[str]) -> pd.MultiIndex:
     return pd.MultiIndex.from_arrays([str_series(frame[n]) for n in names])
 
 
-# Within one validate(), each key column is factorized once: the rules group by the same keys, and factorizing a
-# million strings costs ~0.4 s. Keyed by the column's array, which is kept so that its id is not reused.
-_CODES: ContextVar[dict[int, tuple[Any, np.ndarray, int]] | None] = ContextVar("codes", default=None)
-
-
+# Within one validate(), each key column is factorized once, and each combination of key columns grouped once: the
+# rules group by the same keys, and factorizing a million strings costs ~0.4 s. Keyed by the columns' arrays,
+# which are kept so that their ids are not reused.
+_CODES: ContextVar[dict[tuple, tuple] | None] = ContextVar("codes", default=None)
 _RADIX_LIMIT = 2**62
 
 
@@ -370,35 +383,59 @@ def shared_codes() -> Iterator[None]:
         _CODES.reset(token)
 
 
+def _shared(arrays: tuple, make: Callable[[], Any]) -> Any:
+    cache = _CODES.get()
+    if cache is None:
+        return make()
+    key = tuple(id(a) for a in arrays)
+    if key not in cache:
+        cache[key] = (arrays, make())
+    return cache[key][1]
+
+
 def column_codes(col: pd.Series) -> tuple[np.ndarray, int]:
     """The column's values as integers numbered in order of first appearance (-1 where missing; read-only) and
     the count of distinct values."""
-    cache, array = _CODES.get(), col.array
-    if cache is not None and id(array) in cache:
-        return cache[id(array)][1:]
-    codes, uniques = pd.factorize(array)
-    codes.flags.writeable = False
-    if cache is not None:
-        cache[id(array)] = (array, codes, len(uniques))
-    return codes, len(uniques)
+
+    def make() -> tuple[np.ndarray, int]:
+        codes, uniques = pd.factorize(col.array)
+        codes.flags.writeable = False
+        return codes, len(uniques)
+
+    return _shared((col.array,), make)
 
 
 def row_groups(frame: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
     """Each row's group by its values of `names` (equal values, equal group), numbered in order of first
-    appearance; -1 where one of them is missing."""
-    n = len(frame)
+    appearance; -1 where one of them is missing (read-only)."""
+    if len(names) <= 1:
+        return column_codes(frame[names[0]])[0] if names else np.zeros(len(frame), dtype=np.intp)
+    columns = [frame[name] for name in names]
+
+    def make() -> np.ndarray:
+        combined, missing = _combined(columns)
+        groups = np.full(len(frame), -1, dtype=np.intp)
+        groups[~missing] = pd.factorize(combined[~missing])[0]
+        groups.flags.writeable = False
+        return groups
+
+    return _shared(("groups", *(c.array for c in columns)), make)
+
+
+def _combined(columns: Sequence[pd.Series]) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per row, equal where the rows' values of all `columns` are equal (a missing value counting as
+    a value), and where a value is missing."""
+    n = len(columns[0]) if columns else 0
     combined, missing, span = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool), 1
-    for name in names:
-        codes, count = column_codes(frame[name])
+    for col in columns:
+        codes, count = column_codes(col)
         if span * (count + 1) >= _RADIX_LIMIT:  # the mixed radix would overflow: renumber what is combined
             combined, uniques = pd.factorize(combined)
             span = len(uniques)
         missing |= codes < 0
         combined = combined * (count + 1) + (codes + 1)
         span *= count + 1
-    groups = np.full(n, -1, dtype=np.intp)
-    groups[~missing] = pd.factorize(combined[~missing])[0]
-    return groups
+    return combined, missing
 
 
 def str_series(col: pd.Series) -> pd.Series:

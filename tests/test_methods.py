@@ -316,6 +316,9 @@ def test_a_model_shared_by_every_analysis_is_said_once(run_objects):
     assert analysis_sentence(a, row, data, model=False) in text
     assert "15 terms and grades analysed, 4 pooled from two or more studies, 11 reported by one study" in text
     # the example's own analyses (Mantel-Haenszel for adverse events) name their model each
+    assert (
+        "No risk-of-bias judgements were extracted." in o.text
+    )  # the example has none (test_project has some)
     assert "Each analysis above" not in o.text
 
 

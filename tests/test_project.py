@@ -220,6 +220,11 @@ def test_methods_paragraph_says_what_was_done(result):
     assert "form oncology_trial version 1.0.0" in text
     assert "1 disagreement (1 numeric) was resolved by C" in text
     assert "risk ratio): 2 studies (S1 and S2) pooled with a random-effects model with the restricted" in text
+    assert (
+        "Risk of bias was judged with the RoB 2 tool (Sterne et al. 2019) for 2 studies, domain by domain, on the "
+        "same forms, and the judgements compared and reconciled like the other data; overall: 1 some concerns, "
+        "1 high (consensus/risk_of_bias.csv)." in text
+    )
 
 
 def test_collaborator_workbook(result):

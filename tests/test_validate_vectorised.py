@@ -129,6 +129,12 @@ def _check_all(x: Extraction, seed: int, found: dict[str, int]) -> None:
         _same(consistency.empty_issues(x.form, et), oracle.empty_issues(x.form, et))
         _same(validate._field_issues(et, set()), oracle._field_issues(et, set()))
     _same(validate._reference_issues(x), oracle._reference_issues(x))
+    for et in x.tables.values():  # the schema's unique key, checked on the shared integer keys
+        duplicated = et.data.duplicated(subset=list(et.table.key), keep=False)  # what pandera's `unique` runs
+        found_rows = [i.cell for i in validate._duplicate_keys(et)]
+        assert found_rows == [et.cell(row, et.table.key[0]) for row in et.data.index[duplicated.to_numpy()]]
+        if seed:
+            found["duplicate-key"] = found.get("duplicate-key", 0) + len(found_rows)
 
 
 def _same(new: list, old: list) -> None:
@@ -147,7 +153,12 @@ def test_vectorised_rules_equal_the_row_loops(workbooks):
     quiet = {"rates-over-time", "ratio-against-medians", "comparison-label-reversed"}  # few rows to trip
     for kind in set(oracle.RULES) - quiet:
         assert found.get(kind, 0) >= 3, (kind, found)
-    for code in ("sibling-row-missing", "categories-exceed-denominator", "percent-no-whole-count"):
+    for code in (
+        "sibling-row-missing",
+        "categories-exceed-denominator",
+        "percent-no-whole-count",
+        "duplicate-key",
+    ):
         assert found.get(code, 0) >= 3, (code, found)
     assert np.sum(list(found.values())) > 300
 
@@ -187,5 +198,6 @@ def test_row_groups(monkeypatch, limit):
     assert validate.row_groups(frame, ["n"]).tolist() == [0, 1, 0, 2, 0, 0, 0]
     with validate.shared_codes():  # the same from the codes shared within one validation
         first = validate.row_groups(frame, ["study", "arm"])
-        assert validate.row_groups(frame, ["study", "arm"]).tolist() == first.tolist()
+        assert validate.row_groups(frame, ["study", "arm"]) is first  # grouped once
+        assert first.tolist() == [0, 1, 0, 2, -1, -1, 3] and not first.flags.writeable
         assert not validate.column_codes(frame["study"])[0].flags.writeable
