@@ -268,13 +268,16 @@ def _schema_issues(form: Form, et: ExtractedTable) -> list[Issue]:
 
 
 def _duplicate_keys(et: ExtractedTable) -> list[Issue]:
-    """duplicate-key at every row whose whole key another row has too (a missing value equal to a missing value,
-    as the schema's `unique` check, pandas' `duplicated(keep=False)`)."""
-    key = list(et.table.key)
-    if not key or et.data.empty:
+    """duplicate-key at every row whose whole key another row has too, as the schema's `unique` check reports them:
+    pandas' `duplicated(keep=False)` on the key columns present (a missing value equal to a missing value), at the
+    first key column, except where that column is empty (pandera lists no empty failure case; the row has
+    required-empty there)."""
+    key = [k for k in et.table.key if k in et.data.columns]  # a missing one: the schema check says so
+    if not key or key[0] != et.table.key[0] or et.data.empty:
         return []
     combined, _ = _combined([et.data[k] for k in key])
-    at = np.flatnonzero(pd.Series(combined).duplicated(keep=False).to_numpy())
+    duplicated = pd.Series(combined).duplicated(keep=False).to_numpy()
+    at = np.flatnonzero(duplicated & (column_codes(et.data[key[0]])[0] >= 0))
     if not len(at):
         return []
     values = [et.data[k].to_numpy(dtype=object)[at] for k in key]
@@ -376,6 +379,8 @@ _RADIX_LIMIT = 2**62
 
 @contextmanager
 def shared_codes() -> Iterator[None]:
+    """Share key codes between the rules within this block. The frames must not be edited in place inside it (an
+    edited cell keeps its column's array, and so its codes): validate() only reads them."""
     token = _CODES.set({})
     try:
         yield

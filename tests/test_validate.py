@@ -282,3 +282,17 @@ def test_every_rule_kind_is_implemented_and_documented():
     assert docs == catalogue_markdown(), "regenerate: review rules --markdown > docs/validation-rules.md"
     for code in CODES:
         assert code == code.lower() and " " not in code
+
+
+@pytest.mark.parametrize(("table", "column"), [("studies", "study_id"), ("adverse_events", "grade")])
+def test_a_frame_without_a_key_column_is_a_clear_error(form, table, column):
+    import pandas as pd
+
+    from review.errors import ReviewError
+    from review.schema import empty_frame
+
+    frame = empty_frame(form, table)
+    frame = frame.reindex(range(2)).astype(frame.dtypes.to_dict())
+    frame["study_id"] = pd.array(["S1", "S2"], dtype=frame["study_id"].dtype)
+    with pytest.raises(ReviewError, match=f"table {table}: column {column} is missing"):
+        validate_frames(form, {table: frame.drop(columns=[column])})

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pandera.pandas as pa
 import pytest
 from conftest import ROOT
 
@@ -23,6 +24,7 @@ from make_review import make_review  # noqa: E402
 
 from review import consistency, validate  # noqa: E402
 from review.forms import load_form  # noqa: E402
+from review.schema import table_schema  # noqa: E402
 from review.workbook import Extraction, read_workbook  # noqa: E402
 
 FORM = ROOT / "extraction_forms" / "oncology_trial.yaml"
@@ -130,9 +132,18 @@ def _check_all(x: Extraction, seed: int, found: dict[str, int]) -> None:
         _same(validate._field_issues(et, set()), oracle._field_issues(et, set()))
     _same(validate._reference_issues(x), oracle._reference_issues(x))
     for et in x.tables.values():  # the schema's unique key, checked on the shared integer keys
-        duplicated = et.data.duplicated(subset=list(et.table.key), keep=False)  # what pandera's `unique` runs
+        schema = table_schema(x.form, et.table)  # as pandera's `unique` reports it (first key column's cells)
+        try:
+            schema.validate(et.data.reset_index(drop=True), lazy=True)
+            failures = pd.DataFrame(columns=["check", "column", "index"])
+        except pa.errors.SchemaErrors as exc:
+            failures = exc.failure_cases
+        first = failures[
+            (failures["check"] == "multiple_fields_uniqueness") & (failures["column"] == et.table.key[0])
+        ]
+        expected = sorted(int(i) for i in first["index"])
         found_rows = [i.cell for i in validate._duplicate_keys(et)]
-        assert found_rows == [et.cell(row, et.table.key[0]) for row in et.data.index[duplicated.to_numpy()]]
+        assert found_rows == [et.cell(row, et.table.key[0]) for row in et.data.index[expected]]
         if seed:
             found["duplicate-key"] = found.get("duplicate-key", 0) + len(found_rows)
 
