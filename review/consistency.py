@@ -27,6 +27,7 @@ from .validate import (
     _label,
     _rule_issue,
     _rule_issues,
+    group_keys,
     rounding_tolerance,
     row_groups,
     str_keys,
@@ -112,16 +113,12 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
     # groups shared with the other rules (validate.row_groups); only one row per arm is turned into text.
     full = et.data
     keep = row_groups(full, et.table.key) >= 0
-    pair = row_groups(full, [*study_keys, arm])
     if pooled or (arms_t and ref):
-        groups, first = np.unique(pair[keep], return_index=True)
-        keys = str_keys(full.iloc[np.flatnonzero(keep)[first]], [*study_keys, arm])
+        pair, keys = group_keys(full, [*study_keys, arm])
         ok = ~_isin(keys, pooled)
         if arms_t and ref:
             ok &= _isin(keys, _arm_keys(arms_t, study_keys, ref[1]))
-        allowed = np.zeros(int(pair.max(initial=-1)) + 2, dtype=bool)
-        allowed[groups] = ok
-        keep &= allowed[pair]
+        keep &= np.append(ok, False)[pair]  # (a row without the whole key is not kept anyway)
     pos = np.flatnonzero(keep)
     d = full.iloc[pos]
     numeric = [f for f in et.table.fields.values() if f.numeric and f.name not in et.table.key]
@@ -386,11 +383,10 @@ def _denominator_differs(extraction: Extraction, rule: Rule) -> list[Issue]:
     joint: dict[tuple, int] = {}
     valued = [f.name for f in et.table.fields.values() if f.numeric and f.name not in et.table.key]
     for m, (t, name, keys) in enumerate(members):
-        group = row_groups(t.data, keys)
+        group, texts = group_keys(t.data, keys)
         at = np.flatnonzero(group >= 0)
         d = t.data.iloc[at]
-        first = np.unique(group[at], return_index=True)[1]  # the first row of group 0, 1, ...
-        ids = [joint.setdefault(key, len(joint)) for key in str_keys(d.iloc[first], keys)]
+        ids = [joint.setdefault(key, len(joint)) for key in texts]
         raw = d[name].to_numpy(dtype=object)
         others = [f for f in valued if f != name]
         part = pd.DataFrame(

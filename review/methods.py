@@ -272,21 +272,18 @@ def analysis_sentence(
         if k == total and k > LISTED_STUDIES
         else f"{k:,} studies ({_and(included)})"
     )
-    text = f"{head} {studies} pooled"
-    if model:
-        text += f" with {MODELS[a.method]}"
-        if a.method not in ("MH", "PETO"):
-            text += f", using {TESTS[a.test]}"
-    text += "." + _correction(a, row) + _left_text(left)
-    return text
+    text = f"{head} {studies} pooled" + (f" with {_model(a.method, a.test)}" if model else "")
+    return text + "." + _correction(a, row) + _left_text(left)
 
 
 def model_sentence(method: str, test: str) -> str:
     """The model and test of every pooled analysis, when they share them."""
-    text = f"Each analysis above that pools two or more studies uses {MODELS[method]}"
-    if method not in ("MH", "PETO"):
-        text += f", with {TESTS[test]}"
-    return text + "."
+    return f"Each analysis above that pools two or more studies uses {_model(method, test)}."
+
+
+def _model(method: str, test: str) -> str:
+    """The model, and the test where there is a choice (Mantel-Haenszel and Peto have one)."""
+    return MODELS[method] + ("" if method in ("MH", "PETO") else f", using {TESTS[test]}")
 
 
 def heterogeneity_sentence(analyses: Sequence[Analysis], rows: Mapping[str, pd.Series]) -> str:

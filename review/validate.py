@@ -342,13 +342,11 @@ def _reference_issues(extraction: Extraction) -> list[Issue]:
             here = [p[0] for p in pairs]
             there = [p[1] for p in pairs]
             known = str_keys(target.data[there].dropna(), there)
-            # each distinct key once as text (a study's id repeats on all its rows); groups are numbered 0, 1, ...
-            group = row_groups(et.data, here)
-            at = np.flatnonzero(group >= 0)
-            first = np.unique(group[at], return_index=True)[1]  # the first row of group 0, 1, ...
-            firsts = str_keys(et.data.iloc[at[first]], here)
+            group, firsts = group_keys(et.data, here)
             lacking = ~firsts.isin(known) if len(known) else np.ones(len(firsts), dtype=bool)
-            unknown = at[lacking[group[at]]]
+            unknown = np.flatnonzero(
+                np.append(lacking, False)[group]
+            )  # group -1 (a key missing): not checked
             keys = firsts[group[unknown]]
             messages = []
             for values in keys:
@@ -425,6 +423,18 @@ def row_groups(frame: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
         return groups
 
     return _shared(("groups", *(c.array for c in columns)), make)
+
+
+def group_keys(frame: pd.DataFrame, names: Sequence[str]) -> tuple[np.ndarray, pd.MultiIndex]:
+    """`row_groups(frame, names)` and each group's values as text (`str_keys` of its first row; group g's at g):
+    matching keys with another table's turns one row per distinct key into text (a study's id repeats on all
+    its rows), not every row."""
+    group = row_groups(frame, names)
+    at = np.flatnonzero(group >= 0)
+    first = at[
+        np.unique(group[at], return_index=True)[1]
+    ]  # groups are numbered 0, 1, ... in order of appearance
+    return group, str_keys(frame.iloc[first], list(names))
 
 
 def _combined(columns: Sequence[pd.Series]) -> tuple[np.ndarray, np.ndarray]:

@@ -310,7 +310,7 @@ def test_a_model_shared_by_every_analysis_is_said_once(run_objects):
     text = methods_text(same, o.comparison, o.consensus, o.tables, o.pooled, o.datasets, safety=o.safety)
     model = "a random-effects model with the restricted maximum-likelihood (REML) estimator of tau²"
     assert text.count(model) == 1  # not in each item: once, below them
-    assert f"Each analysis above that pools two or more studies uses {model}, with Wald-type z tests" in text
+    assert f"Each analysis above that pools two or more studies uses {model}, using Wald-type z tests" in text
     a, row, data = analysis(o, "Objective response, high vs standard dose")
     assert "2 studies (EORTC 62005 and S0033) pooled. No study had a zero cell" in text
     assert analysis_sentence(a, row, data, model=False) in text
