@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 ESTIMATORS = ("EE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
 ITERATIVE = ("ML", "REML", "EB")
@@ -340,7 +340,8 @@ def fit(
         s2w=s2w,
         qe=np.where(estimable, qe, np.where(k == p, 0.0, np.nan)),
         qe_df=np.where(k >= 1, df, np.nan),
-        qe_pval=np.where(estimable, stats.chi2.sf(qe, np.maximum(df, 1)), np.where(k == p, 1.0, np.nan)),
+        # chdtrc: what stats.chi2.sf computes, without its argument handling
+        qe_pval=np.where(estimable, special.chdtrc(np.maximum(df, 1), qe), np.where(k == p, 1.0, np.nan)),
         i2=np.where(estimable, i2, np.where(k == p, 0.0, np.nan)),
         h2=np.where(estimable, h2, np.where(k == p, 1.0, np.nan)),
         vt=np.where(estimable, vt, np.where(k == p, 0.0, np.nan)),

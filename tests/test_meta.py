@@ -628,6 +628,24 @@ def test_effect_sizes_record_the_correction():
     assert effect_sizes(PROP0, "PLO")["corrected"].tolist() == [True, False, True, False]
 
 
+def test_effect_sizes_of_yi_and_vi_leave_the_input_alone():
+    """Given yi and vi (or sei, or numbers as text), the result has them as floats, columns in place, and a
+    change to the result never reaches the input (its float columns are shared until written, copy-on-write)."""
+    data = pd.DataFrame({"study": ["a", "b"], "yi": [0.1, -0.2], "vi": [0.04, 0.09], "x": [1, 2]})
+    before = data.copy()
+    es = effect_sizes(data, "GEN")
+    assert list(es.columns) == ["study", "yi", "vi", "x", "corrected"]
+    assert es["corrected"].dtype == bool and not es["corrected"].any()
+    es.loc[0, "yi"] = 99.0
+    es["vi"] *= 2
+    pd.testing.assert_frame_equal(data, before)
+    texts = effect_sizes(pd.DataFrame({"yi": ["0.5", "1"], "sei": [0.2, 0.3]}), "GEN")
+    assert texts["yi"].tolist() == [0.5, 1.0]
+    assert texts["vi"].tolist() == pytest.approx([0.04, 0.09], abs=1e-15)
+    with pytest.raises(ReviewError, match=r"yi is 'x', not a number in row 2"):
+        effect_sizes(pd.DataFrame({"yi": ["0.5", "x"], "vi": [0.2, 0.3]}), "GEN")
+
+
 # --- pooling on published datasets -------------------------------------------------------------------------
 
 PUBLISHED = [
