@@ -438,12 +438,12 @@ def _analyse(data: pd.DataFrame, opts: Options, by, *, studies: bool = True):
     method, alpha = opts.method, opts.alpha
     notes = _Notes(n_groups)
     if method in ("MH", "PETO"):
-        fit, weight = _fit_counts(es, codes, n_groups, method, opts.measure, notes)
+        fit, study_weight = _fit_counts(es, codes, n_groups, method, opts.measure, notes)
         fit["crit"] = np.full(n_groups, stats.norm.isf(alpha / 2))
         fit["ddf"] = np.full(n_groups, np.nan)
         fit["tau2_ci"] = [np.full(n_groups, np.nan)] * 4
     else:
-        fit, weight = _fit_iv(y, v, codes, n_groups, opts, data, by, notes)
+        fit, study_weight = _fit_iv(y, v, codes, n_groups, opts, data, by, notes)
     theta, se, crit, tau2 = fit["theta"], fit["se"], fit["crit"], fit["tau2"]
     with np.errstate(invalid="ignore"):
         stat = theta / se
@@ -503,6 +503,7 @@ def _analyse(data: pd.DataFrame, opts: Options, by, *, studies: bool = True):
     if not studies:
         return result, None
     with np.errstate(divide="ignore", invalid="ignore"):
+        weight = study_weight()
         weight = 100 * weight / s_rows(np.nan_to_num(weight))[codes]
     low, high = _study_intervals(data, es, opts, codes, n_harmonic)
     return result, es.assign(ci_low=low, ci_high=high, weight=weight)
@@ -549,10 +550,12 @@ def clopper_pearson(events: np.ndarray, n: np.ndarray, level: float = 95.0):
 
 
 def _fit_iv(y, v, codes, n_groups, opts: Options, data, by, notes):
-    """Inverse-variance pooling (metafor's rma.uni, intercept only) for all analyses at once."""
+    """Inverse-variance pooling (metafor's rma.uni, intercept only) for all analyses at once: (the fit's
+    arrays, a function giving each study's weight, computed only when asked for)."""
     method = opts.method
     use = np.isfinite(y)  # rows set to NaN by drop00 are left out, as metafor omits NA outcomes
-    y_use, v_use, g_use = y[use], v[use], codes[use]
+    every = bool(use.all())  # (then no copies: a fresh array costs its page faults)
+    y_use, v_use, g_use = (y, v, codes) if every else (y[use], v[use], codes[use])
     if method != "SJ" and rma.PaddedDesign.fits(g_use, n_groups):  # (SJ's start takes the rows' own means)
         design: rma.Design = rma.PaddedDesign(y_use, v_use, g_use, n_groups)
     else:
@@ -590,8 +593,12 @@ def _fit_iv(y, v, codes, n_groups, opts: Options, data, by, notes):
         "h2": fitted.h2,
         "converged": fitted.converged,
     }
-    weight = np.full(len(codes), np.nan)
-    weight[use] = 1 / (v_use + fitted.tau2[g_use])
+
+    def weight() -> np.ndarray:  # each study's, when asked for (pool() does not need them)
+        out = np.full(len(codes), np.nan)
+        out[use] = 1 / (v_use + fitted.tau2[g_use])
+        return out
+
     return fit, weight
 
 
@@ -675,7 +682,7 @@ def _fit_counts(es, codes, n_groups, method, measure, notes):
             "h2": np.where(multi, q / df, 1.0),
             "converged": defined,
         }
-    return fit, weight
+    return fit, lambda: weight  # as _fit_iv's
 
 
 # --- helpers -----------------------------------------------------------------------------------------------
