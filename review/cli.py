@@ -180,6 +180,30 @@ def workbook(
 
 @app.command()
 @friendly
+def upgrade(
+    source: Annotated[
+        Path, typer.Argument(help="A reviewer workbook made from another version of the form.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The upgraded workbook to write (.xlsx).")],
+    form: FormOption = None,
+    force: ForceOption = False,
+) -> None:
+    """Carry a reviewer workbook to the form's current version: a new workbook holding every value, its number
+    format and note, in the columns of the same fields. Refuses, naming the cells, rather than drop a value."""
+    from .files import check_output
+    from .workbook import upgrade_workbook
+
+    check_output(output, [source, *_form_path(form)], force=force)
+    if output.suffix.lower() != ".xlsx":
+        raise ReviewError(f"{output}: the workbook must be an .xlsx file.")
+    target, done = upgrade_workbook(source, _form(form), output)
+    for line in done:
+        out.print(line[0].upper() + line[1:] + ".")
+    out.print(f"Wrote {target}; check it with `review validate {target}`.")
+
+
+@app.command()
+@friendly
 def validate(
     inputs: Annotated[list[Path], typer.Argument(help="Reviewer workbooks (.xlsx) or folders of CSV files.")],
     form: FormOption = None,

@@ -660,7 +660,8 @@ def zero_issues(et: ExtractedTable) -> list[Issue]:
 def empty_issues(form: Form, et: ExtractedTable) -> list[Issue]:
     """Numeric cells left empty in rows that hold data: empty means 'not yet extracted', so a finished workbook
     has a number, NR or NA there. A count may stay empty where its percentage is given, and the other way round
-    (the pairs of the form's percent-mismatch rules)."""
+    (the pairs of the form's percent-mismatch rules); a field marked if_reported (an alternative to another, such
+    as a median where a mean is given) may stay empty."""
     if not et.file:
         return []  # plain DataFrames (validate_frames) have no missing codes: a missing value there says nothing
     t, d, m = et.table, et.data, et.missing
@@ -668,7 +669,7 @@ def empty_issues(form: Form, et: ExtractedTable) -> list[Issue]:
     for r in form.rules:
         if r.kind == "percent-mismatch" and r.table == t.name:
             partner[r.args["count"]], partner[r.args["percent"]] = r.args["percent"], r.args["count"]
-    numeric = [f for f in t.fields.values() if f.numeric and f.name not in t.key]
+    numeric = [f for f in t.fields.values() if f.numeric and f.name not in t.key and not f.if_reported]
     if not numeric:
         return []
     filled = (d[[f.name for f in numeric]].notna() | m[[f.name for f in numeric]].ne(EMPTY)).any(axis=1)

@@ -154,7 +154,9 @@ def markdown(form: Form) -> str:
         lines += ["| field | header | type | allowed | required | help |", "|---|---|---|---|---|---|"]
         for f in t.fields.values():
             allowed = _allowed(f)
-            required = "key" if f.name in t.key else "yes" if f.required else ""
+            required = (
+                "key" if f.name in t.key else "yes" if f.required else "if reported" if f.if_reported else ""
+            )
             cells = [f"`{f.name}`", f.header, f.type, allowed, required, f.help]
             lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
         lines.append("")

@@ -196,8 +196,9 @@ def _read_tables(
         gaps = _missing_columns(sheets, found, form)
         if gaps:
             raise UnreadableWorkbook(
-                f"{name}: {message}. So {gaps}. Read it with the form version it was made from (--form), or "
-                "regenerate the workbook with `review workbook FORM -o OUT.xlsx` and copy the data over.",
+                f"{name}: {message}. So {gaps}. Carry it to this form version with `review upgrade {name} -o "
+                "NEW.xlsx` (a new workbook with every value), or read it with the form version it was made from "
+                "(--form).",
                 code="missing-column",
                 file=name,
                 sheet=INSTRUCTIONS,

@@ -66,6 +66,9 @@ class Field:
     unit: str = ""
     values: tuple[str, ...] = ()
     required: bool = False
+    if_reported: bool = (
+        False  # typed only when the report gives it (an alternative): empty is not "not extracted"
+    )
     min: float | None = None
     max: float | None = None
     format: str | None = None
@@ -300,6 +303,7 @@ _FIELD_KEYS = {
     "values",
     "vocabulary",
     "required",
+    "if_reported",
     "min",
     "max",
     "format",
@@ -504,8 +508,15 @@ def _build_field(tname: str, fname: Any, fdoc: Any, vocabularies: dict[str, list
             )
         references = tuple(ref.split("."))
     required = fdoc.get("required", False)
-    if not isinstance(required, bool):
-        raise _LoadError(f"{where}: required: must be true or false", _line(fdoc, "required"))
+    if_reported = fdoc.get("if_reported", False)
+    for key, flag in (("required", required), ("if_reported", if_reported)):
+        if not isinstance(flag, bool):
+            raise _LoadError(f"{where}: {key}: must be true or false", _line(fdoc, key))
+    if required and if_reported:
+        raise _LoadError(
+            f"{where}: a field cannot be both required and if_reported (empty when the report does not give it)",
+            _line(fdoc, "if_reported"),
+        )
     return Field(
         name=str(fname),
         type=ftype,
@@ -514,6 +525,7 @@ def _build_field(tname: str, fname: Any, fdoc: Any, vocabularies: dict[str, list
         unit=str(fdoc.get("unit") or ""),
         values=values,
         required=required,
+        if_reported=if_reported,
         min=lo,
         max=hi,
         format=fmt,

@@ -394,10 +394,10 @@ def _build_continuous(frame, spec, tables, settings, issues):
                         value(r, "ci_level"),
                         settings.ci_distribution,
                     ),
-                    get.get("ci_low"),
+                    derive.known(value(r, "ci_low")) or derive.known(value(r, "ci_high")),
                 ),
-                (partial(_sd_from_p, r, groups, value), get.get("p_value")),
-            ]
+                (partial(_sd_from_p, r, groups, value), derive.known(value(r, "p_value"))),
+            ]  # (a route is tried where the row gives something for it: its refusal then says what is missing)
             for attempt, available in attempts:
                 if not available:
                     continue

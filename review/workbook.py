@@ -59,6 +59,7 @@ __all__ = [
     "read_extraction",
     "read_extractions",
     "read_workbook",
+    "upgrade_workbook",
 ]
 LISTS = "Lists"
 DEFAULT_ROWS = 500  # rows that carry dropdowns and checks; reviewers can add more below
@@ -83,6 +84,10 @@ def make_workbook(
 
     Frames in `data` may hold the codes "NR" and "NA" as strings in any column; they are written as typed.
     """
+    return save_workbook(_build(form, reviewer, data, rows), path)
+
+
+def _build(form: Form, reviewer: str, data: Mapping[str, pd.DataFrame] | None, rows: int) -> Workbook:
     wb = Workbook()
     wb.remove(wb.active)
     _instructions_sheet(wb.create_sheet(INSTRUCTIONS), form, reviewer)
@@ -98,7 +103,7 @@ def make_workbook(
         if frame is not None:
             _fill_rows(ws, t, frame)
     wb.active = 0
-    return save_workbook(wb, path)
+    return wb
 
 
 def _instructions_sheet(ws: Worksheet, form: Form, reviewer: str) -> None:
@@ -285,6 +290,8 @@ def _expected(f: Field, key: bool) -> str:
         lo = "" if f.min is None else f" from {f.min:g}"
         hi = "" if f.max is None else f" to {f.max:g}"
         what += lo + hi
+    if f.if_reported:
+        return what + ", only when the report gives it; otherwise leave it empty."
     return what + ("." if key else ", or NR (not reported) / NA (not applicable).")
 
 
@@ -312,6 +319,131 @@ def _fill_rows(ws: Worksheet, t: Table, frame: pd.DataFrame) -> None:
                 value = value.item()
             put(ws, r, col, value)
     _print_rows(ws, len(t.fields), len(frame))
+
+
+# ================================================================================================================
+# A reviewer's workbook carried to another version of its form: a new file, the original never touched.
+
+
+def upgrade_workbook(source: str | Path, form: Form, target: str | Path) -> tuple[Path, list[str]]:
+    """Write to `target` a workbook made from `form` holding every value of `source`, a reviewer's workbook
+    made from another version of the form (fields added, moved or relabelled since). Returns (target, what was
+    done, one line each).
+
+    Each column goes to the field its header names (as reading does, so an old label read by the form still
+    matches), each value with its number format (a percent typed as 15.1% is stored as 0.151: its format says
+    so) and its note, in the same row. A formula is carried as its saved value and listed. Nothing is dropped in
+    silence: a column no field of `form` matches, or a sheet the form has no table for, that holds values makes
+    it refuse (ReviewError) with what to do. Cell colours and sheets' layout are the new form's.
+    """
+    from .extraction import _fold
+
+    src = check_xlsx(source)
+    old = _open(src)  # not read-only: number formats and notes
+    saved: Workbook | None = None  # the formulas' saved values, read when there is a formula
+    by_fold = {_fold(ws.title): ws for ws in old.worksheets}
+    meta = {}
+    if _fold(INSTRUCTIONS) in by_fold:
+        for label, value, *_ in by_fold[_fold(INSTRUCTIONS)].iter_rows(max_col=2, values_only=True):
+            if label:
+                meta[str(label).strip()] = value
+    used = {_fold(INSTRUCTIONS), _fold(LISTS)}
+    refusals: list[str] = []
+    frames: dict[str, pd.DataFrame] = {}
+    extras: dict[str, list[tuple[int, int, object, str, Comment | None]]] = {}  # per table: (row, col, ...)
+    formulas: list[str] = []
+    for t in form.tables.values():
+        ws = by_fold.get(_fold(t.sheet)) or by_fold.get(_fold(t.name))
+        if ws is None:
+            continue  # a table added since: its sheet starts empty
+        used.add(_fold(ws.title))
+        header = [c.value for c in next(ws.iter_rows(max_row=1), ())]
+        fields: dict[int, str] = {}
+        for i, h in enumerate(header):
+            f = t.field_for_header(str(h)) if h not in (None, "") else None
+            if f is not None and f.name not in fields.values():  # (a second column for a field is not read)
+                fields[i] = f.name
+        values: dict[str, dict[int, object]] = {name: {} for name in fields.values()}
+        extras[t.name] = []
+        column_of = {name: list(t.fields).index(name) + 1 for name in fields.values()}
+        for row in ws.iter_rows(min_row=2):
+            for i, cell in enumerate(row):
+                if cell.value in (None, "") and cell.comment is None:
+                    continue
+                if i not in fields:
+                    h = header[i] if i < len(header) else None
+                    f = t.field_for_header(str(h)) if h not in (None, "") else None
+                    what = (
+                        "without a header"
+                        if h in (None, "")
+                        else f"'{h}', a second column for field {f.label}"
+                        if f
+                        else f"'{h}', which no field of {t.name} matches"
+                    )
+                    refusals.append(
+                        f"sheet '{ws.title}' cell {cell.coordinate} holds a value or note in a column {what}"
+                    )
+                    continue
+                name, value = fields[i], cell.value
+                if cell.data_type == "f":
+                    saved = saved or _open(src, data_only=True)
+                    value = saved[ws.title][cell.coordinate].value
+                    formulas.append(f"{ws.title}!{cell.coordinate}")
+                if value not in (None, ""):
+                    values[name][cell.row] = value
+                fmt = (
+                    cell.number_format if value not in (None, "") and cell.number_format != "General" else ""
+                )
+                extras[t.name].append((cell.row, column_of[name], value, fmt, cell.comment))
+        last = max([r for r, *_ in extras[t.name]], default=1)
+        rows = range(2, last + 1)  # every row up to the last used, so that a value keeps its row number
+        frames[t.name] = pd.DataFrame(
+            {name: [by_row.get(r) for r in rows] for name, by_row in values.items()}, dtype=object
+        )
+    for ws in old.worksheets:
+        if _fold(ws.title) in used:
+            continue
+        if any(v not in (None, "") for row in ws.iter_rows(values_only=True) for v in row):
+            refusals.append(f"sheet '{ws.title}' is not a table of form {form.label} and holds values")
+    if refusals:
+        shown = "; ".join(refusals[:5]) + (f"; and {len(refusals) - 5} more" if len(refusals) > 5 else "")
+        raise ReviewError(
+            f"{src}: cannot be carried to form {form.label} without losing values: {shown}. Move those values "
+            "into the form's columns (or delete them) and upgrade again, or upgrade with the form version whose "
+            "fields they are."
+        )
+    wb = _build(form, str(meta.get("Reviewer") or ""), frames, DEFAULT_ROWS)
+    if meta.get("Created"):  # the extraction's start date stays
+        for label, created in wb[INSTRUCTIONS].iter_rows(min_row=3, max_row=8, max_col=2):
+            if label.value == "Created":
+                put(wb[INSTRUCTIONS], created.row, 2, meta["Created"])
+    carried = 0
+    for t in form.tables.values():
+        ws = wb[t.sheet]
+        for row, col, value, fmt, comment in extras.get(t.name, []):
+            cell = ws.cell(row=row, column=col)
+            carried += value not in (None, "")
+            if fmt:
+                cell.number_format = fmt
+            if comment is not None:
+                cell.comment = Comment(comment.text, comment.author or "review")
+    made_from = f"{meta.get('Form') or '?'} v{meta.get('Form version') or '?'}"
+    done = [f"carried {carried:,} values from {src.name} (form {made_from}) to form {form.label}"]
+    if formulas:
+        listed = ", ".join(formulas[:5]) + (f" and {len(formulas) - 5} more" if len(formulas) > 5 else "")
+        done.append(f"{len(formulas):,} formulas carried as their saved values: {listed}")
+    return save_workbook(wb, target), done
+
+
+def _open(path: Path, data_only: bool = False) -> Workbook:
+    try:
+        return load_workbook(path, data_only=data_only)
+    except Exception as exc:  # a corrupt archive or XML (openpyxl raises many kinds)
+        raise UnreadableWorkbook(
+            f"{path}: cannot be read as .xlsx ({type(exc).__name__}: {exc}); open it in Excel or LibreOffice and "
+            "save it again as .xlsx.",
+            file=str(path),
+        ) from None
 
 
 # ================================================================================================================

@@ -20,7 +20,7 @@ tables:
 
 
 def test_default_form_has_the_tables_and_fields_the_issue_asks_for(form):
-    assert form.name == "oncology_trial" and form.version == "1.0.0"
+    assert form.name == "oncology_trial" and form.version == "1.1.0"
     assert list(form.tables) == [
         "studies",
         "arms",
@@ -120,6 +120,19 @@ def test_minimal_form_with_shorthand_fields():
         ),
         (("  studies:\n", "  studies:\n    label: 'A/B'\n"), 5, "31 characters"),
         (("      study_id: text", "      study_id: [text"), 8, "not valid YAML"),
+        (
+            ("      year: {type: integer, format: year}", "      year: {type: integer, if_reported: maybe}"),
+            8,
+            "if_reported: must be true or false",
+        ),
+        (
+            (
+                "      year: {type: integer, format: year}",
+                "      year: {type: integer, required: true, if_reported: true}",
+            ),
+            8,
+            "both required and if_reported",
+        ),
     ],
 )
 def test_malformed_form_names_file_line_and_problem(tmp_path, change, line, words):

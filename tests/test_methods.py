@@ -78,7 +78,7 @@ def test_extraction_names_studies_reviewers_and_form_version(run_objects):
     o = run_objects
     sentence = extraction_sentence(o.review, o.comparison, o.consensus)
     assert sentence.startswith("Data were extracted from 8 studies independently by 2 reviewers")
-    assert "form oncology_trial version 1.0.0" in sentence and sentence in o.text
+    assert "form oncology_trial version 1.1.0" in sentence and sentence in o.text
     # false for a single reviewer, or another form version
     one = SimpleNamespace(reviewers=o.comparison.reviewers[:1])
     assert "by one reviewer," in extraction_sentence(o.review, one, o.consensus)

@@ -8,11 +8,12 @@ import zipfile
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import complete_study, edited, write
+from conftest import FORM_PATH, complete_study, edited, write
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-from review.errors import UnreadableInput
+from review.errors import ReviewError, UnreadableInput
+from review.forms import parse_form
 from review.studies import make_study_workbooks, read_studies
 from review.workbook import (
     UnreadableWorkbook,
@@ -20,6 +21,7 @@ from review.workbook import (
     make_workbook,
     read_csv_folder,
     read_workbook,
+    upgrade_workbook,
 )
 
 
@@ -69,7 +71,7 @@ def test_workbook_layout_dropdowns_and_help(form, tmp_path):
     assert wb.sheetnames[0] == "Instructions" and wb["Lists"].sheet_state == "hidden"
     assert [t.sheet for t in form.tables.values()] == wb.sheetnames[2:]
     ins = {r[0]: r[1] for r in wb["Instructions"].iter_rows(values_only=True) if r[0]}
-    assert ins["Form"] == "oncology_trial" and ins["Form version"] == "1.0.0" and ins["Reviewer"] == "RB"
+    assert ins["Form"] == "oncology_trial" and ins["Form version"] == "1.1.0" and ins["Reviewer"] == "RB"
     assert ins["NR"] == "not reported" and ins["NA"] == "not applicable"
     arms = wb["Arms"]
     assert [c.value for c in arms[1]][:3] == ["Study ID", "Arm ID", "Arm label"]
@@ -301,7 +303,7 @@ def test_reviewer_workbook_prints(form, tmp_path):
     wb = load_workbook(make_workbook(form, tmp_path / "w.xlsx", data=complete_study()))
     instructions = wb["Instructions"]
     assert instructions.page_setup.orientation == "portrait"
-    assert instructions.oddHeader.left.text == "form oncology_trial version 1.0.0"
+    assert instructions.oddHeader.left.text == "form oncology_trial version 1.1.0"
     assert instructions.oddFooter.left.text == "Oncology drug trial extraction form"
     tall = [
         r for r in range(1, instructions.max_row + 1) if len(str(instructions.cell(r, 2).value or "")) > 130
@@ -313,3 +315,136 @@ def test_reviewer_workbook_prints(form, tmp_path):
     assert studies.print_area == f"'Studies'!$A$1:${get_column_letter(studies.max_column)}$2"
     blank = load_workbook(make_workbook(form, tmp_path / "b.xlsx"))["Arms"]
     assert blank.print_area.endswith("$16") and blank.print_options.gridLines
+
+
+# --- carrying a workbook to a new form version ------------------------------------------------------------------
+
+
+def _older(form):
+    """The shipped form as it was before a release that added continuous.median and continuous.q1."""
+    text = FORM_PATH.read_text(encoding="utf-8").replace(f"version: {form.version}", "version: 0.9.0", 1)
+    for field in ("median", "q1"):
+        line = next(
+            x for x in text.splitlines(keepends=True) if x.startswith(f"      {field}: {{type: number")
+        )
+        text = text.replace(line, "", 1)
+    older = parse_form(text, "older form")
+    assert older.version == "0.9.0" and "median" not in older.table("continuous").fields
+    return older
+
+
+def _study_without(fields: set[str]) -> dict[str, pd.DataFrame]:
+    return {
+        name: frame.drop(columns=[c for c in frame.columns if c in fields])
+        for name, frame in complete_study().items()
+    }
+
+
+def test_upgrade_carries_every_value_format_and_note_to_the_new_form(form, tmp_path):
+    older = _older(form)
+    old = write(older, tmp_path / "old.xlsx", data=_study_without({"median", "q1"}), reviewer="RB")
+    wb = openpyxl.load_workbook(old)
+    ws = wb["Best response"]
+    percent = next(c for c in ws[1] if c.value == "Percent (%)").column_letter
+    ws[f"{percent}2"].value, ws[f"{percent}2"].number_format = 0.151, "0.0%"  # typed 15.1% in Excel
+    ws["A2"].comment = openpyxl.comments.Comment("checked twice", "RB")
+    wb.save(old)
+    before = old.read_bytes()
+    # read with the new version, it is refused, and the message says how to carry it over
+    with pytest.raises(UnreadableWorkbook) as exc:
+        read_workbook(old, form)
+    assert (
+        exc.value.code == "missing-column"
+        and "'Median'" in str(exc.value)
+        and "review upgrade" in str(exc.value)
+    )
+
+    target, done = upgrade_workbook(old, form, tmp_path / "new.xlsx")
+    assert old.read_bytes() == before  # the input is never changed
+    assert done[0].startswith("carried ") and "form oncology_trial v0.9.0" in done[0]
+    was, now = read_workbook(old, older), read_workbook(target, form)
+    assert now.form_version == form.version and now.reviewer == "RB"
+    # the same reading issues at the same cells (the percent typed with its format is read as 15.1, and said)
+    assert [(i.code, i.sheet, i.cell) for i in now.issues] == [(i.code, i.sheet, i.cell) for i in was.issues]
+    assert [i.code for i in now.issues] == ["percent-format"]
+    for name, table in was.tables.items():
+        kept = list(table.data.columns)
+        pd.testing.assert_frame_equal(table.data, now.tables[name].data[kept])
+        pd.testing.assert_frame_equal(table.missing, now.tables[name].missing[kept])
+    assert now["continuous"][["median", "q1"]].isna().all().all()
+    assert now["response"]["percent"].iloc[0] == pytest.approx(15.1)  # its format came along
+    new = openpyxl.load_workbook(target)
+    assert new["Best response"]["A2"].comment.text == "checked twice"
+    header = [c.value for c in new["Continuous outcomes"][1]]
+    assert header.index("Median") == list(form.table("continuous").fields).index("median")
+
+
+def test_upgrade_refuses_to_drop_a_value_and_names_its_cell(form, tmp_path):
+    path = write(form, tmp_path / "w.xlsx")
+    wb = openpyxl.load_workbook(path)
+    arms = wb["Arms"]
+    column = arms.max_column + 1
+    arms.cell(row=1, column=column, value="My notes")
+    arms.cell(row=3, column=column, value="ask the author")
+    wb.create_sheet("Scratch")["B2"] = 42
+    wb.create_sheet("Empty")
+    wb.save(path)
+    with pytest.raises(ReviewError) as exc:
+        upgrade_workbook(path, form, tmp_path / "out.xlsx")
+    message = str(exc.value)
+    assert f"sheet 'Arms' cell {get_column_letter(column)}3" in message and "'My notes'" in message
+    assert "sheet 'Scratch' is not a table" in message and "Empty" not in message
+    assert not (tmp_path / "out.xlsx").exists()
+
+
+def test_review_upgrade_command(form, tmp_path):
+    from typer.testing import CliRunner
+
+    from review.cli import app
+
+    old = write(_older(form), tmp_path / "old.xlsx", data=_study_without({"median", "q1"}))
+    target = tmp_path / "new.xlsx"
+    result = CliRunner().invoke(app, ["upgrade", str(old), "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "Carried" in result.output and read_workbook(target, form).issues == []
+    again = CliRunner().invoke(app, ["upgrade", str(old), "-o", str(target)])
+    assert again.exit_code == 2 and "already exists" in again.output
+    onto_input = CliRunner().invoke(app, ["upgrade", str(old), "-o", str(old), "--force"])
+    assert onto_input.exit_code == 2 and "never writes over its inputs" in onto_input.output
+
+
+def test_shipped_form_takes_what_reports_give_instead_of_an_sd(form, tmp_path):
+    """A mean with its CI, a median with quartiles, typed in the form's own columns (NR where the report gives no
+    mean or SD): the alternatives left empty raise no not-extracted warning, and the analysis tables derive the
+    SD (and from the median, the mean) and say how."""
+    from review.tables import analysis_tables
+    from review.validate import validate
+
+    common = {
+        "study_id": "T1",
+        "timepoint": "6 weeks",
+        "unit": "points",
+        "source": "main",
+        "dispersion": "NR",
+    }
+    by_ci = {**common, "outcome": "pain", "ci_level": 95}
+    by_median = {**common, "outcome": "fatigue", "mean": "NR"}
+    data = complete_study()
+    data["continuous"] = pd.DataFrame(
+        [
+            {**by_ci, "arm_id": "low", "mean": 10, "n": 25, "ci_low": 8, "ci_high": 12},
+            {**by_ci, "arm_id": "high", "mean": 13, "n": 25, "ci_low": 10.5, "ci_high": 15.5},
+            {**by_median, "arm_id": "low", "median": 20, "q1": 15, "q3": 26, "n": 40},
+            {**by_median, "arm_id": "high", "median": 18, "q1": 12, "q3": 25, "n": 41},
+        ]
+    )
+    ext = read_workbook(write(form, tmp_path / "w.xlsx", data=data), form)
+    assert [i for i in validate(ext).issues if i.table == "continuous"] == []
+    continuous = analysis_tables({n: t.data for n, t in ext.tables.items()}, form).continuous
+    pain, fatigue = (continuous[continuous["outcome"] == o].set_index("arm_id") for o in ("pain", "fatigue"))
+    # sd_from_ci, t below 60 patients: sqrt(25) * (12 - 8) / (2 * qt(0.975, 24))
+    assert pain.at["low", "sd"] == pytest.approx(5 * 4 / (2 * 2.0638985616280205), rel=1e-12)
+    assert pain.at["low", "derivation"] == "SD = sqrt(n) x (upper - lower) / (2 x 2.0639), t(24 df)"
+    w = 0.7 + 0.39 / 40  # Luo et al. 2018's mean from the median and quartiles (the default method)
+    assert fatigue.at["low", "mean"] == pytest.approx(w * (15 + 26) / 2 + (1 - w) * 20, rel=1e-12)
+    assert "median" in fatigue.at["low", "derivation"].lower()
