@@ -353,11 +353,28 @@ def _spawn(mode: str, folder: Path, validate_rows: int = VALIDATE_ROWS) -> dict:
 def _review(work: Path, studies: int) -> Path:
     from make_review import make_review
 
+    from review.forms import default_form_path, load_form
+
     folder = work / f"review_{studies}"
     if not (folder / "review.toml").exists():
         print(f"making the {studies}-study review in {folder} (once) ...", flush=True)
         make_review(folder, studies, seed=1, force=True)
+    elif _made_with(folder / "reviewer_a.xlsx") != load_form(default_form_path()).label:
+        print(f"making the {studies}-study review in {folder} again: the form has changed ...", flush=True)
+        make_review(folder, studies, seed=1, force=True)
     return folder
+
+
+def _made_with(workbook: Path) -> str:
+    """'name vX' of the form a workbook was made from (its Instructions sheet), '' when it cannot be told."""
+    import python_calamine
+
+    try:
+        rows = python_calamine.CalamineWorkbook.from_path(str(workbook)).get_sheet_by_name("Instructions")
+        meta = {str(r[0]): r[1] for r in rows.to_python() if len(r) > 1}
+    except (python_calamine.CalamineError, OSError, ValueError):
+        return ""
+    return f"{meta.get('Form', '')} v{meta.get('Form version', '')}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -196,7 +196,9 @@ def upgrade(
     check_output(output, [source, *_form_path(form)], force=force)
     if output.suffix.lower() != ".xlsx":
         raise ReviewError(f"{output}: the workbook must be an .xlsx file.")
-    target, done = upgrade_workbook(source, _form(form), output)
+    the_form = _form(form)
+    with out.status(f"Carrying {source} to form {the_form.label}..."):  # openpyxl: minutes for 300,000 rows
+        target, done = upgrade_workbook(source, the_form, output)
     for line in done:
         out.print(line[0].upper() + line[1:] + ".")
     out.print(f"Wrote {target}; check it with `review validate {target}`.")
