@@ -17,7 +17,9 @@ is printed before and after):
 - the obvious alternative: a Python loop calling statsmodels' `combine_effects(yi, vi, method_re=...)` once
   per analysis on arrays split beforehand (the split is not timed). statsmodels has no REML; its iterative
   estimator is Paule-Mandel ("iterated"), so REML and PM are both compared with that loop, and DL with "dl".
-Also: `pool` on a handful of analyses, to show that 10,000 cost about as much as a few.
+Also: `pool` on a handful of analyses, to show that 10,000 cost about as much as a few; and the REML calls again in
+a child process whose C allocator keeps the memory numpy frees (glibc's MALLOC_MMAP_THRESHOLD_ and
+MALLOC_TRIM_THRESHOLD_): the difference is the page faults of faulting those temporaries in again at each call.
 
 Agreement, where the two compute the same thing: DL's theta and tau^2 wherever statsmodels' tau^2 is >= 0 (it
 does not floor the DL moment estimate at 0; we count how often that matters), and PM's tau^2 to within
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 import warnings
@@ -59,7 +62,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k", type=int, default=10, help="studies per analysis (default 10)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=7, help="timing runs of `pool`; the best is reported")
+    parser.add_argument("--reml-only", action="store_true", help=argparse.SUPPRESS)  # the allocator's line
     args = parser.parse_args(argv)
+    if args.reml_only:
+        data = analyses(args.n, args.k, args.seed)
+        for ci in (True, False):
+            elapsed, cpu, _ = _best(
+                args.repeat, lambda c=ci: pool(data, "GEN", "REML", by=["analysis"], tau2_ci=c)
+            )
+            print(f"{elapsed * 1e3:.1f} {cpu * 1e3:.1f}")
+        return 0
     try:
         from statsmodels.stats.meta_analysis import combine_effects
     except ImportError:
@@ -99,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     for ci in (True, False):
         ratio = results["REML", ci, "time"] / results["DL", ci, "time"]
         print(f"REML / DL {'with' if ci else 'without'} the CI: {ratio:.2f}")
+    _allocator(args)
     print()
     _engine(data, args.repeat)
     print()
@@ -152,6 +165,24 @@ def _best(repeat: int, fn):
         cpu.append(time.process_time() - c)
         wall.append(time.perf_counter() - w)
     return min(wall), min(cpu), result
+
+
+def _allocator(args) -> None:
+    """The same REML calls in a process whose C allocator keeps freed memory: numpy's temporaries of a pooling
+    (several MB) are otherwise handed back to the system and faulted in again, page by page, at the next call.
+    The difference is what those page faults cost (glibc's malloc, read from its environment variables)."""
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+    argv = [sys.executable, __file__, "--reml-only", f"--n={args.n}", f"--k={args.k}", f"--seed={args.seed}"]
+    done = subprocess.run([*argv, f"--repeat={args.repeat}"], capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        print(f"(the allocator's line failed: {done.stderr.strip()[-200:]})")
+        return
+    (ci, ci_cpu), (no_ci, no_ci_cpu) = (map(float, line.split()) for line in done.stdout.split("\n")[:2])
+    print(
+        f"pool REML with glibc keeping freed memory (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ = 1 GiB): "
+        f"{ci:.1f} ms with the CI ({ci_cpu:.1f} CPU), {no_ci:.1f} ms without ({no_ci_cpu:.1f} CPU): the "
+        "difference from the lines above is page faults"
+    )
 
 
 def _load() -> str:
