@@ -55,6 +55,23 @@ ITALIC = Font(italic=True)
 TITLE = Font(bold=True, size=14)
 WRAP = Alignment(wrap_text=True, vertical="top")
 TOP = Alignment(vertical="top")
+NUMBER_HEADER = Alignment(wrap_text=True, vertical="top", horizontal="right")  # over right-aligned numbers
+
+
+def header_alignments(frame: pd.DataFrame, numeric: Iterable[str] = ()) -> list[Alignment]:
+    """Each column's header alignment: right over a column of numbers (as spreadsheets align them; also the
+    columns named in `numeric`, such as percentages), left over text."""
+    numeric = set(numeric)
+    return [
+        NUMBER_HEADER
+        if name in numeric
+        or (
+            pd.api.types.is_numeric_dtype(frame.iloc[:, c])
+            and not pd.api.types.is_bool_dtype(frame.iloc[:, c])
+        )
+        else WRAP
+        for c, name in enumerate(frame.columns)
+    ]
 
 
 # --- text that must never run -----------------------------------------------------------------------------------
@@ -162,11 +179,14 @@ def header(
     *,
     fills: Sequence[PatternFill] | None = None,
     wrap: bool = True,
+    alignments: Sequence[Alignment] | None = None,
 ) -> None:
-    """A bold, filled header row (one fill per column when `fills` is given)."""
+    """A bold, filled header row (one fill per column when `fills` is given; `alignments` likewise)."""
     for col, name in enumerate(names, start=1):
         cell = put(ws, row, col, str(name), font=BOLD, fill=fills[col - 1] if fills else HEADER_FILL)
-        if wrap:
+        if alignments:
+            cell.alignment = alignments[col - 1]
+        elif wrap:
             cell.alignment = WRAP
 
 
@@ -188,7 +208,9 @@ def write_frame(
     below the table, outside it (what a reader at the end of the rows should know, such as rows left out)."""
     percent = set(percent)
     formats = dict(formats or {})
-    header(ws, start, [str(c) for c in frame.columns])
+    header(
+        ws, start, [str(c) for c in frame.columns], alignments=header_alignments(frame, [*percent, *formats])
+    )
     for r, record in enumerate(frame.itertuples(index=False), start=start + 1):
         for c, value in enumerate(record, start=1):
             value = plain(value)
@@ -519,6 +541,7 @@ def stream_frame(
             ws.row_dimensions[row].height = min(lines * LINE_POINTS, MAX_ROW_POINTS)
 
     head = [WriteOnlyCell(ws) for _ in names]
+    aligned = header_alignments(frame, [*percent, *formats])
     for c, (cell, name) in enumerate(zip(head, names, strict=True)):
         _fill_cell(
             cell,
@@ -527,7 +550,7 @@ def stream_frame(
             lambda c=c: f"{get_column_letter(c + 1)}1",
             font=BOLD,
             fill=HEADER_FILL,
-            alignment=WRAP,
+            alignment=aligned[c],
         )
     height(max([line_count(n, w) for n, w in zip(names, widths, strict=True)] or [1]), 1)
     ws.append(head)

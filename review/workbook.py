@@ -38,8 +38,10 @@ from .sheets import (
     ERROR_FILL,
     HEADER_FILL,
     KEY_FILL,
+    NUMBER_HEADER,
     REQUIRED_FILL,
     WARNING_FILL,
+    WRAP,
     fit_rows,
     print_setup,
     put,
@@ -196,7 +198,7 @@ def _table_sheet(ws: Worksheet, form: Form, t: Table, list_ranges: dict, rows: i
     for col, f in enumerate(t.fields.values(), start=1):
         letter = get_column_letter(col)
         cell = put(ws, 1, col, f.header, font=Font(bold=True))
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        cell.alignment = NUMBER_HEADER if f.numeric else WRAP  # right over numbers, as they are typed
         cell.fill = KEY_FILL if f.name in t.key else REQUIRED_FILL if f.required else HEADER_FILL
         width = _WIDE_TEXT.get(f.name, 14 if f.type != "text" else 18)
         ws.column_dimensions[letter].width = max(width, min(len(f.header) + 2, 30))

@@ -47,6 +47,7 @@ from review.sheets import (
     WRAP,
     _fill_cell,
     _style,
+    header_alignments,
     line_count,
     plain,
     print_setup,
@@ -88,6 +89,7 @@ def old_stream_frame(
             ws.row_dimensions[row].height = min(lines * LINE_POINTS, MAX_ROW_POINTS)
 
     head = [WriteOnlyCell(ws) for _ in names]
+    aligned = header_alignments(frame, [*percent, *formats])  # (added later to both: numbers' headers right)
     for c, (cell, name) in enumerate(zip(head, names, strict=True)):
         _fill_cell(
             cell,
@@ -96,7 +98,7 @@ def old_stream_frame(
             lambda c=c: f"{get_column_letter(c + 1)}1",
             font=BOLD,
             fill=HEADER_FILL,
-            alignment=WRAP,
+            alignment=aligned[c],
         )
     height(max([line_count(n, w) for n, w in zip(names, widths, strict=True)] or [1]), 1)
     ws.append(head)

@@ -72,3 +72,43 @@ def test_workbook_text_keeps_its_value_and_never_runs(tmp_path):
         if runs(text):
             assert cell.quotePrefix, text
     assert back["B1"].value == -1.5 and back["B1"].data_type == "n"
+
+
+def test_headers_of_numbers_are_right_aligned_over_them(tmp_path, form):
+    """A header stands over its column's values: right over numbers (as spreadsheets align them), left over
+    text, the same in the in-memory and the streamed writer, and in a reviewer's workbook."""
+    from review.sheets import stream_frame, write_frame
+    from review.workbook import make_workbook
+
+    frame = pd.DataFrame(
+        {
+            "study": ["a", "b"],
+            "n": pd.array([10, None], dtype="Int64"),
+            "estimate": [0.5, 1.5],
+            "percent": [10.0, 20.0],
+            "shown": ["1.0", "NR"],
+            "flag": [True, False],
+        }
+    )
+    wb = Workbook()
+    write_frame(wb.active, frame, percent=["percent"], formats={"shown": "0.0"})
+    streamed = Workbook(write_only=True)
+    stream_frame(streamed.create_sheet("s"), frame, percent=["percent"], formats={"shown": "0.0"})
+    save_workbook(wb, tmp_path / "memory.xlsx")
+    save_workbook(streamed, tmp_path / "streamed.xlsx")
+    for name in ("memory", "streamed"):
+        ws = load_workbook(tmp_path / f"{name}.xlsx").worksheets[0]
+        aligned = {c.value: c.alignment.horizontal for c in ws[1]}
+        assert aligned == {
+            "study": None,
+            "n": "right",
+            "estimate": "right",
+            "percent": "right",
+            "shown": "right",
+            "flag": None,
+        }, name
+    arms = load_workbook(make_workbook(form, tmp_path / "w.xlsx"))["Arms"]
+    aligned = {c.value: c.alignment.horizontal for c in arms[1]}
+    assert (
+        aligned["Randomised (n)"] == "right" and aligned["Dose"] == "right" and aligned["Arm label"] is None
+    )
