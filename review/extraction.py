@@ -135,6 +135,15 @@ def read_workbook(path: str | Path, form: Form) -> Extraction:
         raise _unreadable(name, exc) from None
     by_fold = {_fold(s): s for s in sheet_names}
     found = {t.name: by_fold.get(_fold(t.sheet)) or by_fold.get(_fold(t.name)) for t in form.tables.values()}
+    for sheet in set(found.values()) - {None}:  # two sheets one name ('Studies', 'studies '): which is meant?
+        twins = [s for s in sheet_names if _fold(s) == _fold(sheet)]
+        if len(twins) > 1:
+            raise UnreadableWorkbook(
+                f"{name}: sheets {' and '.join(repr(s) for s in twins)} both name one table; rename or delete "
+                "all but one (their values would otherwise be read from one and the other ignored).",
+                file=name,
+                sheet=twins[1],
+            )
     wanted = {s for s in found.values() if s} | {s for s in sheet_names if _fold(s) == _fold(INSTRUCTIONS)}
     # One worker: the book is used by that thread alone once loading starts (calamine's sheets cannot be loaded
     # from two threads at once), so loads run in the workbook's order while this thread scans and types.

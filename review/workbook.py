@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from .extraction import (  # reading lives there; these names stay importable fr
     read_extractions,
     read_workbook,
 )
-from .files import check_xlsx
+from .files import MAX_SHEET_ROWS, check_xlsx
 from .forms import MISSING_CODES, Field, Form, Table
 from .issues import ERROR, WARNING, Issue, Report
 from .sheets import (
@@ -89,7 +90,15 @@ def make_workbook(
     return save_workbook(_build(form, reviewer, data, rows), path)
 
 
-def _build(form: Form, reviewer: str, data: Mapping[str, pd.DataFrame] | None, rows: int) -> Workbook:
+def _build(
+    form: Form,
+    reviewer: str,
+    data: Mapping[str, pd.DataFrame] | None,
+    rows: int,
+    sizes: Mapping[str, int] | None = None,
+) -> Workbook:
+    """The workbook, tables pre-filled from `data`; `sizes`: rows to be filled later, per table (to size the
+    checks and dropdowns)."""
     wb = Workbook()
     wb.remove(wb.active)
     _instructions_sheet(wb.create_sheet(INSTRUCTIONS), form, reviewer)
@@ -97,11 +106,12 @@ def _build(form: Form, reviewer: str, data: Mapping[str, pd.DataFrame] | None, r
     lists.sheet_state = "hidden"
     list_ranges = _write_lists(lists, form)
     data = data or {}
+    sizes = sizes or {}
     for t in form.tables.values():
         frame = data.get(t.name)
-        count = 0 if frame is None else len(frame)
+        count = len(frame) if frame is not None else sizes.get(t.name, 0)
         ws = wb.create_sheet(t.sheet)
-        _table_sheet(ws, form, t, list_ranges, rows=max(rows, count + 50))
+        _table_sheet(ws, form, t, list_ranges, rows=min(max(rows, count + 50), MAX_SHEET_ROWS - 1))
         if frame is not None:
             _fill_rows(ws, t, frame)
     wb.active = 0
@@ -334,44 +344,64 @@ def upgrade_workbook(source: str | Path, form: Form, target: str | Path) -> tupl
 
     Each column goes to the field its header names (as reading does, so an old label read by the form still
     matches), each value with its number format (a percent typed as 15.1% is stored as 0.151: its format says
-    so) and its note, in the same row. A formula is carried as its saved value and listed. Nothing is dropped in
-    silence: a column no field of `form` matches, or a sheet the form has no table for, that holds values makes
-    it refuse (ReviewError) with what to do. Cell colours and sheets' layout are the new form's.
+    so) and its note, in the same row; an error value (#REF!) stays an error. A formula is carried as its saved
+    value and listed. Nothing is dropped in silence: a value or note the new workbook would not hold (in a column
+    no field matches, on a sheet the form has no table for, under a merged range, a formula never calculated, two
+    sheets for one table) makes it refuse (ReviewError) with the cells and what to do; text typed on the
+    Instructions or Lists sheet, and notes on headers, which the form writes afresh, are listed. Cell colours and
+    the sheets' layout are the new form's. `target` is never `source`.
     """
     from .extraction import _fold
+    from .files import check_output
 
     src = check_xlsx(source)
-    old = _open(src)  # not read-only: number formats and notes
+    check_output(
+        target, [src], force=True
+    )  # replacing another file is the caller's to allow; the input never
+    old = _open(
+        src
+    )  # not read-only: number formats and notes (openpyxl keeps only a merged range's first cell)
     saved: Workbook | None = None  # the formulas' saved values, read when there is a formula
-    by_fold = {_fold(ws.title): ws for ws in old.worksheets}
+    refusals: list[str] = []
+    by_fold: dict[str, Worksheet] = {}
+    for ws in old.worksheets:
+        if _fold(ws.title) in by_fold:
+            refusals.append(f"sheets '{by_fold[_fold(ws.title)].title}' and '{ws.title}' have one name")
+        by_fold.setdefault(_fold(ws.title), ws)
     meta = {}
     if _fold(INSTRUCTIONS) in by_fold:
         for label, value, *_ in by_fold[_fold(INSTRUCTIONS)].iter_rows(max_col=2, values_only=True):
             if label:
                 meta[str(label).strip()] = value
-    used = {_fold(INSTRUCTIONS), _fold(LISTS)}
-    refusals: list[str] = []
-    frames: dict[str, pd.DataFrame] = {}
-    extras: dict[str, list[tuple[int, int, object, str, Comment | None]]] = {}  # per table: (row, col, ...)
+    cells: dict[str, list[tuple[int, int, object, str, bool, Comment | None]]] = {}  # table: (row, col, ...)
     formulas: list[str] = []
+    listed: list[str] = []  # what the new workbook will not hold, said but not refused
     for t in form.tables.values():
         ws = by_fold.get(_fold(t.sheet)) or by_fold.get(_fold(t.name))
         if ws is None:
             continue  # a table added since: its sheet starts empty
-        used.add(_fold(ws.title))
+        by_fold.pop(_fold(ws.title), None)
+        for merged in ws.merged_cells.ranges:
+            if merged.max_row >= 2:
+                refusals.append(
+                    f"sheet '{ws.title}' has cells {merged.coord} merged (their values may be hidden)"
+                )
         header = [c.value for c in next(ws.iter_rows(max_row=1), ())]
+        listed += [
+            f"the note on '{ws.title}'!{c.coordinate}" for c in next(ws.iter_rows(max_row=1), ()) if c.comment
+        ]
         fields: dict[int, str] = {}
         for i, h in enumerate(header):
             f = t.field_for_header(str(h)) if h not in (None, "") else None
             if f is not None and f.name not in fields.values():  # (a second column for a field is not read)
                 fields[i] = f.name
-        values: dict[str, dict[int, object]] = {name: {} for name in fields.values()}
-        extras[t.name] = []
         column_of = {name: list(t.fields).index(name) + 1 for name in fields.values()}
+        cells[t.name] = []
         for row in ws.iter_rows(min_row=2):
             for i, cell in enumerate(row):
                 if cell.value in (None, "") and cell.comment is None:
                     continue
+                where = f"sheet '{ws.title}' cell {cell.coordinate}"
                 if i not in fields:
                     h = header[i] if i < len(header) else None
                     f = t.field_for_header(str(h)) if h not in (None, "") else None
@@ -382,39 +412,39 @@ def upgrade_workbook(source: str | Path, form: Form, target: str | Path) -> tupl
                         if f
                         else f"'{h}', which no field of {t.name} matches"
                     )
-                    refusals.append(
-                        f"sheet '{ws.title}' cell {cell.coordinate} holds a value or note in a column {what}"
-                    )
+                    refusals.append(f"{where} holds a value or note in a column {what}")
                     continue
-                name, value = fields[i], cell.value
+                value, error = cell.value, cell.data_type == "e"
                 if cell.data_type == "f":
                     saved = saved or _open(src, data_only=True)
-                    value = saved[ws.title][cell.coordinate].value
+                    result = saved[ws.title][cell.coordinate]
+                    if result.value in (None, ""):
+                        refusals.append(f"{where} holds a formula with no saved value (never calculated)")
+                        continue
+                    value, error = result.value, result.data_type == "e"
                     formulas.append(f"{ws.title}!{cell.coordinate}")
-                if value not in (None, ""):
-                    values[name][cell.row] = value
                 fmt = (
                     cell.number_format if value not in (None, "") and cell.number_format != "General" else ""
                 )
-                extras[t.name].append((cell.row, column_of[name], value, fmt, cell.comment))
-        last = max([r for r, *_ in extras[t.name]], default=1)
-        rows = range(2, last + 1)  # every row up to the last used, so that a value keeps its row number
-        frames[t.name] = pd.DataFrame(
-            {name: [by_row.get(r) for r in rows] for name, by_row in values.items()}, dtype=object
-        )
-    for ws in old.worksheets:
-        if _fold(ws.title) in used:
-            continue
-        if any(v not in (None, "") for row in ws.iter_rows(values_only=True) for v in row):
-            refusals.append(f"sheet '{ws.title}' is not a table of form {form.label} and holds values")
+                cells[t.name].append((cell.row, column_of[fields[i]], value, fmt, error, cell.comment))
+    for fold, ws in by_fold.items():  # the sheets no table took
+        if fold in (_fold(INSTRUCTIONS), _fold(LISTS)):
+            continue  # written afresh from the form: what a reviewer typed there is listed below
+        if any(c.value not in (None, "") or c.comment for row in ws.iter_rows() for c in row):
+            refusals.append(
+                f"sheet '{ws.title}' is not a table of form {form.label} and holds values or notes"
+            )
     if refusals:
         shown = "; ".join(refusals[:5]) + (f"; and {len(refusals) - 5} more" if len(refusals) > 5 else "")
         raise ReviewError(
             f"{src}: cannot be carried to form {form.label} without losing values: {shown}. Move those values "
-            "into the form's columns (or delete them) and upgrade again, or upgrade with the form version whose "
+            "into the form's columns (or delete them), unmerge merged cells, open and save the workbook in Excel "
+            "or LibreOffice to calculate its formulas, and upgrade again; or upgrade with the form version whose "
             "fields they are."
         )
-    wb = _build(form, str(meta.get("Reviewer") or ""), frames, DEFAULT_ROWS)
+    sizes = {name: max([r for r, *_ in found], default=1) - 1 for name, found in cells.items()}
+    wb = _build(form, str(meta.get("Reviewer") or ""), None, DEFAULT_ROWS, sizes)
+    listed += _not_rewritten(old, wb, by_fold, _fold)
     if meta.get("Created"):  # the extraction's start date stays
         for label, created in wb[INSTRUCTIONS].iter_rows(min_row=3, max_row=8, max_col=2):
             if label.value == "Created":
@@ -422,24 +452,55 @@ def upgrade_workbook(source: str | Path, form: Form, target: str | Path) -> tupl
     carried = 0
     for t in form.tables.values():
         ws = wb[t.sheet]
-        for row, col, value, fmt, comment in extras.get(t.name, []):
+        for row, col, value, fmt, error, comment in cells.get(t.name, []):
+            if value not in (None, ""):
+                cell = put(ws, row, col, value)
+                if error:  # #REF!, #N/A: read as an error value, never as text
+                    cell.data_type = "e"
+                carried += 1
             cell = ws.cell(row=row, column=col)
-            carried += value not in (None, "")
             if fmt:
                 cell.number_format = fmt
             if comment is not None:
                 cell.comment = Comment(comment.text, comment.author or "review")
+        _print_rows(ws, len(t.fields), sizes.get(t.name, 0))
     made_from = f"{meta.get('Form') or '?'} v{meta.get('Form version') or '?'}"
     done = [f"carried {carried:,} values from {src.name} (form {made_from}) to form {form.label}"]
     if formulas:
-        listed = ", ".join(formulas[:5]) + (f" and {len(formulas) - 5} more" if len(formulas) > 5 else "")
-        done.append(f"{len(formulas):,} formulas carried as their saved values: {listed}")
+        shown = ", ".join(formulas[:5]) + (f" and {len(formulas) - 5} more" if len(formulas) > 5 else "")
+        done.append(f"{len(formulas):,} formulas carried as their saved values: {shown}")
+    if listed:
+        shown = "; ".join(listed[:10]) + (f"; and {len(listed) - 10} more" if len(listed) > 10 else "")
+        done.append(f"not carried (the new form writes these afresh): {shown}")
     return save_workbook(wb, target), done
+
+
+def _not_rewritten(old: Workbook, new: Workbook, left: dict[str, Worksheet], fold) -> list[str]:
+    """What a reviewer typed on the old Instructions and Lists sheets that the new ones do not hold (their own
+    notes, a dropdown value added), to be said: not what the old form wrote there (its version, its tables'
+    descriptions, the toolkit's own notes)."""
+    out = []
+    for name in (INSTRUCTIONS, LISTS):
+        ws = left.get(fold(name))
+        if ws is None:
+            continue
+        fresh = new[name]
+        known = {str(v) for row in fresh.iter_rows(values_only=True) for v in row if v not in (None, "")}
+        for row in ws.iter_rows():
+            for c in row:
+                beside = name == LISTS or c.column > 2 or c.row > fresh.max_row  # outside the form's own text
+                if c.value not in (None, "") and beside and str(c.value) not in known:
+                    out.append(f"'{ws.title}'!{c.coordinate} ({str(c.value)[:40]!r})")
+                if c.comment is not None and c.comment.author != "review":
+                    out.append(f"the note on '{ws.title}'!{c.coordinate}")
+    return out
 
 
 def _open(path: Path, data_only: bool = False) -> Workbook:
     try:
-        return load_workbook(path, data_only=data_only)
+        with warnings.catch_warnings():  # openpyxl's on merged cells and notes: the upgrade says it better
+            warnings.simplefilter("ignore", UserWarning)
+            return load_workbook(path, data_only=data_only)
     except Exception as exc:  # a corrupt archive or XML (openpyxl raises many kinds)
         raise UnreadableWorkbook(
             f"{path}: cannot be read as .xlsx ({type(exc).__name__}: {exc}); open it in Excel or LibreOffice and "

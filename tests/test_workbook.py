@@ -397,6 +397,59 @@ def test_upgrade_refuses_to_drop_a_value_and_names_its_cell(form, tmp_path):
     assert not (tmp_path / "out.xlsx").exists()
 
 
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (lambda wb: wb["Studies"].merge_cells("Y2:Z2"), "sheet 'Studies' has cells Y2:Z2 merged"),
+        (lambda wb: wb["Studies"].__setitem__("M2", "=6+6"), "cell M2 holds a formula with no saved value"),
+        (lambda wb: wb.copy_worksheet(wb["Studies"]).__setattr__("title", "studies "), "have one name"),
+        (
+            lambda wb: wb.create_sheet("Notes")["B3"].__setattr__(
+                "comment", openpyxl.comments.Comment("n", "me")
+            ),
+            "sheet 'Notes'",
+        ),
+    ],
+)
+def test_upgrade_refuses_what_it_could_not_carry(form, tmp_path, edit, words):
+    """A merged range (openpyxl keeps only its first cell), a formula never calculated, two sheets for one table,
+    a note on a sheet no table takes: refused, naming them, nothing written."""
+    path = write(form, tmp_path / "w.xlsx")
+    wb = openpyxl.load_workbook(path)
+    edit(wb)
+    wb.save(path)
+    with pytest.raises(ReviewError, match=words):
+        upgrade_workbook(path, form, tmp_path / "out.xlsx")
+    assert not (tmp_path / "out.xlsx").exists()
+
+
+def test_upgrade_keeps_error_values_and_lists_what_the_form_writes_afresh(form, tmp_path):
+    path = write(form, tmp_path / "w.xlsx")
+    wb = openpyxl.load_workbook(path)
+    countries = next(c for c in wb["Studies"][1] if c.value == "Countries").column_letter
+    wb["Studies"][f"{countries}2"].value = "#REF!"
+    wb["Studies"][f"{countries}2"].data_type = "e"
+    wb["Instructions"]["D30"] = "ask the author about T1"
+    wb.save(path)
+    target, done = upgrade_workbook(path, form, tmp_path / "out.xlsx")
+    assert (
+        done[-1]
+        == "not carried (the new form writes these afresh): 'Instructions'!D30 ('ask the author about T1')"
+    )
+    was, now = read_workbook(path, form), read_workbook(target, form)
+    assert [(i.code, i.cell) for i in now.issues] == [(i.code, i.cell) for i in was.issues]
+    assert ("error-value", f"{countries}2") in [(i.code, i.cell) for i in now.issues]
+
+
+def test_two_sheets_for_one_table_are_refused_when_read(form, tmp_path):
+    path = write(form, tmp_path / "w.xlsx")
+    wb = openpyxl.load_workbook(path)
+    wb.copy_worksheet(wb["Arms"]).title = "arms "
+    wb.save(path)
+    with pytest.raises(UnreadableWorkbook, match="sheets 'Arms' and 'arms ' both name one table"):
+        read_workbook(path, form)
+
+
 def test_review_upgrade_command(form, tmp_path):
     from typer.testing import CliRunner
 
