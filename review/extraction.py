@@ -135,7 +135,9 @@ def read_workbook(path: str | Path, form: Form) -> Extraction:
         raise _unreadable(name, exc) from None
     by_fold = {_fold(s): s for s in sheet_names}
     found = {t.name: by_fold.get(_fold(t.sheet)) or by_fold.get(_fold(t.name)) for t in form.tables.values()}
-    for sheet in set(found.values()) - {None}:  # two sheets one name ('Studies', 'studies '): which is meant?
+    for sheet in {
+        s for s in found.values() if s
+    }:  # two sheets one name ('Studies', 'studies '): which is meant?
         twins = [s for s in sheet_names if _fold(s) == _fold(sheet)]
         if len(twins) > 1:
             raise UnreadableWorkbook(
