@@ -661,7 +661,8 @@ def empty_issues(form: Form, et: ExtractedTable) -> list[Issue]:
     """Numeric cells left empty in rows that hold data: empty means 'not yet extracted', so a finished workbook
     has a number, NR or NA there. A count may stay empty where its percentage is given, and the other way round
     (the pairs of the form's percent-mismatch rules); a field marked if_reported (an alternative to another, such
-    as a median where a mean is given) may stay empty."""
+    as a median where a mean is given) may stay empty, and so may a field whose `unless_given` fields hold a
+    value (the mean where the median is given)."""
     if not et.file:
         return []  # plain DataFrames (validate_frames) have no missing codes: a missing value there says nothing
     t, d, m = et.table, et.data, et.missing
@@ -678,6 +679,8 @@ def empty_issues(form: Form, et: ExtractedTable) -> list[Issue]:
         empty = d[f.name].isna() & m[f.name].eq(EMPTY) & filled
         if f.name in partner:
             empty &= d[partner[f.name]].isna()
+        for other in f.unless_given:  # a field standing in for it is given (a median for the mean)
+            empty &= d[other].isna()
         rows = d.index[empty.to_numpy(dtype=bool)]
         message = f"{f.label} is empty in a row that holds other values"
         issues += _issues(et, "not-extracted", rows, f.name, [message] * len(rows))

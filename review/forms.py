@@ -66,9 +66,10 @@ class Field:
     unit: str = ""
     values: tuple[str, ...] = ()
     required: bool = False
-    if_reported: bool = (
-        False  # typed only when the report gives it (an alternative): empty is not "not extracted"
-    )
+    # typed only when the report gives it (an alternative): empty is not "not extracted"
+    if_reported: bool = False
+    # fields standing in for this one: where any holds a value, this one may stay empty
+    unless_given: tuple[str, ...] = ()
     min: float | None = None
     max: float | None = None
     format: str | None = None
@@ -304,6 +305,7 @@ _FIELD_KEYS = {
     "vocabulary",
     "required",
     "if_reported",
+    "unless_given",
     "min",
     "max",
     "format",
@@ -406,6 +408,13 @@ def _build_table(tname: str, tdoc: Any, vocabularies: dict[str, list], line: int
             raise _LoadError(
                 f"table {tname!r}: key field {k!r} cannot be of type {fields[k].type}", _line(tdoc, "key")
             )
+    for f in fields.values():
+        for other in f.unless_given:
+            if other not in fields or other == f.name:
+                raise _LoadError(
+                    f"field {tname}.{f.name}: unless_given: {other!r} is not another field of table {tname}",
+                    f.line,
+                )
     # Key fields are always required: a row without its key cannot be placed.
     for k in key:
         f = fields[k]
@@ -517,6 +526,12 @@ def _build_field(tname: str, fname: Any, fdoc: Any, vocabularies: dict[str, list
             f"{where}: a field cannot be both required and if_reported (empty when the report does not give it)",
             _line(fdoc, "if_reported"),
         )
+    unless = fdoc.get("unless_given", [])
+    unless = [unless] if isinstance(unless, str) else unless
+    if not isinstance(unless, list) or not all(isinstance(u, str) for u in unless):
+        raise _LoadError(
+            f"{where}: unless_given: must be a list of this table's field names", _line(fdoc, "unless_given")
+        )
     return Field(
         name=str(fname),
         type=ftype,
@@ -526,6 +541,7 @@ def _build_field(tname: str, fname: Any, fdoc: Any, vocabularies: dict[str, list
         values=values,
         required=required,
         if_reported=if_reported,
+        unless_given=tuple(unless),
         min=lo,
         max=hi,
         format=fmt,

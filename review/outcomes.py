@@ -406,7 +406,7 @@ def _build_continuous(frame, spec, tables, settings, issues):
                     result = d
                     break
                 tried.append(d.note)
-        if result is None and not derive.known(mean) and get.get("median"):
+        if result is None and get.get("median") and derive.known(value(r, "median")):
             d = derive.mean_sd_from_median(
                 value(r, "median"),
                 value(r, "q1"),
@@ -416,10 +416,13 @@ def _build_continuous(frame, spec, tables, settings, issues):
                 n,
                 settings.median_method,
             )
-            if d.value is not None:
-                mean, result = d.value, derive.Derived(d.extra, d.derivation, d.inputs)
-            else:
+            if d.value is None:
                 tried.append(d.note)
+            elif derive.known(mean):  # the reported mean stands; only the SD comes from the spread
+                derivation = d.derivation.replace("mean and SD estimated", "SD estimated", 1)
+                result = derive.Derived(d.extra, derivation + "; the reported mean kept", d.inputs)
+            else:
+                mean, result = d.value, derive.Derived(d.extra, d.derivation, d.inputs)
         if result is None and not tried:
             tried.append(
                 f"SD: {derive.code(disp)}" if not derive.known(disp) else "SD: dispersion type or n not given"

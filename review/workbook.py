@@ -263,7 +263,7 @@ def _validation(form: Form, t: Table, f: Field, letter: str, list_ranges: dict, 
         dv = DataValidation(allow_blank=True)  # any value; carries the input message
     dv.showInputMessage = True
     dv.promptTitle = f.label[:32]
-    dv.prompt = _prompt(f, key)[:255]
+    dv.prompt = _prompt(f, key, t)[:255]
     if dv.type is not None:
         dv.showErrorMessage = True
         dv.errorStyle = "stop" if f.type in ("category", "boolean") or f.numeric else "warning"
@@ -307,9 +307,13 @@ def _expected(f: Field, key: bool) -> str:
     return what + ("." if key else ", or NR (not reported) / NA (not applicable).")
 
 
-def _prompt(f: Field, key: bool) -> str:
+def _prompt(f: Field, key: bool, table: Table | None = None) -> str:
     parts = [f.help] if f.help else []
     parts.append(_expected(f, key))
+    if f.unless_given and table is not None:
+        labels = [table.fields[n].label for n in f.unless_given]
+        given = ", ".join(labels[:-1]) + " or " + labels[-1] if len(labels) > 1 else labels[0]
+        parts.append(f"Leave it empty where the row gives {given} instead.")
     return " ".join(parts)
 
 

@@ -133,6 +133,14 @@ def test_minimal_form_with_shorthand_fields():
             8,
             "both required and if_reported",
         ),
+        (
+            (
+                "      year: {type: integer, format: year}",
+                "      year: {type: integer, unless_given: [median]}",
+            ),
+            8,
+            "unless_given: 'median' is not another field",
+        ),
     ],
 )
 def test_malformed_form_names_file_line_and_problem(tmp_path, change, line, words):

@@ -11,6 +11,7 @@ import pytest
 from conftest import FORM_PATH, complete_study, edited, write
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
+from scipy import stats
 
 from review.errors import ReviewError, UnreadableInput
 from review.forms import parse_form
@@ -328,6 +329,12 @@ def _older(form):
             x for x in text.splitlines(keepends=True) if x.startswith(f"      {field}: {{type: number")
         )
         text = text.replace(line, "", 1)
+    text = "".join(  # nor do the lists of fields standing in for the mean and SD name them
+        line.replace("median, ", "").replace("q1, ", "").replace("unless_given: [median]", "unless_given: []")
+        if "unless_given" in line
+        else line
+        for line in text.splitlines(keepends=True)
+    )
     older = parse_form(text, "older form")
     assert older.version == "0.9.0" and "median" not in older.table("continuous").fields
     return older
@@ -467,21 +474,17 @@ def test_review_upgrade_command(form, tmp_path):
 
 
 def test_shipped_form_takes_what_reports_give_instead_of_an_sd(form, tmp_path):
-    """A mean with its CI, a median with quartiles, typed in the form's own columns (NR where the report gives no
-    mean or SD): the alternatives left empty raise no not-extracted warning, and the analysis tables derive the
-    SD (and from the median, the mean) and say how."""
+    """A mean with its CI, a median with quartiles, a mean with quartiles, typed in the form's own columns with
+    the mean and SD left empty where the report does not give them: no not-extracted warning (the alternatives
+    are if_reported, the mean and SD unless_given), and the analysis tables derive the SD (and from the median,
+    the mean) and say how."""
     from review.tables import analysis_tables
     from review.validate import validate
 
-    common = {
-        "study_id": "T1",
-        "timepoint": "6 weeks",
-        "unit": "points",
-        "source": "main",
-        "dispersion": "NR",
-    }
+    common = {"study_id": "T1", "timepoint": "6 weeks", "unit": "points", "source": "main"}
     by_ci = {**common, "outcome": "pain", "ci_level": 95}
-    by_median = {**common, "outcome": "fatigue", "mean": "NR"}
+    by_median = {**common, "outcome": "fatigue"}
+    by_quartiles = {**common, "outcome": "sleep"}
     data = complete_study()
     data["continuous"] = pd.DataFrame(
         [
@@ -489,15 +492,24 @@ def test_shipped_form_takes_what_reports_give_instead_of_an_sd(form, tmp_path):
             {**by_ci, "arm_id": "high", "mean": 13, "n": 25, "ci_low": 10.5, "ci_high": 15.5},
             {**by_median, "arm_id": "low", "median": 20, "q1": 15, "q3": 26, "n": 40},
             {**by_median, "arm_id": "high", "median": 18, "q1": 12, "q3": 25, "n": 41},
+            {**by_quartiles, "arm_id": "low", "mean": 6.5, "median": 6, "q1": 5, "q3": 8, "n": 40},
+            {**by_quartiles, "arm_id": "high", "mean": 7.1, "median": 7, "q1": 5.5, "q3": 8.5, "n": 41},
         ]
     )
     ext = read_workbook(write(form, tmp_path / "w.xlsx", data=data), form)
-    assert [i for i in validate(ext).issues if i.table == "continuous"] == []
+    assert [(i.code, i.cell) for i in validate(ext).issues if i.table == "continuous"] == []
     continuous = analysis_tables({n: t.data for n, t in ext.tables.items()}, form).continuous
-    pain, fatigue = (continuous[continuous["outcome"] == o].set_index("arm_id") for o in ("pain", "fatigue"))
+    pain, fatigue, sleep = (
+        continuous[continuous["outcome"] == o].set_index("arm_id") for o in ("pain", "fatigue", "sleep")
+    )
     # sd_from_ci, t below 60 patients: sqrt(25) * (12 - 8) / (2 * qt(0.975, 24))
     assert pain.at["low", "sd"] == pytest.approx(5 * 4 / (2 * 2.0638985616280205), rel=1e-12)
     assert pain.at["low", "derivation"] == "SD = sqrt(n) x (upper - lower) / (2 x 2.0639), t(24 df)"
     w = 0.7 + 0.39 / 40  # Luo et al. 2018's mean from the median and quartiles (the default method)
     assert fatigue.at["low", "mean"] == pytest.approx(w * (15 + 26) / 2 + (1 - w) * 20, rel=1e-12)
     assert "median" in fatigue.at["low", "derivation"].lower()
+    # a reported mean stands; the SD comes from the quartiles: (q3 - q1) / (2 qnorm((0.75 n - 0.125) / (n + 0.25)))
+    eta = 2 * stats.norm.ppf((0.75 * 40 - 0.125) / (40 + 0.25))
+    assert sleep.at["low", "mean"] == 6.5 and sleep.at["low", "sd"] == pytest.approx(3 / eta, rel=1e-12)
+    assert sleep.at["low", "derivation"].startswith("SD estimated from the median and IQR")
+    assert sleep.at["low", "derivation"].endswith("the reported mean kept")
