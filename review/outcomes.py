@@ -396,7 +396,13 @@ def _build_continuous(frame, spec, tables, settings, issues):
                     ),
                     derive.known(value(r, "ci_low")) or derive.known(value(r, "ci_high")),
                 ),
-                (partial(_sd_from_p, r, groups, value), derive.known(value(r, "p_value"))),
+                (
+                    partial(_sd_from_p, r, groups, value),
+                    any(
+                        derive.known(value(x, "p_value"))
+                        for x in groups[(value(r, "study"), value(r, "outcome"), value(r, "timepoint"))]
+                    ),
+                ),
             ]  # (a route is tried where the row gives something for it: its refusal then says what is missing)
             for attempt, available in attempts:
                 if not available:
@@ -461,6 +467,8 @@ def _sd_from_p(r, groups, value) -> derive.Derived:
             note=f"SD from a p-value needs exactly two arms of the outcome ({len(siblings)} given)"
         )
     other = siblings[1] if siblings[0] is r else siblings[0]
+    if not (derive.known(value(r, "p_value")) and derive.known(value(other, "p_value"))):
+        return derive.Derived(note="SD from a p-value needs it on both arms' rows (one arm gives it)")
     if value(other, "p_value") != value(r, "p_value"):
         return derive.Derived(note="SD from a p-value: the two arms give different p-values")
     return derive.sd_from_p(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from scipy import stats
 
 from review.tables import analysis_tables, comparison_table, count_from, log_hr
 
@@ -184,3 +185,27 @@ def test_comparison_table_keeps_studies_it_cannot_fill():
     table = comparison_table(arm_outcomes, {"A": ("hi", "lo"), "B": ("hi", "lo")}, "response", "t")
     assert table.loc[0, ["events_e", "n_e", "events_c", "n_c"]].tolist() == [10, 50, 8, 50]
     assert pd.isna(table.loc[1, "events_e"]) and "arm lo: no row for response at t" in table.loc[1, "note"]
+
+
+def test_sd_from_a_p_value_needs_it_on_both_arms():
+    """The p-value of the difference goes on both arms' rows: given on one, both rows say so; on both, both get
+    SD = |MD| / qt(1 - p/2, n1 + n2 - 2) / sqrt(1/n1 + 1/n2)."""
+    rows = [
+        {
+            "study_id": "T",
+            "arm_id": "a",
+            "outcome": "QoL",
+            "timepoint": "w12",
+            "mean": 60.0,
+            "n": 50,
+            "p_value": 0.03,
+        },
+        {"study_id": "T", "arm_id": "b", "outcome": "QoL", "timepoint": "w12", "mean": 55.0, "n": 50},
+    ]
+    one = analysis_tables({"continuous": pd.DataFrame(rows)}).continuous
+    assert one["sd"].isna().all()
+    assert one["note"].tolist() == ["SD from a p-value needs it on both arms' rows (one arm gives it)"] * 2
+    rows[1]["p_value"] = 0.03
+    both = analysis_tables({"continuous": pd.DataFrame(rows)}).continuous
+    expected = 5 / stats.t.ppf(1 - 0.03 / 2, 98) / (1 / 50 + 1 / 50) ** 0.5
+    assert both["sd"].tolist() == pytest.approx([expected, expected], rel=1e-12)
