@@ -133,19 +133,7 @@ def read_workbook(path: str | Path, form: Form) -> Extraction:
         ) from None
     except (python_calamine.CalamineError, OSError, ValueError) as exc:  # corrupt archive or XML, I/O
         raise _unreadable(name, exc) from None
-    by_fold = {_fold(s): s for s in sheet_names}
-    found = {t.name: by_fold.get(_fold(t.sheet)) or by_fold.get(_fold(t.name)) for t in form.tables.values()}
-    for sheet in {
-        s for s in found.values() if s
-    }:  # two sheets one name ('Studies', 'studies '): which is meant?
-        twins = [s for s in sheet_names if _fold(s) == _fold(sheet)]
-        if len(twins) > 1:
-            raise UnreadableWorkbook(
-                f"{name}: sheets {' and '.join(repr(s) for s in twins)} both name one table; rename or delete "
-                "all but one (their values would otherwise be read from one and the other ignored).",
-                file=name,
-                sheet=twins[1],
-            )
+    found = table_sheets(sheet_names, form, name)
     wanted = {s for s in found.values() if s} | {s for s in sheet_names if _fold(s) == _fold(INSTRUCTIONS)}
     # One worker: the book is used by that thread alone once loading starts (calamine's sheets cannot be loaded
     # from two threads at once), so loads run in the workbook's order while this thread scans and types.
@@ -340,12 +328,33 @@ def _fold(text: str) -> str:
     return re.sub(r"[\s_]+", " ", str(text)).strip().casefold()
 
 
+def table_sheets(sheet_names: Sequence[str], form: Form, file: str) -> dict[str, str | None]:
+    """Each table's sheet (by its label or its name, ignoring case, spaces and _), None where there is none.
+    Two sheets that name one table ('Studies', 'studies ') are refused: one would be read, the other ignored."""
+    by_fold = {_fold(s): s for s in sheet_names}
+    found = {t.name: by_fold.get(_fold(t.sheet)) or by_fold.get(_fold(t.name)) for t in form.tables.values()}
+    for sheet in {s for s in found.values() if s}:
+        twins = [s for s in sheet_names if _fold(s) == _fold(sheet)]
+        if len(twins) > 1:
+            raise UnreadableWorkbook(
+                f"{file}: sheets {' and '.join(repr(s) for s in twins)} both name one table; rename or delete "
+                "all but one (their values would otherwise be read from one and the other ignored).",
+                file=file,
+                sheet=twins[1],
+            )
+    return found
+
+
+def instructions(rows: Sequence[Sequence[object]]) -> dict[str, object]:
+    """The Instructions sheet's labelled values (form, form version, reviewer, created), by folded label."""
+    return {_fold(r[0]): r[1] for r in rows if len(r) >= 2 and isinstance(r[0], str) and r[0]}
+
+
 def _read_instructions(sheets: dict, form: Form, file: str) -> tuple[str, str, str]:
     """Reviewer, form version, and 'name vN' of the form the workbook was made from when it is another one."""
     names = sheets.names() if isinstance(sheets, _Loaded) else list(sheets)
     sheet = next((k for k in names if _fold(k) == _fold(INSTRUCTIONS)), None)
-    rows: list[list[object]] = sheets[sheet] if sheet is not None else []
-    meta = {_fold(r[0]): r[1] for r in rows if len(r) >= 2 and isinstance(r[0], str) and r[0]}
+    meta = instructions(sheets[sheet] if sheet is not None else [])
     reviewer = str(meta.get("reviewer") or "").strip()
     name, version = str(meta.get("form") or ""), _as_version(meta.get("form version"))
     other = (name and name != form.name) or (version and version != form.version)

@@ -27,12 +27,15 @@ from .extraction import (  # reading lives there; these names stay importable fr
     ExtractedTable,
     Extraction,
     UnreadableWorkbook,
+    _fold,
+    instructions,
     read_csv_folder,
     read_extraction,
     read_extractions,
     read_workbook,
+    table_sheets,
 )
-from .files import MAX_SHEET_ROWS, check_xlsx
+from .files import MAX_SHEET_ROWS, check_output, check_xlsx
 from .forms import MISSING_CODES, Field, Form, Table
 from .issues import ERROR, WARNING, Issue, Report
 from .sheets import (
@@ -355,36 +358,25 @@ def upgrade_workbook(source: str | Path, form: Form, target: str | Path) -> tupl
     Instructions or Lists sheet, and notes on headers, which the form writes afresh, are listed. Cell colours and
     the sheets' layout are the new form's. `target` is never `source`.
     """
-    from .extraction import _fold
-    from .files import check_output
-
     src = check_xlsx(source)
-    check_output(
-        target, [src], force=True
-    )  # replacing another file is the caller's to allow; the input never
+    # replacing another file is the caller's to allow (--force); writing over the input never is
+    check_output(target, [src], force=True)
     old = _open(
         src
-    )  # not read-only: number formats and notes (openpyxl keeps only a merged range's first cell)
+    )  # not read-only, for number formats and notes (it keeps only a merged range's first cell)
     saved: Workbook | None = None  # the formulas' saved values, read when there is a formula
+    found = table_sheets([ws.title for ws in old.worksheets], form, str(src))  # as reading finds them
+    left = {ws.title: ws for ws in old.worksheets if ws.title not in found.values()}
+    instructions_sheet = next((ws for ws in left.values() if _fold(ws.title) == _fold(INSTRUCTIONS)), None)
+    meta = instructions(list(instructions_sheet.iter_rows(values_only=True))) if instructions_sheet else {}
     refusals: list[str] = []
-    by_fold: dict[str, Worksheet] = {}
-    for ws in old.worksheets:
-        if _fold(ws.title) in by_fold:
-            refusals.append(f"sheets '{by_fold[_fold(ws.title)].title}' and '{ws.title}' have one name")
-        by_fold.setdefault(_fold(ws.title), ws)
-    meta = {}
-    if _fold(INSTRUCTIONS) in by_fold:
-        for label, value, *_ in by_fold[_fold(INSTRUCTIONS)].iter_rows(max_col=2, values_only=True):
-            if label:
-                meta[str(label).strip()] = value
     cells: dict[str, list[tuple[int, int, object, str, bool, Comment | None]]] = {}  # table: (row, col, ...)
     formulas: list[str] = []
     listed: list[str] = []  # what the new workbook will not hold, said but not refused
     for t in form.tables.values():
-        ws = by_fold.get(_fold(t.sheet)) or by_fold.get(_fold(t.name))
-        if ws is None:
+        if found[t.name] is None:
             continue  # a table added since: its sheet starts empty
-        by_fold.pop(_fold(ws.title), None)
+        ws = old[found[t.name]]
         for merged in ws.merged_cells.ranges:
             if merged.max_row >= 2:
                 refusals.append(
@@ -431,8 +423,8 @@ def upgrade_workbook(source: str | Path, form: Form, target: str | Path) -> tupl
                     cell.number_format if value not in (None, "") and cell.number_format != "General" else ""
                 )
                 cells[t.name].append((cell.row, column_of[fields[i]], value, fmt, error, cell.comment))
-    for fold, ws in by_fold.items():  # the sheets no table took
-        if fold in (_fold(INSTRUCTIONS), _fold(LISTS)):
+    for ws in left.values():  # the sheets no table took
+        if _fold(ws.title) in (_fold(INSTRUCTIONS), _fold(LISTS)):
             continue  # written afresh from the form: what a reviewer typed there is listed below
         if any(c.value not in (None, "") or c.comment for row in ws.iter_rows() for c in row):
             refusals.append(
@@ -447,12 +439,12 @@ def upgrade_workbook(source: str | Path, form: Form, target: str | Path) -> tupl
             "fields they are."
         )
     sizes = {name: max([r for r, *_ in found], default=1) - 1 for name, found in cells.items()}
-    wb = _build(form, str(meta.get("Reviewer") or ""), None, DEFAULT_ROWS, sizes)
-    listed += _not_rewritten(old, wb, by_fold, _fold)
-    if meta.get("Created"):  # the extraction's start date stays
+    wb = _build(form, str(meta.get("reviewer") or ""), None, DEFAULT_ROWS, sizes)
+    listed += _not_rewritten(wb, left)
+    if meta.get("created"):  # the extraction's start date stays
         for label, created in wb[INSTRUCTIONS].iter_rows(min_row=3, max_row=8, max_col=2):
             if label.value == "Created":
-                put(wb[INSTRUCTIONS], created.row, 2, meta["Created"])
+                put(wb[INSTRUCTIONS], created.row, 2, meta["created"])
     carried = 0
     for t in form.tables.values():
         ws = wb[t.sheet]
@@ -468,7 +460,7 @@ def upgrade_workbook(source: str | Path, form: Form, target: str | Path) -> tupl
             if comment is not None:
                 cell.comment = Comment(comment.text, comment.author or "review")
         _print_rows(ws, len(t.fields), sizes.get(t.name, 0))
-    made_from = f"{meta.get('Form') or '?'} v{meta.get('Form version') or '?'}"
+    made_from = f"{meta.get('form') or '?'} v{meta.get('form version') or '?'}"
     done = [f"carried {carried:,} values from {src.name} (form {made_from}) to form {form.label}"]
     if formulas:
         shown = ", ".join(formulas[:5]) + (f" and {len(formulas) - 5} more" if len(formulas) > 5 else "")
@@ -479,13 +471,13 @@ def upgrade_workbook(source: str | Path, form: Form, target: str | Path) -> tupl
     return save_workbook(wb, target), done
 
 
-def _not_rewritten(old: Workbook, new: Workbook, left: dict[str, Worksheet], fold) -> list[str]:
-    """What a reviewer typed on the old Instructions and Lists sheets that the new ones do not hold (their own
-    notes, a dropdown value added), to be said: not what the old form wrote there (its version, its tables'
-    descriptions, the toolkit's own notes)."""
+def _not_rewritten(new: Workbook, left: dict[str, Worksheet]) -> list[str]:
+    """What a reviewer typed on the old Instructions and Lists sheets (among `left`, by title) that the new ones
+    do not hold (their own notes, a dropdown value added), to be said: not what the old form wrote there (its
+    version, its tables' descriptions, the toolkit's own notes)."""
     out = []
     for name in (INSTRUCTIONS, LISTS):
-        ws = left.get(fold(name))
+        ws = next((ws for title, ws in left.items() if _fold(title) == _fold(name)), None)
         if ws is None:
             continue
         fresh = new[name]

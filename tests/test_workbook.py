@@ -409,7 +409,7 @@ def test_upgrade_refuses_to_drop_a_value_and_names_its_cell(form, tmp_path):
     [
         (lambda wb: wb["Studies"].merge_cells("Y2:Z2"), "sheet 'Studies' has cells Y2:Z2 merged"),
         (lambda wb: wb["Studies"].__setitem__("M2", "=6+6"), "cell M2 holds a formula with no saved value"),
-        (lambda wb: wb.copy_worksheet(wb["Studies"]).__setattr__("title", "studies "), "have one name"),
+        (lambda wb: wb.copy_worksheet(wb["Studies"]).__setattr__("title", "studies "), "both name one table"),
         (
             lambda wb: wb.create_sheet("Notes")["B3"].__setattr__(
                 "comment", openpyxl.comments.Comment("n", "me")
