@@ -369,12 +369,14 @@ def _made_with(workbook: Path) -> str:
     """'name vX' of the form a workbook was made from (its Instructions sheet), '' when it cannot be told."""
     import python_calamine
 
+    from review.extraction import INSTRUCTIONS, instructions
+
     try:
-        rows = python_calamine.CalamineWorkbook.from_path(str(workbook)).get_sheet_by_name("Instructions")
-        meta = {str(r[0]): r[1] for r in rows.to_python() if len(r) > 1}
+        rows = python_calamine.CalamineWorkbook.from_path(str(workbook)).get_sheet_by_name(INSTRUCTIONS)
+        meta = instructions(rows.to_python())
     except (python_calamine.CalamineError, OSError, ValueError):
         return ""
-    return f"{meta.get('Form', '')} v{meta.get('Form version', '')}"
+    return f"{meta.get('form', '')} v{meta.get('form version', '')}"
 
 
 def main(argv: list[str] | None = None) -> int:
