@@ -563,7 +563,11 @@ def _noted_cells(facts: SheetFacts, letters: dict[str, str], height: int) -> dic
     fields = {letter: name for name, letter in letters.items()}
     noted = {}
     for ref in (
-        facts.formulas | facts.errors.keys() | facts.no_value | facts.long_text.keys() | facts.formats.keys()
+        facts.formulas.keys()
+        | facts.errors.keys()
+        | facts.no_value
+        | facts.long_text.keys()
+        | facts.formats.keys()
     ):
         r = _row_number(ref)
         if r is not None and 2 <= r < height + 2 and ref[: -len(str(r))] in fields:
@@ -618,13 +622,20 @@ def _cell(raw: object, f: Field, ref: str, facts: SheetFacts, from_text: bool) -
     parsed = parse_value(raw, f, from_text=from_text)
     if ref in facts.formulas:
         return Parsed(
-            parsed.value, parsed.missing, ("formula-cell", *parsed.codes), "its saved result was used"
+            parsed.value, parsed.missing, ("formula-cell", *parsed.codes), _formula_note(facts.formulas[ref])
         )
     if extra:
         return Parsed(
             parsed.value, parsed.missing, (*extra, *parsed.codes), parsed.note or f"read as {raw:g}"
         )
     return parsed
+
+
+def _formula_note(formula: str) -> str:
+    if not formula:  # a shared formula's later cells carry only a reference to the first one's
+        return ""
+    shown = formula if len(formula) <= 60 else formula[:57] + "..."
+    return f"={shown}"
 
 
 def _filled(cell: object) -> bool:

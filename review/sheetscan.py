@@ -54,6 +54,9 @@ _ROW_END = re.compile(rb"</(?:\w+:)?row>|<(?:\w+:)?row\b[^>]*/>")
 _CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
 _ATTR = re.compile(rb'\b([rst])="([^"]*)"')
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_FORMULA_TEXT = re.compile(rb"<(?:\w+:)?f\b[^>]*>([^<]*)</(?:\w+:)?f>")
+# LibreOffice saves a typed TRUE or FALSE as the formula TRUE() or FALSE() (t="b"): a constant, not a calculation.
+_CONSTANT_BOOLEAN = re.compile(r"=?\s*(TRUE|FALSE)\s*(?:\(\s*\))?\s*", re.I)
 _VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 _LONG_INLINE = re.compile(rb"<(?:\w+:)?t\b[^>]*>[^<]{%d,}" % (MAX_CELL_CHARS + 1))
 _SHARED = re.compile(rb"<(?:\w+:)?si>(.*?)</(?:\w+:)?si>", re.S)
@@ -86,7 +89,7 @@ class SheetFacts:
     """One sheet's cells that need more than their saved value, by A1 reference."""
 
     rows: int = 0
-    formulas: set[str] = field(default_factory=set)  # cells holding a formula (never evaluated)
+    formulas: dict[str, str] = field(default_factory=dict)  # cell -> the formula it holds (never evaluated)
     no_value: set[str] = field(default_factory=set)  # formulas with no saved result
     errors: dict[str, str] = field(default_factory=dict)  # error values: '#DIV/0!', '#N/A'...
     formats: dict[str, str] = field(default_factory=dict)  # 'percent', 'month' (shows month and year), 'year'
@@ -255,6 +258,16 @@ def _scan_chunk(
     return False
 
 
+def constant_boolean(formula: str | bytes) -> bool | None:
+    """The boolean a formula (its text, or a cell's XML body) stands for when it is only TRUE() or FALSE(), as
+    LibreOffice saves a typed boolean; None for any other formula."""
+    if isinstance(formula, bytes):
+        text = _FORMULA_TEXT.search(formula)
+        formula = text.group(1).decode() if text else "?"
+    m = _CONSTANT_BOOLEAN.fullmatch(formula)
+    return None if m is None else m.group(1).upper() == "TRUE"
+
+
 def _cell_start(data: bytes, at: int) -> int:
     """Where the cell holding position `at` starts: the last "<c" before it that opens a cell (not <color>)."""
     start = data.rfind(b"<c", 0, at + 1)
@@ -278,8 +291,11 @@ def _cell_facts(m: re.Match, facts: SheetFacts, kinds: dict[int, str], long_shar
     value = _VALUE.search(body)
     if attrs.get(b"t") == b"e":
         facts.errors[ref] = value.group(1).decode() if value else "#ERROR"
-    if _FORMULA.search(body):
-        facts.formulas.add(ref)
+    if _FORMULA.search(body) and not (
+        attrs.get(b"t") == b"b" and value and constant_boolean(body) is not None
+    ):
+        text = _FORMULA_TEXT.search(body)
+        facts.formulas[ref] = html.unescape(text.group(1).decode()) if text else ""
         if (value is None or not value.group(1)) and attrs.get(b"t") != b"str":
             facts.no_value.add(ref)
     kind = attrs.get(b"t")

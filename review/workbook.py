@@ -51,6 +51,7 @@ from .sheets import (
     put,
     save_workbook,
 )
+from .sheetscan import constant_boolean
 
 __all__ = [
     "DEFAULT_ROWS",
@@ -411,7 +412,12 @@ def upgrade_workbook(source: str | Path, form: Form, target: str | Path) -> tupl
                     refusals.append(f"{where} holds a value or note in a column {what}")
                     continue
                 value, error = cell.value, cell.data_type == "e"
-                if cell.data_type == "f":
+                constant = constant_boolean(str(value)) if cell.data_type == "f" else None
+                if (
+                    constant is not None
+                ):  # LibreOffice saves a typed TRUE as =TRUE(): a value, not a calculation
+                    value = constant
+                elif cell.data_type == "f":
                     saved = saved or _open(src, data_only=True)
                     result = saved[ws.title][cell.coordinate]
                     if result.value in (None, ""):

@@ -38,7 +38,7 @@ def reference_read(rows, t, facts, *, from_text):
         if f is not None and f.name not in columns:
             columns[f.name] = i
     letters = {name: get_column_letter(i + 1) for name, i in columns.items()}
-    flagged = facts.formulas | facts.errors.keys()
+    flagged = facts.formulas.keys() | facts.errors.keys()
     special = flagged | facts.no_value | facts.long_text.keys() | facts.formats.keys()
     body = rows[1:]
     cells = {name: [row[i] if i < len(row) else None for row in body] for name, i in columns.items()}
@@ -167,7 +167,7 @@ def sheets(draw):
     refs = st.tuples(st.integers(0, width + extra), st.integers(1, n + 3)).map(
         lambda cr: f"{get_column_letter(cr[0] + 1)}{cr[1]}"
     )
-    facts.formulas = set(draw(st.lists(refs, max_size=4)))
+    facts.formulas = {r: "A1+1" for r in draw(st.lists(refs, max_size=4))}
     facts.no_value = {r for r in facts.formulas if draw(st.booleans())}
     facts.errors = {r: draw(st.sampled_from(["#DIV/0!", "#N/A"])) for r in draw(st.lists(refs, max_size=3))}
     facts.formats = {

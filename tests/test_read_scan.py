@@ -60,6 +60,8 @@ CELLS = st.sampled_from(
         '<c r="{r}" s="1"/>',
         '<c\n r="{r}"\n t="e"><v>#N/A</v></c>',
         '<c r="{r}"><f\n>1+1</f><v>2</v></c>',
+        '<c r="{r}" t="b"><f aca="false">TRUE()</f><v>1</v></c>',  # LibreOffice's typed TRUE: not a formula
+        '<c r="{r}" t="b"><f>A1&gt;0</f><v>0</v></c>',  # a boolean that is calculated: a formula
     ]
 )
 
@@ -107,12 +109,13 @@ def test_facts_of_a_known_sheet(tmp_path):
     xml = (
         f'<worksheet xmlns="{MAIN}"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>h</t></is></c></row>'
         '<row r="2"><c r="A2"><f>1/0</f><v></v></c><c r="B2" t="e"><v>#DIV/0!</v></c><c r="C2" s="1"><v>0.1</v>'
-        '</c><c r="D2" t="s"><v>1</v></c><c r="E2" s="2"><v>36678</v></c></row><row r="3"/></sheetData>'
+        '</c><c r="D2" t="s"><v>1</v></c><c r="E2" s="2"><v>36678</v></c><c r="F2" t="b"><f aca="false">FALSE()'
+        '</f><v>0</v></c><c r="G2" t="b"><f>B1&gt;0</f><v>1</v></c></row><row r="3"/></sheetData>'
         '<mergeCells><mergeCell ref="A3:B3"/></mergeCells><rowBreaks><brk id="2"/></rowBreaks></worksheet>'
     )
     facts = sheetscan.scan(_xlsx(tmp_path / "k.xlsx", xml.encode()))["S"]
     assert facts.rows == 3
-    assert facts.formulas == {"A2"} and facts.no_value == {"A2"}
+    assert facts.formulas == {"A2": "1/0", "G2": "B1>0"} and facts.no_value == {"A2"}
     assert facts.errors == {"B2": "#DIV/0!"}
     assert facts.formats == {"C2": "percent", "E2": "month"}
     assert facts.long_text == {"D2": MAX_CELL_CHARS + 1}

@@ -122,6 +122,57 @@ def test_formula_cells_are_reported_and_never_run(form, tmp_path):
     assert pd.isna(ext["arms"].at[2, "randomised"])
 
 
+def _saved_as(path, sheet_xml: str, cells: dict[str, str]) -> None:
+    """Rewrite cells of one sheet's XML as a spreadsheet application saves them (openpyxl saves no results)."""
+    with zipfile.ZipFile(path) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    xml = parts[sheet_xml].decode()
+    for ref, cell in cells.items():
+        start = xml.index(f'<c r="{ref}"')
+        end = xml.index("</c>", start) + 4 if not xml[start:].split(">", 1)[0].endswith("/") else None
+        end = end or xml.index("/>", start) + 2
+        xml = xml[:start] + cell + xml[end:]
+    parts[sheet_xml] = xml.encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+
+
+def test_libreoffice_booleans_are_values_and_formulas_are_shown(form, tmp_path):
+    # LibreOffice saves a typed TRUE as the formula TRUE() with its result: a value, not a calculation
+    path = write(form, tmp_path / "w.xlsx")
+    wb = openpyxl.load_workbook(path)
+    header = {c.value: c.column_letter for c in wb["Arms"][1]}
+    pooled, randomised = header["Pools other arms"], header["Randomised (n)"]
+    wb["Arms"][f"{pooled}2"] = "=TRUE()"
+    wb["Arms"][f"{randomised}2"] = "=50+50"
+    wb.save(path)
+    sheet = f"xl/worksheets/sheet{wb.sheetnames.index('Arms') + 1}.xml"
+    _saved_as(
+        path,
+        sheet,
+        {
+            f"{pooled}2": f'<c r="{pooled}2" t="b"><f aca="false">TRUE()</f><v>1</v></c>',
+            f"{randomised}2": f'<c r="{randomised}2"><f>50+50</f><v>100</v></c>',
+        },
+    )
+    ext = read_workbook(path, form)
+    formulas = [(i.code, i.cell, i.message) for i in ext.issues if i.code.startswith("formula")]
+    assert formulas == [
+        (
+            "formula-cell",
+            f"{randomised}2",
+            "Randomised: a cell holds a formula; its saved result was used and the formula never run "
+            "(=50+50). Fix: Type the value itself; put any calculation in Comment.",
+        )
+    ]
+    assert ext["arms"].at[2, "pooled"] == True  # noqa: E712 (a numpy bool)
+    assert ext["arms"].at[2, "randomised"] == 100
+    target, done = upgrade_workbook(path, form, tmp_path / "up.xlsx")
+    assert done[-1] == f"1 formulas carried as their saved values: Arms!{randomised}2"
+    assert read_workbook(target, form)["arms"].at[2, "pooled"] == True  # noqa: E712
+
+
 def test_typed_values_report_cells(form, tmp_path):
     data = edited("arms", 1, randomised="n=100", treated="100 or 99", dose_unit="MG")
     ext = read_workbook(write(form, tmp_path / "w.xlsx", data=data), form)
