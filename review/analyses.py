@@ -449,7 +449,9 @@ def pool_analyses(review: Review, tables: AnalysisTables) -> Pooled:
         if analysis.subgroup:
             usable[analysis.slug] = _with_subgroup(usable[analysis.slug], analysis, attributes)
     left_out = {
-        a.slug: _left_out(datasets[a.slug].assign(analysis=a.name), count_columns(datasets[a.slug]))
+        a.slug: _left_out(
+            datasets[a.slug].assign(analysis=a.name), count_columns(datasets[a.slug]), bool(a.drop00)
+        )
         for a in review.analyses
     }
 
@@ -572,13 +574,23 @@ def _subgroups(subgroups, data: pd.DataFrame, a: Analysis) -> pd.DataFrame:
     return out.assign(subgroup_field=a.subgroup)
 
 
-def _left_out(data: pd.DataFrame, counts: list[str]) -> pd.DataFrame:
-    """The rows of an analysis that cannot be pooled, each as 'study (why)'."""
-    lost = data[data[counts].isna().any(axis=1)] if counts else data.iloc[:0]
+def _left_out(data: pd.DataFrame, counts: list[str], drop00: bool = False) -> pd.DataFrame:
+    """The rows of an analysis that cannot be pooled, each as 'study (why)'; with drop00, also the two-arm
+    studies with no events (or only events) in both arms, which the engine drops as metafor does."""
+    missing = data[counts].isna().any(axis=1) if counts else pd.Series(False, index=data.index)
+    note = data["note"].fillna("") if "note" in data else pd.Series("", index=data.index)
+    if drop00 and {"events_e", "n_e", "events_c", "n_c"} <= set(data.columns):
+        e, c = data["events_e"], data["events_c"]
+        none = (e == 0) & (c == 0)
+        every = (e == data["n_e"]) & (c == data["n_c"])
+        dropped = ((none | every).fillna(False) & ~missing).astype(bool)
+        why = np.where(none, "no events in either arm", "events in every patient of both arms")
+        reason = np.char.add(why.astype(str), ", left out as drop00 = true asks")
+        note = note.where(~dropped, pd.Series(reason, index=data.index))
+        missing = missing | dropped
+    lost, note = data[missing], note[missing]
     text = np.where(
-        lost["note"].fillna("") != "",
-        lost["study_id"].astype(str) + " (" + lost["note"].fillna("") + ")",
-        lost["study_id"].astype(str),
+        note != "", lost["study_id"].astype(str) + " (" + note + ")", lost["study_id"].astype(str)
     )
     return lost.assign(text=text)
 

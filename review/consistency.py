@@ -121,7 +121,10 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
         keep &= np.append(ok, False)[pair]  # (a row without the whole key is not kept anyway)
     pos = np.flatnonzero(keep)
     d = full.iloc[pos]
-    numeric = [f for f in et.table.fields.values() if f.numeric and f.name not in et.table.key]
+    # an alternative typed only when the report gives it (a CI, a median) is no sibling's due
+    numeric = [
+        f for f in et.table.fields.values() if f.numeric and f.name not in et.table.key and not f.if_reported
+    ]
     rest = [k for k in et.table.key if k != arm and k not in study_keys]
     if d.empty:
         return []
@@ -201,6 +204,8 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
         values = d[f.name].iloc[pos]
         has = values.notna().to_numpy()
         lacks = ~has & et.missing[f.name].reindex(e["row"]).isin([EMPTY, "NR"]).to_numpy()
+        for other in f.unless_given:  # an empty mean where the row gives a median instead is not missing
+            lacks &= d[other].iloc[pos].isna().to_numpy()
         if not lacks.any() or not has.any():
             continue
         texts = values.to_numpy(dtype=object)

@@ -184,6 +184,10 @@ def sd_from_ci(
     if size < 2:
         return Derived(note="SD from a CI needs n >= 2")
     conf = float(level) if known(level) else 95.0  # type: ignore[arg-type]
+    if not 50 <= conf < 100:  # 0.95 typed for 95% would make an SD 171 times too large
+        return Derived(
+            note=f"SD from a CI: level {fmt(level)}% is not a CI level; type it in percent, e.g. 95"
+        )
     crit, name = ci_critical(size, conf, distribution)
     assumed = "" if known(level) else "CI level not given: 95% assumed"
     return Derived(
@@ -215,6 +219,8 @@ def sd_from_p(mean_e: object, mean_c: object, n_e: object, n_c: object, p: objec
         )
     if md == 0:
         return Derived(note="SD from a p-value: the means are equal, so the p-value says nothing of the SD")
+    if n1 < 1 or n2 < 1 or n1 + n2 < 3:
+        return Derived(note=f"SD from a p-value needs n1 + n2 >= 3 (n = {fmt(n_e)} and {fmt(n_c)})")
     tval = float(t.ppf(1 - pv / 2, n1 + n2 - 2))
     se_md = md / tval
     return Derived(
@@ -237,6 +243,20 @@ def mean_sd_from_median(
             f"n {_state(n)}, IQR {'given' if has_iqr else 'not given'}, range {'given' if has_range else 'not given'})"
         )
     m, size = float(median), float(n)  # type: ignore[arg-type]
+    if size < 2:
+        return Derived(note=f"mean and SD from a median need n >= 2 (n = {fmt(n)})")
+    for name, lo, hi in (("quartiles", q1, q3), ("range", low, high)):
+        if known(lo) and known(hi) and not float(lo) <= m <= float(hi):  # type: ignore[arg-type]
+            return Derived(
+                note=f"mean and SD from a median: the {name} {fmt(lo)} to {fmt(hi)} "
+                f"{'do' if name == 'quartiles' else 'does'} not contain the median {fmt(median)}; check the order "
+                "of the values"
+            )
+    if has_iqr and has_range and not float(low) <= float(q1) <= float(q3) <= float(high):  # type: ignore[arg-type]
+        return Derived(
+            note=f"mean and SD from a median: the quartiles {fmt(q1)} to {fmt(q3)} are not within the range "
+            f"{fmt(low)} to {fmt(high)}"
+        )
     xi = 2 * norm.ppf((size - 0.375) / (size + 0.25))  # Wan 2014: expected range of n standard normals
     eta = 2 * norm.ppf((0.75 * size - 0.125) / (size + 0.25))  # Wan 2014: expected IQR
     a, b = (float(low), float(high)) if has_range else (math.nan, math.nan)  # type: ignore[arg-type]
@@ -271,10 +291,12 @@ def mean_sd_from_median(
             mean = (a + 2 * m + b) / 4
         sd = (b - a) / xi
         inputs = f"median={fmt(median)}, range={fmt(low)} to {fmt(high)}, n={fmt(n)}"
+    label = MEDIAN_METHODS[method]
+    if method == "shi2020" and not (has_iqr and has_range):  # Shi's SD is for both; one of them: Wan's
+        label = MEDIAN_METHODS["luo2018"]
     return Derived(
         mean,
-        f"mean and SD estimated from the {scenario}: {MEDIAN_METHODS[method]} (assumes a roughly symmetric "
-        "distribution)",
+        f"mean and SD estimated from the {scenario}: {label} (assumes a roughly symmetric distribution)",
         inputs,
         extra=sd,
     )

@@ -386,6 +386,20 @@ _CODES = [
         "rule",
     ),
     Code(
+        "interval-incomplete",
+        WARNING,
+        "One end of an interval (a CI, the quartiles, the range) is typed and the other left empty.",
+        "Type the other end from the report, or NR where the report gives only one.",
+        "rule",
+    ),
+    Code(
+        "spread-excludes-value",
+        ERROR,
+        "A spread is reversed or does not hold its value (quartiles around a median, quartiles within the range).",
+        "Check the values and their columns against the report; a swapped pair is common.",
+        "rule",
+    ),
+    Code(
         "not-positive",
         ERROR,
         "A ratio (e.g. a hazard ratio) is zero or negative.",
@@ -517,6 +531,11 @@ RULE_KINDS: dict[str, RuleKind] = {
             "ci-excludes-estimate",
             "`low` < `high` and `low` <= `estimate` <= `high`.",
             {"estimate": "the point estimate", "low": "lower limit", "high": "upper limit"},
+        ),
+        RuleKind(
+            "spread-excludes-value",
+            "`low` <= `estimate` <= `high`, the ends possibly equal: quartiles or a range around a median.",
+            {"estimate": "the value inside", "low": "lower end", "high": "upper end"},
         ),
         RuleKind("not-positive", "`value` > 0.", {"value": "the field that must be positive"}),
         RuleKind("dates-out-of-order", "`start` <= `end`.", {"start": "start date", "end": "end date"}),

@@ -237,12 +237,50 @@ def derivation_sentences(tables: AnalysisTables, policy: str) -> list[str]:
             )
         elif not_made:
             out.append(f"No hazard ratio had a reported confidence interval ({int(not_made):,} without one).")
-    sd = tables.continuous["derivation"].fillna("").astype(str).str.startswith("SD = SE")
-    if sd.any():
-        out.append(
-            f"{_n(int(sd.sum()), 'standard deviation was', 'standard deviations were')} derived as SE x sqrt(n)."
-        )
+    out += _continuous_derivations(tables.continuous["derivation"].fillna("").astype(str))
     return out or ["No value was derived: every number analysed was extracted as reported."]
+
+
+# How each continuous derivation (outcomes._build_continuous, derive.py) is told, by how its text starts.
+_SD = ("standard deviation was", "standard deviations were")
+_CONTINUOUS_DERIVED = (
+    ("SD = SE", _SD, "derived as SE x sqrt(n)"),
+    ("SD = sqrt(n)", _SD, "derived from the confidence interval of the mean (Cochrane Handbook 6.5.2.2)"),
+    ("t = qt(", _SD, "derived from the p-value of the difference in means (Cochrane Handbook 6.5.2.3)"),
+    (
+        "mean and SD estimated",
+        ("mean and standard deviation was", "means and standard deviations were"),
+        "estimated from the median",
+    ),
+    ("SD estimated", _SD, "estimated from the spread beside a reported mean"),
+)
+
+
+def _continuous_derivations(derivation: pd.Series) -> list[str]:
+    """A sentence per kind of derived SD or mean; a derivation of any other kind is counted, never left out."""
+    out, told = [], pd.Series(False, index=derivation.index)
+    for start, (one, many), how in _CONTINUOUS_DERIVED:
+        hit = derivation.str.startswith(start) & ~told
+        told |= hit
+        if not hit.any():
+            continue
+        sentence = f"{_n(int(hit.sum()), one, many)} {how}"
+        if start.endswith(
+            "estimated"
+        ):  # 'mean and SD estimated from the median and IQR: mean by ..., SD by ...'
+            spreads = sorted({d.split(" from the ", 1)[1].split(":")[0] for d in derivation[hit]})
+            named = {d.split(": ", 1)[1].split(" (")[0] for d in derivation[hit]}
+            if start == "SD estimated":  # the mean is the reported one: only the SD's method counts
+                named = {part for n in named for part in n.split(", ") if part.startswith("SD by")}
+            sentence += f" ({' or '.join(spreads)}; {'; '.join(sorted(named))}), assuming roughly symmetric distributions"
+        out.append(sentence + ".")
+    other = ~told & ~derivation.isin(["", "reported"])
+    if other.any():
+        out.append(
+            f"{_n(int(other.sum()), 'other value was', 'other values were')} derived (tables/continuous.csv "
+            "says how)."
+        )
+    return out
 
 
 # --- synthesis (PRISMA 13a, 13c-13f) ----------------------------------------------------------------------------
@@ -486,20 +524,29 @@ def _correction(a: Analysis, row: pd.Series) -> str:
     text = ""
     if corrected:
         add = row.get("add", 0.5)
-        text += (
-            f" A continuity correction of {add:g} was added to every cell of "
-            f"{_n(corrected, 'study', 'studies')} with a zero cell"
-            + (
-                " for the study estimates shown; the pooled estimate uses the counts as reported."
-                if a.method in ("MH", "PETO")
-                else "."
-            )
+        which = (
+            f"all {_n(corrected, 'study', 'studies')}"
+            if a.to == "all"
+            else f"all {_n(corrected, 'study', 'studies')}, as at least one had a zero cell"
+            if a.to == "if0all"
+            else f"{_n(corrected, 'study', 'studies')} with a zero cell"
+        )
+        text += f" A continuity correction of {add:g} was added to every cell of {which}" + (
+            " for the study estimates shown; the pooled estimate uses the counts as reported."
+            if a.method in ("MH", "PETO")
+            else "."
         )
     else:
         text += " No study had a zero cell, so no continuity correction was needed."
     if double_zero:
-        text += f" {_n(double_zero, 'study', 'studies')} with no events in either arm"
-        text += " contributed no information to the estimate."
+        text += f" {_n(double_zero, 'study', 'studies')} with no events in either arm (or events in every patient of both)"
+        verb = "was" if double_zero == 1 else "were"
+        if a.drop00:
+            text += f" {verb} left out (drop00)."
+        elif a.method in ("MH", "PETO") and a.measure != "RD":  # a risk difference of 0 still counts
+            text += " contributed no information to the estimate."
+        else:
+            text += f" {verb} kept in the analysis, as metafor does by default."
     return text
 
 

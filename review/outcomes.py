@@ -19,6 +19,7 @@ variance per comparison of two arms, such as a hazard ratio (hazard_ratios).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -111,7 +112,10 @@ class OutcomeSpec:
         return self.roles.get(role)
 
 
-Builder = Callable[[pd.DataFrame, OutcomeSpec, Mapping[str, pd.DataFrame], Settings, dict], pd.DataFrame]
+# (rows of one table, its spec, every table, the review's settings, (study, arm) of arms pooling others)
+Builder = Callable[
+    [pd.DataFrame, OutcomeSpec, Mapping[str, pd.DataFrame], Settings, frozenset[tuple]], pd.DataFrame
+]
 
 
 @dataclass(frozen=True)
@@ -222,13 +226,13 @@ def _timepoint(frame, spec):
     return _col(frame, spec, "timepoint") if spec.field("timepoint") else None
 
 
-def _build_arm_counts(frame, spec, tables, settings, issues):
+def _build_arm_counts(frame, spec, tables, settings, pooled_arms):
     return _arm_rows(frame, spec, settings, _col(frame, spec, "outcome"), None, _timepoint(frame, spec))[
         ARM_OUTCOME_COLUMNS
     ]
 
 
-def _build_safety(frame, spec, tables, settings, issues):
+def _build_safety(frame, spec, tables, settings, pooled_arms):
     return _arm_rows(frame, spec, settings, _col(frame, spec, "item"), None, _timepoint(frame, spec))[
         ARM_OUTCOME_COLUMNS
     ]
@@ -267,7 +271,7 @@ def match_terms(term: pd.Series, ctcae: pd.Series) -> pd.DataFrame:
     )
 
 
-def _build_adverse_events(frame, spec, tables, settings, issues):
+def _build_adverse_events(frame, spec, tables, settings, pooled_arms):
     matched = match_terms(_col(frame, spec, "term"), _col(frame, spec, "ctcae_term"))
     grade = _col(frame, spec, "grade") if spec.field("grade") else None
     out = _arm_rows(frame, spec, settings, matched["outcome"], grade, _timepoint(frame, spec))[
@@ -277,7 +281,7 @@ def _build_adverse_events(frame, spec, tables, settings, issues):
     return out
 
 
-def _build_best_response(frame, spec, tables, settings, issues):
+def _build_best_response(frame, spec, tables, settings, pooled_arms):
     """Counts per category, and the sums the form declares (objective response = CR + PR, ...), never typed."""
     base = _arm_rows(frame, spec, settings, _col(frame, spec, "category"), None, _timepoint(frame, spec))
     fallback = _fallback_totals(spec, tables)
@@ -358,7 +362,7 @@ def _response_total(denominators: set[int], evaluable: object) -> tuple[int | No
     return None, "no denominator: neither the categories nor the arm's evaluable count give one"
 
 
-def _build_continuous(frame, spec, tables, settings, issues):
+def _build_continuous(frame, spec, tables, settings, pooled_arms):
     """Mean, SD and n per arm; SD (and, from a median, the mean) derived by the first method the data allow."""
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
     get = {role: spec.field(role) for role in _ROLES_OF["continuous"]}
@@ -370,7 +374,8 @@ def _build_continuous(frame, spec, tables, settings, issues):
     # the p-value route needs both arms of the comparison: index the rows by study, outcome, timepoint
     groups: dict[tuple, list[dict]] = {}
     for r in records:
-        groups.setdefault((value(r, "study"), value(r, "outcome"), value(r, "timepoint")), []).append(r)
+        if (value(r, "study"), value(r, "arm")) not in pooled_arms:  # an 'all arms' row is no third arm
+            groups.setdefault((value(r, "study"), value(r, "outcome"), value(r, "timepoint")), []).append(r)
     rows = []
     for r in records:
         mean, n = value(r, "mean"), value(r, "n")
@@ -400,7 +405,9 @@ def _build_continuous(frame, spec, tables, settings, issues):
                     partial(_sd_from_p, r, groups, value),
                     any(
                         derive.known(value(x, "p_value"))
-                        for x in groups[(value(r, "study"), value(r, "outcome"), value(r, "timepoint"))]
+                        for x in groups.get(
+                            (value(r, "study"), value(r, "outcome"), value(r, "timepoint")), [r]
+                        )
                     ),
                 ),
             ]  # (a route is tried where the row gives something for it: its refusal then says what is missing)
@@ -429,6 +436,26 @@ def _build_continuous(frame, spec, tables, settings, issues):
                 result = derive.Derived(d.extra, derivation + "; the reported mean kept", d.inputs)
             else:
                 mean, result = d.value, derive.Derived(d.extra, d.derivation, d.inputs)
+        if result is not None and result.derivation != "reported" and not _plausible(result.value, mean):
+            tried.append(  # e.g. limits of 1e308, a level of 100%: a number no analysis can use
+                f"the derived {'mean and SD' if result.inputs.startswith('median') else 'SD'} "
+                f"({derive.fmt(mean)}, {derive.fmt(result.value)}) cannot be used: check {result.inputs}"
+            )
+            result = None
+        untyped = (
+            derive.known(disp) and dtype in (None, "", *derive.MISSING) and not derive.known(value(r, "sd"))
+        )
+        if untyped:  # a number in the dispersion column that says neither SD nor SE: never used as either
+            unused = f"the dispersion {derive.fmt(disp)} is not used: its type (SD or SE) is not given"
+            if result is not None:
+                result = derive.Derived(
+                    result.value,
+                    result.derivation,
+                    result.inputs,
+                    "; ".join(filter(None, [result.note, unused])),
+                )
+            else:
+                tried.append(unused)
         if result is None and not tried:
             tried.append(
                 f"SD: {derive.code(disp)}" if not derive.known(disp) else "SD: dispersion type or n not given"
@@ -460,8 +487,16 @@ def _build_continuous(frame, spec, tables, settings, issues):
     )
 
 
+def _plausible(sd: object, mean: object) -> bool:
+    """A derived SD that is a positive finite number, beside a finite mean (or none)."""
+    finite_mean = not derive.known(mean) or math.isfinite(float(mean))  # type: ignore[arg-type]
+    return isinstance(sd, float) and math.isfinite(sd) and sd > 0 and finite_mean
+
+
 def _sd_from_p(r, groups, value) -> derive.Derived:
-    siblings = groups[(value(r, "study"), value(r, "outcome"), value(r, "timepoint"))]
+    siblings = groups.get((value(r, "study"), value(r, "outcome"), value(r, "timepoint")), [r])
+    if not any(x is r for x in siblings):
+        return derive.Derived(note="SD from a p-value: not for a row pooling other arms")
     if len(siblings) != 2:
         return derive.Derived(
             note=f"SD from a p-value needs exactly two arms of the outcome ({len(siblings)} given)"
@@ -470,7 +505,10 @@ def _sd_from_p(r, groups, value) -> derive.Derived:
     if not (derive.known(value(r, "p_value")) and derive.known(value(other, "p_value"))):
         return derive.Derived(note="SD from a p-value needs it on both arms' rows (one arm gives it)")
     if value(other, "p_value") != value(r, "p_value"):
-        return derive.Derived(note="SD from a p-value: the two arms give different p-values")
+        return derive.Derived(
+            note=f"SD from a p-value: the two arms give different p-values ({value(r, 'p_value')!s} and "
+            f"{value(other, 'p_value')!s} on arm {value(other, 'arm')})"
+        )
     return derive.sd_from_p(
         value(r, "mean"), value(other, "mean"), value(r, "n"), value(other, "n"), value(r, "p_value")
     )
@@ -479,7 +517,7 @@ def _sd_from_p(r, groups, value) -> derive.Derived:
 _REVERSED = {"control vs experimental", "control versus experimental", "reversed"}
 
 
-def _build_contrast(frame, spec, tables, settings, issues):
+def _build_contrast(frame, spec, tables, settings, pooled_arms):
     """log ratio and its SE per comparison: from the CI, else O-E and V, else the p-value and events (Tierney)."""
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
     measure = str(spec.options.get("measure", "HR"))
@@ -759,12 +797,13 @@ def build(
 ) -> dict[str, pd.DataFrame]:
     """Every kind's frame of meta-analysis-ready rows, each from all the tables of that kind."""
     parts: dict[str, list[pd.DataFrame]] = {f: [] for f in FRAMES}
+    pooled_arms = _pooled_arms(specs, tables)
     for table, spec in specs.items():
         kind = KINDS[spec.kind]
         frame = tables.get(table)
         if kind.build is None or kind.frame is None or frame is None or frame.empty:
             continue
-        parts[kind.frame].append(kind.build(frame, spec, tables, settings, {}))
+        parts[kind.frame].append(kind.build(frame, spec, tables, settings, pooled_arms))
     columns = {
         "arm_outcomes": ARM_OUTCOME_COLUMNS,
         "continuous": CONTINUOUS_COLUMNS,
@@ -781,6 +820,24 @@ def build(
         joined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns[name])
         out[name] = joined[columns[name]].astype(types[name])
     return out
+
+
+def _pooled_arms(specs: Mapping[str, OutcomeSpec], tables: Mapping[str, pd.DataFrame]) -> frozenset[tuple]:
+    """(study, arm) of the arms that pool other arms (an 'all' row): not a third arm of a comparison."""
+    out: set[tuple] = set()
+    for table, spec in specs.items():
+        frame = tables.get(table)
+        names = [spec.field(r) for r in ("study", "arm", "pooled")]
+        if (
+            spec.kind != "arms"
+            or frame is None
+            or not all(n in frame.columns for n in names if n)
+            or None in names
+        ):
+            continue
+        flag = frame[names[2]].astype(str).str.casefold().isin(("true", "1"))
+        out |= set(zip(frame.loc[flag, names[0]], frame.loc[flag, names[1]], strict=True))
+    return frozenset(out)
 
 
 def specs_of(form) -> dict[str, OutcomeSpec]:

@@ -188,7 +188,9 @@ class _Grouped:
 
     def first(self, key: object, where: Mapping[str, object]) -> dict[str, Any]:
         """The first row of the group whose columns equal `where`'s values (None: any value), or {}."""
-        n = len(self.columns[0]) if self.columns else 0
+        if not self.columns:
+            return {}
+        n = len(self.columns[0])
         checks = [
             (self.columns[self.at[k]] if k in self.at else [None] * n, v)
             for k, v in where.items()
@@ -256,14 +258,18 @@ class _Lookup:
     grouped by study, arm and outcome: each analysis row looks its sources up instead of scanning every table
     (which made the export quadratic in studies). Rows keep their table order within a group."""
 
-    def __init__(self, review: Any, consensus: Consensus, derived: pd.DataFrame) -> None:
+    def __init__(self, review: Any, consensus: Consensus, tables: AnalysisTables) -> None:
         self.review, self.consensus = review, consensus
         self.tables: dict[str | None, _Grouped] = {}
         self.sources: dict[str, _Sources] = {}
-        kept = [c for c in derived.columns if c in _DERIVED]  # what `_arm_rows` reads of an arm outcome
-        if "outcome" in derived.columns:  # only the outcomes analysed (of 300,000 adverse-event rows, a few)
-            derived = derived[derived["outcome"].isin({a.outcome for a in getattr(review, "analyses", ())})]
-        self.derived = _Grouped(derived[kept], kept, [("study_id", "arm_id", "outcome")])
+        analysed = {a.outcome for a in getattr(review, "analyses", ())}
+        parts = [  # the arm-level frames (counts, continuous), only the outcomes analysed: of 300,000 rows, a few
+            frame.loc[frame["outcome"].isin(analysed), [c for c in _DERIVED if c in frame.columns]]
+            for frame in tables.frames_.values()
+            if {"study_id", "arm_id", "outcome"} <= set(frame.columns)
+        ]
+        derived = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(_DERIVED))
+        self.derived = _Grouped(derived, list(derived.columns), [("study_id", "arm_id", "outcome")])
 
     def _frame(self, table: str | None) -> tuple[pd.DataFrame | None, list[str]]:
         """The consensus table and its columns' canonical names."""
@@ -355,7 +361,7 @@ def _study_results(
     review: Review, datasets: Mapping[str, pd.DataFrame], tables: AnalysisTables, consensus: Consensus
 ) -> tuple[list[dict[str, str]], list[dict[str, object]]]:
     intervention, comparison = _names(review)
-    lookup = _Lookup(review, consensus, tables.arm_outcomes)
+    lookup = _Lookup(review, consensus, tables)
     arms_table = _kind_table(review, "arms", "arms")
     arms: dict[tuple[str, str], dict[str, str]] = {}
     results: list[dict[str, object]] = []

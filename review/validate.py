@@ -51,12 +51,23 @@ def _validate(extraction: Extraction) -> Report:
             i for i in _schema_issues(extraction.form, et) if (i.table, i.sheet, i.cell) not in refused
         ]
         issues += _field_issues(et, refused)
-        issues += consistency.zero_issues(et) + consistency.empty_issues(extraction.form, et)
+        issues += consistency.zero_issues(et) + _unless(
+            refused, consistency.empty_issues(extraction.form, et)
+        )
     issues += _reference_issues(extraction)
+    by_rules: list[Issue] = []
     for rule in extraction.form.rules:
         if _tables_of(rule) <= set(extraction.tables):  # validate_frames may be given some tables only
-            issues += RULE_CHECKS[rule.kind](extraction, rule)
-    return Report(issues)
+            by_rules += RULE_CHECKS[rule.kind](extraction, rule)
+    # rules that share a field find one fault once each (a reversed range, for the median and both quartiles)
+    return Report(issues + _unless(refused, list(dict.fromkeys(by_rules))))
+
+
+def _unless(refused: set, found: list[Issue]) -> list[Issue]:
+    """Issues saying a cell is empty, except at cells whose value was refused (typed, but not readable as one):
+    the reading error there says what is wrong."""
+    empty = ("not-extracted", "sibling-value-missing")
+    return [i for i in found if i.code not in empty or (i.table, i.sheet, i.cell) not in refused]
 
 
 def validate_files(paths: Iterable[str | Path], form: Form) -> Report:
@@ -751,25 +762,48 @@ def _grade_exceeds_any(extraction: Extraction, rule: Rule) -> list[Issue]:
 
 
 def _ci_excludes_estimate(extraction: Extraction, rule: Rule) -> list[Issue]:
+    return _outside(extraction, rule, ci=True)
+
+
+def _spread_excludes_value(extraction: Extraction, rule: Rule) -> list[Issue]:
+    return _outside(extraction, rule, ci=False)
+
+
+def _outside(extraction: Extraction, rule: Rule, ci: bool) -> list[Issue]:
+    """`estimate` within `low` to `high`: a CI's limits differ; a spread's ends may be equal (IQR 0 to 0). One
+    end typed and the other left empty (not NR) is usually one forgotten: `interval-incomplete`."""
     et, est = _field_of(extraction, rule, "estimate")
     _, low = _field_of(extraction, rule, "low")
     _, high = _field_of(extraction, rule, "high")
     d = et.data
-    rows, fields, messages = [], [], []
+    found: list[tuple[int, str, str, str]] = []  # (row, field, code, message)
     for row, e, lo, hi in zip(
         d.index.tolist(), d[est].tolist(), d[low].tolist(), d[high].tolist(), strict=True
     ):
-        if pd.isna(lo) or pd.isna(hi):
+        if pd.isna(lo) and pd.isna(hi):
             continue
-        if lo >= hi:
-            rows.append(row)
-            fields.append(low)
-            messages.append(f"lower limit {_fmt(lo)} is not below upper {_fmt(hi)}")
+        if pd.isna(lo) or pd.isna(hi):
+            given, empty, value = (high, low, hi) if pd.isna(lo) else (low, high, lo)
+            if et.missing.at[row, empty] == EMPTY:
+                message = f"{_label(et, given)} is {_fmt(value)} but {_label(et, empty)} is empty"
+                found.append((row, empty, "interval-incomplete", message))
+        elif lo >= hi if ci else lo > hi:
+            message = (
+                f"lower limit {_fmt(lo)} is not below upper {_fmt(hi)}"
+                if ci
+                else f"{_label(et, low)} {_fmt(lo)} is above {_label(et, high)} {_fmt(hi)}"
+            )
+            found.append((row, low, rule.kind, message))
         elif pd.notna(e) and not lo <= e <= hi:
-            rows.append(row)
-            fields.append(est)
-            messages.append(f"{_fmt(e)} is outside its CI {_fmt(lo)} to {_fmt(hi)}")
-    return _rule_issues(et, rule, rows, fields, messages)
+            message = (
+                f"{_fmt(e)} is outside its CI {_fmt(lo)} to {_fmt(hi)}"
+                if ci
+                else f"{_label(et, est)} {_fmt(e)} is outside {_label(et, low)} to {_label(et, high)}, "
+                f"{_fmt(lo)} to {_fmt(hi)}"
+            )
+            found.append((row, est, rule.kind, message))
+    rows, fields, codes, messages = (list(x) for x in zip(*found, strict=True)) if found else ([], [], [], [])
+    return _rule_issues(et, rule, rows, fields, messages, codes)
 
 
 def _not_positive(extraction: Extraction, rule: Rule) -> list[Issue]:
@@ -811,6 +845,7 @@ RULE_CHECKS: dict[str, Callable[[Extraction, Rule], list[Issue]]] = {
     "percent-mismatch": _percent_mismatch,
     "grade-exceeds-any": _grade_exceeds_any,
     "ci-excludes-estimate": _ci_excludes_estimate,
+    "spread-excludes-value": _spread_excludes_value,
     "not-positive": _not_positive,
     "dates-out-of-order": _dates_out_of_order,
     "same-arm-twice": _same_arm_twice,

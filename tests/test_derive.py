@@ -74,9 +74,16 @@ def test_sd_from_p():
         # R: (q1 + m + q3)/3; (q3 - q1) / (2 qnorm((0.75 n - 0.125)/(n + 0.25)))
         ("wan2014", True, False, 21.0, 11.5339485221913, "median and IQR"),
         # R: (0.7 + 0.39/n)(q1 + q3)/2 + (0.3 - 0.39/n) m
-        ("shi2020", True, False, 21.064625, 11.5339485221913, "median and IQR"),
+        (
+            "shi2020",
+            True,
+            False,
+            21.064625,
+            11.5339485221913,
+            "median and IQR: mean by Luo et al. 2018, SD by Wan",
+        ),
         # five numbers. R: Luo's w1, w2 mean; Shi's w3 = 1/(1 + 0.07 n^0.6) SD
-        ("shi2020", True, True, 22.4268818562457, 12.2771684702951, "Shi et al. 2020"),
+        ("shi2020", True, True, 22.4268818562457, 12.2771684702951, "SD by Shi et al. 2020"),
         # R: (a + 2 q1 + 2 m + 2 q3 + b)/8; (b - a)/(4 qnorm(...)) + (q3 - q1)/(4 qnorm(...))
         ("wan2014", True, True, 23.875, 12.1434732621159, "median, IQR and range"),
     ],
@@ -95,6 +102,20 @@ def test_mean_from_a_median_refusals():
     assert "median NR" in mean_sd_from_median("NR", 14, 29, None, None, 40).note
     with pytest.raises(ValueError, match="wan2014"):
         mean_sd_from_median(20, 14, 29, None, None, 40, "hozo2005")
+    # what no formula can use: one patient, a spread that does not hold the median, quartiles outside the range
+    assert "need n >= 2 (n = 1)" in mean_sd_from_median(20, 14, 29, None, None, 1).note
+    assert (
+        "quartiles 29 to 14 do not contain the median 20"
+        in mean_sd_from_median(20, 29, 14, None, None, 40).note
+    )
+    assert "range 25 to 60 does not contain" in mean_sd_from_median(20, None, None, 25, 60, 40).note
+    assert "not within the range 15 to 60" in mean_sd_from_median(20, 14, 29, 15, 60, 40).note
+
+
+def test_sd_from_a_ci_or_p_value_refusals():
+    assert "level 0.95% is not a CI level; type it in percent" in sd_from_ci(8, 12, 25, 0.95).note
+    assert sd_from_ci(8, 12, 25, 0).value is None and sd_from_ci(8, 12, 25, 100).value is None
+    assert "needs n1 + n2 >= 3" in sd_from_p(10, 12, 1, 1, 0.03).note
 
 
 def test_log_hr_from_o_minus_e_and_v_checks_the_direction():

@@ -20,7 +20,7 @@ tables:
 
 
 def test_default_form_has_the_tables_and_fields_the_issue_asks_for(form):
-    assert form.name == "oncology_trial" and form.version == "1.1.0"
+    assert form.name == "oncology_trial" and form.version == "1.2.0"
     assert list(form.tables) == [
         "studies",
         "arms",

@@ -78,7 +78,7 @@ def test_extraction_names_studies_reviewers_and_form_version(run_objects):
     o = run_objects
     sentence = extraction_sentence(o.review, o.comparison, o.consensus)
     assert sentence.startswith("Data were extracted from 8 studies independently by 2 reviewers")
-    assert "form oncology_trial version 1.1.0" in sentence and sentence in o.text
+    assert "form oncology_trial version 1.2.0" in sentence and sentence in o.text
     # false for a single reviewer, or another form version
     one = SimpleNamespace(reviewers=o.comparison.reviewers[:1])
     assert "by one reviewer," in extraction_sentence(o.review, one, o.consensus)
@@ -192,8 +192,18 @@ def test_pooled_analysis_names_measure_model_test_studies_and_left_out(run_objec
     corrected["k_corrected"], corrected["k_double_zero"] = 2, 1
     text = analysis_sentence(a, corrected, data)
     assert "A continuity correction of 0.5 was added to every cell of 2 studies with a zero cell." in text
-    assert "1 study with no events in either arm contributed no information" in text
+    # REML keeps a study with no events in either arm (corrected, it has weight): metafor's default drop00 = FALSE
+    both = "1 study with no events in either arm (or events in every patient of both)"
+    assert f"{both} was kept in the analysis, as metafor does by default." in text
+    assert f"{both} was left out (drop00)." in analysis_sentence(
+        dataclasses.replace(a, drop00=True), corrected, data
+    )
+    everywhere = analysis_sentence(dataclasses.replace(a, to="all"), corrected, data)
+    assert "A continuity correction of 0.5 was added to every cell of all 2 studies." in everywhere
     mh = analysis_sentence(dataclasses.replace(a, method="MH"), corrected, data)
+    assert f"{both} contributed no information to the estimate." in mh
+    rd = analysis_sentence(dataclasses.replace(a, method="MH", measure="RD"), corrected, data)
+    assert f"{both} was kept in the analysis" in rd  # its risk difference of 0 counts in the MH estimate
     assert "Mantel-Haenszel" in mh and "the pooled estimate uses the counts as reported" in mh
     assert "tau²" not in mh
     a2, row2, data2 = analysis(o, "Partial response, high vs standard dose")
@@ -333,3 +343,58 @@ def test_an_analysis_of_every_study_of_a_large_review_says_all(run_objects):
     assert "41 studies (EORTC 62005 and S0033)" in analysis_sentence(a, many, data, total=42)
     few = row.copy()  # a review small enough to name every study names them
     assert "2 studies (EORTC 62005 and S0033)" in analysis_sentence(a, few, data, total=2)
+
+
+def test_every_derived_mean_and_sd_is_told():
+    from review.methods import _continuous_derivations
+
+    derivation = pd.Series(
+        [
+            "reported",
+            "SD = SE x sqrt(n)",
+            "SD = sqrt(n) x (upper - lower) / (2 x 2.0639), t(24 df)",
+            "SD = sqrt(n) x (upper - lower) / (2 x 1.9600), normal",
+            "t = qt(1 - p/2, 58) = 2.2248; SE(MD) = |MD| / t; SD = SE(MD) / sqrt(1/n1 + 1/n2)",
+            "mean and SD estimated from the median and IQR: mean by Luo et al. 2018, SD by Wan et al. 2014 (assumes "
+            "a roughly symmetric distribution)",
+            "mean and SD estimated from the median, IQR and range: mean by Luo et al. 2018, SD by Shi et al. 2020 "
+            "(assumes a roughly symmetric distribution)",
+            "SD estimated from the median and range: mean by Luo et al. 2018, SD by Wan et al. 2014 (assumes a "
+            "roughly symmetric distribution); the reported mean kept",
+            "a derivation of a kind added later",
+            "",
+        ]
+    )
+    assert _continuous_derivations(derivation) == [
+        "1 standard deviation was derived as SE x sqrt(n).",
+        "2 standard deviations were derived from the confidence interval of the mean (Cochrane Handbook 6.5.2.2).",
+        "1 standard deviation was derived from the p-value of the difference in means (Cochrane Handbook 6.5.2.3).",
+        "2 means and standard deviations were estimated from the median (median and IQR or median, IQR and range; "
+        "mean by Luo et al. 2018, SD by Shi et al. 2020; mean by Luo et al. 2018, SD by Wan et al. 2014), assuming "
+        "roughly symmetric distributions.",
+        "1 standard deviation was estimated from the spread beside a reported mean (median and range; SD by Wan et "
+        "al. 2014), assuming roughly symmetric distributions.",
+        "1 other value was derived (tables/continuous.csv says how).",
+    ]
+
+
+def test_studies_drop00_drops_are_listed_as_left_out():
+    from review.analyses import _left_out
+
+    data = pd.DataFrame(
+        {
+            "study_id": ["A", "B", "C", "D"],
+            "events_e": [0, 3, 10, None],
+            "n_e": [20, 30, 10, 40],
+            "events_c": [0, 0, 12, 5],
+            "n_c": [20, 31, 12, 40],
+            "note": ["", "", "", "arm x: events: NR"],
+        }
+    )
+    counts = ["events_e", "n_e", "events_c", "n_c"]
+    assert _left_out(data, counts)["text"].tolist() == ["D (arm x: events: NR)"]
+    assert _left_out(data, counts, drop00=True)["text"].tolist() == [
+        "A (no events in either arm, left out as drop00 = true asks)",
+        "C (events in every patient of both arms, left out as drop00 = true asks)",
+        "D (arm x: events: NR)",
+    ]

@@ -419,7 +419,8 @@ def test_derivations_recorded(result):
     assert "t(39 df)" in t3["derivation"] and t3["inputs"] == "CI=51.2 to 58.8, level=95%, n=40"
     t4 = cont.loc[("T4", "hi")]
     assert t4["mean"] == pytest.approx(61.0) and t4["sd"] == pytest.approx(13.672485627495, abs=1e-9)
-    assert "Luo et al. 2018" in t4["derivation"] and "Shi et al. 2020" in t4["derivation"]
+    # median and IQR only: Luo's mean, Wan's SD (Shi's SD needs the range too)
+    assert "mean by Luo et al. 2018, SD by Wan et al. 2014" in t4["derivation"]
     assert cont.loc[("T2", "hi"), "derivation"] == "SD = SE x sqrt(n)"
     hr = pd.read_csv(tables / "hazard_ratios.csv").set_index("study_id")
     assert hr.loc["T3", "yi"] == pytest.approx(-0.228936794868, abs=1e-9)
@@ -633,3 +634,20 @@ def test_every_measure_has_an_r_back_transformation():
     from review.rscript import _R_TRANSF
 
     assert set(MEASURES) <= set(_R_TRANSF)
+
+
+def test_a_review_of_continuous_outcomes_only_runs_and_its_revman_rows_say_how(folder, tmp_path):
+    # no count outcome analysed: the RevMan export looked up derivations among the count outcomes only (IndexError)
+    only = TOML.split("[[analysis]]")[0] + "[[analysis]]" + TOML.split("[[analysis]]")[3]
+    assert 'name = "QoL MD"' in only and only.count("[[analysis]]") == 1
+    for name in ("a.xlsx", "b.xlsx"):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    (tmp_path / "review.toml").write_text(only.replace("FORM", FORM.as_posix()), encoding="utf-8")
+    done = run(tmp_path, tmp_path / "output")
+    assert _row(done.pooled, "QoL MD")["theta"] == pytest.approx(3.121413286404, abs=1e-9)
+    results = pd.read_csv(tmp_path / "output" / "revman" / "study-results.csv").set_index(["Study", "Arm"])
+    # T3's SD comes from a CI of the mean: its RevMan footnote says so, with the inputs
+    assert (
+        "Derived: SD = sqrt(n) x (upper - lower) / (2 x 2.0227), t(39 df)"
+        in results.loc[("T3", "hi"), "Footnotes"]
+    )

@@ -217,7 +217,7 @@ def test_data_package_validates_with_frictionless(result):
 def test_methods_paragraph_says_what_was_done(result):
     text = (result.review.output / "methods.md").read_text(encoding="utf-8")
     assert "from 2 studies independently by 2 reviewers" in text
-    assert "form oncology_trial version 1.1.0" in text
+    assert "form oncology_trial version 1.2.0" in text
     assert "1 disagreement (1 numeric) was resolved by C" in text
     assert "risk ratio): 2 studies (S1 and S2) pooled with a random-effects model with the restricted" in text
     assert (
@@ -244,7 +244,7 @@ def test_collaborator_workbook(result):
         assert sheet in wb.sheetnames, sheet
     readme = {r[0]: r[1] for r in wb["README"].iter_rows(values_only=True) if r[0]}
     assert readme["Question"] == "Does a high dose improve response?"
-    assert readme["Form"] == "oncology_trial version 1.1.0"
+    assert readme["Form"] == "oncology_trial version 1.2.0"
     assert len(wb["Forest plots"]._images) == 1
     arms = wb["Arms"]
     assert arms.freeze_panes == "A2" and arms.tables
@@ -299,7 +299,7 @@ def test_collaborator_workbook_prints(result):
         setup = ws.page_setup
         assert int(setup.paperSize) == int(ws.PAPERSIZE_A4), ws.title
         assert ws.sheet_properties.pageSetUpPr.fitToPage and setup.fitToHeight == 0, ws.title
-        assert "form oncology_trial version 1.1.0" in ws.oddHeader.left.text, ws.title
+        assert "form oncology_trial version 1.2.0" in ws.oddHeader.left.text, ws.title
         portrait = ws.page_setup.orientation == "portrait"
         shown = ws.oddFooter.left.text if portrait else ws.oddHeader.center.text
         assert shown == "Test review", ws.title

@@ -143,6 +143,7 @@ def test_robvis_table_has_rob2_domains():
 def test_continuous_arm_rows_from_means():
     from types import SimpleNamespace
 
+    from review.outcomes import ARM_OUTCOME_COLUMNS
     from review.project import Analysis
     from review.revman import study_results
 
@@ -186,7 +187,13 @@ def test_continuous_arm_rows_from_means():
             for a in ("hi", "lo")
         ]
     )
-    tables = SimpleNamespace(arm_outcomes=pd.DataFrame(columns=["study_id", "arm_id", "outcome"]))
+    # no count outcome at all (a review of continuous outcomes only), and the SD of one arm derived
+    derived = continuous[["study_id", "arm_id", "outcome", "timepoint"]].assign(
+        domain="continuous", derivation=["SD = SE x sqrt(n)", "reported"], inputs=["SE=1, n=90", ""]
+    )
+    tables = SimpleNamespace(
+        frames_={"arm_outcomes": pd.DataFrame(columns=ARM_OUTCOME_COLUMNS), "continuous": derived}
+    )
     consensus = _Consensus(
         {"continuous": continuous, "arms": pd.DataFrame(columns=["study_id", "arm_id", "label"])}
     )
@@ -195,5 +202,8 @@ def test_continuous_arm_rows_from_means():
         ["Continuous", "hi", 61.25, 9.5, 90],
         ["Continuous", "lo", 58.0, 10.0, 88],
     ]
-    assert results["Footnotes"].tolist() == ["Timepoint: 12 weeks. Source: main; Fig 2"] * 2
+    assert results["Footnotes"].tolist() == [
+        "Timepoint: 12 weeks. Source: main; Fig 2. Derived: SD = SE x sqrt(n) (SE=1, n=90)",
+        "Timepoint: 12 weeks. Source: main; Fig 2",
+    ]
     assert arms["Intervention"].tolist() == ["High dose", "Low dose"]

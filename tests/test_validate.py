@@ -296,3 +296,54 @@ def test_a_frame_without_a_key_column_is_a_clear_error(form, table, column):
     frame["study_id"] = pd.array(["S1", "S2"], dtype=frame["study_id"].dtype)
     with pytest.raises(ReviewError, match=f"table {table}: column {column} is missing"):
         validate_frames(form, {table: frame.drop(columns=[column])})
+
+
+def test_continuous_spreads_intervals_and_levels_are_checked_at_their_cells(form, tmp_path):
+    from conftest import changed
+
+    base = {"study_id": "T1", "outcome": "quality of life", "timepoint": "12 weeks", "n": 40}
+    data = changed(
+        {
+            ("continuous", 0): {"mean": "27,0"},  # a decimal comma: refused, so not also 'empty'
+            ("continuous", 1): {
+                **base,
+                "arm_id": "high",
+                "mean": 30,
+                "dispersion": 9,
+                "dispersion_type": "SD",
+            },
+            ("continuous", 2): {**base, "arm_id": "low", "outcome": "pain", "median": 20, "q1": 26, "q3": 15},
+            ("continuous", 3): {
+                **base,
+                "arm_id": "high",
+                "outcome": "pain",
+                "median": 20,
+                "minimum": 40,
+                "maximum": 5,
+            },
+            ("continuous", 4): {**base, "arm_id": "low", "outcome": "fatigue", "mean": 10, "ci_low": 8},
+            ("continuous", 5): {
+                **base,
+                "arm_id": "high",
+                "outcome": "fatigue",
+                "mean": 12,
+                "ci_low": 10,
+                "ci_high": 14,
+                "ci_level": 0.95,
+            },
+        }
+    )
+    report = validate(read_workbook(write(form, tmp_path / "w.xlsx", data=data), form))
+    found = {(i.code, i.cell) for i in report.issues if i.sheet == "Continuous outcomes"}
+    assert ("ambiguous-number", "F2") in found
+    assert not {c for c, cell in found if cell == "F2"} - {"ambiguous-number"}  # no 'empty' warning at F2
+    assert ("spread-excludes-value", "O4") in found  # First quartile 26 above Third quartile 15
+    spread = [i for i in report.issues if i.code == "spread-excludes-value" and i.cell == "Q5"]
+    assert [i.message.split(". Fix")[0] for i in spread] == [
+        "Minimum 40 is above Maximum 5"
+    ]  # once, not thrice
+    assert ("interval-incomplete", "K6") in found  # CI lower given, upper empty
+    assert {("out-of-range", "L7"), ("percent-looks-like-fraction", "L7")} <= found  # a 95% CI typed as 0.95
+    assert not [
+        i for i in report.issues if i.code == "sibling-value-missing" and i.sheet == "Continuous outcomes"
+    ]

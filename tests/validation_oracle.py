@@ -1,7 +1,8 @@
 """The row-by-row validation rules as they were before they were vectorised (issue 12): the oracle that
 tests/test_validate_vectorised.py holds the vectorised rules to, issue for issue and in the same order.
 
-Kept verbatim apart from imports and one fix (ratio-against-medians raised on a median without its unit);
+Kept verbatim apart from imports, one fix (ratio-against-medians raised on a median without its unit) and the
+rules changed on purpose since (marked "since form"), the same in the library;
 not used by the library."""
 
 from __future__ import annotations
@@ -311,6 +312,15 @@ def _grade_exceeds_any(extraction: Extraction, rule: Rule) -> list[Issue]:
 
 
 def _ci_excludes_estimate(extraction: Extraction, rule: Rule) -> list[Issue]:
+    return _interval(extraction, rule, ci=True)
+
+
+def _spread_excludes_value(extraction: Extraction, rule: Rule) -> list[Issue]:
+    return _interval(extraction, rule, ci=False)
+
+
+def _interval(extraction: Extraction, rule: Rule, ci: bool) -> list[Issue]:
+    """Since form 1.2.0: spreads (ends may be equal) and one end typed with the other left empty."""
     et, est = _field_of(extraction, rule, "estimate")
     _, low = _field_of(extraction, rule, "low")
     _, high = _field_of(extraction, rule, "high")
@@ -318,16 +328,29 @@ def _ci_excludes_estimate(extraction: Extraction, rule: Rule) -> list[Issue]:
     issues = []
     for row in d.index:
         e, lo, hi = d.at[row, est], d.at[row, low], d.at[row, high]
-        if pd.isna(lo) or pd.isna(hi):
+        if pd.isna(lo) and pd.isna(hi):
             continue
-        if lo >= hi:
-            issues.append(
-                _rule_issue(et, rule, row, low, f"lower limit {_fmt(lo)} is not below upper {_fmt(hi)}")
+        if pd.isna(lo) or pd.isna(hi):
+            empty, given = (low, high) if pd.isna(lo) else (high, low)
+            if et.missing.at[row, empty] == EMPTY:
+                message = f"{_label(et, given)} is {_fmt(d.at[row, given])} but {_label(et, empty)} is empty"
+                issues.append(_rule_issue(et, rule, row, empty, message, code="interval-incomplete"))
+            continue
+        if (lo >= hi) if ci else (lo > hi):
+            message = (
+                f"lower limit {_fmt(lo)} is not below upper {_fmt(hi)}"
+                if ci
+                else f"{_label(et, low)} {_fmt(lo)} is above {_label(et, high)} {_fmt(hi)}"
             )
+            issues.append(_rule_issue(et, rule, row, low, message))
         elif pd.notna(e) and not lo <= e <= hi:
-            issues.append(
-                _rule_issue(et, rule, row, est, f"{_fmt(e)} is outside its CI {_fmt(lo)} to {_fmt(hi)}")
+            message = (
+                f"{_fmt(e)} is outside its CI {_fmt(lo)} to {_fmt(hi)}"
+                if ci
+                else f"{_label(et, est)} {_fmt(e)} is outside {_label(et, low)} to {_label(et, high)}, "
+                f"{_fmt(lo)} to {_fmt(hi)}"
             )
+            issues.append(_rule_issue(et, rule, row, est, message))
     return issues
 
 
@@ -391,7 +414,9 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
         for _, r in d.iterrows()
     ]
     d = d[pd.Series(keep, index=d.index, dtype=bool)]
-    numeric = [f for f in et.table.fields.values() if f.numeric and f.name not in et.table.key]
+    numeric = [  # since form 1.1.0: alternatives typed only when reported are no sibling's due
+        f for f in et.table.fields.values() if f.numeric and f.name not in et.table.key and not f.if_reported
+    ]
     rest = [k for k in et.table.key if k != arm and k not in study_keys]
     issues: list[Issue] = []
     for _, study_rows in d.groupby(study_keys, sort=False) if study_keys else [((), d)]:
@@ -424,6 +449,7 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
                     for f in numeric:
                         has = pd.notna(d.at[row, f.name])
                         lacks = pd.isna(d.at[other, f.name]) and et.missing.at[other, f.name] in (EMPTY, "NR")
+                        lacks = lacks and all(pd.isna(d.at[other, g]) for g in f.unless_given)  # its stand-in
                         if has and lacks:
                             issues.append(
                                 _rule_issue(
@@ -801,6 +827,7 @@ RULES = {
     "percent-mismatch": _percent_mismatch,
     "grade-exceeds-any": _grade_exceeds_any,
     "ci-excludes-estimate": _ci_excludes_estimate,
+    "spread-excludes-value": _spread_excludes_value,
     "not-positive": _not_positive,
     "dates-out-of-order": _dates_out_of_order,
     "same-arm-twice": _same_arm_twice,
