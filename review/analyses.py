@@ -14,7 +14,7 @@ import pandas as pd
 
 from .errors import ReviewError
 from .forms import Form
-from .outcomes import KINDS, specs_of, table_of_kind
+from .outcomes import KINDS, is_true, specs_of, table_of_kind
 from .project import Analysis, Review, matches, rob_column
 from .tables import AnalysisTables, count_columns
 
@@ -98,7 +98,7 @@ def arm_pairs(analysis: Analysis, attributes: pd.DataFrame) -> pd.DataFrame:
             rule = analysis.groups[side]
             hit = matches(attributes, rule)
             if pooled_col and pooled_col not in rule:  # an 'all arms' row is chosen only by asking for it
-                hit &= ~attributes[pooled_col].astype(str).str.casefold().isin(("true", "1"))
+                hit &= ~is_true(attributes[pooled_col])
             picked = attributes.loc[hit, ["study_id", "arm_id"]]
             count[side] = picked.groupby("study_id", sort=False).size()
             first[side] = picked.drop_duplicates("study_id").set_index("study_id")["arm_id"]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .extraction import ExtractedTable, Extraction
-from .forms import Form, Rule
+from .forms import Field, Form, Rule, Table
 from .issues import Issue
 from .validate import (
     RULE_CHECKS,
@@ -121,10 +121,7 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
         keep &= np.append(ok, False)[pair]  # (a row without the whole key is not kept anyway)
     pos = np.flatnonzero(keep)
     d = full.iloc[pos]
-    # an alternative typed only when the report gives it (a CI, a median) is no sibling's due
-    numeric = [
-        f for f in et.table.fields.values() if f.numeric and f.name not in et.table.key and not f.if_reported
-    ]
+    numeric = due_numbers(et.table)
     rest = [k for k in et.table.key if k != arm and k not in study_keys]
     if d.empty:
         return []
@@ -204,8 +201,7 @@ def _sibling_value_missing(extraction: Extraction, rule: Rule) -> list[Issue]:
         values = d[f.name].iloc[pos]
         has = values.notna().to_numpy()
         lacks = ~has & et.missing[f.name].reindex(e["row"]).isin([EMPTY, "NR"]).to_numpy()
-        for other in f.unless_given:  # an empty mean where the row gives a median instead is not missing
-            lacks &= d[other].iloc[pos].isna().to_numpy()
+        lacks &= ~stand_in_given(d.iloc[pos], f)
         if not lacks.any() or not has.any():
             continue
         texts = values.to_numpy(dtype=object)
@@ -495,6 +491,8 @@ def _exceeds_arm_total(extraction: Extraction, rule: Rule) -> list[Issue]:
     limits = limits.sort_values(["limit", "order"], ascending=[False, True], kind="stable")
     limits = limits.drop_duplicates([f"key{i}" for i in range(len(keys))], keep="first")
     d = et.data[et.data[count].notna()]
+    if limits.empty or d.empty:  # no arm size typed yet (a half-filled workbook), or no count
+        return []
     at = pd.MultiIndex.from_arrays([limits[f"key{i}"] for i in range(len(keys))]).get_indexer(
         str_keys(d, keys)
     )
@@ -662,6 +660,21 @@ def zero_issues(et: ExtractedTable) -> list[Issue]:
     return issues
 
 
+def due_numbers(t: Table) -> list[Field]:
+    """The numeric fields each row of data owes a number, NR or NA: not the key, and not an alternative typed
+    only when the report gives it (`if_reported`: a CI, a median)."""
+    return [f for f in t.fields.values() if f.numeric and f.name not in t.key and not f.if_reported]
+
+
+def stand_in_given(d: pd.DataFrame, f: Field) -> np.ndarray:
+    """The rows where a field standing in for `f` (its `unless_given`: a median for the mean) holds a value, so
+    that `f` may stay empty there."""
+    given = np.zeros(len(d), dtype=bool)
+    for other in f.unless_given:
+        given |= d[other].notna().to_numpy()
+    return given
+
+
 def empty_issues(form: Form, et: ExtractedTable) -> list[Issue]:
     """Numeric cells left empty in rows that hold data: empty means 'not yet extracted', so a finished workbook
     has a number, NR or NA there. A count may stay empty where its percentage is given, and the other way round
@@ -675,7 +688,7 @@ def empty_issues(form: Form, et: ExtractedTable) -> list[Issue]:
     for r in form.rules:
         if r.kind == "percent-mismatch" and r.table == t.name:
             partner[r.args["count"]], partner[r.args["percent"]] = r.args["percent"], r.args["count"]
-    numeric = [f for f in t.fields.values() if f.numeric and f.name not in t.key and not f.if_reported]
+    numeric = due_numbers(t)
     if not numeric:
         return []
     filled = (d[[f.name for f in numeric]].notna() | m[[f.name for f in numeric]].ne(EMPTY)).any(axis=1)
@@ -684,8 +697,7 @@ def empty_issues(form: Form, et: ExtractedTable) -> list[Issue]:
         empty = d[f.name].isna() & m[f.name].eq(EMPTY) & filled
         if f.name in partner:
             empty &= d[partner[f.name]].isna()
-        for other in f.unless_given:  # a field standing in for it is given (a median for the mean)
-            empty &= d[other].isna()
+        empty &= ~stand_in_given(d, f)
         rows = d.index[empty.to_numpy(dtype=bool)]
         message = f"{f.label} is empty in a row that holds other values"
         issues += _issues(et, "not-extracted", rows, f.name, [message] * len(rows))

@@ -167,7 +167,7 @@ def ci_critical(n: float, level: float, distribution: str) -> tuple[float, str]:
 def sd_from_se(se: object, n: object) -> Derived:
     if not (known(se) and known(n)):
         return Derived(note=f"SD from SE needs SE and n (SE {_state(se)}, n {_state(n)})")
-    return Derived(float(se) * math.sqrt(float(n)), "SD = SE x sqrt(n)", f"SE={fmt(se)}, n={fmt(n)}")  # type: ignore[arg-type]
+    return _usable(Derived(float(se) * math.sqrt(float(n)), "SD = SE x sqrt(n)", f"SE={fmt(se)}, n={fmt(n)}"))  # type: ignore[arg-type]
 
 
 def sd_from_ci(
@@ -190,11 +190,13 @@ def sd_from_ci(
         )
     crit, name = ci_critical(size, conf, distribution)
     assumed = "" if known(level) else "CI level not given: 95% assumed"
-    return Derived(
-        math.sqrt(size) * (hi - lo) / (2 * crit),
-        f"SD = sqrt(n) x (upper - lower) / (2 x {crit:.4f}), {name}",
-        f"CI={fmt(low)} to {fmt(high)}, level={conf:g}%, n={fmt(n)}",
-        assumed,
+    return _usable(
+        Derived(
+            math.sqrt(size) * (hi - lo) / (2 * crit),
+            f"SD = sqrt(n) x (upper - lower) / (2 x {crit:.4f}), {name}",
+            f"CI={fmt(low)} to {fmt(high)}, level={conf:g}%, n={fmt(n)}",
+            assumed,
+        )
     )
 
 
@@ -223,17 +225,27 @@ def sd_from_p(mean_e: object, mean_c: object, n_e: object, n_c: object, p: objec
         return Derived(note=f"SD from a p-value needs n1 + n2 >= 3 (n = {fmt(n_e)} and {fmt(n_c)})")
     tval = float(t.ppf(1 - pv / 2, n1 + n2 - 2))
     se_md = md / tval
-    return Derived(
-        se_md / math.sqrt(1 / n1 + 1 / n2),
-        f"t = qt(1 - p/2, {n1 + n2 - 2:g}) = {tval:.4f}; SE(MD) = |MD| / t; SD = SE(MD) / sqrt(1/n1 + 1/n2)",
-        f"means={fmt(mean_e)} and {fmt(mean_c)}, n={fmt(n_e)} and {fmt(n_c)}, p={fmt(p)}",
+    return _usable(
+        Derived(
+            se_md / math.sqrt(1 / n1 + 1 / n2),
+            f"t = qt(1 - p/2, {n1 + n2 - 2:g}) = {tval:.4f}; SE(MD) = |MD| / t; SD = SE(MD) / sqrt(1/n1 + 1/n2)",
+            f"means={fmt(mean_e)} and {fmt(mean_c)}, n={fmt(n_e)} and {fmt(n_c)}, p={fmt(p)}",
+        )
     )
 
 
 def mean_sd_from_median(
-    median: object, q1: object, q3: object, low: object, high: object, n: object, method: str = "shi2020"
+    median: object,
+    q1: object,
+    q3: object,
+    low: object,
+    high: object,
+    n: object,
+    method: str = "shi2020",
+    mean_given: bool = False,
 ) -> Derived:
-    """Mean (value) and SD (extra) from the median with the IQR (q1, q3), the range (low, high) or both."""
+    """Mean (value) and SD (extra) from the median with the IQR (q1, q3), the range (low, high) or both; with
+    `mean_given` (a reported mean beside them), the SD only, said so (value stays the estimated mean)."""
     if method not in MEDIAN_METHODS:
         raise ValueError(f"median method must be one of {', '.join(MEDIAN_METHODS)}")
     has_iqr, has_range = known(q1) and known(q3), known(low) and known(high)
@@ -291,15 +303,25 @@ def mean_sd_from_median(
             mean = (a + 2 * m + b) / 4
         sd = (b - a) / xi
         inputs = f"median={fmt(median)}, range={fmt(low)} to {fmt(high)}, n={fmt(n)}"
-    label = MEDIAN_METHODS[method]
-    if method == "shi2020" and not (has_iqr and has_range):  # Shi's SD is for both; one of them: Wan's
-        label = MEDIAN_METHODS["luo2018"]
-    return Derived(
-        mean,
-        f"mean and SD estimated from the {scenario}: {label} (assumes a roughly symmetric distribution)",
-        inputs,
-        extra=sd,
-    )
+    shi = method == "shi2020" and has_iqr and has_range  # Shi's SD is for both; one of them: Wan's
+    label = MEDIAN_METHODS[method if shi or method != "shi2020" else "luo2018"]
+    how = "(assumes a roughly symmetric distribution)"
+    if mean_given:
+        sd_label = "SD by Shi et al. 2020" if shi else "SD by Wan et al. 2014"
+        derivation = f"SD estimated from the {scenario}: {sd_label} {how}; the reported mean kept"
+    else:
+        derivation = f"mean and SD estimated from the {scenario}: {label} {how}"
+    return _usable(Derived(mean, derivation, inputs, extra=sd))
+
+
+def _usable(d: Derived) -> Derived:
+    """A derived SD (`extra` when a mean comes with it, else `value`) that is a positive finite number, beside a
+    finite mean; else the reason no analysis can use it (limits of 1e308, a spread of 0)."""
+    sd, mean = (d.extra, d.value) if d.extra is not None else (d.value, None)
+    if sd is not None and math.isfinite(sd) and sd > 0 and (mean is None or math.isfinite(mean)):
+        return d
+    what = f"mean {fmt(mean)} and SD" if mean is not None else "SD"
+    return Derived(note=f"the derived {what} {fmt(sd)} cannot be used: check {d.inputs}")
 
 
 # --- time to event ------------------------------------------------------------------------------------------

@@ -489,6 +489,9 @@ class RuleKind:
         return CODES[self.name]
 
 
+# Codes that say a cell is empty: not said at a cell whose typed value could not be read (its error says why).
+SAYS_EMPTY = frozenset({"not-extracted", "sibling-value-missing", "interval-incomplete"})
+
 RULE_KINDS: dict[str, RuleKind] = {
     r.name: r
     for r in [

@@ -267,11 +267,9 @@ def _continuous_derivations(derivation: pd.Series) -> list[str]:
         sentence = f"{_n(int(hit.sum()), one, many)} {how}"
         if start.endswith(
             "estimated"
-        ):  # 'mean and SD estimated from the median and IQR: mean by ..., SD by ...'
+        ):  # '... estimated from the median and IQR: mean by ..., SD by ... (...'
             spreads = sorted({d.split(" from the ", 1)[1].split(":")[0] for d in derivation[hit]})
             named = {d.split(": ", 1)[1].split(" (")[0] for d in derivation[hit]}
-            if start == "SD estimated":  # the mean is the reported one: only the SD's method counts
-                named = {part for n in named for part in n.split(", ") if part.startswith("SD by")}
             sentence += f" ({' or '.join(spreads)}; {'; '.join(sorted(named))}), assuming roughly symmetric distributions"
         out.append(sentence + ".")
     other = ~told & ~derivation.isin(["", "reported"])

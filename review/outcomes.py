@@ -19,7 +19,6 @@ variance per comparison of two arms, such as a hazard ratio (hazard_ratios).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -428,20 +427,13 @@ def _build_continuous(frame, spec, tables, settings, pooled_arms):
                 value(r, "maximum"),
                 n,
                 settings.median_method,
+                mean_given=derive.known(mean),  # the reported mean stands; only the SD comes from the spread
             )
             if d.value is None:
                 tried.append(d.note)
-            elif derive.known(mean):  # the reported mean stands; only the SD comes from the spread
-                derivation = d.derivation.replace("mean and SD estimated", "SD estimated", 1)
-                result = derive.Derived(d.extra, derivation + "; the reported mean kept", d.inputs)
             else:
-                mean, result = d.value, derive.Derived(d.extra, d.derivation, d.inputs)
-        if result is not None and result.derivation != "reported" and not _plausible(result.value, mean):
-            tried.append(  # e.g. limits of 1e308, a level of 100%: a number no analysis can use
-                f"the derived {'mean and SD' if result.inputs.startswith('median') else 'SD'} "
-                f"({derive.fmt(mean)}, {derive.fmt(result.value)}) cannot be used: check {result.inputs}"
-            )
-            result = None
+                mean = mean if derive.known(mean) else d.value
+                result = derive.Derived(d.extra, d.derivation, d.inputs)
         untyped = (
             derive.known(disp) and dtype in (None, "", *derive.MISSING) and not derive.known(value(r, "sd"))
         )
@@ -485,12 +477,6 @@ def _build_continuous(frame, spec, tables, settings, pooled_arms):
     return pd.DataFrame(rows, columns=CONTINUOUS_COLUMNS).astype(
         {"mean": "Float64", "sd": "Float64", "n": "Int64"}
     )
-
-
-def _plausible(sd: object, mean: object) -> bool:
-    """A derived SD that is a positive finite number, beside a finite mean (or none)."""
-    finite_mean = not derive.known(mean) or math.isfinite(float(mean))  # type: ignore[arg-type]
-    return isinstance(sd, float) and math.isfinite(sd) and sd > 0 and finite_mean
 
 
 def _sd_from_p(r, groups, value) -> derive.Derived:
@@ -827,17 +813,16 @@ def _pooled_arms(specs: Mapping[str, OutcomeSpec], tables: Mapping[str, pd.DataF
     out: set[tuple] = set()
     for table, spec in specs.items():
         frame = tables.get(table)
-        names = [spec.field(r) for r in ("study", "arm", "pooled")]
-        if (
-            spec.kind != "arms"
-            or frame is None
-            or not all(n in frame.columns for n in names if n)
-            or None in names
-        ):
-            continue
-        flag = frame[names[2]].astype(str).str.casefold().isin(("true", "1"))
-        out |= set(zip(frame.loc[flag, names[0]], frame.loc[flag, names[1]], strict=True))
+        study, arm, pooled = (spec.field(r) for r in ("study", "arm", "pooled"))
+        if spec.kind == "arms" and frame is not None and {study, arm, pooled} <= set(frame.columns):
+            flag = is_true(frame[pooled])
+            out |= set(zip(frame.loc[flag, study], frame.loc[flag, arm], strict=True))
     return frozenset(out)
+
+
+def is_true(flags: pd.Series) -> pd.Series:
+    """Where a boolean field holds TRUE (as read: True, or the text 'TRUE' or '1'; NR and empty are not)."""
+    return flags.astype(str).str.casefold().isin(("true", "1"))
 
 
 def specs_of(form) -> dict[str, OutcomeSpec]:

@@ -24,7 +24,7 @@ from .csvs import write_csv
 from .errors import ReviewError, UnreadableInput
 from .extraction import ExtractedTable, Extraction, UnreadableWorkbook, read_extraction
 from .forms import Form, Rule
-from .issues import CODES, COLUMNS, ERROR, FATAL, Issue, Report, issues_from
+from .issues import CODES, COLUMNS, ERROR, FATAL, SAYS_EMPTY, Issue, Report, issues_from
 from .schema import field_checks, table_schema
 from .sheets import header, print_setup, put_row, save_workbook
 from .values import EMPTY
@@ -51,9 +51,8 @@ def _validate(extraction: Extraction) -> Report:
             i for i in _schema_issues(extraction.form, et) if (i.table, i.sheet, i.cell) not in refused
         ]
         issues += _field_issues(et, refused)
-        issues += consistency.zero_issues(et) + _unless(
-            refused, consistency.empty_issues(extraction.form, et)
-        )
+        issues += consistency.zero_issues(et)
+        issues += _unless(refused, consistency.empty_issues(extraction.form, et))
     issues += _reference_issues(extraction)
     by_rules: list[Issue] = []
     for rule in extraction.form.rules:
@@ -66,8 +65,7 @@ def _validate(extraction: Extraction) -> Report:
 def _unless(refused: set, found: list[Issue]) -> list[Issue]:
     """Issues saying a cell is empty, except at cells whose value was refused (typed, but not readable as one):
     the reading error there says what is wrong."""
-    empty = ("not-extracted", "sibling-value-missing")
-    return [i for i in found if i.code not in empty or (i.table, i.sheet, i.cell) not in refused]
+    return [i for i in found if i.code not in SAYS_EMPTY or (i.table, i.sheet, i.cell) not in refused]
 
 
 def validate_files(paths: Iterable[str | Path], form: Form) -> Report:
@@ -355,9 +353,7 @@ def _reference_issues(extraction: Extraction) -> list[Issue]:
             known = str_keys(target.data[there].dropna(), there)
             group, firsts = group_keys(et.data, here)
             lacking = ~firsts.isin(known) if len(known) else np.ones(len(firsts), dtype=bool)
-            unknown = np.flatnonzero(
-                np.append(lacking, False)[group]
-            )  # group -1 (a key missing): not checked
+            unknown = np.flatnonzero(np.append(lacking, False)[group])  # group -1 (a key missing): unchecked
             keys = firsts[group[unknown]]
             messages = []
             for values in keys:
@@ -442,9 +438,8 @@ def group_keys(frame: pd.DataFrame, names: Sequence[str]) -> tuple[np.ndarray, p
     its rows), not every row."""
     group = row_groups(frame, names)
     at = np.flatnonzero(group >= 0)
-    first = at[
-        np.unique(group[at], return_index=True)[1]
-    ]  # groups are numbered 0, 1, ... in order of appearance
+    # groups are numbered 0, 1, ... in order of appearance: the first row of each
+    first = at[np.unique(group[at], return_index=True)[1]]
     return group, str_keys(frame.iloc[first], list(names))
 
 
@@ -784,7 +779,8 @@ def _outside(extraction: Extraction, rule: Rule, ci: bool) -> list[Issue]:
             continue
         if pd.isna(lo) or pd.isna(hi):
             given, empty, value = (high, low, hi) if pd.isna(lo) else (low, high, lo)
-            if et.missing.at[row, empty] == EMPTY:
+            # (an end every row owes is `not-extracted` already; plain frames have no missing codes to tell)
+            if et.file and et.table.fields[empty].if_reported and et.missing.at[row, empty] == EMPTY:
                 message = f"{_label(et, given)} is {_fmt(value)} but {_label(et, empty)} is empty"
                 found.append((row, empty, "interval-incomplete", message))
         elif lo >= hi if ci else lo > hi:

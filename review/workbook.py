@@ -362,9 +362,8 @@ def upgrade_workbook(source: str | Path, form: Form, target: str | Path) -> tupl
     src = check_xlsx(source)
     # replacing another file is the caller's to allow (--force); writing over the input never is
     check_output(target, [src], force=True)
-    old = _open(
-        src
-    )  # not read-only, for number formats and notes (it keeps only a merged range's first cell)
+    # not read-only, for number formats and notes (it keeps only a merged range's first cell)
+    old = _open(src)
     saved: Workbook | None = None  # the formulas' saved values, read when there is a formula
     found = table_sheets([ws.title for ws in old.worksheets], form, str(src))  # as reading finds them
     left = {ws.title: ws for ws in old.worksheets if ws.title not in found.values()}
@@ -412,10 +411,9 @@ def upgrade_workbook(source: str | Path, form: Form, target: str | Path) -> tupl
                     refusals.append(f"{where} holds a value or note in a column {what}")
                     continue
                 value, error = cell.value, cell.data_type == "e"
+                # LibreOffice saves a typed TRUE as =TRUE(): a value, not a calculation
                 constant = constant_boolean(str(value)) if cell.data_type == "f" else None
-                if (
-                    constant is not None
-                ):  # LibreOffice saves a typed TRUE as =TRUE(): a value, not a calculation
+                if constant is not None:
                     value = constant
                 elif cell.data_type == "f":
                     saved = saved or _open(src, data_only=True)

@@ -116,6 +116,11 @@ def test_sd_from_a_ci_or_p_value_refusals():
     assert "level 0.95% is not a CI level; type it in percent" in sd_from_ci(8, 12, 25, 0.95).note
     assert sd_from_ci(8, 12, 25, 0).value is None and sd_from_ci(8, 12, 25, 100).value is None
     assert "needs n1 + n2 >= 3" in sd_from_p(10, 12, 1, 1, 0.03).note
+    # a result no analysis can use is refused, whatever route made it
+    huge = sd_from_ci(-1e308, 1e308, 25)
+    assert huge.value is None and huge.note.startswith("the derived SD inf cannot be used: check CI=")
+    flat = mean_sd_from_median(20, 20, 20, None, None, 40)
+    assert flat.value is None and flat.note.startswith("the derived mean 20 and SD 0 cannot be used")
 
 
 def test_log_hr_from_o_minus_e_and_v_checks_the_direction():

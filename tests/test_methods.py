@@ -346,21 +346,21 @@ def test_an_analysis_of_every_study_of_a_large_review_says_all(run_objects):
 
 
 def test_every_derived_mean_and_sd_is_told():
+    from review.derive import mean_sd_from_median, sd_from_ci, sd_from_p, sd_from_se
     from review.methods import _continuous_derivations
 
     derivation = pd.Series(
         [
             "reported",
-            "SD = SE x sqrt(n)",
-            "SD = sqrt(n) x (upper - lower) / (2 x 2.0639), t(24 df)",
-            "SD = sqrt(n) x (upper - lower) / (2 x 1.9600), normal",
-            "t = qt(1 - p/2, 58) = 2.2248; SE(MD) = |MD| / t; SD = SE(MD) / sqrt(1/n1 + 1/n2)",
-            "mean and SD estimated from the median and IQR: mean by Luo et al. 2018, SD by Wan et al. 2014 (assumes "
-            "a roughly symmetric distribution)",
-            "mean and SD estimated from the median, IQR and range: mean by Luo et al. 2018, SD by Shi et al. 2020 "
-            "(assumes a roughly symmetric distribution)",
-            "SD estimated from the median and range: mean by Luo et al. 2018, SD by Wan et al. 2014 (assumes a "
-            "roughly symmetric distribution); the reported mean kept",
+            sd_from_se(2, 100).derivation,
+            sd_from_ci(8, 12, 25).derivation,
+            sd_from_ci(8, 12, 100).derivation,
+            sd_from_p(10, 12, 30, 30, 0.03).derivation,
+            mean_sd_from_median(20, 14, 29, None, None, 40).derivation,
+            mean_sd_from_median(20, 14, 29, 5, 60, 40).derivation,
+            # a reported mean beside the spread, under each method: only the SD's method is named
+            mean_sd_from_median(20, None, None, 5, 60, 40, "wan2014", mean_given=True).derivation,
+            mean_sd_from_median(20, 14, 29, 5, 60, 40, "shi2020", mean_given=True).derivation,
             "a derivation of a kind added later",
             "",
         ]
@@ -372,8 +372,8 @@ def test_every_derived_mean_and_sd_is_told():
         "2 means and standard deviations were estimated from the median (median and IQR or median, IQR and range; "
         "mean by Luo et al. 2018, SD by Shi et al. 2020; mean by Luo et al. 2018, SD by Wan et al. 2014), assuming "
         "roughly symmetric distributions.",
-        "1 standard deviation was estimated from the spread beside a reported mean (median and range; SD by Wan et "
-        "al. 2014), assuming roughly symmetric distributions.",
+        "2 standard deviations were estimated from the spread beside a reported mean (median and range or median, "
+        "IQR and range; SD by Shi et al. 2020; SD by Wan et al. 2014), assuming roughly symmetric distributions.",
         "1 other value was derived (tables/continuous.csv says how).",
     ]
 

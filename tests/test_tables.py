@@ -209,3 +209,16 @@ def test_sd_from_a_p_value_needs_it_on_both_arms():
     both = analysis_tables({"continuous": pd.DataFrame(rows)}).continuous
     expected = 5 / stats.t.ppf(1 - 0.03 / 2, 98) / (1 / 50 + 1 / 50) ** 0.5
     assert both["sd"].tolist() == pytest.approx([expected, expected], rel=1e-12)
+    # an 'all patients' row pooling both arms is no third arm: the two arms still give the SD, it says why not
+    rows.append(
+        {"study_id": "T", "arm_id": "all", "outcome": "QoL", "timepoint": "w12", "mean": 57.5, "n": 100}
+    )
+    arms = pd.DataFrame([{"study_id": "T", "arm_id": a, "pooled": a == "all"} for a in ("a", "b", "all")])
+    three = analysis_tables({"continuous": pd.DataFrame(rows), "arms": arms}).continuous
+    assert three["sd"].tolist()[:2] == pytest.approx([expected, expected], rel=1e-12)
+    assert pd.isna(three["sd"].iloc[2])
+    # without the flag the 'all' row is a third arm, and the route needs exactly two
+    unflagged = analysis_tables(
+        {"continuous": pd.DataFrame(rows), "arms": arms.assign(pooled=False)}
+    ).continuous
+    assert "needs exactly two arms of the outcome (3 given)" in unflagged["note"].iloc[0]

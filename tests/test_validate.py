@@ -331,19 +331,42 @@ def test_continuous_spreads_intervals_and_levels_are_checked_at_their_cells(form
                 "ci_high": 14,
                 "ci_level": 0.95,
             },
+            ("continuous", 6): {
+                **base,
+                "arm_id": "low",
+                "outcome": "sleep",
+                "mean": 5,
+                "ci_low": "abc",
+                "ci_high": 7,
+            },
+            ("hazard_ratios", 0): {"ci_high": None},  # an end every row owes: not-extracted, said once
         }
     )
     report = validate(read_workbook(write(form, tmp_path / "w.xlsx", data=data), form))
     found = {(i.code, i.cell) for i in report.issues if i.sheet == "Continuous outcomes"}
+    # a limit typed but unreadable is that error, not also 'empty'
+    assert {code for code, cell in found if cell == "J8"} == {"not-a-number"}
+    hr = {(i.code, i.cell) for i in report.issues if i.sheet == "Hazard ratios"}
+    assert ("not-extracted", "H2") in hr and ("interval-incomplete", "H2") not in hr
     assert ("ambiguous-number", "F2") in found
     assert not {c for c, cell in found if cell == "F2"} - {"ambiguous-number"}  # no 'empty' warning at F2
     assert ("spread-excludes-value", "O4") in found  # First quartile 26 above Third quartile 15
     spread = [i for i in report.issues if i.code == "spread-excludes-value" and i.cell == "Q5"]
-    assert [i.message.split(". Fix")[0] for i in spread] == [
-        "Minimum 40 is above Maximum 5"
-    ]  # once, not thrice
+    # once, not thrice (the median's and both quartiles' rules share the range)
+    assert [i.message.split(". Fix")[0] for i in spread] == ["Minimum 40 is above Maximum 5"]
     assert ("interval-incomplete", "K6") in found  # CI lower given, upper empty
     assert {("out-of-range", "L7"), ("percent-looks-like-fraction", "L7")} <= found  # a 95% CI typed as 0.95
     assert not [
         i for i in report.issues if i.code == "sibling-value-missing" and i.sheet == "Continuous outcomes"
     ]
+
+
+def test_counts_beside_arms_with_no_size_typed_yet(form, tmp_path):
+    # a half-filled workbook: no arm has its randomised or treated number yet (exceeds-arm-total raised IndexError)
+    from conftest import changed
+
+    data = changed({("arms", i): {"randomised": None, "treated": None} for i in range(2)})
+    data["studies"] = data["studies"].assign(randomised_total=None)
+    report = validate(read_workbook(write(form, tmp_path / "w.xlsx", data=data), form))
+    assert not [i for i in report.issues if i.code == "exceeds-arm-total"]
+    assert any(i.code == "not-extracted" and i.sheet == "Arms" for i in report.issues)

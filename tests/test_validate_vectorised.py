@@ -122,6 +122,8 @@ def perturbed(x: Extraction, seed: int) -> Extraction:
 
 def _check_all(x: Extraction, seed: int, found: dict[str, int]) -> None:
     for rule in x.form.rules:
+        if rule.kind not in oracle.RULES:  # a row loop still, never vectorised: tested cell by cell elsewhere
+            continue
         old = oracle.RULES[rule.kind](x, rule)
         _same(validate.RULE_CHECKS[rule.kind](x, rule), old)
         for issue in old if seed else ():
@@ -161,13 +163,7 @@ def test_vectorised_rules_equal_the_row_loops(workbooks):
             shared = validate.shared_codes() if seed % 2 else contextlib.nullcontext()
             with shared:
                 _check_all(x, seed, found)
-    quiet = {
-        "rates-over-time",
-        "ratio-against-medians",
-        "comparison-label-reversed",
-        "spread-excludes-value",
-    }  # few rows
-    # to trip (no quartiles in these workbooks: tests/test_validate.py trips that one)
+    quiet = {"rates-over-time", "ratio-against-medians", "comparison-label-reversed"}  # few rows to trip
     for kind in set(oracle.RULES) - quiet:
         assert found.get(kind, 0) >= 3, (kind, found)
     for code in (

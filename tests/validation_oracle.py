@@ -2,8 +2,9 @@
 tests/test_validate_vectorised.py holds the vectorised rules to, issue for issue and in the same order.
 
 Kept verbatim apart from imports, one fix (ratio-against-medians raised on a median without its unit) and the
-rules changed on purpose since (marked "since form"), the same in the library;
-not used by the library."""
+rules changed on purpose since (marked "since form"), the same in the library; not used by the library. The
+interval rules (ci-excludes-estimate, spread-excludes-value) were never vectorised: tests/test_validate.py checks
+them cell by cell."""
 
 from __future__ import annotations
 
@@ -309,49 +310,6 @@ def _grade_exceeds_any(extraction: Extraction, rule: Rule) -> list[Issue]:
         )
         for row in flagged
     ]
-
-
-def _ci_excludes_estimate(extraction: Extraction, rule: Rule) -> list[Issue]:
-    return _interval(extraction, rule, ci=True)
-
-
-def _spread_excludes_value(extraction: Extraction, rule: Rule) -> list[Issue]:
-    return _interval(extraction, rule, ci=False)
-
-
-def _interval(extraction: Extraction, rule: Rule, ci: bool) -> list[Issue]:
-    """Since form 1.2.0: spreads (ends may be equal) and one end typed with the other left empty."""
-    et, est = _field_of(extraction, rule, "estimate")
-    _, low = _field_of(extraction, rule, "low")
-    _, high = _field_of(extraction, rule, "high")
-    d = et.data
-    issues = []
-    for row in d.index:
-        e, lo, hi = d.at[row, est], d.at[row, low], d.at[row, high]
-        if pd.isna(lo) and pd.isna(hi):
-            continue
-        if pd.isna(lo) or pd.isna(hi):
-            empty, given = (low, high) if pd.isna(lo) else (high, low)
-            if et.missing.at[row, empty] == EMPTY:
-                message = f"{_label(et, given)} is {_fmt(d.at[row, given])} but {_label(et, empty)} is empty"
-                issues.append(_rule_issue(et, rule, row, empty, message, code="interval-incomplete"))
-            continue
-        if (lo >= hi) if ci else (lo > hi):
-            message = (
-                f"lower limit {_fmt(lo)} is not below upper {_fmt(hi)}"
-                if ci
-                else f"{_label(et, low)} {_fmt(lo)} is above {_label(et, high)} {_fmt(hi)}"
-            )
-            issues.append(_rule_issue(et, rule, row, low, message))
-        elif pd.notna(e) and not lo <= e <= hi:
-            message = (
-                f"{_fmt(e)} is outside its CI {_fmt(lo)} to {_fmt(hi)}"
-                if ci
-                else f"{_label(et, est)} {_fmt(e)} is outside {_label(et, low)} to {_label(et, high)}, "
-                f"{_fmt(lo)} to {_fmt(hi)}"
-            )
-            issues.append(_rule_issue(et, rule, row, est, message))
-    return issues
 
 
 def _not_positive(extraction: Extraction, rule: Rule) -> list[Issue]:
@@ -826,8 +784,6 @@ RULES = {
     "categories-sum-mismatch": _categories_sum_mismatch,
     "percent-mismatch": _percent_mismatch,
     "grade-exceeds-any": _grade_exceeds_any,
-    "ci-excludes-estimate": _ci_excludes_estimate,
-    "spread-excludes-value": _spread_excludes_value,
     "not-positive": _not_positive,
     "dates-out-of-order": _dates_out_of_order,
     "same-arm-twice": _same_arm_twice,
