@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .effects import no_contrast
 from .errors import ReviewError
 from .forms import Form
 from .outcomes import KINDS, is_true, specs_of, table_of_kind
@@ -580,11 +581,11 @@ def _left_out(data: pd.DataFrame, counts: list[str], drop00: bool = False) -> pd
     missing = data[counts].isna().any(axis=1) if counts else pd.Series(False, index=data.index)
     note = data["note"].fillna("") if "note" in data else pd.Series("", index=data.index)
     if drop00 and {"events_e", "n_e", "events_c", "n_c"} <= set(data.columns):
-        e, c = data["events_e"], data["events_c"]
-        none = (e == 0) & (c == 0)
-        every = (e == data["n_e"]) & (c == data["n_c"])
-        dropped = ((none | every).fillna(False) & ~missing).astype(bool)
-        why = np.where(none, "no events in either arm", "events in every patient of both arms")
+        counts = [data[c].astype(float) for c in ("events_e", "n_e", "events_c", "n_c")]
+        dropped = (
+            no_contrast(*counts) & ~missing
+        )  # (a count missing compares False: its row is left out anyway)
+        why = np.where(counts[0] == 0, "no events in either arm", "events in every patient of both arms")
         reason = np.char.add(why.astype(str), ", left out as drop00 = true asks")
         note = note.where(~dropped, pd.Series(reason, index=data.index))
         missing = missing | dropped

@@ -60,8 +60,13 @@ MEASURES = {
 }
 
 
-# pandas 3 always copies on write; pandas 2 when asked (a shallow copy there would share writable arrays)
-_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or pd.get_option("mode.copy_on_write") is True
+_PANDAS_3 = int(pd.__version__.split(".")[0]) >= 3
+
+
+def _copy_on_write() -> bool:
+    """pandas 3 always copies on write; pandas 2 when asked, which a user may change at any time (a shallow copy
+    without it would share writable arrays)."""
+    return _PANDAS_3 or pd.get_option("mode.copy_on_write") is True
 
 
 def measure_info(measure: str) -> Measure:
@@ -122,7 +127,7 @@ def effect_sizes(
         _require(data, ~(vi > 0), "vi (or sei) must be > 0", "check the variance or standard error")
         # columns already float keep their arrays: under copy-on-write the copy shares them until either frame
         # changes them (copying them was a tenth of pooling 10,000 analyses given as yi and vi)
-        out = data.copy(deep=not _COPY_ON_WRITE)
+        out = data.copy(deep=not _copy_on_write())
         for column, values in (("yi", yi), ("vi", vi)):
             if column not in data.columns or data[column].dtype != np.float64:
                 out[column] = values
@@ -166,13 +171,19 @@ def to_natural(measure: str, x: np.ndarray, n_harmonic: np.ndarray | float | Non
 # --- formulas (metafor 3.8 escalc, vtype "LS") -------------------------------------------------------------
 
 
+def no_contrast(events_e, n_e, events_c, n_c):
+    """Two-arm counts with no events in either arm, or events in every patient of both: what metafor's drop00
+    drops (arrays or Series; NaN compares False)."""
+    return ((events_e == 0) & (events_c == 0)) | ((events_e == n_e) & (events_c == n_c))
+
+
 def _two_arm(data, code, add, to, drop00, groups):
     ai, n1 = _numbers(data, "events_e"), _numbers(data, "n_e")
     ci, n2 = _numbers(data, "events_c"), _numbers(data, "n_c")
     _check_counts(data, ai, n1, "events_e", "n_e")
     _check_counts(data, ci, n2, "events_c", "n_c")
     bi, di = n1 - ai, n2 - ci
-    double_zero = ((ai == 0) & (ci == 0)) | ((bi == 0) & (di == 0))
+    double_zero = no_contrast(ai, n1, ci, n2)
     dropped = double_zero & drop00
     zero = (ai == 0) | (bi == 0) | (ci == 0) | (di == 0)
     corrected = _correct(zero, to, groups) & ~dropped & (add > 0)

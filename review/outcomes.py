@@ -387,6 +387,7 @@ def _build_continuous(frame, spec, tables, settings, pooled_arms):
             result = derive.Derived(float(disp), "reported")
         else:
             se = value(r, "se") if get.get("se") else disp if dtype == "SE" else None
+            siblings = groups.get((value(r, "study"), value(r, "outcome"), value(r, "timepoint")), [r])
             attempts = [
                 (partial(derive.sd_from_se, se, n), get.get("se") or dtype == "SE"),
                 (
@@ -401,13 +402,8 @@ def _build_continuous(frame, spec, tables, settings, pooled_arms):
                     derive.known(value(r, "ci_low")) or derive.known(value(r, "ci_high")),
                 ),
                 (
-                    partial(_sd_from_p, r, groups, value),
-                    any(
-                        derive.known(value(x, "p_value"))
-                        for x in groups.get(
-                            (value(r, "study"), value(r, "outcome"), value(r, "timepoint")), [r]
-                        )
-                    ),
+                    partial(_sd_from_p, r, siblings, value),
+                    any(derive.known(value(x, "p_value")) for x in siblings),
                 ),
             ]  # (a route is tried where the row gives something for it: its refusal then says what is missing)
             for attempt, available in attempts:
@@ -479,8 +475,8 @@ def _build_continuous(frame, spec, tables, settings, pooled_arms):
     )
 
 
-def _sd_from_p(r, groups, value) -> derive.Derived:
-    siblings = groups.get((value(r, "study"), value(r, "outcome"), value(r, "timepoint")), [r])
+def _sd_from_p(r, siblings, value) -> derive.Derived:
+    """SD from the p-value on the rows of the outcome's arms (`siblings`: pooling arms left out)."""
     if not any(x is r for x in siblings):
         return derive.Derived(note="SD from a p-value: not for a row pooling other arms")
     if len(siblings) != 2:

@@ -491,14 +491,17 @@ def _not_rewritten(new: Workbook, left: dict[str, Worksheet]) -> list[str]:
                 beside = name == LISTS or c.column > 2 or c.row > fresh.max_row  # outside the form's own text
                 if c.value not in (None, "") and beside and str(c.value) not in known:
                     out.append(f"'{ws.title}'!{c.coordinate} ({str(c.value)[:40]!r})")
-                if c.comment is not None and c.comment.author != "review":
+                mine = fresh[
+                    c.coordinate
+                ].comment  # the form's own note there (its author LibreOffice may drop)
+                if c.comment is not None and (mine is None or mine.text.strip() != c.comment.text.strip()):
                     out.append(f"the note on '{ws.title}'!{c.coordinate}")
     return out
 
 
 def _open(path: Path, data_only: bool = False) -> Workbook:
     try:
-        with warnings.catch_warnings():  # openpyxl's on merged cells and notes: the upgrade says it better
+        with warnings.catch_warnings():  # openpyxl's on merged cells and notes: its callers say what matters
             warnings.simplefilter("ignore", UserWarning)
             return load_workbook(path, data_only=data_only)
     except Exception as exc:  # a corrupt archive or XML (openpyxl raises many kinds)
@@ -521,7 +524,7 @@ def annotate_workbook(source: str | Path, report: Report, target: str | Path) ->
             f"{target}: the annotated copy must not overwrite the reviewer's workbook; "
             "choose another file name."
         )
-    wb = load_workbook(source)  # openpyxl parses through defusedxml when it is installed (a dependency here)
+    wb = _open(source)  # openpyxl parses through defusedxml when it is installed (a dependency here)
     by_cell: dict[tuple[str, str], list[Issue]] = {}
     for issue in report:
         if Path(issue.file) == source and issue.sheet in wb.sheetnames and issue.cell:
