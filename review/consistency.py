@@ -598,6 +598,53 @@ def _ratio_against_medians(extraction: Extraction, rule: Rule) -> list[Issue]:
     return issues
 
 
+def _dispersion_contradicts_ci(extraction: Extraction, rule: Rule) -> list[Issue]:
+    """An SD (or an SE, times sqrt(n)) and the SD its row's CI of the mean implies (sqrt(n) x width / 2 x t or z,
+    as the analysis derives it) differ by more than a factor of 2: most often an SE typed as the SD. A warning:
+    a report's CI may also be of something else (the median, a log scale)."""
+    from .derive import sd_from_ci  # (derive builds on validate, which loads this module)
+
+    et, disp = _field_of(extraction, rule, "dispersion")
+    names = {
+        p: _field_of(extraction, rule, p)[1]
+        for p in ("n", "low", "high", *rule.args.keys() & {"type", "level"})
+    }
+    d = et.data
+    given = d[[disp, names["n"], names["low"], names["high"]]].notna().all(axis=1).to_numpy(dtype=bool)
+    issues = []
+    for row in d.index[given].tolist():
+        kind = str(d.at[row, names["type"]]) if "type" in names else "SD"
+        if kind not in ("SD", "SE"):
+            continue  # no type, no reading of the number (the analysis says so)
+        n, value = float(d.at[row, names["n"]]), float(d.at[row, disp])
+        level = d.at[row, names["level"]] if "level" in names else None
+        implied = sd_from_ci(d.at[row, names["low"]], d.at[row, names["high"]], n, level).value
+        sd = value if kind == "SD" else value * n**0.5
+        if implied is None or n < 2 or 0.5 <= sd / implied <= 2:
+            continue
+        se = implied / n**0.5
+        hint = (
+            f", whose SE is {se:.3g}: as if the SE were typed as the SD"
+            if kind == "SD" and abs(value - se) <= 0.15 * se
+            else ": as if the SD were typed as the SE"
+            if kind == "SE" and abs(value - implied) <= 0.15 * implied
+            else ""
+        )
+        given = f"SD {_fmt(value)}" if kind == "SD" else f"SE {_fmt(value)} (an SD of {sd:.3g})"
+        ci = f"{_fmt(d.at[row, names['low']])} to {_fmt(d.at[row, names['high']])}"
+        issues.append(
+            _rule_issue(
+                et,
+                rule,
+                row,
+                disp,
+                f"{given} disagrees with the CI {ci} ({_where(et, row, names['low'])}), which with n {_fmt(n)} "
+                f"gives an SD of {implied:.3g}{hint}",
+            )
+        )
+    return issues
+
+
 # --- categories of a response ------------------------------------------------------------------------------------
 
 
@@ -712,5 +759,6 @@ CHECKS: dict[str, Callable[[Extraction, Rule], list[Issue]]] = {
     "exceeds-arm-total": _exceeds_arm_total,
     "comparison-label-reversed": _comparison_label,
     "ratio-against-medians": _ratio_against_medians,
+    "dispersion-contradicts-ci": _dispersion_contradicts_ci,
 }
 RULE_CHECKS.update(CHECKS)

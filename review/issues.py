@@ -471,6 +471,14 @@ _CODES = [
         "Check whether the report gives control versus experimental (invert the HR and its CI) or the arms are swapped.",
         "rule",
     ),
+    Code(
+        "dispersion-contradicts-ci",
+        WARNING,
+        "An SD or SE and the CI of the mean on its row imply SDs more than a factor of 2 apart (often an SE typed "
+        "as the SD).",
+        "Check which the report gives (SE = SD / sqrt(n)) and its column; keep what the report states.",
+        "rule",
+    ),
 ]
 CODES: dict[str, Code] = {c.code: c for c in _CODES}
 
@@ -587,6 +595,18 @@ RULE_KINDS: dict[str, RuleKind] = {
             "comparison-label-reversed",
             "A `label` such as 'X vs Y' names `experimental` first and `control` second.",
             {"label": "the comparison's label", "experimental": "experimental arm", "control": "control arm"},
+        ),
+        RuleKind(
+            "dispersion-contradicts-ci",
+            "The SD given by `dispersion` (an SE times sqrt(`n`) where `type` says SE) is within a factor of 2 of "
+            "the SD the CI `low` to `high` (at `level`, 95 when empty) implies for `n` patients.",
+            {
+                "dispersion": "the SD or SE",
+                "n": "the arm's n",
+                "low": "CI lower limit",
+                "high": "CI upper limit",
+            },
+            {"type": "the field saying SD or SE (SD when left out)", "level": "the CI level field"},
         ),
         RuleKind(
             "ratio-against-medians",

@@ -370,3 +370,41 @@ def test_counts_beside_arms_with_no_size_typed_yet(form, tmp_path):
     report = validate(read_workbook(write(form, tmp_path / "w.xlsx", data=data), form))
     assert not [i for i in report.issues if i.code == "exceeds-arm-total"]
     assert any(i.code == "not-extracted" and i.sheet == "Arms" for i in report.issues)
+
+
+def test_an_sd_that_its_own_ci_contradicts(form, tmp_path):
+    from conftest import changed
+
+    base = {"study_id": "T1", "timepoint": "12 weeks", "n": 25, "ci_low": 8, "ci_high": 12}
+    data = changed(
+        {  # the CI 8 to 12 with n 25 gives an SD of sqrt(25) * 4 / (2 * qt(0.975, 24)) = 4.85, its SE 0.969
+            ("continuous", 0): {"mean": 10, "dispersion": 0.97, "dispersion_type": "SD", **base},
+            ("continuous", 1): {
+                **base,
+                "arm_id": "high",
+                "outcome": "quality of life",
+                "mean": 10,
+                "dispersion": 4.85,
+                "dispersion_type": "SE",
+            },
+            ("continuous", 2): {
+                **base,
+                "arm_id": "low",
+                "outcome": "pain",
+                "mean": 10,
+                "dispersion": 5,
+                "dispersion_type": "SD",
+            },  # agrees with its CI
+        }
+    )
+    report = validate(read_workbook(write(form, tmp_path / "w.xlsx", data=data), form))
+    found = {
+        i.cell: i.message.split(". Fix")[0] for i in report.issues if i.code == "dispersion-contradicts-ci"
+    }
+    assert found == {
+        "G2": "SD 0.97 disagrees with the CI 8 to 12 (Continuous outcomes!J2), which with n 25 gives an SD of 4.85, "
+        "whose SE is 0.969: as if the SE were typed as the SD",
+        "G3": "SE 4.85 (an SD of 24.2) disagrees with the CI 8 to 12 (Continuous outcomes!J3), which with n 25 gives "
+        "an SD of 4.85: as if the SD were typed as the SE",
+    }
+    assert all(i.severity == "warning" for i in report.issues if i.code == "dispersion-contradicts-ci")
