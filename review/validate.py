@@ -26,7 +26,7 @@ from .extraction import ExtractedTable, Extraction, UnreadableWorkbook, read_ext
 from .forms import Form, Rule
 from .issues import CODES, COLUMNS, ERROR, FATAL, SAYS_EMPTY, Issue, Report, issues_from
 from .schema import field_checks, table_schema
-from .sheets import header, print_setup, put_row, save_workbook
+from .sheets import TOP, WRAP, fit_rows, header, print_setup, put_row, save_workbook
 from .values import EMPTY
 
 _PANDERA_CODES = {
@@ -870,11 +870,17 @@ def _report_xlsx(frame: pd.DataFrame) -> Workbook:
     ws = wb.active
     ws.title = "Issues"
     header(ws, 1, COLUMNS, wrap=False)
+    message = COLUMNS.index("message") + 1
     for r, values in enumerate(frame.itertuples(index=False), start=2):
         put_row(ws, r, [None if pd.isna(v) else str(v) for v in values])  # text stays text, never a formula
+        for c in range(
+            1, len(COLUMNS) + 1
+        ):  # a long message wraps (whole on screen and paper, not cut short)
+            ws.cell(row=r, column=c).alignment = WRAP if c == message else TOP
     widths = {"severity": 9, "code": 26, "message": 90, "file": 30, "sheet": 18, "cell": 7}
     for i, name in enumerate(COLUMNS, start=1):
         ws.column_dimensions[_letter(i - 1)].width = widths.get(name, 14)
+    fit_rows(ws, 2)
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = ws.dimensions
     print_setup(ws)

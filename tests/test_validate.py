@@ -408,3 +408,21 @@ def test_an_sd_that_its_own_ci_contradicts(form, tmp_path):
         "an SD of 4.85: as if the SD were typed as the SE",
     }
     assert all(i.severity == "warning" for i in report.issues if i.code == "dispersion-contradicts-ci")
+
+
+def test_the_xlsx_report_shows_each_message_whole(form, tmp_path):
+    from openpyxl import load_workbook
+
+    from review.issues import COLUMNS
+    from review.validate import write_report
+
+    data = edited("arms", 1, randomised="n=100", treated="100 or 99")
+    report = validate(read_workbook(write(form, tmp_path / "w.xlsx", data=data), form))
+    ws = load_workbook(write_report(report, tmp_path / "issues.xlsx"))["Issues"]
+    message = COLUMNS.index("message") + 1
+    assert ws.max_row == len(report.issues) + 1
+    for row in range(2, ws.max_row + 1):  # the message wraps; the row's other cells start at its top
+        assert ws.cell(row=row, column=message).alignment.wrap_text
+        assert ws.cell(row=row, column=1).alignment.vertical == "top"
+    long = max(range(2, ws.max_row + 1), key=lambda r: len(ws.cell(row=r, column=message).value))
+    assert len(ws.cell(row=long, column=message).value) > 90 and ws.row_dimensions[long].height > 15
